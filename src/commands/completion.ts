@@ -1,0 +1,101 @@
+// camctl completion bash|zsh|fish: prints a shell completion script generated from the
+// command tree itself, so commands and options are declared in one place only.
+import { Argument, type Command, type Option } from "commander";
+import type { Deps } from "./deps.js";
+
+const SHELLS = ["bash", "zsh", "fish"] as const;
+type Shell = (typeof SHELLS)[number];
+
+interface Leaf {
+  path: string[];
+  options: { flags: string[]; takesValue: boolean; choices: string[]; description: string }[];
+}
+
+function leaves(cmd: Command, path: string[] = []): Leaf[] {
+  const subs = cmd.commands as Command[];
+  const out: Leaf[] = [];
+  for (const sub of subs) {
+    const names = [sub.name(), ...sub.aliases()];
+    for (const name of names) {
+      const p = [...path, name];
+      if ((sub.commands as Command[]).length > 0) out.push(...leaves(sub, p));
+      else out.push({ path: p, options: (sub.options as Option[]).map(describeOption) });
+    }
+  }
+  return out;
+}
+
+function describeOption(o: Option) {
+  const flags = [o.short, o.long].filter((f): f is string => Boolean(f));
+  return { flags, takesValue: o.required || o.optional, choices: o.argChoices ?? [], description: o.description };
+}
+
+const groups = (cmd: Command): string[] => (cmd.commands as Command[]).map((c) => c.name());
+
+function bash(program: Command): string {
+  const cases = leaves(program)
+    .map((l) => {
+      const opts = l.options.flatMap((o) => o.flags).join(" ");
+      const valueCases = l.options
+        .filter((o) => o.takesValue)
+        .map((o) => `      ${o.flags.join("|")}) COMPREPLY=($(compgen ${o.choices.length ? `-W "${o.choices.join(" ")}"` : "-f"} -- "$cur")); return ;;`)
+        .join("\n");
+      return `    "${l.path.join(" ")}")\n      case "$prev" in\n${valueCases}\n      esac\n      COMPREPLY=($(compgen -W "${opts}" -- "$cur")); return ;;`;
+    })
+    .join("\n");
+  const userCmds = groups(program.commands.find((c) => c.name() === "user")!).join(" ");
+  return `# bash completion for camctl; load with: source <(camctl completion bash)
+_camctl() {
+  local cur prev words=()
+  cur="\${COMP_WORDS[COMP_CWORD]}"; prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  local w
+  for w in "\${COMP_WORDS[@]:1:COMP_CWORD-1}"; do [[ $w != -* ]] && words+=("$w"); done
+  case "\${words[0]} \${words[1]}" in
+${cases}
+  esac
+  case "\${words[0]}" in
+    user) COMPREPLY=($(compgen -W "${userCmds}" -- "$cur")); return ;;
+    completion) COMPREPLY=($(compgen -W "${SHELLS.join(" ")}" -- "$cur")); return ;;
+  esac
+  COMPREPLY=($(compgen -W "${groups(program).join(" ")} --help --version" -- "$cur"))
+}
+complete -o default -F _camctl camctl
+`;
+}
+
+function zsh(program: Command): string {
+  // zsh can run bash completion functions through bashcompinit.
+  return `#compdef camctl
+# zsh completion for camctl; load with: source <(camctl completion zsh)
+autoload -U +X bashcompinit && bashcompinit
+${bash(program).split("\n").slice(1).join("\n")}`;
+}
+
+function fish(program: Command): string {
+  const lines = ["# fish completion for camctl; load with: camctl completion fish | source", "complete -c camctl -f"];
+  lines.push(`complete -c camctl -n "__fish_use_subcommand" -a "${groups(program).join(" ")}"`);
+  lines.push(`complete -c camctl -n "__fish_seen_subcommand_from user; and not __fish_seen_subcommand_from ${groups(program.commands.find((c) => c.name() === "user")!).join(" ")}" -a "${groups(program.commands.find((c) => c.name() === "user")!).join(" ")}"`);
+  lines.push(`complete -c camctl -n "__fish_seen_subcommand_from completion" -a "${SHELLS.join(" ")}"`);
+  for (const l of leaves(program)) {
+    const cond = `__fish_seen_subcommand_from ${l.path[l.path.length - 1]}`;
+    for (const o of l.options) {
+      const parts = [`complete -c camctl -n "${cond}"`];
+      for (const f of o.flags) parts.push(f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
+      if (o.takesValue) parts.push(o.choices.length ? `-x -a "${o.choices.join(" ")}"` : "-r -F");
+      parts.push(`-d ${JSON.stringify(o.description)}`);
+      lines.push(parts.join(" "));
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+export function register(program: Command, deps: Deps): void {
+  program
+    .command("completion")
+    .description("print a shell completion script (bash, zsh or fish)")
+    .addArgument(new Argument("<shell>", "the shell").choices(SHELLS))
+    .action((shell: Shell) => {
+      const script = shell === "bash" ? bash(program) : shell === "zsh" ? zsh(program) : fish(program);
+      deps.io.stdout.write(script);
+    });
+}

@@ -1,0 +1,32 @@
+// camctl user clients <jid>: list what has access to an account.
+import type { Command } from "commander";
+import type { IOStreams } from "../../iostreams.js";
+import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { withSource } from "../../transport.js";
+import { parseBareJid } from "../../validate.js";
+import type { Deps } from "../deps.js";
+import { writeClientList } from "../output.js";
+
+export interface ClientsOptions extends CommonOptions {
+  jid: string;
+}
+
+export function register(user: Command, deps: Deps): void {
+  addCommonOptions(
+    user
+      .command("clients")
+      .description("list the clients (apps, devices, grants, tokens) that have access to an account")
+      .argument("<jid>", "the account, e.g. alice@example.com"),
+  ).action(async (jid: string, raw: Record<string, unknown>) => {
+    const opts: ClientsOptions = {
+      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      jid: parseBareJid(jid, "account JID"),
+    };
+    await run(opts, deps.io, deps);
+  });
+}
+
+export async function run(opts: ClientsOptions, io: IOStreams, deps: Pick<Deps, "openSource">): Promise<void> {
+  const list = await withSource(opts, io, deps.openSource, (source) => source.list(opts.jid));
+  await writeClientList(list, opts.output, io);
+}

@@ -1,0 +1,55 @@
+// The data camctl works with, independent of where it came from (admin socket or XMPP).
+// Field names follow the JSON contract (cli-contract.md); absent values are null.
+
+export type ClientType = "session" | "access";
+
+export interface UserAgent {
+  software: string | null;
+  version: string | null;
+  softwareId: string | null;
+  uri: string | null;
+  device: string | null;
+}
+
+export interface ClientRecord {
+  /** Opaque id the server accepts for revocation, e.g. "client/zeiP41HLglIu" or "grant/HjEEr45_LQr". */
+  id: string;
+  type: ClientType;
+  connected: boolean;
+  /** ISO 8601 UTC with trailing Z, or null. */
+  firstSeen: string | null;
+  lastSeen: string | null;
+  expires: string | null;
+  /** Every authentication method the server reported, by name, sorted. */
+  auth: string[];
+  userAgent: UserAgent;
+  /** XEP-0494 <permission status>: "unrestricted" | "normal" | "restricted" | other; null when not sent. */
+  permission: string | null;
+}
+
+export type TransportName = "socket" | "xmpp";
+
+export interface ClientList {
+  jid: string;
+  transport: TransportName;
+  clients: ClientRecord[];
+}
+
+export interface RevokeResult {
+  jid: string;
+  selector: string;
+  revoked: boolean;
+}
+
+export function emptyUserAgent(): UserAgent {
+  return { software: null, version: null, softwareId: null, uri: null, device: null };
+}
+
+/** Unix seconds (number or numeric string) -> ISO 8601 UTC without milliseconds, or null. */
+export function isoFromUnix(value: unknown): string | null {
+  const n = typeof value === "string" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isFinite(n)) return null;
+  const d = new Date(Math.floor(n) * 1000);
+  if (Number.isNaN(d.getTime())) return null;
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}

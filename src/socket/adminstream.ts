@@ -1,0 +1,185 @@
+// Client side of Prosody's admin stream (what `prosodyctl shell` speaks over the unix socket):
+// an XML stream in the namespace xmpp:prosody.im/admin carrying <repl-input> requests and
+// <repl-output>/<repl-result> replies. Parsed with a streaming XML parser, never with regexes.
+// Reference: prosody util/adminstream.lua and util/prosodyctl/shell.lua.
+import { connect, type Socket } from "node:net";
+import { SaxesParser } from "saxes";
+import { CamError } from "../errors.js";
+
+export const NS_ADMIN = "xmpp:prosody.im/admin";
+const STREAM_HEADER =
+  `<?xml version='1.0'?><stream:stream xmlns='${NS_ADMIN}' ` +
+  `xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`;
+
+export interface ReplReply {
+  /** Lines of <repl-output>, in order. */
+  output: string[];
+  /** Text of <repl-result>, e.g. "Result: …", "OK: …" or "Error: …". */
+  result: string;
+  /** <repl-result type='error'>. */
+  isError: boolean;
+}
+
+interface Pending {
+  resolve: (r: ReplReply) => void;
+  reject: (e: Error) => void;
+  output: string[];
+}
+
+interface Element {
+  name: string;
+  attrs: Record<string, string>;
+  text: string;
+}
+
+export function escapeXmlText(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Maps a socket connect error to the sentence an operator needs. */
+function connectError(path: string, err: NodeJS.ErrnoException): CamError {
+  const where = `the admin socket ${path}`;
+  switch (err.code) {
+    case "ENOENT":
+      return new CamError("unreachable",
+        `There is no admin socket at ${path}. Is Prosody running with mod_admin_socket loaded? ` +
+        `Point camctl at the right path with --socket or $CAMCTL_SOCKET.`);
+    case "ECONNREFUSED":
+      return new CamError("unreachable",
+        `Connection to ${where} was refused: the file exists but no Prosody is listening on it (stale socket?). Is Prosody running?`);
+    case "EACCES":
+    case "EPERM":
+      return new CamError("forbidden",
+        `Permission denied opening ${where}. Only root or the prosody user may use it; run camctl as one of them (e.g. with sudo -u prosody).`);
+    case "ENOTSOCK":
+      return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
+    default:
+      return new CamError("unreachable", `Cannot connect to ${where}: ${err.message}.`);
+  }
+}
+
+export class AdminStream {
+  private socket: Socket | undefined;
+  private readonly parser = new SaxesParser({ xmlns: false });
+  private depth = 0;
+  private current: Element | undefined;
+  private queue: Pending[] = [];
+  private failure: Error | undefined;
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly path: string) {
+    this.parser.on("opentag", (tag) => {
+      this.depth++;
+      if (this.depth === 2) {
+        const attrs: Record<string, string> = {};
+        for (const [k, v] of Object.entries(tag.attributes)) attrs[k] = String(v);
+        this.current = { name: tag.name, attrs, text: "" };
+      }
+    });
+    this.parser.on("text", (t) => {
+      if (this.depth >= 2 && this.current) this.current.text += t;
+    });
+    this.parser.on("cdata", (t) => {
+      if (this.depth >= 2 && this.current) this.current.text += t;
+    });
+    this.parser.on("closetag", () => {
+      if (this.depth === 2 && this.current) this.onStanza(this.current);
+      if (this.depth === 2) this.current = undefined;
+      this.depth--;
+      if (this.depth === 0) this.fail(new CamError("unreachable", "Prosody closed the admin session before answering."));
+    });
+    this.parser.on("error", () => {
+      this.fail(new CamError("unreachable", "The admin socket sent data that is not well-formed XML; is that really Prosody's admin socket?"));
+    });
+  }
+
+  /** Opens the socket and the stream. Resolves once the server's stream header arrived. */
+  open(): Promise<void> {
+    this.ready ??= new Promise<void>((resolve, reject) => {
+      const socket = connect({ path: this.path });
+      this.socket = socket;
+      let opened = false;
+      socket.setEncoding("utf8");
+      socket.once("connect", () => socket.write(STREAM_HEADER));
+      socket.on("data", (chunk: string) => {
+        if (this.failure) return;
+        try {
+          this.parser.write(chunk);
+        } catch {
+          // saxes reports through the "error" handler; nothing more to do here.
+        }
+        if (!opened && this.depth >= 1) {
+          opened = true;
+          resolve();
+        }
+      });
+      socket.once("error", (err: NodeJS.ErrnoException) => {
+        const e = opened ? new CamError("unreachable", `The admin socket connection failed: ${err.message}.`) : connectError(this.path, err);
+        this.fail(e);
+        reject(e);
+      });
+      socket.once("close", () => {
+        const e = new CamError("unreachable", "Prosody closed the admin socket connection before answering.");
+        this.fail(e);
+        if (!opened) reject(e);
+      });
+    });
+    return this.ready;
+  }
+
+  /** Sends one non-interactive request and waits for its <repl-result>. */
+  async request(text: string): Promise<ReplReply> {
+    await this.open();
+    if (this.failure) throw this.failure;
+    return new Promise<ReplReply>((resolve, reject) => {
+      this.queue.push({ resolve, reject, output: [] });
+      this.socket!.write(`<repl-input width='132' repl='0'>${escapeXmlText(text)}</repl-input>`);
+    });
+  }
+
+  close(): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    this.failure ??= new CamError("unreachable", "The admin connection was closed.");
+    socket.end("</stream:stream>");
+    socket.destroySoon();
+    // Do not let a slow peer keep the process alive.
+    setTimeout(() => socket.destroy(), 200).unref();
+  }
+
+  private onStanza(el: Element): void {
+    const head = this.queue[0];
+    switch (el.name) {
+      case "repl-output":
+        head?.output.push(el.text);
+        return;
+      case "repl-result":
+        if (!head) return;
+        this.queue.shift();
+        head.resolve({ output: head.output, result: el.text, isError: el.attrs.type === "error" });
+        return;
+      case "repl-request-input":
+        // camctl never feeds passwords through the shell: decline, the command then fails cleanly.
+        this.socket?.write(
+          `<repl-requested-input type='${escapeAttr(el.attrs.type ?? "")}' id='${escapeAttr(el.attrs.id ?? "")}' status='cancel'/>`,
+        );
+        return;
+      case "stream:error":
+      case "error":
+        this.fail(new CamError("unreachable", "Prosody ended the admin session with a stream error."));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const p of this.queue.splice(0)) p.reject(err);
+  }
+}
+
+function escapeAttr(s: string): string {
+  return escapeXmlText(s).replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+}

@@ -1,0 +1,59 @@
+// Lua sent to the admin socket's global environment (lines starting with ">").
+// Values from the command line travel hex-encoded: the literal can only hold [0-9a-f],
+// so no input, whatever characters it has, can close the string and become code.
+
+export function luaHexString(value: string): string {
+  return `"${Buffer.from(value, "utf8").toString("hex")}"`;
+}
+
+// Decodes the hex literals, resolves the host and module, and answers with one JSON object.
+// `err` codes: invalid-jid, host-not-found, module-not-loaded, user-not-found, plus the module's own.
+const PRELUDE = [
+  `local function unhex(h) return (h:gsub("%x%x", function(c) return string.char(tonumber(c, 16)) end)) end`,
+  `local json, array = require "prosody.util.json", require "prosody.util.array"`,
+  `local function reply(t) return json.encode(t) end`,
+  `local user, host = require "prosody.util.jid".prepped_split(unhex(JID))`,
+  `if not user or not host then return reply({ err = "invalid-jid" }) end`,
+  `local h = prosody.hosts[host]`,
+  `if not h then return reply({ err = "host-not-found", host = host }) end`,
+  `local cm = h.modules and h.modules.client_management`,
+  `if not cm or type(cm.get_active_clients) ~= "function" then return reply({ err = "module-not-loaded", host = host }) end`,
+  `if not require "prosody.core.usermanager".user_exists(user, host) then return reply({ err = "user-not-found", jid = user.."@"..host }) end`,
+].join(" ");
+
+// Only what the JSON contract shows leaves the server: `active.grant` (token secrets)
+// and internal fields (full_jid, mechanisms) are never copied.
+const LIST_BODY = [
+  `local ok, clients = pcall(cm.get_active_clients, user)`,
+  `if not ok then return reply({ err = "internal-server-error", text = tostring(clients) }) end`,
+  `local function ts(v) v = tonumber(v) if v and v == v and v ~= math.huge and v ~= -math.huge then return math.floor(v) end end`,
+  `local function str(v) if type(v) == "string" then return v end end`,
+  `local out = array()`,
+  `for _, c in ipairs(clients or {}) do`,
+  ` local ua, active, auth = c.user_agent or {}, c.active or {}, array()`,
+  ` for k in pairs(active) do if k ~= "connected" then auth[#auth + 1] = tostring(k) end end`,
+  ` table.sort(auth)`,
+  ` out[#out + 1] = { id = str(c.id), type = str(c.type), connected = active.connected and true or false,`,
+  `  first_seen = ts(c.first_seen), last_seen = ts(c.last_seen), expires = ts(c.expires),`,
+  `  auth = array(auth),`,
+  `  software = str(ua.software), version = str(ua.software_version), software_id = str(ua.software_id), uri = str(ua.uri), device = str(ua.device) }`,
+  `end`,
+  `return reply({ jid = user.."@"..host, clients = out })`,
+].join(" ");
+
+const REVOKE_BODY = [
+  `local ok, done, reason = pcall(cm.revoke_client_access, user, unhex(SELECTOR))`,
+  `if not ok then return reply({ err = "internal-server-error", text = tostring(done) }) end`,
+  `if done then return reply({ jid = user.."@"..host, revoked = true }) end`,
+  `return reply({ err = tostring(reason or "internal-server-error") })`,
+].join(" ");
+
+/** One-line Lua chunk (prefixed with ">") that lists the account's clients as JSON. */
+export function listClientsLua(jid: string): string {
+  return `>local JID = ${luaHexString(jid)} ${PRELUDE} ${LIST_BODY}`;
+}
+
+/** One-line Lua chunk that revokes `selector` for the account and answers as JSON. */
+export function revokeClientLua(jid: string, selector: string): string {
+  return `>local JID, SELECTOR = ${luaHexString(jid)}, ${luaHexString(selector)} ${PRELUDE} ${REVOKE_BODY}`;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs Prosody 13 and prosody-modules from Debian bookworm-backports when the
+# machine lacks them. Idempotent: does nothing when `prosody --version` already says 13+.
+set -euo pipefail
+
+have_prosody_13() {
+  command -v prosodyctl >/dev/null 2>&1 || return 1
+  local v
+  v=$(dpkg-query -W -f='${Version}' prosody 2>/dev/null || true)
+  [ -n "$v" ] || return 1
+  dpkg --compare-versions "$v" ge 13 || return 1
+  [ -d /usr/lib/prosody/modules/mod_sasl2 ] || return 1
+}
+
+if have_prosody_13; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "camctl sandbox: Prosody 13 is not installed and this is not root, so it cannot be installed here." >&2
+  echo "Install it as root: prosody and prosody-modules from Debian bookworm-backports (see README)." >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1 || ! grep -q bookworm /etc/os-release 2>/dev/null; then
+  echo "camctl sandbox: automatic install needs Debian 12 (bookworm) with apt; install Prosody 13 by hand." >&2
+  exit 1
+fi
+
+list=/etc/apt/sources.list.d/camctl-bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  src=/etc/apt/sources.list.d/debian.sources
+  uris=$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit}' "$src" 2>/dev/null || true)
+  [ -n "$uris" ] || uris=http://deb.debian.org/debian
+  signed=$(awk '/^Signed-By:/ {print $2; exit}' "$src" 2>/dev/null || true)
+  [ -n "$signed" ] || signed=/usr/share/keyrings/debian-archive-keyring.gpg
+  cat >"$list" <<SRC
+Types: deb
+URIs: $uris
+Suites: bookworm-backports
+Components: main
+Signed-By: $signed
+SRC
+fi
+
+# Other third-party lists may be unreachable here; their failure must not stop us.
+apt-get update -qq || echo "camctl sandbox: apt-get update reported errors; trying the install anyway." >&2
+
+# The Debian package would start its own daemon where an init system exists; keep the
+# default ports free for nobody but the sandbox by forbidding service starts during install.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  prosody prosody-modules >/dev/null
+
+# If a packaged daemon did start anyway (systemd host), stop it: the sandbox runs its own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prosody 2>/dev/null; then
+  systemctl stop prosody || true
+  systemctl disable prosody >/dev/null 2>&1 || true
+fi
+pkill -x -u prosody prosody 2>/dev/null || true
+
+have_prosody_13 || { echo "camctl sandbox: the install finished but Prosody 13 is still not available." >&2; exit 1; }
+echo "camctl sandbox: installed $(prosodyctl --version 2>/dev/null | head -n1 || echo prosody)" >&2
