@@ -1,0 +1,70 @@
+// CSV output (RFC 4180): a header row, then one row per client, CRLF line ends.
+//
+// - Strings from the server or clients go through displaySafe first, so a field never holds a
+//   raw control character; quoting is still applied by the RFC rules (`"`, `,`, CR, LF).
+// - Times are absolute ISO 8601 UTC (`2026-11-27T14:37:25Z`); absent values are empty fields.
+// - `auth` holds the method names separated by `;` (one field, sorted as the server gave them).
+// - Booleans are `true` / `false`.
+// - Spreadsheet guard: a value that starts with `=`, `+`, `-` or `@` gets a leading `'` so that
+//   a client name chosen by an intruder is never run as a formula when the file is opened in a
+//   spreadsheet. Use the JSON output when the exact values matter.
+
+import type { ClientList, ClientRecord } from "../model.js";
+import { displaySafe } from "./sanitize.js";
+import { normalizeIso } from "./time.js";
+
+export const CSV_COLUMNS = [
+  "id",
+  "type",
+  "connected",
+  "firstSeen",
+  "lastSeen",
+  "expires",
+  "auth",
+  "software",
+  "version",
+  "softwareId",
+  "uri",
+  "device",
+  "permission",
+] as const;
+
+/** One field, quoted when RFC 4180 requires it. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** Keeps spreadsheets from reading a field as a formula. */
+function formulaSafe(field: string): string {
+  return /^[=+\-@]/.test(field) ? `'${field}` : field;
+}
+
+/** One CSV record with its CRLF. Fields are untrusted text: made display-safe, formula-safe, then quoted. */
+export function csvRow(fields: readonly string[]): string {
+  return fields.map((f) => csvField(formulaSafe(displaySafe(f)))).join(",") + "\r\n";
+}
+
+const orEmpty = (value: string | null): string => value ?? "";
+const time = (iso: string | null): string => (iso === null ? "" : (normalizeIso(iso) ?? iso));
+
+function row(c: ClientRecord): string[] {
+  return [
+    c.id,
+    c.type,
+    c.connected ? "true" : "false",
+    time(c.firstSeen),
+    time(c.lastSeen),
+    time(c.expires),
+    c.auth.join(";"),
+    orEmpty(c.userAgent.software),
+    orEmpty(c.userAgent.version),
+    orEmpty(c.userAgent.softwareId),
+    orEmpty(c.userAgent.uri),
+    orEmpty(c.userAgent.device),
+    orEmpty(c.permission),
+  ];
+}
+
+export function renderClientsCsv(list: ClientList): string {
+  return csvRow(CSV_COLUMNS) + list.clients.map((c) => csvRow(row(c))).join("");
+}
