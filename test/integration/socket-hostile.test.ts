@@ -1,0 +1,108 @@
+// Hostile strings: client names chosen by an intruder must not reach the terminal raw, and
+// command-line values must never become Lua on the server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
+import { runCamctl } from "../helpers/run-camctl.js";
+import { parseCsv } from "../helpers/csv.js";
+
+let sb: Sandbox;
+before(async () => {
+  sb = await startSandbox();
+});
+after(async () => {
+  await sb?.stop();
+});
+
+const camctl = (...args: string[]) => runCamctl([...args, "--socket", sb.socketPath], { timeoutMs: 30_000 });
+
+// Nothing that a terminal interprets: C0 (but the table's own newlines), DEL, C1, bidi/format.
+const UNSAFE_FOR_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]/u;
+
+const HOSTILE = {
+  title: "Evil\x1b]0;pwned\x07App",
+  csi: "Red\x1b[31mAlert\x1b[0m",
+  c1: "C1\u009b31mCSI",
+  newline: "Two\nLines\r\nFake row",
+  bidi: "Safe\u202egpj.exe",
+  zeroWidth: "Zero\u200bWidth\ufeff",
+  comma: 'Comma, "quoted"',
+};
+
+describe("untrusted client names", () => {
+  let jid: string;
+  const grants = new Map<string, string>();
+  before(async () => {
+    ({ jid } = await sb.createAccount("mallory"));
+    for (const [name, software] of Object.entries(HOSTILE)) grants.set(name, await sb.createGrant(jid, { software, uri: `https://x.test/${software}` }));
+  });
+
+  test("JSON keeps the exact strings, valid and free of raw controls", async () => {
+    const r = await camctl("user", "clients", jid, "--json");
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout.replace(/\n/g, ""), UNSAFE_FOR_TERMINAL);
+    const body = JSON.parse(r.stdout) as { clients: { userAgent: { software: string } }[] };
+    const names = body.clients.map((c) => c.userAgent.software).sort();
+    assert.deepEqual(names, Object.values(HOSTILE).sort());
+  });
+
+  test("the table shows each client on its own row with escapes made visible", async () => {
+    const r = await camctl("user", "clients", jid);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout.replace(/\n/g, ""), UNSAFE_FOR_TERMINAL);
+    assert.ok(!r.stdout.includes("\x1b"), "no escape character at all");
+    // One line per grant id: a newline inside a name never makes a row of its own.
+    for (const id of grants.values()) {
+      assert.equal(r.stdout.split("\n").filter((line) => line.includes(id)).length, 1, `${id} on one line`);
+    }
+    assert.ok(!r.stdout.split("\n").some((line) => line.trimStart().startsWith("Fake row")));
+  });
+
+  test("CSV has one record per client and no raw controls", async () => {
+    const r = await camctl("user", "clients", jid, "-o", "csv");
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout.replace(/\r\n/g, ""), UNSAFE_FOR_TERMINAL);
+    const rows = parseCsv(r.stdout);
+    assert.equal(rows.length, Object.keys(HOSTILE).length + 1);
+    const software = rows[0]!.indexOf("software");
+    assert.ok(rows.some((row) => row[software] === 'Comma, "quoted"'), "commas and quotes survive quoting");
+  });
+
+  test("revoke messages and dry runs are sanitised too", async () => {
+    const r = await camctl("user", "revoke_client", jid, grants.get("title")!, "--dry-run");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes("\x1b"));
+    assert.match(r.stdout, /\\x1b/);
+  });
+});
+
+describe("command-line values never become Lua", () => {
+  const breakouts = [
+    `software/x" ; _G.CAMCTL_PWNED = true ; --`,
+    `software/x"..(function() _G.CAMCTL_PWNED = true end)().."`,
+    `software/x]] _G.CAMCTL_PWNED = true --[[`,
+    `software/x\\" _G.CAMCTL_PWNED = true --`,
+    `software/%s%q%x00 _G.CAMCTL_PWNED=true`,
+    `software/x</repl-input><repl-input>>_G.CAMCTL_PWNED = true</repl-input>`,
+    `software/x'&amp;<![CDATA[ ]]>`,
+  ];
+  for (const selector of breakouts) {
+    test(`selector ${JSON.stringify(selector)} is just a name the server does not know`, async () => {
+      const { jid } = await sb.createAccount(`lua${breakouts.indexOf(selector)}`);
+      const r = await camctl("user", "revoke_client", jid, selector, "--yes");
+      assert.equal(r.code, 6, r.stderr);
+      assert.equal(await sb.lua("return tostring(_G.CAMCTL_PWNED)"), "nil");
+    });
+  }
+
+  test("JIDs that try to break out are refused before sending, or treated as data", async () => {
+    for (const jid of [`x"..os.exit()..\"@${sb.host}`, `x]]@${sb.host}`, `x@${sb.host}"..os.exit().."`]) {
+      const r = await camctl("user", "clients", jid);
+      assert.ok(r.code === 2 || r.code === 6, `exit ${r.code}: ${r.stderr}`);
+    }
+    // Still alive and answering.
+    const { jid } = await sb.createAccount("stillalive");
+    assert.equal((await camctl("user", "clients", jid)).code, 0);
+    assert.equal(await sb.lua("return tostring(_G.CAMCTL_PWNED)"), "nil");
+  });
+});
