@@ -1,0 +1,613 @@
+// A throw-away Prosody 13 for tests and scripts.
+//
+// startSandbox() writes a config into a fresh temp directory (loopback only,
+// free ports, a private CA and server certificate, the admin socket), starts
+// `prosody` in the foreground and waits until it answers. stop() kills only the
+// process it started and removes the directory. Sandboxes left running when the
+// process exits or is interrupted are killed by an exit/SIGINT/SIGTERM hook.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+import { replRequest, luaString } from "./admin-socket.js";
+import { legacyConnect, sasl2Connect, type ConnectTarget, type OpenClient } from "./clients.js";
+
+const execFileP = promisify(execFile);
+
+export interface SandboxOptions {
+  /** Extra plugin directories, searched after $CAMCTL_PROSODY_PLUGIN_PATHS and before the stand-in. */
+  pluginPaths?: string[];
+  /** Extra modules to load on the main host. */
+  extraModules?: string[];
+  /** Server admins (JIDs; a bare localpart means <localpart>@host). They get prosody:operator. */
+  admins?: string[];
+}
+
+/** A logged-in client made by sasl2Login/legacyLogin. */
+export interface SandboxClient {
+  /** Full JID the server bound (e.g. "alice@camctl.test/Gajim~AbCd"). */
+  jid: string;
+  /** Sends one <iq/> (XML text; id added when missing) and resolves with the reply stanza as XML text. Only while connected (keepConnected). */
+  iq(stanza: string, timeoutMs?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface Sandbox {
+  dir: string;
+  configPath: string;
+  socketPath: string;
+  caFile: string;
+  /** "camctl.test": normal host with mod_client_management. */
+  host: string;
+  /** "strict.camctl.test": mod_client_management with enforce_client_ids = true. */
+  strictHost: string;
+  /** "bare.camctl.test": no mod_client_management. */
+  bareHost: string;
+  /** c2s with STARTTLS, on 127.0.0.1. */
+  c2sPort: number;
+  /** XEP-0368 direct TLS c2s, on 127.0.0.1. */
+  directTlsPort: number;
+  pid: number;
+  createAccount(localpart: string, host?: string, password?: string): Promise<{ jid: string; password: string }>;
+  /** SASL2 login with <user-agent id> + software + version + device; keepConnected keeps the session open until sandbox.stop() or the returned close(). */
+  sasl2Login(o: {
+    jid: string;
+    password: string;
+    userAgentId: string;
+    software?: string;
+    version?: string;
+    device?: string;
+    keepConnected?: boolean;
+    requestFast?: boolean;
+  }): Promise<SandboxClient>;
+  /** Pre-SASL2 login (legacy SASL PLAIN + resource bind), tracked by resource. */
+  legacyLogin(o: { jid: string; password: string; resource: string; keepConnected?: boolean }): Promise<SandboxClient>;
+  /** An OAuth-style grant created through mod_tokenauth's API on the server (client of type "access" that never logged in). Returns the grant id as the module reports it, e.g. "grant/xyz". */
+  createGrant(jid: string, o?: { software?: string; uri?: string; ttlSeconds?: number }): Promise<string>;
+  /** Runs `prosodyctl --config <cfg> shell ...args`; returns code/stdout/stderr. */
+  shell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Evaluates Lua through the admin socket (`>` mode, global environment). Returns the result text without "Result: "; throws on an error result. For test setup/inspection only. */
+  lua(code: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const HOST = "camctl.test";
+const STRICT_HOST = "strict.camctl.test";
+const BARE_HOST = "bare.camctl.test";
+const START_TIMEOUT_MS = 20_000;
+const CLIENT_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 5_000;
+
+// ---------------------------------------------------------------------------
+// Paths
+
+function findRepoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, "package.json");
+    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, "test", "fixtures", "prosody-plugins"))) {
+      try {
+        if (JSON.parse(fs.readFileSync(pkg, "utf8")).name === "camctl") return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error("camctl sandbox: cannot find the repository root above " + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+function pluginPaths(repoRoot: string, extra: string[] = []): string[] {
+  const fromEnv = (process.env.CAMCTL_PROSODY_PLUGIN_PATHS ?? "").split(":").filter((p) => p.length > 0);
+  const all = [
+    ...fromEnv,
+    ...extra,
+    path.join(repoRoot, "test", "fixtures", "prosody-plugins"),
+    path.join(repoRoot, "prosody"),
+  ].map((p) => path.resolve(p));
+  return [...new Set(all)];
+}
+
+function tempBase(): string {
+  // Unix socket paths are limited to ~107 bytes.
+  const t = os.tmpdir();
+  return t.length <= 60 ? t : "/tmp";
+}
+
+// ---------------------------------------------------------------------------
+// Process bookkeeping: nothing may outlive the test process
+
+const live = new Set<SandboxImpl>();
+let hooksInstalled = false;
+
+function killAllNow(): void {
+  for (const sb of live) sb.killNow();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  killAllNow();
+  removeHooks();
+  // Keep the default meaning of the signal unless someone else handles it.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on("exit", killAllNow);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+function removeHooks(): void {
+  if (!hooksInstalled) return;
+  hooksInstalled = false;
+  process.off("exit", killAllNow);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(opts: net.NetConnectOpts): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(opts);
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(1000, () => done(false));
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tail(file: string, lines: number): string {
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    return text.split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+async function makeCertificates(dir: string, hosts: string[]): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  // Prosody indexes the 'certificates' directory; keep the server's files there.
+  const certDir = path.join(dir, "certs");
+  fs.mkdirSync(certDir, { recursive: true });
+  const caKey = path.join(dir, "ca.key");
+  const caFile = path.join(dir, "ca.pem");
+  const keyFile = path.join(certDir, hosts[0] + ".key");
+  const csr = path.join(dir, "server.csr");
+  const certFile = path.join(certDir, hosts[0] + ".crt");
+  const ext = path.join(dir, "server.ext");
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await execFileP("openssl", [
+    "req", "-x509", ...ec, "-keyout", caKey, "-out", caFile, "-days", "7",
+    "-subj", "/CN=camctl sandbox CA " + randomUUID(),
+    "-addext", "basicConstraints=critical,CA:TRUE",
+    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await execFileP("openssl", ["req", "-new", ...ec, "-keyout", keyFile, "-out", csr, "-subj", "/CN=" + hosts[0]]);
+  fs.writeFileSync(
+    ext,
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature,keyEncipherment",
+      "extendedKeyUsage=serverAuth",
+      "subjectAltName=" + [...hosts.map((h) => "DNS:" + h), "IP:127.0.0.1"].join(","),
+      "",
+    ].join("\n"),
+  );
+  await execFileP("openssl", [
+    "x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", caKey, "-CAcreateserial",
+    "-out", certFile, "-days", "7", "-extfile", ext,
+  ]);
+  fs.rmSync(caKey, { force: true }); // nobody needs to sign anything else
+  fs.rmSync(csr, { force: true });
+  fs.rmSync(ext, { force: true });
+  fs.chmodSync(keyFile, 0o600);
+  return { caFile, certFile, keyFile };
+}
+
+function luaList(items: string[]): string {
+  return "{ " + items.map(luaString).join(", ") + " }";
+}
+
+interface ConfigInput {
+  dir: string;
+  c2sPort: number;
+  directTlsPort: number;
+  plugins: string[];
+  admins: string[];
+  extraModules: string[];
+  certFile: string;
+  keyFile: string;
+}
+
+function renderConfig(c: ConfigInput): string {
+  const p = (name: string) => luaString(path.join(c.dir, name));
+  const globalModules = [
+    "roster", "saslauth", "tls", "disco", "ping",
+    "sasl2", "sasl2_bind2", "sasl2_fast", "tokenauth",
+    "admin_shell", "admin_socket",
+  ];
+  return `-- Generated by camctl's test sandbox (test/sandbox/sandbox.ts). Throw-away.
+pidfile = ${p("prosody.pid")}
+data_path = ${p("data")}
+admin_socket = ${p("prosody.sock")}
+run_as_root = true
+daemonize = false
+log = { info = ${p("prosody.log")} }
+plugin_paths = ${luaList(c.plugins)}
+
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { ${c.c2sPort} }
+c2s_interfaces = { "127.0.0.1" }
+c2s_direct_tls_ports = { ${c.directTlsPort} }
+c2s_direct_tls_interfaces = { "127.0.0.1" }
+s2s_ports = {}
+s2s_direct_tls_ports = {}
+component_ports = {}
+http_ports = {}
+https_ports = {}
+
+c2s_require_encryption = true
+authentication = "internal_hashed"
+storage = "internal"
+admins = ${luaList(c.admins)}
+certificates = ${p("certs")}
+ssl = { certificate = ${luaString(c.certFile)}, key = ${luaString(c.keyFile)} }
+
+modules_enabled = ${luaList(globalModules)}
+
+VirtualHost "${HOST}"
+  modules_enabled = ${luaList(["client_management", ...c.extraModules])}
+
+VirtualHost "${STRICT_HOST}"
+  modules_enabled = { "client_management" }
+  enforce_client_ids = true
+
+VirtualHost "${BARE_HOST}"
+`;
+}
+
+function splitJid(jid: string): { local: string; domain: string } {
+  const at = jid.indexOf("@");
+  const slash = jid.indexOf("/");
+  if (at <= 0 || (slash !== -1 && slash < at)) throw new Error(`camctl sandbox: not a bare user JID: ${jid}`);
+  return { local: jid.slice(0, at), domain: slash === -1 ? jid.slice(at + 1) : jid.slice(at + 1, slash) };
+}
+
+// ---------------------------------------------------------------------------
+
+class SandboxImpl implements Sandbox {
+  readonly host = HOST;
+  readonly strictHost = STRICT_HOST;
+  readonly bareHost = BARE_HOST;
+  readonly configPath: string;
+  readonly socketPath: string;
+  readonly logFile: string;
+  c2sPort = 0;
+  directTlsPort = 0;
+  pid = 0;
+  caFile = "";
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private hasExited = true;
+  private clients = new Set<OpenClient>();
+  private stopping: Promise<void> | null = null;
+  private caPem = "";
+
+  constructor(readonly dir: string) {
+    this.configPath = path.join(dir, "prosody.cfg.lua");
+    this.socketPath = path.join(dir, "prosody.sock");
+    this.logFile = path.join(dir, "prosody.log");
+  }
+
+  async start(opts: SandboxOptions): Promise<void> {
+    const repoRoot = findRepoRoot();
+    fs.mkdirSync(path.join(this.dir, "data"), { recursive: true, mode: 0o700 });
+    const certs = await makeCertificates(this.dir, [HOST, STRICT_HOST, BARE_HOST]);
+    this.caFile = certs.caFile;
+    this.caPem = fs.readFileSync(certs.caFile, "utf8");
+    const admins = (opts.admins ?? []).map((a) => (a.includes("@") ? a : `${a}@${HOST}`));
+
+    let lastError: Error | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      this.c2sPort = await freePort();
+      do this.directTlsPort = await freePort();
+      while (this.directTlsPort === this.c2sPort);
+      fs.writeFileSync(
+        this.configPath,
+        renderConfig({
+          dir: this.dir,
+          c2sPort: this.c2sPort,
+          directTlsPort: this.directTlsPort,
+          plugins: pluginPaths(repoRoot, opts.pluginPaths),
+          admins,
+          extraModules: opts.extraModules ?? [],
+          certFile: certs.certFile,
+          keyFile: certs.keyFile,
+        }),
+      );
+      fs.rmSync(this.logFile, { force: true });
+      this.spawnProsody();
+      try {
+        await this.waitReady();
+        return;
+      } catch (e) {
+        lastError = e as Error;
+        await this.kill();
+        if (!(e as { portConflict?: boolean }).portConflict) break;
+      }
+    }
+    throw lastError ?? new Error("camctl sandbox: start failed");
+  }
+
+  private spawnProsody(): void {
+    const consoleLog = fs.openSync(path.join(this.dir, "console.log"), "a");
+    const child = spawn("prosody", ["--config", this.configPath], {
+      cwd: this.dir,
+      stdio: ["ignore", consoleLog, consoleLog],
+      env: { ...process.env },
+    });
+    fs.closeSync(consoleLog);
+    this.child = child;
+    this.hasExited = false;
+    this.exited = new Promise((resolve) => {
+      child.once("exit", () => {
+        this.hasExited = true;
+        resolve();
+      });
+      child.once("error", () => {
+        this.hasExited = true;
+        resolve();
+      });
+    });
+    if (child.pid === undefined) throw new Error("camctl sandbox: could not start prosody (is it installed?)");
+    this.pid = child.pid;
+  }
+
+  private failure(reason: string, portConflict = false): Error {
+    const err = new Error(
+      `camctl sandbox: ${reason}\n--- ${this.logFile} (tail) ---\n${tail(this.logFile, 40)}\n` +
+        `--- console (tail) ---\n${tail(path.join(this.dir, "console.log"), 20)}`,
+    );
+    (err as { portConflict?: boolean }).portConflict = portConflict;
+    return err;
+  }
+
+  private async waitReady(): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    const probe =
+      `>return (prosody.hosts[${luaString(HOST)}] and prosody.hosts[${luaString(HOST)}].modules.client_management` +
+      ` and prosody.hosts[${luaString(STRICT_HOST)}] and prosody.hosts[${luaString(STRICT_HOST)}].modules.client_management` +
+      ` and prosody.hosts[${luaString(BARE_HOST)}]) and "ready" or "starting"`;
+    while (Date.now() < deadline) {
+      if (this.hasExited) throw this.failure("prosody exited during start-up");
+      if (/Failed to open server port/.test(tail(this.logFile, 200))) {
+        throw this.failure("a port was taken while starting", true);
+      }
+      if (fs.existsSync(this.socketPath)) {
+        const ports =
+          (await canConnect({ host: "127.0.0.1", port: this.c2sPort })) &&
+          (await canConnect({ host: "127.0.0.1", port: this.directTlsPort }));
+        if (ports) {
+          try {
+            const r = await replRequest(this.socketPath, probe, 2000);
+            if (!r.error && r.result === "Result: ready") return;
+          } catch {
+            /* not yet */
+          }
+        }
+      }
+      await sleep(50);
+    }
+    throw this.failure(`prosody did not become ready within ${START_TIMEOUT_MS} ms`);
+  }
+
+  /** Synchronous last resort (process exit / signal). */
+  killNow(): void {
+    for (const c of this.clients) c.destroy();
+    this.clients.clear();
+    if (this.child && !this.hasExited) {
+      try {
+        process.kill(this.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    if (!process.env.CAMCTL_SANDBOX_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  private async kill(): Promise<void> {
+    if (!this.child || this.hasExited) return;
+    try {
+      process.kill(this.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const gone = await Promise.race([this.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+    if (!gone) {
+      try {
+        process.kill(this.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+      await Promise.race([this.exited, sleep(2000)]);
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of this.clients) c.destroy();
+      this.clients.clear();
+      await this.kill();
+      if (!process.env.CAMCTL_SANDBOX_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
+      live.delete(this);
+      if (live.size === 0) removeHooks();
+    })();
+    return this.stopping;
+  }
+
+  // -------------------------------------------------------------------------
+
+  private target(domain: string): ConnectTarget {
+    if (![HOST, STRICT_HOST, BARE_HOST].includes(domain)) {
+      throw new Error(`camctl sandbox: ${domain} is not a sandbox host`);
+    }
+    return { port: this.c2sPort, domain, ca: this.caPem, timeoutMs: CLIENT_TIMEOUT_MS };
+  }
+
+  private async keepOrClose(client: OpenClient, keep: boolean | undefined): Promise<SandboxClient> {
+    if (!keep) {
+      await client.close();
+      return {
+        jid: client.jid,
+        iq: () => Promise.reject(new Error("iq(): this client was not kept connected")),
+        close: async () => {},
+      };
+    }
+    this.clients.add(client);
+    return {
+      jid: client.jid,
+      iq: (stanza, timeoutMs) => client.iq(stanza, timeoutMs),
+      close: async () => {
+        await client.close();
+        this.clients.delete(client);
+      },
+    };
+  }
+
+  async createAccount(localpart: string, host: string = HOST, password?: string): Promise<{ jid: string; password: string }> {
+    const jid = `${localpart}@${host}`;
+    const pw = password ?? randomBytes(18).toString("base64url");
+    const r = await replRequest(this.socketPath, `user:create(${luaString(jid)}, ${luaString(pw)})`);
+    if (r.error || !r.result.startsWith("OK:")) {
+      throw new Error(`camctl sandbox: could not create ${jid}: ${r.result}`);
+    }
+    return { jid, password: pw };
+  }
+
+  async sasl2Login(o: {
+    jid: string;
+    password: string;
+    userAgentId: string;
+    software?: string;
+    version?: string;
+    device?: string;
+    keepConnected?: boolean;
+    requestFast?: boolean;
+  }): Promise<SandboxClient> {
+    const { local, domain } = splitJid(o.jid);
+    const client = await sasl2Connect(this.target(domain), {
+      username: local,
+      password: o.password,
+      userAgentId: o.userAgentId,
+      software: o.software,
+      version: o.version,
+      device: o.device,
+      requestFast: o.requestFast,
+    });
+    return this.keepOrClose(client, o.keepConnected);
+  }
+
+  async legacyLogin(o: { jid: string; password: string; resource: string; keepConnected?: boolean }): Promise<SandboxClient> {
+    const { local, domain } = splitJid(o.jid);
+    const client = await legacyConnect(this.target(domain), { username: local, password: o.password, resource: o.resource });
+    return this.keepOrClose(client, o.keepConnected);
+  }
+
+  async createGrant(jid: string, o: { software?: string; uri?: string; ttlSeconds?: number } = {}): Promise<string> {
+    const { local, domain } = splitJid(jid);
+    const bare = `${local}@${domain}`;
+    const clientInfo: string[] = [];
+    if (o.software !== undefined) clientInfo.push(`name = ${luaString(o.software)}`);
+    if (o.uri !== undefined) clientInfo.push(`uri = ${luaString(o.uri)}`);
+    const ttl = o.ttlSeconds !== undefined ? String(Math.floor(o.ttlSeconds)) : "nil";
+    // The same shape of grant mod_http_oauth2 creates: grant data naming the
+    // OAuth client, one refresh token. The token itself never leaves the server.
+    const grantId = await this.lua(`local tokenauth = prosody.hosts[${luaString(domain)}] and prosody.hosts[${luaString(domain)}].modules.tokenauth
+if not tokenauth then return nil, "mod_tokenauth is not loaded on ${domain}" end
+local grant, err = tokenauth.create_grant(${luaString(bare)}, ${luaString(bare)}, ${ttl}, { oauth2_client = { ${clientInfo.join(", ")} } })
+if not grant then return nil, "create_grant: " .. tostring(err) end
+local token, terr = tokenauth.create_token(${luaString(bare)}, grant, nil, ${ttl}, "oauth2-refresh")
+if not token then return nil, "create_token: " .. tostring(terr) end
+return grant.id`);
+    const reported = await this.lua(`local host = prosody.hosts[${luaString(domain)}]
+local cm = host and host.modules.client_management
+if not cm then return "" end
+for _, c in ipairs(cm.get_active_clients(${luaString(local)}) or {}) do
+  if c.active and c.active.grant and c.active.grant.id == ${luaString(grantId)} then return c.id end
+end
+return ""`);
+    return reported !== "" ? reported : `grant/${grantId}`;
+  }
+
+  shell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("prosodyctl", ["--config", this.configPath, "shell", ...args], {
+        cwd: this.dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
+  }
+
+  async lua(code: string): Promise<string> {
+    const r = await replRequest(this.socketPath, ">" + code);
+    if (r.error) throw new Error(`camctl sandbox: Lua failed: ${r.result}`);
+    return r.result.startsWith("Result: ") ? r.result.slice("Result: ".length) : r.result;
+  }
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const dir = fs.mkdtempSync(path.join(tempBase(), "camctl-sandbox-"));
+  const sb = new SandboxImpl(dir);
+  live.add(sb);
+  installHooks();
+  try {
+    await sb.start(opts);
+  } catch (e) {
+    await sb.stop();
+    throw e;
+  }
+  return sb;
+}
