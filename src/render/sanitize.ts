@@ -22,7 +22,7 @@ function escapeChar(ch: string): string {
   const named = NAMED[ch];
   if (named !== undefined) return named;
   const cp = ch.codePointAt(0) ?? 0;
-  if (cp <= 0xff) return `\\x${hex(cp, 2)}`; // C0, DEL, C1: \x1b, \x7f, \x9b
+  if (cp <= 0x9f) return `\\x${hex(cp, 2)}`; // C0, DEL, C1: \x1b, \x7f, \x9b
   if (cp <= 0xffff) return `\\u${hex(cp, 4)}`; // \u202e, \ufeff, \ud800 (lone surrogate)
   return `\\u{${hex(cp, 5)}}`; // astral format characters, e.g. tags \u{e0001}
 }

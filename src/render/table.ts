@@ -48,6 +48,7 @@ interface Column {
 
 const GAP = 2; // spaces between columns
 const NULL_TEXT = "-";
+const END = "\0";
 
 /** Order in which columns go when the table is too wide; "compact" is when times lose their date. */
 const DEGRADE_STEPS: ReadonlyArray<ColumnKey | "compact"> = [
@@ -156,8 +157,14 @@ export function renderClientsTable(list: ClientList, o: TableOptions): string {
     return text;
   };
 
+  // cli-table3 pads the last column with blanks, which are noise when copying. A NUL marks the
+  // end of each last cell so exactly that padding can be cut: content never holds a raw NUL
+  // (displaySafe), and cli-table3 gives it no width. Trailing spaces inside a value (an id!) stay.
+  const last = columns.length - 1;
+  const endMark = (text: string, i: number) => (i === last ? text + END : text);
+
   const table = new Table({
-    head: columns.map((c) => chalk.bold(c.header)),
+    head: columns.map((c, i) => endMark(chalk.bold(c.header), i)),
     chars: {
       top: "", "top-mid": "", "top-left": "", "top-right": "",
       bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
@@ -168,10 +175,9 @@ export function renderClientsTable(list: ClientList, o: TableOptions): string {
     style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
   });
   for (let row = 0; row < list.clients.length; row++) {
-    table.push(columns.map((c, i) => paint(c.cells[row] as Cell, widths[i] ?? 0)));
+    table.push(columns.map((c, i) => endMark(paint(c.cells[row] as Cell, widths[i] ?? 0), i)));
   }
-  // cli-table3 pads the last column; trailing blanks are noise when copying.
-  return table.toString().split("\n").map((line) => line.replace(/ +$/, "")).join("\n") + "\n";
+  return table.toString().replace(/\0 *$/gm, "") + "\n";
 }
 
 /** "Gajim 1.8 on laptop"; undefined when the client reported neither software nor device. */

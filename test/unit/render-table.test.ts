@@ -1,0 +1,188 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import fc from "fast-check";
+import { renderClientsTable, renderDryRunHuman, renderRevokeHuman, type TableOptions } from "../../src/render/table.js";
+import { displaySafe } from "../../src/render/sanitize.js";
+import { displayWidth } from "../../src/render/width.js";
+import type { ClientList } from "../../src/model.js";
+import { HOSTILE, NOW, SAMPLE, anyClientList, anyText, client, unsafeChar } from "./render-fixtures.test.js";
+
+// The width measure cli-table3 itself pads by (its own dependency), to check our plan against it.
+const requireFromTable = createRequire(createRequire(import.meta.url).resolve("cli-table3"));
+const stringWidth = requireFromTable("string-width") as (s: string) => number;
+
+const SGR = /\x1b\[[0-9;]*m/g;
+const plain = (s: string) => s.replace(SGR, "");
+const lines = (out: string) => out.replace(/\n$/, "").split("\n");
+
+const tty = (width: number | undefined, color = false): TableOptions => ({ color, width, tty: true, now: NOW });
+const pipe: TableOptions = { color: false, tty: false, now: NOW };
+
+/** Output must hold no unsafe character except the table's own line ends (and SGR colour when on). */
+function assertSafe(out: string): void {
+  const withoutLineEnds = plain(out).replace(/\n/g, "");
+  const bad = unsafeChar().exec(withoutLineEnds);
+  assert.equal(bad, null, `raw ${JSON.stringify(bad?.[0])} in ${JSON.stringify(out)}`);
+}
+
+function hostileList(): ClientList {
+  return {
+    jid: "alice@example.com",
+    transport: "socket",
+    clients: HOSTILE.map((s, i) =>
+      client({
+        id: `client/h${i}${s}`,
+        connected: i % 2 === 0,
+        auth: [s, "password"],
+        userAgent: { software: s, version: s, softwareId: s, uri: s, device: s },
+        permission: s,
+      }),
+    ),
+  };
+}
+
+test("table on a terminal: header, one line per client, relative times, full ids", () => {
+  const out = renderClientsTable(SAMPLE, tty(200));
+  const rows = lines(out);
+  assert.equal(rows.length, 1 + SAMPLE.clients.length);
+  assert.match(rows[0]!, /^ID +Type +Connected +Software +Device +First seen +Last seen +Expires +Auth$/);
+  assert.match(rows[1]!, /^client\/zeiP41HLglIu +session +● yes +Gajim 1\.8\.4 +laptop +12 days ago \(2026-11-15\) +2 min ago \(14:37\) +- +fast, password$/);
+  assert.match(rows[2]!, /^grant\/HjEEr45_LQr +access +no +Movim +- +5 h ago \(09:12\) +- +in 2 days \(Nov 30 10:00\) +oauth2$/);
+  for (const row of rows) assert.ok(stringWidth(row) <= 200);
+});
+
+test("table off a terminal: all columns, ISO times, yes/no, no colour even if asked", () => {
+  const out = renderClientsTable(SAMPLE, { ...pipe, color: true });
+  assert.ok(!out.includes("\x1b"));
+  const rows = lines(out);
+  assert.equal(rows.length, 4);
+  assert.match(rows[0]!, /^ID +Type +Connected +Software +Device +First seen +Last seen +Expires +Auth$/);
+  assert.match(rows[1]!, /^client\/zeiP41HLglIu +session +yes +Gajim 1\.8\.4 +laptop +2026-11-15T08:00:00Z +2026-11-27T14:37:25Z +- +fast, password$/);
+});
+
+test("colour off means no ESC at all; colour on means only SGR sequences", () => {
+  const off = renderClientsTable(hostileList(), tty(120, false));
+  assert.ok(!off.includes("\x1b"));
+  const on = renderClientsTable(hostileList(), tty(120, true));
+  assert.ok(on.includes("\x1b[")); // it is coloured...
+  assert.ok(!plain(on).includes("\x1b")); // ...with nothing but colour
+  assert.ok(!renderRevokeHuman({ jid: "a@b", selector: "client/x", revoked: true }, { color: false }).includes("\x1b"));
+});
+
+test("hostile strings never reach table or revoke output raw", () => {
+  const list = hostileList();
+  for (const o of [tty(undefined), tty(300, true), tty(80, true), tty(40), pipe]) {
+    const out = renderClientsTable(list, o);
+    assertSafe(out);
+    assert.ok(!out.includes("\x1b]") && !out.includes("\u009b") && !out.includes("\u202e") && !out.includes("\r"));
+    assert.equal(lines(out).length, 1 + list.clients.length);
+  }
+  for (const c of list.clients) {
+    const revoke = renderRevokeHuman({ jid: c.userAgent.device!, selector: c.id, revoked: true, client: c }, { color: true });
+    const dry = renderDryRunHuman({ jid: "alice@example.com", selector: c.id }, c, { color: false });
+    const many = renderDryRunHuman({ jid: "alice@example.com", selector: "software/x\n" }, list.clients, { color: false });
+    for (const out of [revoke, dry, many]) assertSafe(out.replace(/\n$/, ""));
+    assert.equal(lines(revoke).length, 1);
+    assert.equal(lines(dry).length, 1);
+  }
+});
+
+test("a newline in the software name never adds a row", () => {
+  const list: ClientList = {
+    ...SAMPLE,
+    clients: [client({ id: "client/a", userAgent: { software: "Gajim\nclient/fake  yes  Evil", version: "1\r\n2", softwareId: null, uri: null, device: "x\u2028y" } })],
+  };
+  for (const o of [tty(200), tty(60), pipe]) {
+    const rows = lines(renderClientsTable(list, o));
+    assert.equal(rows.length, 2);
+    assert.ok(!rows.some((r) => r.startsWith("client/fake")));
+  }
+  assert.match(renderClientsTable(list, pipe), /Gajim\\nclient\/fake {2}yes {2}Evil 1\\r\\n2/);
+});
+
+test("ids are never truncated, at any width, even 60 characters long", () => {
+  const longId = "client/" + "x".repeat(53);
+  const list: ClientList = { ...SAMPLE, clients: [...SAMPLE.clients, client({ id: longId, userAgent: { software: "A very long software name ".repeat(4), version: "9.9", softwareId: null, uri: null, device: "A device with a long name".repeat(3) } })] };
+  for (const width of [20, 40, 60, 80, 200]) {
+    const rows = lines(renderClientsTable(list, tty(width, true)));
+    list.clients.forEach((c, i) => assert.ok(plain(rows[i + 1]!).startsWith(c.id), `width ${width}: ${rows[i + 1]}`));
+    if (width >= 60) for (const row of rows) assert.ok(stringWidth(row) <= width, `width ${width}: ${row}`);
+  }
+});
+
+test("narrow terminals drop low-value columns first and cut long text with …", () => {
+  const header = (width: number) => lines(renderClientsTable(SAMPLE, tty(width)))[0]!.split(/ {2,}/);
+  assert.deepEqual(header(250), ["ID", "Type", "Connected", "Software", "Device", "First seen", "Last seen", "Expires", "Auth"]);
+  assert.ok(!header(150).includes("Type"));
+  assert.deepEqual(header(120), ["ID", "Connected", "Software", "Device", "Last seen", "Expires", "Auth"]);
+  assert.deepEqual(header(80), ["ID", "Connected", "Software", "Last seen"]);
+  assert.deepEqual(header(70), ["ID", "Connected", "Software"]);
+  assert.deepEqual(header(60), ["ID", "Software"]);
+  assert.deepEqual(header(40), ["ID"]);
+  const narrow = renderClientsTable(SAMPLE, tty(100));
+  assert.match(narrow, /2 min ago(?! \()/); // times lose their date part before columns go
+  const cut = renderClientsTable({ ...SAMPLE, clients: [client({ id: "client/a", userAgent: { software: "S".repeat(80), version: null, softwareId: null, uri: null, device: null } })] }, tty(60));
+  assert.match(cut, /S+…/);
+});
+
+test("an empty list is one sentence", () => {
+  const empty: ClientList = { jid: "alice@example.com", transport: "socket", clients: [] };
+  assert.equal(renderClientsTable(empty, tty(80, true)), "No clients have access to alice@example.com.\n");
+  assert.equal(renderClientsTable(empty, pipe), "No clients have access to alice@example.com.\n");
+  assert.equal(renderClientsTable({ ...empty, jid: "x\x1b]0;t\x07" }, pipe), "No clients have access to x\\x1b]0;t\\x07.\n");
+});
+
+test("revoke and dry-run messages name the client", () => {
+  const [gajim, grant, conversations] = SAMPLE.clients;
+  assert.equal(
+    renderRevokeHuman({ jid: "alice@example.com", selector: "client/zeiP41HLglIu", revoked: true, client: gajim }, { color: false }),
+    "Revoked client/zeiP41HLglIu (Gajim 1.8.4 on laptop) for alice@example.com.\n",
+  );
+  assert.equal(
+    renderRevokeHuman({ jid: "alice@example.com", selector: "grant/HjEEr45_LQr", revoked: true }, { color: false }),
+    "Revoked grant/HjEEr45_LQr for alice@example.com.\n",
+  );
+  assert.equal(
+    renderDryRunHuman({ jid: "alice@example.com", selector: "grant/HjEEr45_LQr" }, grant, { color: false }),
+    "Would revoke grant/HjEEr45_LQr (Movim) for alice@example.com. Nothing was changed.\n",
+  );
+  assert.equal(
+    renderDryRunHuman({ jid: "alice@example.com", selector: "software/Gajim" }, [gajim!, conversations!], { color: false }),
+    "Would revoke software/Gajim for alice@example.com, which matches 2 clients:\n" +
+      "  client/zeiP41HLglIu (Gajim 1.8.4 on laptop)\n" +
+      "  client/legacy-resource-Conversations.abcd (Conversations 2.16.8 on Pixel 7)\n" +
+      "Nothing was changed.\n",
+  );
+  assert.match(renderDryRunHuman({ jid: "alice@example.com", selector: "client/nope" }, undefined, { color: false }), /no client in the current list matches it/);
+});
+
+test("property: row count is clients + 1 header line and ids come whole, whatever the content", () => {
+  const options = fc.record({
+    color: fc.boolean(),
+    tty: fc.boolean(),
+    width: fc.option(fc.integer({ min: 10, max: 250 }), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(anyClientList, options, (list, o) => {
+      const out = renderClientsTable(list, { ...o, now: NOW });
+      assertSafe(out);
+      if (!o.color || !o.tty) assert.ok(!out.includes("\x1b"));
+      const rows = lines(out);
+      if (list.clients.length === 0) return rows.length === 1;
+      assert.equal(rows.length, list.clients.length + 1);
+      list.clients.forEach((c, i) => assert.ok(plain(rows[i + 1]!).startsWith(displaySafe(c.id))));
+      // Fits whenever the widest id leaves room; otherwise only the id column is shown.
+      const idWidth = Math.max(2, ...list.clients.map((c) => displayWidth(displaySafe(c.id))));
+      if (o.tty && o.width !== undefined && idWidth <= o.width) {
+        for (const row of rows) assert.ok(stringWidth(row) <= o.width, `${stringWidth(row)} > ${o.width}: ${row}`);
+      }
+      return true;
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("property: our width measure never under-counts cli-table3's", () => {
+  fc.assert(fc.property(anyText, (s) => displayWidth(displaySafe(s)) >= stringWidth(displaySafe(s))), { numRuns: 3000 });
+});
