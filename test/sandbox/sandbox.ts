@@ -64,6 +64,8 @@ export interface Sandbox {
     device?: string;
     keepConnected?: boolean;
     requestFast?: boolean;
+    /** SASL mechanism for the password login; default PLAIN (over TLS). SCRAM-SHA-1 works but costs ~2 s in @xmpp's implementation. */
+    mechanism?: "PLAIN" | "SCRAM-SHA-1";
   }): Promise<SandboxClient>;
   /** Pre-SASL2 login (legacy SASL PLAIN + resource bind), tracked by resource. */
   legacyLogin(o: { jid: string; password: string; resource: string; keepConnected?: boolean }): Promise<SandboxClient>;
@@ -183,6 +185,17 @@ function canConnect(opts: net.NetConnectOpts): Promise<boolean> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves true when `p` settles within `ms`, false otherwise; leaves no timer behind. */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 function tail(file: string, lines: number): string {
   try {
@@ -452,14 +465,13 @@ class SandboxImpl implements Sandbox {
     } catch {
       return;
     }
-    const gone = await Promise.race([this.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-    if (!gone) {
+    if (!(await within(this.exited, STOP_GRACE_MS))) {
       try {
         process.kill(this.pid, "SIGKILL");
       } catch {
         /* gone */
       }
-      await Promise.race([this.exited, sleep(2000)]);
+      await within(this.exited, 2000);
     }
   }
 
@@ -523,6 +535,7 @@ class SandboxImpl implements Sandbox {
     device?: string;
     keepConnected?: boolean;
     requestFast?: boolean;
+    mechanism?: "PLAIN" | "SCRAM-SHA-1";
   }): Promise<SandboxClient> {
     const { local, domain } = splitJid(o.jid);
     const client = await sasl2Connect(this.target(domain), {
@@ -533,6 +546,7 @@ class SandboxImpl implements Sandbox {
       version: o.version,
       device: o.device,
       requestFast: o.requestFast,
+      mechanism: o.mechanism,
     });
     return this.keepOrClose(client, o.keepConnected);
   }
