@@ -14,17 +14,27 @@ const YEAR = 365.25 * DAY;
 
 const MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-function parse(iso: string): Date | undefined {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? undefined : d;
+/**
+ * ISO 8601 date-time with an explicit zone. Anything else (which Date.parse would read in the
+ * machine's local time, or guess at) is not treated as a time but shown as it came.
+ */
+const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
+
+/** Milliseconds since the epoch, or undefined when `iso` is not an ISO date-time. */
+function parse(iso: string): number | undefined {
+  if (!ISO_DATE_TIME.test(iso)) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
-const pad2 = (n: number) => String(n).padStart(2, "0");
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /** `2026-11-27T14:37:25Z`, or undefined when `iso` is not a date. */
 export function normalizeIso(iso: string): string | undefined {
-  const d = parse(iso);
-  return d ? d.toISOString().replace(/\.\d{3}Z$/, "Z") : undefined;
+  const ms = parse(iso);
+  if (ms === undefined) return undefined;
+  const full = new Date(ms).toISOString(); // 2026-11-27T14:37:25.000Z, or +275760-... for far years
+  return full.length === 24 ? full.slice(0, 19) + "Z" : full.replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The stable absolute form for pipes and non-terminal tables; null stays null. */
@@ -34,11 +44,8 @@ export function isoTime(iso: string | null): string | null {
   return normalizeIso(iso) ?? displaySafe(iso);
 }
 
-/** "3 min ago", "5 h ago", "12 days ago", "in 3 days", "just now". */
-export function relativeTime(iso: string, now: Date): string {
-  const d = parse(iso);
-  if (!d) return displaySafe(iso);
-  const diff = now.getTime() - d.getTime();
+function relative(ms: number, now: number): string {
+  const diff = now - ms;
   const future = diff < 0;
   const abs = Math.abs(diff);
   if (abs < MINUTE) return future ? "in under 1 min" : "just now";
@@ -59,20 +66,29 @@ function plural(n: number, unit: string): string {
  * The date part shown next to a relative time, as precise as is useful: the clock for today,
  * month, day and clock within a week, the full date beyond that. All UTC.
  */
-function anchor(d: Date, now: Date): string {
+function anchor(ms: number, now: number): string {
+  const d = new Date(ms);
   const clock = `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
-  const sameDay = d.toISOString().slice(0, 10) === now.toISOString().slice(0, 10);
-  if (sameDay) return clock;
-  if (Math.abs(now.getTime() - d.getTime()) < 7 * DAY) {
-    return `${MONTH_NAMES[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${clock}`;
-  }
-  return d.toISOString().slice(0, 10);
+  if (Math.floor(ms / DAY) === Math.floor(now / DAY)) return clock; // same UTC day
+  if (Math.abs(now - ms) < 7 * DAY) return `${MONTH_NAMES[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${clock}`;
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
+}
+
+/** "3 min ago", "5 h ago", "12 days ago", "in 3 days", "just now". */
+export function relativeTime(iso: string, now: Date): string {
+  const ms = parse(iso);
+  return ms === undefined ? displaySafe(iso) : relative(ms, now.getTime());
 }
 
 /** "3 min ago (14:37)", "5 h ago (Nov 27 09:12)", "in 3 days (2026-11-30)"; `-` for null. */
 export function humanTime(iso: string | null, now: Date): string {
-  if (iso === null) return "-";
-  const d = parse(iso);
-  if (!d) return displaySafe(iso);
-  return `${relativeTime(iso, now)} (${anchor(d, now)})`;
+  return iso === null ? "-" : humanTimeForms(iso, now).full;
+}
+
+/** Both forms at once for the table: `full` as humanTime, `compact` as relativeTime. */
+export function humanTimeForms(iso: string, now: Date): { full: string; compact: string } {
+  const ms = parse(iso);
+  if (ms === undefined) return { full: displaySafe(iso), compact: displaySafe(iso) };
+  const compact = relative(ms, now.getTime());
+  return { full: `${compact} (${anchor(ms, now.getTime())})`, compact };
 }

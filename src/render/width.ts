@@ -1,15 +1,16 @@
-// Terminal column widths of display-safe text, for fitting tables to the terminal.
-//
-// cli-table3 pads cells by its own measure (string-width 4). We measure a little generously
-// (never less than that measure), so the cells we hand it always fit the widths we planned
-// and cli-table3 never truncates on its own (its truncation can split surrogate pairs).
+// How many terminal columns display-safe text takes, close to what terminals do (wcwidth):
+// East Asian wide/fullwidth characters and emoji shown as emoji take 2, combining marks 0,
+// everything else 1. Input never holds controls or format characters (displaySafe escaped them).
 
-/** East Asian wide/fullwidth blocks, plus the emoji planes (generous on purpose). */
+/** East Asian Wide (W) and Fullwidth (F) blocks. */
 const WIDE_RANGES: ReadonlyArray<readonly [number, number]> = [
   [0x1100, 0x115f], // Hangul Jamo initials
   [0x2329, 0x232a], // angle brackets
-  [0x2e80, 0x4dbf], // CJK radicals .. CJK Extension A (kana, bopomofo, enclosed CJK, ...)
-  [0x4e00, 0xa4cf], // CJK unified ideographs .. Yi
+  [0x2e80, 0x303e], // CJK radicals, Kangxi, ideographic description, CJK symbols
+  [0x3041, 0x33ff], // kana, bopomofo, Hangul compatibility Jamo, enclosed CJK, CJK compatibility
+  [0x3400, 0x4dbf], // CJK Extension A
+  [0x4e00, 0x9fff], // CJK unified ideographs
+  [0xa000, 0xa4cf], // Yi
   [0xa960, 0xa97f], // Hangul Jamo Extended-A
   [0xac00, 0xd7a3], // Hangul syllables
   [0xf900, 0xfaff], // CJK compatibility ideographs
@@ -17,23 +18,27 @@ const WIDE_RANGES: ReadonlyArray<readonly [number, number]> = [
   [0xfe30, 0xfe6f], // CJK compatibility forms, small form variants
   [0xff00, 0xff60], // fullwidth forms
   [0xffe0, 0xffe6],
-  [0x16fe0, 0x18cff], // Tangut, Khitan, ...
+  [0x16fe0, 0x18cff], // Tangut, Khitan
   [0x1b000, 0x1b2ff], // kana supplement/extended
-  [0x1f000, 0x1faff], // emoji, enclosed ideographic supplement, regional indicators
-  [0x20000, 0x3fffd], // CJK extensions B.., tertiary ideographic plane
+  [0x1f200, 0x1f2ff], // enclosed ideographic supplement
+  [0x20000, 0x3fffd], // CJK Extension B and later, tertiary ideographic plane
 ];
 
-const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
+const NARROW_ONLY = /^[\u0000-\u02ff]*$/;
+const EMOJI = /\p{Emoji_Presentation}/u;
+const COMBINING = /[\p{Mn}\p{Me}]/u;
 
 function codePointWidth(ch: string): number {
   const cp = ch.codePointAt(0) ?? 0;
-  if (cp >= 0x300 && cp <= 0x36f) return 0; // combining diacritics
+  if (cp < 0x300) return 1; // fast path: ASCII and Latin-1
+  if (COMBINING.test(ch)) return 0;
   for (const [lo, hi] of WIDE_RANGES) if (cp >= lo && cp <= hi) return 2;
-  return PICTOGRAPHIC.test(ch) ? 2 : 1;
+  return EMOJI.test(ch) ? 2 : 1;
 }
 
-/** Columns `s` takes on a terminal (an upper bound). `s` must already be display-safe. */
+/** Columns `s` takes on a terminal. `s` must already be display-safe. */
 export function displayWidth(s: string): number {
+  if (NARROW_ONLY.test(s)) return s.length; // the common case: ASCII and Latin-1
   let width = 0;
   for (const ch of s) width += codePointWidth(ch);
   return width;

@@ -38,6 +38,8 @@ test("absolute form is ISO 8601 UTC without milliseconds", () => {
 test("a value that is not a date is shown as it came, made safe", () => {
   assert.equal(isoTime("soon\x1b[2J"), "soon\\x1b[2J");
   assert.equal(humanTime("never\n", NOW), "never\\n");
+  assert.equal(isoTime("1"), "1"); // not guessed into a date in local time
+  assert.equal(isoTime("2026-11-27T14:37:25"), "2026-11-27T14:37:25"); // no zone: not guessed either
 });
 
 test("output does not depend on the machine's time zone", () => {
