@@ -1,0 +1,63 @@
+// Where the XMPP password comes from (cli-contract.md, "XMPP login"): --password-file, else
+// $CAMCTL_PASSWORD, else a hidden prompt, only when stdin is a terminal. There is no flag that
+// takes the password itself. The password is never echoed, logged or put into any message.
+import { readFile } from "node:fs/promises";
+import { CamError } from "../errors.js";
+import type { IOStreams } from "../iostreams.js";
+import { displaySafe } from "../render/sanitize.js";
+
+export interface PasswordSource {
+  loginJid: string;
+  passwordFile: string | undefined;
+}
+
+/** The prompt, injectable for tests; the real one is loaded only when it is needed. */
+export type PromptPassword = (message: string, io: IOStreams) => Promise<string>;
+
+const promptWithInquirer: PromptPassword = async (message, io) => {
+  const { default: password } = await import("@inquirer/password");
+  // toggleMask: false, so no key reveals what was typed.
+  return password({ message, mask: false, toggleMask: false }, { input: io.stdin, output: io.stderr, clearPromptOnDone: true });
+};
+
+/** A password file holds the password on its first line; one trailing newline is not part of it. */
+export function passwordFromFileText(text: string): string {
+  return text.replace(/\r?\n$/, "");
+}
+
+export async function readPassword(src: PasswordSource, io: IOStreams, prompt: PromptPassword = promptWithInquirer): Promise<string> {
+  const who = displaySafe(src.loginJid);
+  let password: string;
+  let from: string;
+  if (src.passwordFile !== undefined) {
+    from = `the password file ${displaySafe(src.passwordFile)}`;
+    try {
+      password = passwordFromFileText(await readFile(src.passwordFile, "utf8"));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (code ?? "unreadable");
+      throw new CamError("usage", `Cannot read --password-file ${displaySafe(src.passwordFile)}: ${why}.`);
+    }
+  } else if (io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
+    from = "CAMCTL_PASSWORD";
+    password = io.env.CAMCTL_PASSWORD;
+  } else if (io.stdinIsTTY) {
+    from = "the prompt";
+    try {
+      password = await prompt(`Password for ${who}:`, io);
+    } catch {
+      throw new CamError("usage", "No password was entered; nothing was sent to the server.");
+    }
+  } else {
+    throw new CamError(
+      "usage",
+      `No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
+        `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`,
+    );
+  }
+  if (password.length === 0) throw new CamError("usage", `The password from ${from} is empty.`);
+  if (/[\r\n]/.test(password)) {
+    throw new CamError("usage", `The password from ${from} spans several lines; a password file holds the password on one line.`);
+  }
+  return password;
+}
