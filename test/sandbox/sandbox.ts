@@ -206,6 +206,22 @@ function tail(file: string, lines: number): string {
   }
 }
 
+/** The log without the connect/disconnect noise of the readiness probes. */
+function logExcerpt(file: string, lines: number): string {
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    return text
+      .split("\n")
+      .filter((l) => !/\t(?:Client connected|Client disconnected|Admin client disconnected)\b/.test(l))
+      .slice(-lines)
+      .join("\n");
+  } catch {
+    return "";
+  }
+}
+
+const MODULE_LOAD_ERROR = /\terror\tError initializing module|\terror\tUnable to load module|\terror\tFailed to load module/;
+
 async function makeCertificates(dir: string, hosts: string[]): Promise<{ caFile: string; certFile: string; keyFile: string }> {
   // Prosody indexes the 'certificates' directory; keep the server's files there.
   const certDir = path.join(dir, "certs");
@@ -240,6 +256,7 @@ async function makeCertificates(dir: string, hosts: string[]): Promise<{ caFile:
   ]);
   fs.rmSync(caKey, { force: true }); // nobody needs to sign anything else
   fs.rmSync(csr, { force: true });
+  fs.rmSync(path.join(dir, "ca.srl"), { force: true });
   fs.rmSync(ext, { force: true });
   fs.chmodSync(keyFile, 0o600);
   return { caFile, certFile, keyFile };
@@ -273,7 +290,7 @@ data_path = ${p("data")}
 admin_socket = ${p("prosody.sock")}
 run_as_root = true
 daemonize = false
-log = { info = ${p("prosody.log")} }
+log = { ${process.env.CAMCTL_SANDBOX_DEBUG ? "debug" : "info"} = ${p("prosody.log")} }
 plugin_paths = ${luaList(c.plugins)}
 
 interfaces = { "127.0.0.1" }
@@ -407,7 +424,7 @@ class SandboxImpl implements Sandbox {
 
   private failure(reason: string, portConflict = false): Error {
     const err = new Error(
-      `camctl sandbox: ${reason}\n--- ${this.logFile} (tail) ---\n${tail(this.logFile, 40)}\n` +
+      `camctl sandbox: ${reason}\n--- ${this.logFile} (tail) ---\n${logExcerpt(this.logFile, 60)}\n` +
         `--- console (tail) ---\n${tail(path.join(this.dir, "console.log"), 20)}`,
     );
     (err as { portConflict?: boolean }).portConflict = portConflict;
@@ -422,19 +439,27 @@ class SandboxImpl implements Sandbox {
       ` and prosody.hosts[${luaString(BARE_HOST)}]) and "ready" or "starting"`;
     while (Date.now() < deadline) {
       if (this.hasExited) throw this.failure("prosody exited during start-up");
-      if (/Failed to open server port/.test(tail(this.logFile, 200))) {
+      const log = tail(this.logFile, 400);
+      if (/Failed to open server port/.test(log)) {
         throw this.failure("a port was taken while starting", true);
       }
+      if (MODULE_LOAD_ERROR.test(log)) throw this.failure("a module failed to load");
       if (fs.existsSync(this.socketPath)) {
         const ports =
           (await canConnect({ host: "127.0.0.1", port: this.c2sPort })) &&
           (await canConnect({ host: "127.0.0.1", port: this.directTlsPort }));
         if (ports) {
+          let r: Awaited<ReturnType<typeof replRequest>> | undefined;
           try {
-            const r = await replRequest(this.socketPath, probe, 2000);
-            if (!r.error && r.result === "Result: ready") return;
+            r = await replRequest(this.socketPath, probe, 2000);
           } catch {
             /* not yet */
+          }
+          if (r && !r.error && r.result === "Result: ready") {
+            if (/Failed to open server port/.test(tail(this.logFile, 200))) {
+              throw this.failure("a port was taken while starting", true);
+            }
+            return;
           }
         }
       }
@@ -443,7 +468,7 @@ class SandboxImpl implements Sandbox {
     throw this.failure(`prosody did not become ready within ${START_TIMEOUT_MS} ms`);
   }
 
-  /** Synchronous last resort (process exit / signal). */
+  /** Synchronous last resort (process exit / signal). $CAMCTL_SANDBOX_KEEP=1 keeps the directory for inspection. */
   killNow(): void {
     for (const c of this.clients) c.destroy();
     this.clients.clear();
