@@ -115,7 +115,14 @@ export class XmppSocket extends EventEmitter {
       return;
     }
     const text = this.decoder.write(chunk);
-    if (text.length > 0) this.emit("data", text);
+    if (text.length === 0) return;
+    try {
+      this.emit("data", text);
+    } catch (err) {
+      // The XML parser throws from inside this event on input it cannot take (e.g. an illegal
+      // character): end the connection with a readable error instead of crashing the process.
+      this.raw.destroy(Object.assign(new Error(`the server sent malformed XML (${(err as Error)?.message ?? err})`), { name: "XMLError" }));
+    }
   };
 
   private onClose = () => this.emit("close");

@@ -152,6 +152,7 @@ export class XmppSession {
   private endWaiters = new Set<(e: CamError) => void>();
   /** The server ended the stream (stream error text, if any); set once. */
   streamEnd: { condition: string | null; text: string | null } | null = null;
+  private problem: string | null = null;
 
   constructor(
     readonly entity: Client,
@@ -163,12 +164,15 @@ export class XmppSession {
   ) {
     entity.on("error", (err: Error & { condition?: string; text?: string; name?: string }) => {
       if (err?.name === "StreamError") this.streamEnd = { condition: err.condition ?? null, text: err.text ?? null };
+      else if (err?.name === "XMLError") this.problem = "it sent malformed XML";
     });
     const onEnd = () => {
       if (this.ended) return;
       const said = this.streamEnd
         ? ` (${displaySafe(this.streamEnd.condition ?? "")}${this.streamEnd.text ? `: "${displaySafe(this.streamEnd.text).slice(0, 300)}"` : ""})`
-        : "";
+        : this.problem
+          ? ` (${this.problem})`
+          : "";
       this.ended = new CamError("unreachable", `The server at ${this.where} closed the connection${said}.`, this.streamEnd?.condition ?? "closed");
       for (const w of this.endWaiters) w(this.ended);
       this.endWaiters.clear();

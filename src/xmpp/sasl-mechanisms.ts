@@ -84,14 +84,20 @@ function parseAttributes(message: string): Map<string, string> {
   return out;
 }
 
-function scramMechanism(tracker: ScramTracker, name: string, hash: "sha1" | "sha256", keyLength: number) {
+function scramMechanism(
+  tracker: ScramTracker,
+  name: string,
+  hash: "sha1" | "sha256",
+  keyLength: number,
+  makeNonce: () => string = () => randomBytes(18).toString("base64"),
+) {
   const hmac = (key: Buffer, data: string | Buffer) => createHmac(hash, key).update(data).digest();
   const h = (data: Buffer) => createHash(hash).update(data).digest();
 
   class Scram {
     static readonly mechanismName = name;
     private stage: "first" | "final" | "done" = "first";
-    private clientNonce = randomBytes(18).toString("base64");
+    private clientNonce = makeNonce();
     private clientFirstBare = "";
     private serverFirst = "";
 
