@@ -27,7 +27,10 @@ const LIST_BODY = [
   `local ok, clients = pcall(cm.get_active_clients, user)`,
   `if not ok then return reply({ err = "internal-server-error", text = tostring(clients) }) end`,
   `local function ts(v) v = tonumber(v) if v and v == v and v ~= math.huge and v ~= -math.huge then return math.floor(v) end end`,
-  `local function str(v) if type(v) == "string" then return v end end`,
+  // Invalid UTF-8 would make Prosody reject the whole reply: replace each bad byte with U+FFFD.
+  `local function str(v) if type(v) ~= "string" then return nil end`,
+  ` local ok, bad = utf8.len(v) while not ok do v = v:sub(1, bad - 1) .. "\\239\\191\\189" .. v:sub(bad + 1) ok, bad = utf8.len(v) end`,
+  ` return v end`,
   `local out = array()`,
   `for _, c in ipairs(clients or {}) do`,
   ` local ua, active, auth = c.user_agent or {}, c.active or {}, array()`,

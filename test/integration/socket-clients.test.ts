@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { parseCsv } from "../helpers/csv.js";
+import { addBulkGrants } from "../helpers/bulk-grants.js";
 
 interface JsonClient {
   id: string;
@@ -120,6 +121,18 @@ describe("user clients over the admin socket", () => {
     assert.equal(rows.length, body.clients.length + 1);
     const idCol = rows[0]!.indexOf("id");
     assert.deepEqual(rows.slice(1).map((row) => row[idCol]).sort(), body.clients.map((c) => c.id).sort());
+  });
+
+  test("1,000 clients come through a pipe whole, in JSON, CSV and table", async () => {
+    const { jid } = await sb.createAccount("many");
+    await addBulkGrants(sb, jid, 1000);
+    const json = await camctl("user", "clients", jid, "--json");
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { clients: unknown[] }).clients.length, 1000);
+    const csv = await camctl("user", "clients", jid, "-o", "csv");
+    assert.equal(parseCsv(csv.stdout).length, 1001);
+    const table = await camctl("user", "clients", jid);
+    assert.equal(table.stdout.trimEnd().split("\n").length, 1001);
   });
 
   test("an unknown account is not found (6)", async () => {

@@ -76,6 +76,18 @@ describe("untrusted client names", () => {
   });
 });
 
+test("a client name that is not valid UTF-8 does not break the listing", async () => {
+  const { jid } = await sb.createAccount("badutf8");
+  await sb.lua(`local t = prosody.hosts["${sb.host}"].modules.tokenauth
+local g = t.create_grant("${jid}", "${jid}", nil, { oauth2_client = { name = "Bad\\255\\254Name" } })
+t.create_token("${jid}", g, nil, nil, "oauth2-refresh") return "ok"`);
+  const r = await camctl("user", "clients", jid, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const body = JSON.parse(r.stdout) as { clients: { userAgent: { software: string } }[] };
+  assert.equal(body.clients.length, 1);
+  assert.equal(body.clients[0]!.userAgent.software, "Bad\ufffd\ufffdName");
+});
+
 describe("command-line values never become Lua", () => {
   const breakouts = [
     `software/x" ; _G.CAMCTL_PWNED = true ; --`,
