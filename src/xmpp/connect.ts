@@ -276,6 +276,13 @@ export function tlsError(err: Error, target: Target, domain: string): CamError {
         code,
       );
     default:
+      if (/unrecognized name/i.test(err.message)) {
+        return new CamError(
+          "unreachable",
+          `The server at ${where} has no certificate for ${d} (it answered "unrecognized name" to the TLS handshake); check the JID's domain and --server.`,
+          code || "tls",
+        );
+      }
       if (/wrong version number|unknown protocol|packet length too long|http request/i.test(err.message)) {
         return new CamError(
           "unreachable",
@@ -284,6 +291,7 @@ export function tlsError(err: Error, target: Target, domain: string): CamError {
         );
       }
       if (code.startsWith("E") && !code.startsWith("ERR_")) return netError(err, target);
-      return new CamError("unreachable", `The TLS handshake with ${where} failed: ${displaySafe(err.message)}.`, code || "tls");
+      // OpenSSL's message carries a hex prefix and source paths; its `reason` is the readable part.
+      return new CamError("unreachable", `The TLS handshake with ${where} failed: ${displaySafe((err as { reason?: string }).reason ?? err.message)}.`, code || "tls");
   }
 }

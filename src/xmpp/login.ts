@@ -369,7 +369,9 @@ export async function login(o: LoginOptions): Promise<XmppSession> {
     entity._status("connect");
     const online = new Promise<void>((resolve) => entity.once("online", () => resolve()));
     const closed = new Promise<never>((_, reject) => {
-      const onClosed = () => reject(new CamError("unreachable", `The server at ${where} closed the connection during login.`, "closed"));
+      // Deferred a turn, so that an error the server explained first (a <failure/>, a stream error) wins.
+      const onClosed = () =>
+        setImmediate(() => reject(new CamError("unreachable", `The server at ${where} closed the connection during login.`, "closed")));
       entity.once("disconnect", onClosed);
       entity.once("close", onClosed);
     });

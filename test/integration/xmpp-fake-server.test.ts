@@ -1,0 +1,336 @@
+// camctl against tiny fake XMPP servers on loopback that misbehave in ways a real Prosody will not:
+// no STARTTLS offered (a stripped stream), STARTTLS refused, silence, malformed XML, early close.
+// Each records every byte camctl sends, so the tests can prove no credentials ever left.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import tls from "node:tls";
+import { runCamctl } from "../helpers/run-camctl.js";
+
+const PASSWORD = "fake-server-secret-Pa55";
+const JID = "alice@fake.test";
+
+type Behaviour = (sock: net.Socket, received: () => string) => void;
+
+interface FakeServer {
+  port: number;
+  /** Everything received, per connection. */
+  connections: string[];
+  close(): Promise<void>;
+}
+
+const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='fake1' from='fake.test' version='1.0'>`;
+const AUTH_FEATURES =
+  `<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism><mechanism>SCRAM-SHA-1</mechanism></mechanisms>` +
+  `<authentication xmlns='urn:xmpp:sasl:2'><mechanism>PLAIN</mechanism><mechanism>SCRAM-SHA-1</mechanism></authentication>`;
+
+function fakeServer(behaviour: Behaviour): Promise<FakeServer> {
+  const connections: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    const index = connections.push("") - 1;
+    sock.on("data", (d) => (connections[index] += d.toString("latin1")));
+    sock.on("error", () => undefined);
+    sock.on("close", () => sockets.delete(sock));
+    behaviour(sock, () => connections[index]!);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      resolve({
+        port,
+        connections,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+/** Calls `fn` once the received text matches `re`. */
+function when(sock: net.Socket, received: () => string, re: RegExp, fn: () => void): void {
+  let done = false;
+  const check = () => {
+    if (!done && re.test(received())) {
+      done = true;
+      fn();
+    }
+  };
+  sock.on("data", () => setImmediate(check));
+}
+
+let home: string;
+before(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-fake-"));
+});
+after(() => fs.rmSync(home, { recursive: true, force: true }));
+
+function camctl(port: number, extra: string[] = [], timeoutSeconds = 5) {
+  return runCamctl(["user", "clients", JID, "--jid", JID, "--server", `127.0.0.1:${port}`, "--timeout", String(timeoutSeconds), ...extra], {
+    env: { HOME: home, XDG_STATE_HOME: path.join(home, "state"), XDG_CONFIG_HOME: path.join(home, "config"), CAMCTL_PASSWORD: PASSWORD },
+    timeoutMs: 30_000,
+  });
+}
+
+function assertNoCredentials(received: string[]): void {
+  for (const text of received) {
+    assert.doesNotMatch(text, /<auth[\s>]/, "no legacy SASL <auth>");
+    assert.doesNotMatch(text, /<authenticate[\s>]/, "no SASL2 <authenticate>");
+    assert.ok(!text.includes(PASSWORD), "the password never left");
+    assert.ok(!text.includes(Buffer.from(`\0alice\0${PASSWORD}`).toString("base64")), "no PLAIN blob");
+  }
+}
+
+function oneSentence(stderr: string): void {
+  assert.equal(stderr.trim().split("\n").length, 1, stderr);
+  assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  assert.ok(!stderr.includes(PASSWORD));
+}
+
+describe("refusing to authenticate on an unencrypted stream", () => {
+  test("a server that does not offer STARTTLS: exit 3 before any credentials are sent, and camctl says why", async () => {
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () => sock.write(`${HEADER}<stream:features>${AUTH_FEATURES}</stream:features>`));
+    });
+    try {
+      const r = await camctl(srv.port);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /did not offer STARTTLS/);
+      assert.match(r.stderr, /before sending any credentials/);
+      oneSentence(r.stderr);
+      assert.ok(srv.connections.length >= 1 && srv.connections[0]!.includes("<stream:stream"), "camctl did talk to it");
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a server that offers STARTTLS and then refuses it: exit 3, no credentials", async () => {
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () =>
+        sock.write(`${HEADER}<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>${AUTH_FEATURES}</stream:features>`),
+      );
+      when(sock, received, /<starttls/, () => sock.end(`<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>`));
+    });
+    try {
+      const r = await camctl(srv.port);
+      assert.equal(r.code, 3, r.stderr);
+      oneSentence(r.stderr);
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("--tls none is honoured only for loopback: there the login may go ahead in plaintext", async () => {
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () => sock.write(`${HEADER}<stream:features>${AUTH_FEATURES}</stream:features>`));
+      when(sock, received, /<authenticate/, () =>
+        sock.write(`<failure xmlns='urn:xmpp:sasl:2'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/></failure>`),
+      );
+    });
+    try {
+      const r = await camctl(srv.port, ["--tls", "none"]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /wrong password or account/);
+      assert.match(srv.connections.join(""), /<authenticate[\s>]/, "the explicit loopback exception lets the login through");
+      assert.match(srv.connections.join(""), /mechanism="SCRAM-SHA-1"/, "and still prefers SCRAM over PLAIN");
+      oneSentence(r.stderr);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("--tls none to an address that is not loopback is refused before connecting (2)", async () => {
+    const r = await runCamctl(["user", "clients", JID, "--jid", JID, "--server", "192.0.2.1:5222", "--tls", "none"], {
+      env: { HOME: home, XDG_STATE_HOME: path.join(home, "state"), CAMCTL_PASSWORD: PASSWORD },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /loopback/);
+  });
+});
+
+describe("broken servers end within --timeout with exit 3 and one sentence", () => {
+  test("a server that accepts and never answers", async () => {
+    const srv = await fakeServer(() => undefined);
+    try {
+      const r = await camctl(srv.port, [], 2);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /No answer|within 2 s/);
+      assert.ok(r.ms < 8000, `took ${r.ms} ms`);
+      oneSentence(r.stderr);
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a server that sends malformed XML", async () => {
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () => sock.write(`${HEADER}<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>&#x1b;</bad>`));
+    });
+    try {
+      const r = await camctl(srv.port);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /malformed XML|closed the connection/);
+      oneSentence(r.stderr);
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a server that closes the stream early", async () => {
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () => sock.end(`${HEADER}</stream:stream>`));
+    });
+    try {
+      const r = await camctl(srv.port);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /closed the connection/);
+      oneSentence(r.stderr);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("--tls direct against a port that does not speak TLS", async () => {
+    const srv = await fakeServer((sock) => sock.write(HEADER));
+    try {
+      const r = await camctl(srv.port, ["--tls", "direct"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /TLS/);
+      oneSentence(r.stderr);
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("nothing listening: connection refused", async () => {
+    const srv = await fakeServer(() => undefined);
+    const port = srv.port;
+    await srv.close();
+    const r = await camctl(port);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /refused/);
+    oneSentence(r.stderr);
+  });
+});
+
+describe("TLS is verified against the JID's domain", () => {
+  // A self-signed certificate for good.test only, made here (the sandbox's is CA-signed).
+  let certFile: string;
+  let key: string;
+  let cert: string;
+  before(() => {
+    const dir = path.join(home, "tls");
+    fs.mkdirSync(dir);
+    certFile = path.join(dir, "good.pem");
+    const keyFile = path.join(dir, "good.key");
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=good.test", "-addext", "subjectAltName=DNS:good.test",
+    ], { stdio: "ignore" });
+    key = fs.readFileSync(keyFile, "utf8");
+    cert = fs.readFileSync(certFile, "utf8");
+  });
+
+  /** Direct TLS server on loopback; records the SNI name camctl asked for, then closes. */
+  async function directTls(): Promise<{ port: number; names: string[]; close(): Promise<void> }> {
+    const names: string[] = [];
+    const server = tls.createServer({ key, cert }, (sock) => {
+      names.push(String((sock as tls.TLSSocket & { servername?: string }).servername));
+      sock.on("error", () => undefined);
+      sock.end();
+    });
+    server.on("tlsClientError", () => undefined);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return { port: (server.address() as net.AddressInfo).port, names, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  function run(jid: string, port: number, extra: string[]) {
+    return runCamctl(["user", "clients", jid, "--jid", jid, "--server", `127.0.0.1:${port}`, "--timeout", "5", ...extra], {
+      env: { HOME: home, XDG_STATE_HOME: path.join(home, "state"), CAMCTL_PASSWORD: PASSWORD },
+    });
+  }
+
+  test("a self-signed certificate: exit 3, the message says it is self-signed and suggests --ca-file", async () => {
+    const srv = await directTls();
+    try {
+      const r = await run("alice@good.test", srv.port, ["--tls", "direct"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /not trusted: it is self-signed/);
+      assert.match(r.stderr, /--ca-file/);
+      oneSentence(r.stderr);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("with --ca-file it is trusted, and SNI names the JID's domain although camctl connected to 127.0.0.1", async () => {
+    const srv = await directTls();
+    try {
+      const r = await run("alice@good.test", srv.port, ["--tls", "direct", "--ca-file", certFile]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /closed the connection/, "past TLS: the fake server just hangs up");
+      assert.deepEqual(srv.names, ["good.test"]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("a trusted certificate for another name is refused (3)", async () => {
+    const srv = await directTls();
+    try {
+      const r = await run("alice@other.test", srv.port, ["--tls", "direct", "--ca-file", certFile]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /not valid for other\.test/);
+      oneSentence(r.stderr);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("STARTTLS: the same checks after <proceed/>; no credentials before or after a failed check", async () => {
+    const names: string[] = [];
+    const srv = await fakeServer((sock, received) => {
+      when(sock, received, /<stream:stream/, () =>
+        sock.write(`${HEADER}<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>${AUTH_FEATURES}</stream:features>`),
+      );
+      when(sock, received, /<starttls/, () => {
+        sock.write(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`, () => {
+          const secure = new tls.TLSSocket(sock, { isServer: true, key, cert });
+          secure.on("error", () => undefined);
+          secure.on("secure", () => {
+            names.push(String((secure as tls.TLSSocket & { servername?: string }).servername));
+            secure.end();
+          });
+        });
+      });
+    });
+    try {
+      const untrusted = await camctl(srv.port, []);
+      assert.equal(untrusted.code, 3, untrusted.stderr);
+      assert.match(untrusted.stderr, /self-signed/);
+      const wrongName = await camctl(srv.port, ["--ca-file", certFile]); // JID alice@fake.test
+      assert.equal(wrongName.code, 3, wrongName.stderr);
+      assert.match(wrongName.stderr, /not valid for fake\.test/);
+      assert.deepEqual(names, [], "no handshake completed");
+      const good = await run("alice@good.test", srv.port, ["--ca-file", certFile]);
+      assert.equal(good.code, 3, good.stderr);
+      assert.deepEqual(names, ["good.test"], "SNI is the JID's domain after STARTTLS too");
+      assertNoCredentials(srv.connections);
+    } finally {
+      await srv.close();
+    }
+  });
+});

@@ -1,0 +1,123 @@
+// Shared by the xmpp*.test.ts integration tests: a private HOME/XDG tree per test (so camctl's
+// state lands there and its modes can be checked), password files, and camctl runs over XMPP.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Sandbox } from "../sandbox/sandbox.js";
+import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+
+export interface JsonClient {
+  id: string;
+  type: string;
+  connected: boolean;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  expires: string | null;
+  auth: string[];
+  userAgent: { software: string | null; version: string | null; softwareId: string | null; uri: string | null; device: string | null };
+  permission: string | null;
+}
+
+export interface ClientListJson {
+  jid: string;
+  transport: string;
+  clients: JsonClient[];
+}
+
+export class CamctlHome {
+  readonly dir: string;
+  readonly stateDir: string;
+  private pwCount = 0;
+
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-xmpp-home-"));
+    this.stateDir = path.join(this.dir, "state", "camctl");
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return {
+      HOME: this.dir,
+      XDG_STATE_HOME: path.join(this.dir, "state"),
+      XDG_CONFIG_HOME: path.join(this.dir, "config"),
+      XDG_DATA_HOME: path.join(this.dir, "data"),
+      XDG_CACHE_HOME: path.join(this.dir, "cache"),
+    };
+  }
+
+  /** A 0600 file holding the password, as people should keep one. */
+  passwordFile(password: string): string {
+    const file = path.join(this.dir, `password-${++this.pwCount}`);
+    fs.writeFileSync(file, password + "\n", { mode: 0o600 });
+    return file;
+  }
+
+  userAgentId(): string {
+    return fs.readFileSync(path.join(this.stateDir, "user-agent-id"), "utf8").trim();
+  }
+
+  /** Every file and directory camctl keeps: directory 0700, files 0600. */
+  assertPrivate(): void {
+    assert.equal(fs.statSync(this.stateDir).mode & 0o777, 0o700, "state directory is 0700");
+    const files = fs.readdirSync(this.stateDir);
+    assert.ok(files.includes("user-agent-id"), files.join(","));
+    for (const f of files) assert.equal(fs.statSync(path.join(this.stateDir, f)).mode & 0o777, 0o600, `${f} is 0600`);
+    assert.ok(!files.some((f) => f.endsWith(".tmp")), "no temp files left");
+  }
+
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Login {
+  jid: string;
+  password: string;
+}
+
+export interface XmppRunOptions {
+  tls?: "starttls" | "direct" | "none";
+  /** Trust the sandbox CA (default true). */
+  trust?: boolean;
+  /** Pass the password in CAMCTL_PASSWORD instead of --password-file. */
+  passwordInEnv?: boolean;
+  extraEnv?: NodeJS.ProcessEnv;
+  timeoutSeconds?: number;
+}
+
+/** Runs camctl over XMPP against the sandbox, logged in as `login`. */
+export function xmppCamctl(sb: Sandbox, home: CamctlHome, login: Login, args: string[], o: XmppRunOptions = {}): Promise<CamctlRun> {
+  const tls = o.tls ?? "starttls";
+  const port = tls === "direct" ? sb.directTlsPort : sb.c2sPort;
+  const full = [...args, "--jid", login.jid, "--server", `127.0.0.1:${port}`, "--timeout", String(o.timeoutSeconds ?? 15)];
+  if (tls !== "starttls") full.push("--tls", tls);
+  if (o.trust !== false) full.push("--ca-file", sb.caFile);
+  const env: NodeJS.ProcessEnv = { ...home.env, ...o.extraEnv };
+  if (o.passwordInEnv) env.CAMCTL_PASSWORD = login.password;
+  else full.push("--password-file", home.passwordFile(login.password));
+  return runCamctl(full, { env, timeoutMs: 60_000 });
+}
+
+export async function xmppList(sb: Sandbox, home: CamctlHome, login: Login, target: string, o: XmppRunOptions = {}): Promise<ClientListJson> {
+  const r = await xmppCamctl(sb, home, login, ["user", "clients", target, "--json"], o);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!r.stdout.includes(login.password) && !r.stderr.includes(login.password), "the password never appears");
+  return JSON.parse(r.stdout) as ClientListJson;
+}
+
+export async function socketList(sb: Sandbox, jid: string): Promise<ClientListJson> {
+  const r = await runCamctl(["user", "clients", jid, "--json", "--socket", sb.socketPath], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as ClientListJson;
+}
+
+export const isCamctl = (c: JsonClient) => c.userAgent.software === "camctl";
+
+/** Asserts one message line on stderr, no stack trace, no password. */
+export function assertOneSentence(r: CamctlRun, password?: string): void {
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  if (password) {
+    assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password), "the password never appears");
+  }
+}
