@@ -118,6 +118,28 @@ async function readCaFile(file: string): Promise<string> {
   return pem;
 }
 
+/**
+ * Passwords typed at the prompt, per login JID, for the rest of this process: `revoke_client` on a
+ * terminal logs in twice (look, confirm, revoke) and must not ask twice.
+ */
+const typedPasswords = new Map<string, string>();
+
+async function passwordFor(t: XmppTransport, io: IOStreams, prompt: PromptPassword | undefined): Promise<string> {
+  const typed = typedPasswords.get(t.loginJid);
+  if (typed !== undefined && t.passwordFile === undefined && !io.env.CAMCTL_PASSWORD) return typed;
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, prompt);
+  if (t.passwordFile === undefined && !io.env.CAMCTL_PASSWORD) typedPasswords.set(t.loginJid, password);
+  return password;
+}
+
+/**
+ * Asks for the password now, if it will have to be typed, so that the caller can do it before the
+ * --timeout clock starts (a person typing is not a slow server). openXmppSource then reuses it.
+ */
+export async function primePassword(t: XmppTransport, io: IOStreams, prompt?: PromptPassword): Promise<void> {
+  await passwordFor(t, io, prompt);
+}
+
 export interface XmppSourceDeps {
   state?: CamState;
   prompt?: PromptPassword;
@@ -130,7 +152,7 @@ export async function openXmppSource(t: XmppTransport, timeoutSeconds: number, i
     throw new CamError("usage", `--tls none sends the password without encryption, so camctl allows it only to a loopback address; ${displaySafe(t.server.host)} is not one.`);
   }
   const caPem = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, deps.prompt);
+  const password = await passwordFor(t, io, deps.prompt);
   const state = deps.state ?? new CamState();
   const id = state.userAgentId();
   for (const w of state.warnings) io.stderr.write(`camctl: warning: ${w}\n`);

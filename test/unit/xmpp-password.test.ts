@@ -68,3 +68,18 @@ test("a terminal gets a prompt (on stderr), anything else a usage error that say
   };
   await assert.rejects(readPassword(src(), io({ tty: true }), cancelled), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2);
 });
+
+test("a typed password is asked once per process and login JID (revoke on a terminal logs in twice)", async () => {
+  const { primePassword } = await import("../../src/xmpp/source.js");
+  let asked = 0;
+  const prompt = async () => {
+    asked++;
+    return "typed-once";
+  };
+  const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+  await primePassword(t, io({ tty: true }), prompt);
+  await primePassword(t, io({ tty: true }), prompt);
+  assert.equal(asked, 1);
+  await primePassword({ ...t, loginJid: "other@example.com" }, io({ tty: true }), prompt);
+  assert.equal(asked, 2);
+});
