@@ -60,9 +60,12 @@ export class XmppClientSource implements ClientSource {
       let reply;
       try {
         reply = await this.session.request(build(ns, to), ctx.op);
+        this.checkSender(reply, ctx);
       } catch (err) {
         if ((err as Error)?.name !== "StanzaError") throw this.ended(err, ctx);
-        const info = errorInfo((err as { element?: Element }).element);
+        const errorEl = (err as { element?: Element }).element;
+        if (errorEl?.parent) this.checkSender(errorEl.parent, ctx);
+        const info = errorInfo(errorEl);
         if (isFallbackError(info)) continue;
         throw replyError(info, ctx);
       }
@@ -70,6 +73,20 @@ export class XmppClientSource implements ClientSource {
       return { ns, reply };
     }
     throw unsupportedError(ctx);
+  }
+
+  /**
+   * xmpp.js matches replies by id alone; camctl also insists that the reply comes from where the
+   * request went (the target's bare JID, or for the account itself: no 'from', its bare JID or its server).
+   */
+  private checkSender(stanza: Element, ctx: RequestContext): void {
+    const from = (stanza.attrs.from ?? "").toLowerCase();
+    if (from === "") return;
+    const bare = from.replace(/\/.*$/, "");
+    const allowed = new Set([ctx.target.toLowerCase(), this.loginJid.toLowerCase(), domainOf(this.loginJid).toLowerCase(), domainOf(ctx.target).toLowerCase()]);
+    if (bare !== from || !allowed.has(bare)) {
+      throw new CamError("internal", `An answer to the ${ctx.op} request came from ${displaySafe(from)}, not from ${displaySafe(ctx.target)}; camctl ignored it.`, "unexpected-sender");
+    }
   }
 
   /** The stream ended while a request was pending. A revoke of camctl's own login ends like that. */

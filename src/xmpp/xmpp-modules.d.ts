@@ -152,8 +152,10 @@ declare module "@xmpp/middleware" {
 
 declare module "@xmpp/middleware/lib/StanzaError.js" {
   import XMPPError from "@xmpp/error";
+  import type { Element } from "@xmpp/xml";
   export default class StanzaError extends XMPPError {
     type: string | undefined;
+    static fromElement(element: Element): StanzaError;
   }
 }
 
