@@ -42,6 +42,8 @@ export const NS_STREAMS = "http://etherx.jabber.org/streams";
 export const NS_STREAM_ERRORS = "urn:ietf:params:xml:ns:xmpp-streams";
 export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
 export const NS_FAST = "urn:xmpp:fast:0";
+export const NS_PING = "urn:xmpp:ping";
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 /** Bind2 <tag/>: names the software, the server adds a unique suffix. */
 export const BIND2_TAG = "camctl";
@@ -264,6 +266,16 @@ export async function login(o: LoginOptions): Promise<XmppSession> {
         `Check that this is the right server and port (for a direct TLS port use --tls direct).`,
       "no-starttls",
     );
+  });
+
+  // Requests from the server (RFC 6120 §8.2.3: every get/set needs an answer): pong to pings
+  // (XEP-0199), service-unavailable to anything else. camctl serves nothing.
+  middleware.use((ctx, next) => {
+    const { stanza } = ctx;
+    if (stanza.name !== "iq" || (stanza.attrs.type !== "get" && stanza.attrs.type !== "set")) return next();
+    const attrs = { type: "result", to: stanza.attrs.from, id: stanza.attrs.id };
+    if (stanza.attrs.type === "get" && stanza.getChild("ping", NS_PING)) return xml("iq", attrs);
+    return xml("iq", { ...attrs, type: "error" }, xml("error", { type: "cancel" }, xml("service-unavailable", { xmlns: NS_STANZAS })));
   });
 
   // 2. STARTTLS, verified against the JID's domain.
