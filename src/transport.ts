@@ -27,6 +27,11 @@ export async function withSource<T>(
   open: OpenSource,
   work: (source: ClientSource) => Promise<T>,
 ): Promise<T> {
+  // A person typing a password is not a slow server: ask before the clock starts.
+  if (opts.transport.kind === "xmpp") {
+    const { primePassword } = await import("./xmpp/source.js");
+    await primePassword(opts.transport, io);
+  }
   let timer: NodeJS.Timeout | undefined;
   let source: ClientSource | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -135,6 +135,13 @@ async function readCaFile(file: string): Promise<string> {
   return pem;
 }
 
+/** Everything that can be refused without the network is refused before asking for a password. */
+function refuseWithoutNetwork(t: XmppTransport): void {
+  if (t.tls === "none" && t.server && net.isIP(t.server.host) && !isLoopbackAddress(t.server.host)) {
+    throw new CamError("usage", `--tls none sends the password without encryption, so camctl allows it only to a loopback address; ${displaySafe(t.server.host)} is not one.`);
+  }
+}
+
 /**
  * Passwords typed at the prompt, per login JID, for the rest of this process: `revoke_client` on a
  * terminal logs in twice (look, confirm, revoke) and must not ask twice.
@@ -154,6 +161,7 @@ async function passwordFor(t: XmppTransport, io: IOStreams, prompt: PromptPasswo
  * --timeout clock starts (a person typing is not a slow server). openXmppSource then reuses it.
  */
 export async function primePassword(t: XmppTransport, io: IOStreams, prompt?: PromptPassword): Promise<void> {
+  refuseWithoutNetwork(t);
   await passwordFor(t, io, prompt);
 }
 
@@ -164,10 +172,7 @@ export interface XmppSourceDeps {
 
 export async function openXmppSource(t: XmppTransport, timeoutSeconds: number, io: IOStreams, deps: XmppSourceDeps = {}): Promise<ClientSource> {
   const deadline = Date.now() + timeoutSeconds * 1000;
-  // Everything that can be refused without the network is refused before asking for a password.
-  if (t.tls === "none" && t.server && net.isIP(t.server.host) && !isLoopbackAddress(t.server.host)) {
-    throw new CamError("usage", `--tls none sends the password without encryption, so camctl allows it only to a loopback address; ${displaySafe(t.server.host)} is not one.`);
-  }
+  refuseWithoutNetwork(t);
   const caPem = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
   const password = await passwordFor(t, io, deps.prompt);
   const state = deps.state ?? new CamState();
