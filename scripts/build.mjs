@@ -1,6 +1,5 @@
 // Build: type-check and compile everything (src + tests) with tsc into build/, then bundle the
-// CLI into dist/ with esbuild so start-up reads a few files instead of resolving hundreds.
-// Heavy paths (XMPP client, prompts, table renderer) stay in separate chunks loaded on demand.
+// CLI into one file in dist/ with esbuild, so start-up reads one file instead of resolving hundreds.
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { build } from "esbuild";
@@ -15,18 +14,15 @@ try {
   process.exit(1);
 }
 await build({
-  entryPoints: { camctl: `${root}src/cli.ts` },
-  outdir: `${root}dist`,
+  entryPoints: [`${root}src/cli.ts`],
+  outfile: `${root}dist/camctl.cjs`,
   bundle: true,
-  splitting: true,
-  format: "esm",
+  // One CommonJS file: Node 20 starts a CommonJS entry faster than an ES module graph, and the
+  // lazily imported parts (XMPP client, prompts, renderers) are only parsed, not run, until needed.
+  format: "cjs",
   platform: "node",
   target: "node20",
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "chunks/[name]-[hash]",
   minify: true,
   legalComments: "linked",
   logLevel: "warning",
-  // CommonJS dependencies inside an ES module bundle still call require() for built-ins.
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });

@@ -1,5 +1,6 @@
 // Terminal facts passed into every command, so tests can fake TTY, colour and width
 // and capture what was written.
+import { isatty } from "node:tty";
 import type { Readable, Writable } from "node:stream";
 
 export interface IOStreams {
@@ -29,10 +30,13 @@ export function decideColor(env: NodeJS.ProcessEnv, isTTY: boolean, noColorFlag:
 export function systemIO(noColorFlag = false): IOStreams {
   const stdoutIsTTY = Boolean(process.stdout.isTTY);
   return {
-    stdin: process.stdin,
+    // process.stdin builds a stream on first use, which costs start-up time; only prompts need it.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdinIsTTY: isatty(0),
     stdoutIsTTY,
     color: decideColor(process.env, stdoutIsTTY, noColorFlag),
     width: stdoutIsTTY ? process.stdout.columns || 80 : undefined,
