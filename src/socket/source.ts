@@ -13,6 +13,7 @@ export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
 type Reply = Record<string, unknown> & { err?: string; text?: string; host?: string; jid?: string };
 
 const RESULT_PREFIX = "Result: ";
+const BASE64_PREFIX = "base64:";
 
 /** Turns a server-side error code from our Lua snippet or the module into a CamError. */
 function replyError(reply: Reply, jid: string, selector?: string): CamError {
@@ -49,8 +50,10 @@ function parseReply(r: ReplReply): Reply {
     const text = displaySafe(r.result).slice(0, 300);
     throw new CamError("internal", `Prosody's admin shell refused the request: ${text}. Is mod_admin_shell loaded?`);
   }
+  const body = r.result.slice(RESULT_PREFIX.length);
   try {
-    const value: unknown = JSON.parse(r.result.slice(RESULT_PREFIX.length));
+    if (!body.startsWith(BASE64_PREFIX)) throw new Error("not base64");
+    const value: unknown = JSON.parse(Buffer.from(body.slice(BASE64_PREFIX.length), "base64").toString("utf8"));
     if (value && typeof value === "object" && !Array.isArray(value)) return value as Reply;
   } catch {
     // fall through

@@ -51,3 +51,22 @@ test("a real Lua interpreter decodes every input to the identical bytes", { skip
   assert.equal(out.length, inputs.length);
   inputs.forEach((s, i) => assert.equal(out[i] ?? "", Buffer.from(s, "utf8").toString("hex")));
 });
+
+test("the hand-written JSON string encoder in the listing chunk round-trips through JSON.parse", { skip: LUA ? false : "no Lua interpreter" }, () => {
+  const inputs = fc.sample(fc.string({ unit: "binary", maxLength: 48 }), 300).map((s) => s.toWellFormed());
+  inputs.push('quote " backslash \\ slash /', "\u0000\u001f\u007f\u0080\u009b\u202e\u2028", "tab\tnl\ncr\r", "");
+  const chunk = listClientsLua("");
+  const unhex = chunk.match(/local function unhex\(h\).*? end\)\) end/)![0];
+  const encoder = chunk.slice(chunk.indexOf("local esc"), chunk.indexOf("local out"));
+  const script = [unhex, encoder, ...inputs.map((s) => `io.write(str(unhex(${luaHexString(s)})), "\\n")`)].join("\n");
+  const out = execFileSync(LUA!, ["-"], { input: script, encoding: "utf8" }).replace(/\n$/, "").split("\n");
+  assert.equal(out.length, inputs.length);
+  inputs.forEach((s, i) => assert.equal(JSON.parse(out[i]!), s));
+});
+
+test("bytes that are not UTF-8 become U+FFFD instead of breaking the reply", { skip: LUA ? false : "no Lua interpreter" }, () => {
+  const chunk = listClientsLua("");
+  const encoder = chunk.slice(chunk.indexOf("local esc"), chunk.indexOf("local out"));
+  const out = execFileSync(LUA!, ["-"], { input: `${encoder}\nio.write(str("ok\\255\\254x\\192"))`, encoding: "utf8" });
+  assert.equal(JSON.parse(out), "ok\ufffd\ufffdx\ufffd");
+});
