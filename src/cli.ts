@@ -12,6 +12,19 @@ import { VERSION } from "./version.js";
 
 export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
 
+const HELP_FOOTER = `
+Examples:
+  camctl user clients alice@example.com
+  camctl user clients alice@example.com --json
+  camctl user revoke_client alice@example.com grant/HjEEr45_LQr --yes
+  camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
+
+Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, NO_COLOR, FORCE_COLOR.
+Exit codes: 0 done, 1 internal error, 2 usage/invalid input, 3 cannot reach the server,
+  4 authentication failed, 5 not permitted, 6 not found, 7 password reset required,
+  8 no client management for this account/host.
+See man camctl for more.`;
+
 const safeLines = (s: string) => s.split("\n").map(displaySafe).join("\n");
 
 export function buildProgram(deps: Deps): Command {
@@ -26,6 +39,7 @@ export function buildProgram(deps: Deps): Command {
       writeErr: (s) => io.stderr.write(s),
       outputError: (s, write) => write(safeLines(s)),
     });
+  program.addHelpText("after", HELP_FOOTER);
   const user = program.command("user").description("commands about one account's clients");
   clients.register(user, deps);
   revokeClient.register(user, deps);
