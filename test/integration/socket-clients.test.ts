@@ -7,18 +7,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { parseCsv } from "../helpers/csv.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
-
-interface JsonClient {
-  id: string;
-  type: string;
-  connected: boolean;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  expires: string | null;
-  auth: string[];
-  userAgent: { software: string | null; version: string | null; softwareId: string | null; uri: string | null; device: string | null };
-  permission: string | null;
-}
+import type { JsonClient } from "../helpers/client-json.js";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 

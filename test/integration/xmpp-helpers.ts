@@ -7,23 +7,8 @@ import path from "node:path";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 
-export interface JsonClient {
-  id: string;
-  type: string;
-  connected: boolean;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  expires: string | null;
-  auth: string[];
-  userAgent: { software: string | null; version: string | null; softwareId: string | null; uri: string | null; device: string | null };
-  permission: string | null;
-}
-
-export interface ClientListJson {
-  jid: string;
-  transport: string;
-  clients: JsonClient[];
-}
+export type { JsonClient, ClientListJson } from "../helpers/client-json.js";
+import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
 
 export class CamctlHome {
   readonly dir: string;
