@@ -2,6 +2,7 @@
 // an XML stream in the namespace xmpp:prosody.im/admin carrying <repl-input> requests and
 // <repl-output>/<repl-result> replies. Parsed with a streaming XML parser, never with regexes.
 // Reference: prosody util/adminstream.lua and util/prosodyctl/shell.lua.
+import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { SaxesParser } from "saxes";
 import { CamError } from "../errors.js";
@@ -36,9 +37,21 @@ export function escapeXmlText(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** Whether `path` exists and is something other than a socket (Linux refuses those with ECONNREFUSED). */
+function isNotSocket(path: string): boolean {
+  try {
+    return !statSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
 /** Maps a socket connect error to the sentence an operator needs. */
 function connectError(path: string, err: NodeJS.ErrnoException): CamError {
   const where = `the admin socket ${path}`;
+  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(path)) {
+    return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
+  }
   switch (err.code) {
     case "ENOENT":
       return new CamError("unreachable",
@@ -66,6 +79,8 @@ export class AdminStream {
   private queue: Pending[] = [];
   private failure: Error | undefined;
   private ready: Promise<void> | undefined;
+  /** Rejects open() while the stream header has not arrived yet. */
+  private rejectOpen: ((e: Error) => void) | undefined;
 
   constructor(private readonly path: string) {
     this.parser.on("opentag", (tag) => {
@@ -89,13 +104,16 @@ export class AdminStream {
       if (this.depth === 0) this.fail(new CamError("unreachable", "Prosody closed the admin session before answering."));
     });
     this.parser.on("error", () => {
-      this.fail(new CamError("unreachable", "The admin socket sent data that is not well-formed XML; is that really Prosody's admin socket?"));
+      const e = new CamError("unreachable", "The admin socket sent data that is not well-formed XML; is that really Prosody's admin socket?");
+      this.fail(e);
+      this.rejectOpen?.(e); // garbage instead of a stream header
     });
   }
 
   /** Opens the socket and the stream. Resolves once the server's stream header arrived. */
   open(): Promise<void> {
     this.ready ??= new Promise<void>((resolve, reject) => {
+      this.rejectOpen = reject;
       const socket = connect({ path: this.path });
       this.socket = socket;
       let opened = false;

@@ -28,8 +28,10 @@ const PRELUDE = [
 // and internal fields (full_jid, mechanisms) are never copied. The list is written as JSON by
 // hand: util.json's generic encoder is several times slower for a thousand records.
 const LIST_BODY = [
-  String.raw`local ok, clients = pcall(cm.get_active_clients, user)`,
+  String.raw`local ok, clients, why = pcall(cm.get_active_clients, user)`,
   String.raw`if not ok then return reply({ err = "internal-server-error", text = tostring(clients) }) end`,
+  // The module answers nil, error when it cannot read its store: that is not an empty list.
+  String.raw`if type(clients) ~= "table" then why = why ~= nil and tostring(why) or nil return reply({ err = "internal-server-error", text = why ~= "internal-server-error" and why or nil }) end`,
   String.raw`local function ts(v) v = tonumber(v) if v and v == v and v ~= math.huge and v ~= -math.huge then return string.format("%d", math.floor(v)) end return "null" end`,
   String.raw`local esc = { ['"'] = '\\"', ['\\'] = '\\\\' }`,
   String.raw`for i = 0, 31 do esc[string.char(i)] = string.format("\\u%04x", i) end`,
@@ -38,7 +40,7 @@ const LIST_BODY = [
   String.raw` local ok, bad = utf8.len(v) while not ok do v = v:sub(1, bad - 1) .. "\239\191\189" .. v:sub(bad + 1) ok, bad = utf8.len(v) end`,
   String.raw` return '"' .. v:gsub('[\0-\31"\\]', esc) .. '"' end`,
   String.raw`local out = {}`,
-  String.raw`for _, c in ipairs(clients or {}) do`,
+  String.raw`for _, c in ipairs(clients) do`,
   String.raw` local ua, active, auth = c.user_agent or {}, c.active or {}, {}`,
   String.raw` for k in pairs(active) do if k ~= "connected" then auth[#auth + 1] = str(tostring(k)) end end`,
   String.raw` table.sort(auth)`,
