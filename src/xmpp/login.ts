@@ -252,6 +252,23 @@ export async function login(o: LoginOptions): Promise<XmppSession> {
   entity.on("error", (err: unknown) => failure?.(loginError(err, o.jid, where)));
 
   const middleware = _middleware({ entity });
+  // An error reply carries <error/> with a condition (RFC 6120 §8.3). xmpp.js's iq-caller throws on
+  // one without, and the request would then wait for --timeout although the server did answer:
+  // give such a reply the undefined-condition it lacks. Registered before the iq-caller.
+  middleware.use((ctx, next) => {
+    const { stanza } = ctx;
+    if (stanza.name === "iq" && stanza.attrs.type === "error") {
+      let error = stanza.getChild("error");
+      if (!error) {
+        error = xml("error", { type: "cancel" });
+        stanza.append(error);
+      }
+      if (!error.getChildElements().some((c) => c.getNS() === NS_STANZAS && c.getName() !== "text")) {
+        error.append(xml("undefined-condition", { xmlns: NS_STANZAS }));
+      }
+    }
+    return next();
+  });
   const streamFeatures = _streamFeatures({ middleware });
   const iqCaller = _iqCaller({ middleware, entity });
 

@@ -20,6 +20,7 @@ declare module "@xmpp/xml" {
     getChild(name: string, xmlns?: string): Element | undefined;
     getChildren(name: string, xmlns?: string): Element[];
     getChildElements(): Element[];
+    append(...nodes: Array<Element | string>): void;
     getChildText(name: string, xmlns?: string): string | null;
     getText(): string;
     text(): string;
