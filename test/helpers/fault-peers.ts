@@ -1,0 +1,152 @@
+// Misbehaving peers and process helpers for the fault suites (test/integration/faults.test.ts):
+// unix-socket peers that play a broken Prosody admin socket, TCP peers that accept and say
+// nothing, a stale socket file, and a way to start camctl as a process the test can signal or
+// run as another user.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import { CAMCTL_BIN, type CamctlRun } from "./run-camctl.js";
+
+export interface Peer {
+  /** Unix socket path or "127.0.0.1:<port>". */
+  address: string;
+  port: number;
+  /** Everything received, per connection, as latin1 text. */
+  received: string[];
+  /** Resolves when the first connection has received text matching `re`. */
+  waitFor(re: RegExp): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a peer does with each connection; `received()` is what this connection has sent so far. */
+export type PeerBehaviour = (sock: net.Socket, received: () => string) => void;
+
+function listen(server: net.Server, where: string | { port: number; host: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    if (typeof where === "string") server.listen(where, () => resolve());
+    else server.listen(where.port, where.host, () => resolve());
+  });
+}
+
+async function peer(where: string | { port: number; host: string }, behaviour: PeerBehaviour): Promise<Peer> {
+  const received: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if (received.some((r) => w.re.test(r))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    const index = received.push("") - 1;
+    sock.on("data", (d) => {
+      received[index] += d.toString("latin1");
+      check();
+    });
+    sock.on("error", () => undefined);
+    sock.on("close", () => sockets.delete(sock));
+    behaviour(sock, () => received[index]!);
+  });
+  await listen(server, where);
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    address: typeof where === "string" ? where : `127.0.0.1:${port}`,
+    port,
+    received,
+    waitFor: (re) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ re, resolve });
+        check();
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A unix-socket peer at `path`. */
+export const unixPeer = (path: string, behaviour: PeerBehaviour) => peer(path, behaviour);
+
+/** A TCP peer on a free loopback port. */
+export const tcpPeer = (behaviour: PeerBehaviour) => peer({ port: 0, host: "127.0.0.1" }, behaviour);
+
+/** Calls `fn` once, as soon as what this connection received matches `re`. */
+export function when(sock: net.Socket, received: () => string, re: RegExp, fn: () => void): void {
+  let done = false;
+  const test = () => {
+    if (!done && re.test(received())) {
+      done = true;
+      fn();
+    }
+  };
+  sock.on("data", () => setImmediate(test));
+}
+
+/** The stream header Prosody's admin socket answers with. */
+export const ADMIN_HEADER =
+  "<?xml version='1.0'?><stream:stream xmlns='xmpp:prosody.im/admin' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+
+/**
+ * Leaves a socket file at `path` that nobody listens on, the way a crashed server does: a child
+ * process binds and listens, then is killed with SIGKILL, so nothing unlinks the file.
+ */
+export function staleSocket(path: string): void {
+  const r = spawnSync(
+    process.execPath,
+    ["-e", "require('node:net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", path],
+    { stdio: "ignore", timeout: 10_000 },
+  );
+  if (r.signal !== "SIGKILL") throw new Error(`staleSocket: the child ended with ${r.signal ?? r.status}, not SIGKILL`);
+}
+
+export interface StartedCamctl {
+  child: ChildProcess;
+  result: Promise<CamctlRun>;
+}
+
+/**
+ * Starts the built camctl like runCamctl does (clean environment), but hands back the child so a
+ * test can signal it. `prefix` runs it through another program, e.g. setpriv to drop privileges.
+ */
+export function startCamctl(
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; prefix?: string[]; timeoutMs?: number } = {},
+): StartedCamctl {
+  const started = Date.now();
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...o.env };
+  const argv = [...(o.prefix ?? []), process.execPath, CAMCTL_BIN, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+  const result = new Promise<CamctlRun>((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  child.stdin!.end();
+  return { child, result };
+}
+
+/** A command that runs what follows it as `nobody`, or null when this machine has none. */
+export function asNobodyPrefix(): string[] | null {
+  for (const prefix of [
+    ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"],
+    ["runuser", "-u", "nobody", "--"],
+  ]) {
+    const r = spawnSync(prefix[0]!, [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 5000 });
+    if (r.status === 0) return prefix;
+  }
+  return null;
+}
