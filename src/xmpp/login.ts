@@ -212,13 +212,17 @@ export class XmppSession {
     }
   }
 
-  /** Closes the stream politely (bounded), then the sockets. Safe to call more than once. */
+  /**
+   * Closes the stream politely, then the sockets. Safe to call more than once. The polite part
+   * never outlasts --timeout: once the deadline has passed the sockets are simply destroyed.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.entity.timeout = 1000;
-      const stop = this.entity.stop().catch(() => undefined);
+      const grace = Math.min(1500, Math.max(0, this.deadline - Date.now()));
+      this.entity.timeout = Math.max(1, Math.min(1000, grace));
+      const stop = grace > 0 ? this.entity.stop().catch(() => undefined) : Promise.resolve();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stop, new Promise<void>((r) => (timer = setTimeout(r, 1500)))]);
+      await Promise.race([stop, new Promise<void>((r) => (timer = setTimeout(r, grace)))]);
       clearTimeout(timer);
       for (const s of this.sockets) s.destroy();
     })();
