@@ -808,6 +808,10 @@ describe("interrupted while waiting on a silent peer", { concurrency: true }, ()
         const r = await run.result;
         assert.ok(Date.now() - sentAt < 1500, `ended ${Date.now() - sentAt} ms after ${signal}`);
         assert.ok(r.signal === signal || (r.code !== null && r.code !== 0), `exit ${r.code} signal ${r.signal}`);
+        if (signal === "SIGINT") {
+          assert.equal(r.code, 130, "Ctrl-C: the shell's usual 130");
+          assert.equal(r.stderr, "camctl: interrupted.\n");
+        }
         assertNoCrash(r);
       } finally {
         await peer.close();
