@@ -44,10 +44,12 @@ const LIST_BODY = [
   String.raw` local ua, active, auth = c.user_agent or {}, c.active or {}, {}`,
   String.raw` for k in pairs(active) do if k ~= "connected" then auth[#auth + 1] = str(tostring(k)) end end`,
   String.raw` table.sort(auth)`,
-  String.raw` out[#out + 1] = '{"id":' .. str(c.id) .. ',"type":' .. str(c.type) .. ',"connected":' .. (active.connected and "true" or "false")`,
-  String.raw`  .. ',"first_seen":' .. ts(c.first_seen) .. ',"last_seen":' .. ts(c.last_seen) .. ',"expires":' .. ts(c.expires)`,
-  String.raw`  .. ',"auth":[' .. table.concat(auth, ",") .. '],"software":' .. str(ua.software) .. ',"version":' .. str(ua.software_version)`,
-  String.raw`  .. ',"software_id":' .. str(ua.software_id) .. ',"uri":' .. str(ua.uri) .. ',"device":' .. str(ua.device) .. '}'`,
+  // One array per client (half the bytes of keyed objects): id, type, connected, first_seen,
+  // last_seen, expires, auth, software, version, software_id, uri, device. See clientFromSocket.
+  String.raw` out[#out + 1] = '[' .. str(c.id) .. ',' .. str(c.type) .. ',' .. (active.connected and "true" or "false")`,
+  String.raw`  .. ',' .. ts(c.first_seen) .. ',' .. ts(c.last_seen) .. ',' .. ts(c.expires) .. ',[' .. table.concat(auth, ",") .. ']'`,
+  String.raw`  .. ',' .. str(ua.software) .. ',' .. str(ua.software_version) .. ',' .. str(ua.software_id)`,
+  String.raw`  .. ',' .. str(ua.uri) .. ',' .. str(ua.device) .. ']'`,
   String.raw`end`,
   String.raw`return send('{"jid":' .. str(user .. "@" .. host) .. ',"clients":[' .. table.concat(out, ",") .. ']}')`,
 ].join(" ");

@@ -66,21 +66,23 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 /** Prosody's JSON encoder writes an empty table as {}; treat that as an empty list. */
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-export function clientFromSocket(raw: Record<string, unknown>): ClientRecord {
+/** One client as the listing chunk (lua.ts) sends it: an array, fields by position. */
+export function clientFromSocket(raw: unknown[]): ClientRecord {
+  const [id, type, connected, firstSeen, lastSeen, expires, auth, software, version, softwareId, uri, device] = raw;
   const userAgent = emptyUserAgent();
-  userAgent.software = str(raw.software);
-  userAgent.version = str(raw.version);
-  userAgent.softwareId = str(raw.software_id);
-  userAgent.uri = str(raw.uri);
-  userAgent.device = str(raw.device);
+  userAgent.software = str(software);
+  userAgent.version = str(version);
+  userAgent.softwareId = str(softwareId);
+  userAgent.uri = str(uri);
+  userAgent.device = str(device);
   return {
-    id: str(raw.id) ?? "",
-    type: raw.type === "access" ? "access" : "session",
-    connected: raw.connected === true,
-    firstSeen: isoFromUnix(raw.first_seen),
-    lastSeen: isoFromUnix(raw.last_seen),
-    expires: isoFromUnix(raw.expires),
-    auth: list(raw.auth).filter((a): a is string => typeof a === "string").sort(),
+    id: str(id) ?? "",
+    type: type === "access" ? "access" : "session",
+    connected: connected === true,
+    firstSeen: isoFromUnix(firstSeen),
+    lastSeen: isoFromUnix(lastSeen),
+    expires: isoFromUnix(expires),
+    auth: list(auth).filter((a): a is string => typeof a === "string").sort(),
     userAgent,
     permission: null,
   };
@@ -96,7 +98,7 @@ export class SocketClientSource implements ClientSource {
     const reply = parseReply(await this.stream.request(listClientsLua(jid)));
     if (reply.err) throw replyError(reply, jid);
     const clients = list(reply.clients)
-      .filter((c): c is Record<string, unknown> => Boolean(c) && typeof c === "object")
+      .filter((c): c is unknown[] => Array.isArray(c))
       .map(clientFromSocket);
     return { jid: str(reply.jid) ?? jid, transport: "socket", clients };
   }
