@@ -66,4 +66,4 @@ fi
 pkill -x -u prosody prosody 2>/dev/null || true
 
 have_prosody_13 || { echo "camctl sandbox: the install finished but Prosody 13 is still not available." >&2; exit 1; }
-echo "camctl sandbox: installed $(prosodyctl --version 2>/dev/null | head -n1 || echo prosody)" >&2
+echo "camctl sandbox: installed prosody $(dpkg-query -W -f='${Version}' prosody) and prosody-modules $(dpkg-query -W -f='${Version}' prosody-modules)" >&2
