@@ -2,6 +2,9 @@
 // Starts the sandbox, lists alice's clients, revokes a grant, lists again, stops the sandbox.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -9,9 +12,12 @@ const { startSandbox } = await import(`${root}build/test/sandbox/sandbox.js`);
 
 const bold = process.stdout.isTTY ? (s) => `\x1b[1m${s}\x1b[0m` : (s) => s;
 const say = (s) => process.stdout.write(`\n${bold(s)}\n`);
+// camctl's XMPP state (its stable user-agent id) and the password file live here, not in $HOME.
+const scratch = mkdtempSync(join(tmpdir(), "camctl-demo-"));
 function camctl(...args) {
   process.stdout.write(`$ camctl ${args.join(" ")}\n`);
-  const r = spawnSync(process.execPath, [`${root}bin/camctl`, ...args], { stdio: "inherit" });
+  const env = { ...process.env, XDG_STATE_HOME: join(scratch, "state") };
+  const r = spawnSync(process.execPath, [`${root}bin/camctl`, ...args], { stdio: "inherit", env });
   process.stdout.write(`(exit ${r.status})\n`);
   return r.status;
 }
@@ -36,8 +42,15 @@ try {
   camctl("user", "revoke_client", jid, grant, "--yes", ...socket);
   say("It is gone:");
   camctl("user", "clients", jid, ...socket);
+
+  const passwordFile = join(scratch, "alice.pw");
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  say("The same question over XMPP, logged in as alice (camctl's own login shows up as one client):");
+  camctl("user", "clients", jid, "--jid", jid, "--password-file", passwordFile,
+    "--server", `127.0.0.1:${sb.c2sPort}`, "--ca-file", sb.caFile);
 } finally {
   for (const h of held) await h.close().catch(() => {});
   await sb.stop();
+  rmSync(scratch, { recursive: true, force: true });
   say("Sandbox stopped.");
 }

@@ -8,8 +8,6 @@ import { displaySafe } from "../render/sanitize.js";
 import { AdminStream, type ReplReply } from "./adminstream.js";
 import { listClientsLua, revokeClientLua } from "./lua.js";
 
-export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
-
 type Reply = Record<string, unknown> & { err?: string; text?: string; host?: string; jid?: string };
 
 const RESULT_PREFIX = "Result: ";
