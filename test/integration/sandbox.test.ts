@@ -3,6 +3,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import tls from "node:tls";
 
 import { startSandbox, type Sandbox, type SandboxClient } from "../sandbox/sandbox.js";
@@ -139,6 +141,26 @@ test("the sandbox starts, serves verified TLS on both ports, and stops without l
     await sb.stop(); // idempotent
   } finally {
     if (!stopped) await sb.stop();
+  }
+});
+
+test("a mod_client_management in $CAMCTL_PROSODY_PLUGIN_PATHS replaces the stand-in", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-plugins-"));
+  fs.mkdirSync(path.join(dir, "mod_client_management"));
+  fs.writeFileSync(path.join(dir, "mod_client_management", "mod_client_management.lua"),
+    `-- test double: proves which module Prosody loaded\nfunction get_active_clients() return {} end\nfunction revoke_client_access() return nil, "item-not-found" end\n`);
+  const saved = process.env.CAMCTL_PROSODY_PLUGIN_PATHS;
+  process.env.CAMCTL_PROSODY_PLUGIN_PATHS = `/nonexistent/plugins:${dir}`;
+  let sb: Sandbox | undefined;
+  try {
+    sb = await startSandbox();
+    const loaded = await sb.lua(`return prosody.hosts[${q(sb.host)}].modules.client_management.module.path`);
+    assert.equal(loaded, path.join(dir, "mod_client_management", "mod_client_management.lua"));
+  } finally {
+    if (saved === undefined) delete process.env.CAMCTL_PROSODY_PLUGIN_PATHS;
+    else process.env.CAMCTL_PROSODY_PLUGIN_PATHS = saved;
+    await sb?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
