@@ -164,7 +164,8 @@ export function renderClientsTable(list: ClientList, o: TableOptions): string {
   const all = buildColumns(list.clients, o);
   const { columns, widths } =
     o.tty && o.width !== undefined ? fitColumns(all, o.width) : { columns: all, widths: all.map((c) => measure(c).natural) };
-  const chalk = painter(o.color && o.tty);
+  // Whether to colour was decided once (iostreams.decideColor: terminal, NO_COLOR, FORCE_COLOR).
+  const chalk = painter(o.color);
   const style = { plain: (s: string) => s, dim: chalk.dim, good: chalk.green, head: chalk.bold } as const;
   const last = columns.length - 1;
   const gap = " ".repeat(GAP);

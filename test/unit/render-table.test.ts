@@ -49,8 +49,11 @@ test("table on a terminal: header, one line per client, relative times, full ids
   for (const row of rows) assert.ok(lineWidth(row) <= 200);
 });
 
-test("table off a terminal: all columns, ISO times, yes/no, no colour even if asked", () => {
-  const out = renderClientsTable(SAMPLE, { ...pipe, color: true });
+test("table off a terminal: all columns, ISO times, yes/no; colour only when forced", () => {
+  const forced = renderClientsTable(SAMPLE, { ...pipe, color: true });
+  assert.ok(forced.includes("\x1b["), "FORCE_COLOR colours a piped table");
+  assert.equal(plain(forced), renderClientsTable(SAMPLE, { ...pipe, color: false }), "same table, only coloured");
+  const out = renderClientsTable(SAMPLE, { ...pipe, color: false });
   assert.ok(!out.includes("\x1b"));
   const rows = lines(out);
   assert.equal(rows.length, 4);
@@ -164,7 +167,7 @@ test("property: row count is clients + 1 header line and ids come whole, whateve
     fc.property(anyClientList, options, (list, o) => {
       const out = renderClientsTable(list, { ...o, now: NOW });
       assertSafe(out);
-      if (!o.color || !o.tty) assert.ok(!out.includes("\x1b"));
+      if (!o.color) assert.ok(!out.includes("\x1b"));
       const rows = lines(out);
       if (list.clients.length === 0) return rows.length === 1;
       assert.equal(rows.length, list.clients.length + 1);
