@@ -34,12 +34,13 @@ after(async () => {
 });
 
 /** Runs camctl on a pseudo-terminal of the given width; returns what the terminal received. */
-function onTerminal(args: string[], o: { cols: number; env?: Record<string, string> }): { code: number | null; out: string } {
+function onTerminal(args: string[], o: { cols: number; env?: Record<string, string>; typed?: string }): { code: number | null; out: string } {
   const quoted = [process.execPath, CAMCTL_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
   const r = spawnSync("script", ["-qec", `stty cols ${o.cols} rows 50; ${quoted}`, "/dev/null"], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", ...o.env },
     encoding: "utf8",
     timeout: 30_000,
+    input: o.typed ?? "",
   });
   return { code: r.status, out: r.stdout.replace(/\r\n/g, "\n") };
 }
@@ -78,6 +79,28 @@ describe("on a terminal", { skip: haveScript ? false : "util-linux script is not
       assert.ok(lines.some((l) => l.includes(grantId)), "the grant id is whole");
     });
   }
+});
+
+describe("the confirmation prompt, answered on a terminal", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
+  const grantIds = async () => (JSON.parse((await runCamctl(["user", "clients", jid, "--socket", sb.socketPath, "--json"])).stdout) as { clients: { id: string }[] }).clients.map((c) => c.id);
+
+  test("no keeps the client (exit 2); the question names it, sanitised", async () => {
+    const hostile = await sb.createGrant(jid, { software: "Evil\x1b]0;pwned\x07Bot" });
+    const r = onTerminal(["user", "revoke_client", jid, hostile, "--socket", sb.socketPath], { cols: 120, typed: "n\r" });
+    assert.equal(r.code, 2, r.out);
+    assert.ok(visible(r.out).includes(`Revoke ${hostile} (Evil\\x1b]0;pwned\\x07Bot)`), r.out);
+    assert.ok(!r.out.includes("\x1b]0;pwned"), "the title sequence never reaches the terminal");
+    assert.match(r.out, /Nothing was revoked/);
+    assert.ok((await grantIds()).includes(hostile));
+  });
+
+  test("yes revokes it (exit 0)", async () => {
+    const doomed = await sb.createGrant(jid, { software: "Doomed" });
+    const r = onTerminal(["user", "revoke-client", jid, doomed, "--socket", sb.socketPath], { cols: 120, typed: "y\r" });
+    assert.equal(r.code, 0, r.out);
+    assert.match(visible(r.out), new RegExp(`Revoked ${doomed}`));
+    assert.ok(!(await grantIds()).includes(doomed));
+  });
 });
 
 test("piped: no colour unless FORCE_COLOR, absolute times", async () => {
