@@ -414,7 +414,6 @@ end
 `;
 
 let sb: Sandbox;
-let pluginDir: string;
 const homes: CamctlHome[] = [];
 function newHome(): CamctlHome {
   const h = new CamctlHome();
@@ -423,10 +422,7 @@ function newHome(): CamctlHome {
 }
 
 before(async () => {
-  pluginDir = fs.mkdtempSync(path.join(tempBase(), "camctl-fault-plugins-"));
-  fs.mkdirSync(path.join(pluginDir, "mod_camctl_test_faults"));
-  fs.writeFileSync(path.join(pluginDir, "mod_camctl_test_faults", "mod_camctl_test_faults.lua"), FAULT_MODULE);
-  sb = await startSandbox({ pluginPaths: [pluginDir], extraModules: ["camctl_test_faults"] });
+  sb = await startSandbox({ testModules: { camctl_test_faults: FAULT_MODULE } });
   // get_active_clients / revoke_client_access misbehave for the accounts named in
   // prosody.camctl_test_cm_faults ("throw", "nil", "sleep"); everyone else gets the real thing.
   await sb.lua(`local async = require "prosody.util.async"
@@ -449,7 +445,6 @@ return "ok"`);
 });
 after(async () => {
   await sb?.stop();
-  if (pluginDir) fs.rmSync(pluginDir, { recursive: true, force: true });
   for (const h of homes) h.remove();
 });
 

@@ -3,9 +3,6 @@
 // client however often camctl runs. A test-only module, written here, hides SASL2 on the main host.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { CamctlHome, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
 
@@ -16,18 +13,13 @@ end, -1000);
 `;
 
 let sb: Sandbox;
-let pluginDir: string;
 const homes: CamctlHome[] = [];
 
 before(async () => {
-  pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-test-plugins-"));
-  fs.mkdirSync(path.join(pluginDir, "mod_camctl_test_no_sasl2"));
-  fs.writeFileSync(path.join(pluginDir, "mod_camctl_test_no_sasl2", "mod_camctl_test_no_sasl2.lua"), HIDE_SASL2);
-  sb = await startSandbox({ pluginPaths: [pluginDir], extraModules: ["camctl_test_no_sasl2"] });
+  sb = await startSandbox({ testModules: { camctl_test_no_sasl2: HIDE_SASL2 } });
 });
 after(async () => {
   await sb?.stop();
-  fs.rmSync(pluginDir, { recursive: true, force: true });
   for (const h of homes) h.remove();
 });
 

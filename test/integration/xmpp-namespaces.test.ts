@@ -6,7 +6,6 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { CamctlHome, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
@@ -39,7 +38,6 @@ end
 `;
 
 let sb: Sandbox;
-let pluginDir: string;
 const homes: CamctlHome[] = [];
 
 function home(): CamctlHome {
@@ -49,14 +47,10 @@ function home(): CamctlHome {
 }
 
 before(async () => {
-  pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-test-plugins-"));
-  fs.mkdirSync(path.join(pluginDir, "mod_camctl_test_ns_filter"));
-  fs.writeFileSync(path.join(pluginDir, "mod_camctl_test_ns_filter", "mod_camctl_test_ns_filter.lua"), FILTER_MODULE);
-  sb = await startSandbox({ pluginPaths: [pluginDir], extraModules: ["camctl_test_ns_filter"] });
+  sb = await startSandbox({ testModules: { camctl_test_ns_filter: FILTER_MODULE } });
 });
 after(async () => {
   await sb?.stop();
-  fs.rmSync(pluginDir, { recursive: true, force: true });
   for (const h of homes) h.remove();
 });
 

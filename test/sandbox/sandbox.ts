@@ -26,6 +26,11 @@ export interface SandboxOptions {
   extraModules?: string[];
   /** Server admins (JIDs; a bare localpart means <localpart>@host). They get prosody:operator. */
   admins?: string[];
+  /**
+   * Test-only modules, name -> Lua source (name without "mod_"): written into the sandbox's own
+   * plugin directory (searched after pluginPaths) and loaded on the main host.
+   */
+  testModules?: Record<string, string>;
 }
 
 /** A logged-in client made by sasl2Login/legacyLogin. */
@@ -365,6 +370,12 @@ class SandboxImpl implements Sandbox {
     this.caFile = certs.caFile;
     this.caPem = fs.readFileSync(certs.caFile, "utf8");
     const admins = (opts.admins ?? []).map((a) => (a.includes("@") ? a : `${a}@${HOST}`));
+    const testModules = Object.entries(opts.testModules ?? {});
+    const testPlugins = path.join(this.dir, "test-plugins");
+    for (const [name, source] of testModules) {
+      fs.mkdirSync(path.join(testPlugins, `mod_${name}`), { recursive: true });
+      fs.writeFileSync(path.join(testPlugins, `mod_${name}`, `mod_${name}.lua`), source);
+    }
 
     let lastError: Error | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -377,9 +388,9 @@ class SandboxImpl implements Sandbox {
           dir: this.dir,
           c2sPort: this.c2sPort,
           directTlsPort: this.directTlsPort,
-          plugins: pluginPaths(repoRoot, opts.pluginPaths),
+          plugins: pluginPaths(repoRoot, [...(opts.pluginPaths ?? []), ...(testModules.length > 0 ? [testPlugins] : [])]),
           admins,
-          extraModules: opts.extraModules ?? [],
+          extraModules: [...(opts.extraModules ?? []), ...testModules.map(([name]) => name)],
           certFile: certs.certFile,
           keyFile: certs.keyFile,
         }),

@@ -5,7 +5,7 @@ import { renderClientsTable, renderDryRunHuman, renderRevokeHuman, type TableOpt
 import { displaySafe } from "../../src/render/sanitize.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
 import type { ClientList } from "../../src/model.js";
-import { HOSTILE, NOW, SAMPLE, anyClientList, anyText, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "./render-fixtures.test.js";
 
 const SGR = /\x1b\[[0-9;]*m/g;
 const plain = (s: string) => s.replace(SGR, "");
