@@ -8,9 +8,6 @@
 import { replaceUnsafe } from "./sanitize.js";
 
 function unicodeEscape(ch: string): string {
-  // Raw C0 characters in JSON.stringify's output are only its own indentation newlines:
-  // inside strings it has escaped them already.
-  if (ch < " ") return ch;
   let out = "";
   // Astral characters (e.g. U+E0001 LANGUAGE TAG) become a surrogate pair, as JSON requires.
   for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
@@ -20,5 +17,7 @@ function unicodeEscape(ch: string): string {
 /** `value` as 2-space indented JSON with a trailing newline, with no raw control or bidi character. */
 export function renderJson(value: unknown): string {
   const json = JSON.stringify(value, null, 2) ?? "null"; // undefined (and functions) have no JSON form
-  return replaceUnsafe(json, unicodeEscape) + "\n";
+  // Raw line feeds in JSON.stringify's output are only its own indentation (inside strings it
+  // escapes every C0 character itself), so they stay.
+  return replaceUnsafe(json, unicodeEscape, true) + "\n";
 }

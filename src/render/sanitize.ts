@@ -9,6 +9,9 @@
  */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
 
+/** The same set but the line feed: for text whose own line breaks are its layout (JSON). */
+const UNSAFE_BUT_LF = /(?!\n)[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+
 /** The same set plus the backslash, which displaySafe escapes as well. */
 const UNSAFE_OR_BACKSLASH = /[\\\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
 
@@ -39,7 +42,10 @@ export function displaySafe(s: string): string {
   return s.replace(UNSAFE_OR_BACKSLASH, escapeChar);
 }
 
-/** Replaces every unsafe character (not the backslash) with `replacer(ch)`; used by the JSON writer. */
-export function replaceUnsafe(s: string, replacer: (ch: string) => string): string {
-  return s.replace(UNSAFE, replacer);
+/**
+ * Replaces every unsafe character (not the backslash) with `replacer(ch)`; used by the JSON
+ * writer, which keeps its own line feeds (`keepLineFeeds`) so as not to visit every line.
+ */
+export function replaceUnsafe(s: string, replacer: (ch: string) => string, keepLineFeeds = false): string {
+  return s.replace(keepLineFeeds ? UNSAFE_BUT_LF : UNSAFE, replacer);
 }

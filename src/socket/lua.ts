@@ -37,6 +37,8 @@ const LIST_BODY = [
   String.raw`for i = 0, 31 do esc[string.char(i)] = string.format("\\u%04x", i) end`,
   // Invalid UTF-8 would make Prosody reject the whole reply: replace each bad byte with U+FFFD.
   String.raw`local function str(v) if type(v) ~= "string" then return "null" end`,
+  // Most values are plain printable ASCII: nothing to check or escape.
+  String.raw` if not v:find('[^ !#-%[%]-~]') then return '"' .. v .. '"' end`,
   String.raw` local ok, bad = utf8.len(v) while not ok do v = v:sub(1, bad - 1) .. "\239\191\189" .. v:sub(bad + 1) ok, bad = utf8.len(v) end`,
   String.raw` return '"' .. v:gsub('[\0-\31"\\]', esc) .. '"' end`,
   String.raw`local out = {}`,
