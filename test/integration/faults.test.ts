@@ -23,7 +23,7 @@ import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
 import { ADMIN_HEADER, asNobodyPrefix, staleSocket, startCamctl, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
-import { CamctlHome, xmppCamctl, type Login } from "./xmpp-helpers.js";
+import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
 
 /** --timeout for every run that is expected to wait for a silent peer. */
 const TIMEOUT_S = 2;
@@ -414,12 +414,7 @@ end
 `;
 
 let sb: Sandbox;
-const homes: CamctlHome[] = [];
-function newHome(): CamctlHome {
-  const h = new CamctlHome();
-  homes.push(h);
-  return h;
-}
+const newHome = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox({ testModules: { camctl_test_faults: FAULT_MODULE } });
@@ -445,7 +440,6 @@ return "ok"`);
 });
 after(async () => {
   await sb?.stop();
-  for (const h of homes) h.remove();
 });
 
 async function setXmppFault(user: string, fault: string): Promise<void> {

@@ -6,19 +6,13 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { CamctlHome, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
 
 let sb: Sandbox;
 let boss: { jid: string; password: string };
 let joe: { jid: string; password: string };
-const homes: CamctlHome[] = [];
 const closers: Array<{ close(): Promise<void> }> = [];
-
-function home(): CamctlHome {
-  const h = new CamctlHome();
-  homes.push(h);
-  return h;
-}
+const home = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox({ extraModules: ["client_management_admin"], admins: ["boss"] });
@@ -28,7 +22,6 @@ before(async () => {
 after(async () => {
   for (const c of closers) await c.close().catch(() => undefined);
   await sb?.stop();
-  for (const h of homes) h.remove();
 });
 
 async function populated(local: string) {

@@ -1,6 +1,7 @@
 // Shared by the xmpp*.test.ts integration tests: a private HOME/XDG tree per test (so camctl's
 // state lands there and its modes can be checked), password files, and camctl runs over XMPP.
 import assert from "node:assert/strict";
+import { after } from "node:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +10,22 @@ import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 
 export type { JsonClient, ClientListJson } from "../helpers/client-json.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
+
+/**
+ * For a test file: hands out fresh CamctlHomes and removes them all once the file's tests are
+ * done. Call it at the top level of the file.
+ */
+export function homesRemovedAfterAll(): () => CamctlHome {
+  const homes: CamctlHome[] = [];
+  after(() => {
+    for (const h of homes) h.remove();
+  });
+  return () => {
+    const h = new CamctlHome();
+    homes.push(h);
+    return h;
+  };
+}
 
 export class CamctlHome {
   readonly dir: string;

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { CamctlHome, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
 
 const HIDE_SASL2 = `-- Test only: this host offers no SASL2 (as before Prosody 13 / without mod_sasl2).
 module:hook("stream-features", function (event)
@@ -13,21 +13,19 @@ end, -1000);
 `;
 
 let sb: Sandbox;
-const homes: CamctlHome[] = [];
+const home = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox({ testModules: { camctl_test_no_sasl2: HIDE_SASL2 } });
 });
 after(async () => {
   await sb?.stop();
-  for (const h of homes) h.remove();
 });
 
 describe("a server without SASL2", () => {
   test("legacy SASL works, and repeated runs stay one client (tracked by a stable resource)", async () => {
     const acct = await sb.createAccount("oldschool");
-    const h = new CamctlHome();
-    homes.push(h);
+    const h = home();
     for (let i = 0; i < 4; i++) {
       const body = await xmppList(sb, h, acct, acct.jid, { tls: i % 2 === 0 ? "starttls" : "direct" });
       assert.equal(body.transport, "xmpp");
@@ -45,8 +43,7 @@ describe("a server without SASL2", () => {
 
   test("a wrong password is still 4 over legacy SASL", async () => {
     const acct = await sb.createAccount("oldschool2");
-    const h = new CamctlHome();
-    homes.push(h);
+    const h = home();
     const r = await xmppCamctl(sb, h, { jid: acct.jid, password: "wrong-" + acct.password }, ["user", "clients", acct.jid]);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /wrong password or account/);

@@ -7,19 +7,13 @@ import os from "node:os";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { VERSION } from "../../src/version.js";
-import { CamctlHome, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 let sb: Sandbox;
-const homes: CamctlHome[] = [];
 const closers: Array<{ close(): Promise<void> }> = [];
-
-function home(): CamctlHome {
-  const h = new CamctlHome();
-  homes.push(h);
-  return h;
-}
+const home = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox();
@@ -27,7 +21,6 @@ before(async () => {
 after(async () => {
   for (const c of closers) await c.close().catch(() => undefined);
   await sb?.stop();
-  for (const h of homes) h.remove();
 });
 
 /** An account with the kinds of clients real servers have. */

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { CamctlHome, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
+import { CamctlHome, homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
 const CAM = "urn:xmpp:cam:0";
@@ -38,20 +38,13 @@ end
 `;
 
 let sb: Sandbox;
-const homes: CamctlHome[] = [];
-
-function home(): CamctlHome {
-  const h = new CamctlHome();
-  homes.push(h);
-  return h;
-}
+const home = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox({ testModules: { camctl_test_ns_filter: FILTER_MODULE } });
 });
 after(async () => {
   await sb?.stop();
-  for (const h of homes) h.remove();
 });
 
 async function counts(user: string): Promise<{ mcList: number; camList: number; mcRevoke: number; camRevoke: number }> {
