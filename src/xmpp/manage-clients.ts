@@ -118,6 +118,8 @@ export interface RequestContext {
   target: string;
   /** The account camctl logged in as. */
   login: string;
+  /** The target is the login account itself (decided once, as the server compares JIDs). */
+  self: boolean;
   selector?: string;
 }
 
@@ -128,7 +130,7 @@ export const COMPANION_MODULE = "mod_client_management_admin";
 /** "No module" once every namespace was refused: what to tell the user. */
 export function unsupportedError(ctx: RequestContext): CamError {
   const host = displaySafe(ctx.target.split("@")[1] ?? "");
-  if (ctx.target !== ctx.login) {
+  if (!ctx.self) {
     return new CamError(
       "unsupported",
       `${host} does not answer client-management requests for another account (${displaySafe(ctx.target)}), so the companion module ` +
@@ -162,7 +164,7 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
     case "not-authorized":
       return new CamError(
         "forbidden",
-        ctx.target !== ctx.login
+        !ctx.self
           ? `The server does not let ${displaySafe(ctx.login)} manage ${target}'s clients (${e.condition}); that needs an account the server's roles allow (by default prosody:admin).${serverSaid(e)}`
           : `The server refused to ${ctx.op === "list" ? "list" : "revoke"} ${target}'s clients (${e.condition}).${serverSaid(e)}`,
         e.condition,

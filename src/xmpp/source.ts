@@ -53,8 +53,7 @@ export class XmppClientSource implements ClientSource {
 
   /** Sends `build(ns)` in each namespace until one is understood; maps error replies. */
   private async ask(ctx: RequestContext, build: (ns: string, to: string | undefined) => Element) {
-    const self = sameAccount(ctx.target, this.loginJid);
-    const to = self ? undefined : ctx.target;
+    const to = ctx.self ? undefined : ctx.target;
     const host = domainOf(ctx.target);
     for (const ns of this.order(host)) {
       let reply;
@@ -104,15 +103,13 @@ export class XmppClientSource implements ClientSource {
   }
 
   async list(jid: string): Promise<ClientList> {
-    const ctx: RequestContext = { op: "list", target: jid, login: this.loginJid };
-    if (sameAccount(jid, this.loginJid)) ctx.login = jid;
+    const ctx: RequestContext = { op: "list", target: jid, login: this.loginJid, self: sameAccount(jid, this.loginJid) };
     const { ns, reply } = await this.ask(ctx, (n, to) => listRequest(n, to));
     return { jid, transport: "xmpp", clients: parseClients(reply, ns) };
   }
 
   async revoke(jid: string, selector: string): Promise<void> {
-    const ctx: RequestContext = { op: "revoke", target: jid, login: this.loginJid, selector };
-    if (sameAccount(jid, this.loginJid)) ctx.login = jid;
+    const ctx: RequestContext = { op: "revoke", target: jid, login: this.loginJid, self: sameAccount(jid, this.loginJid), selector };
     const { reply } = await this.ask(ctx, (n, to) => revokeRequest(n, to, selector));
     if (reply.attrs.type !== "result") throw new CamError("internal", "The server did not confirm the revocation.");
   }

@@ -138,7 +138,7 @@ test("password-reset-required is service-unavailable too, but never a reason to 
   assert.equal(prr.condition, "service-unavailable");
   assert.equal(prr.application, "password-reset-required");
   assert.equal(isFallbackError(prr), false);
-  const e = replyError(prr, { op: "revoke", target: "a@b", login: "a@b", selector: "client/x" });
+  const e = replyError(prr, { op: "revoke", target: "a@b", login: "a@b", self: true, selector: "client/x" });
   assert.equal(exitCodeFor(e), 7);
   assert.match(e.message, /already closed its session and revoked/);
   // The application condition may come first as well.
@@ -150,8 +150,8 @@ test("password-reset-required is service-unavailable too, but never a reason to 
 });
 
 test("error replies map to the contract's exit codes", () => {
-  const self = { op: "revoke" as const, target: "a@b.example", login: "a@b.example", selector: "grant/x" };
-  const other = { op: "list" as const, target: "c@b.example", login: "admin@b.example" };
+  const self = { op: "revoke" as const, target: "a@b.example", login: "a@b.example", self: true, selector: "grant/x" };
+  const other = { op: "list" as const, target: "c@b.example", login: "admin@b.example", self: false };
   const code = (inner: string, ctx: Parameters<typeof replyError>[1]) => exitCodeFor(replyError(errorInfo(err(inner)), ctx));
   assert.equal(code(`<forbidden ${S}/>`, other), 5);
   assert.equal(code(`<not-allowed ${S}/>`, self), 5);
