@@ -41,6 +41,33 @@ export interface RevokeResult {
   revoked: boolean;
 }
 
+/**
+ * What a complete revocation of one listed entry did, and what the server's state says afterwards.
+ * Built by a ClientSource from the server's own answers and a re-read of the list; the revoke
+ * renderer words it and cli.ts picks the exit code from it (see revokeExit in errors.ts).
+ */
+export interface RevokeReport {
+  jid: string;
+  /** The exact id that was revoked (client/… or grant/…), as listed. */
+  id: string;
+  /** The entry as listed (and, on a terminal, confirmed) before revoking. */
+  before: ClientRecord;
+  /** What was done. null = this path cannot tell (e.g. the bare module over XMPP does not say). */
+  done: {
+    sessionClosed: boolean | null;
+    fastTokensRevoked: boolean | null;
+    grantRevoked: boolean | null;
+  };
+  /** The same entry as listed after revoking, or null when it no longer has access. */
+  after: ClientRecord | null;
+  /**
+   * Access this path could not revoke and the list cannot show, worded as a name the renderer
+   * knows, e.g. "unused-fast-token" (the bare module over XMPP cannot revoke a FAST token the
+   * client never used).
+   */
+  unverifiable: string[];
+}
+
 export function emptyUserAgent(): UserAgent {
   return { software: null, version: null, softwareId: null, uri: null, device: null };
 }

@@ -13,7 +13,7 @@ export const openSource: OpenSource = async (opts, io) => {
     const { SocketClientSource } = await import("./socket/source.js");
     return new SocketClientSource(t.socketPath);
   }
-  const { openXmppSource } = await import("./xmpp/source.js");
+  const { openXmppSource } = await import("./xmpp/open.js");
   return openXmppSource(t, opts.timeoutSeconds, io);
 };
 
@@ -29,7 +29,7 @@ export async function withSource<T>(
 ): Promise<T> {
   // A person typing a password is not a slow server: ask before the clock starts.
   if (opts.transport.kind === "xmpp") {
-    const { primePassword } = await import("./xmpp/source.js");
+    const { primePassword } = await import("./xmpp/open.js");
     await primePassword(opts.transport, io);
   }
   let timer: NodeJS.Timeout | undefined;

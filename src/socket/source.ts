@@ -2,7 +2,7 @@
 // (get_active_clients / revoke_client_access) for structured data instead of scraping the
 // shell's text table.
 import { CamError } from "../errors.js";
-import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord } from "../model.js";
+import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource } from "../source.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream, type ReplReply } from "./adminstream.js";
@@ -101,10 +101,13 @@ export class SocketClientSource implements ClientSource {
     return { jid: str(reply.jid) ?? jid, transport: "socket", clients };
   }
 
-  async revoke(jid: string, selector: string): Promise<void> {
+  // TEMPORARY (issue 8 replaces it): revokes by exact id and reports nothing verified yet.
+  async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
+    const selector = expected.id;
     const reply = parseReply(await this.stream.request(revokeClientLua(jid, selector)));
     if (reply.err) throw replyError(reply, jid, selector);
     if (reply.revoked !== true) throw new CamError("internal", "Prosody did not confirm the revocation.");
+    return { jid, id: selector, before: expected, done: { sessionClosed: null, fastTokensRevoked: null, grantRevoked: null }, after: null, unverifiable: [] };
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { PassThrough } from "node:stream";
 import { main } from "../../src/cli.js";
 import { CamError } from "../../src/errors.js";
 import type { IOStreams } from "../../src/iostreams.js";
-import type { ClientList, ClientRecord } from "../../src/model.js";
+import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
 import type { ClientSource } from "../../src/source.js";
 import { VERSION } from "../../src/version.js";
 import { readFileSync } from "node:fs";
@@ -26,9 +26,10 @@ class FakeSource implements ClientSource {
   async list(jid: string): Promise<ClientList> {
     return { jid, transport: "socket", clients: this.clients };
   }
-  async revoke(_jid: string, selector: string) {
+  async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
     if (this.failRevoke) throw this.failRevoke;
-    this.revoked.push(selector);
+    this.revoked.push(expected.id);
+    return { jid, id: expected.id, before: expected, done: { sessionClosed: true, fastTokensRevoked: true, grantRevoked: true }, after: null, unverifiable: [] };
   }
   async close() {
     this.closed++;

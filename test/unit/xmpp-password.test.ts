@@ -70,7 +70,7 @@ test("a terminal gets a prompt (on stderr), anything else a usage error that say
 });
 
 test("a typed password is asked once per process and login JID (revoke on a terminal logs in twice)", async () => {
-  const { primePassword } = await import("../../src/xmpp/source.js");
+  const { primePassword } = await import("../../src/xmpp/open.js");
   let asked = 0;
   const prompt = async () => {
     asked++;

@@ -10,8 +10,13 @@ import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
 import { XmppClientSource } from "../../src/xmpp/source.js";
 import { CamState } from "../../src/xmpp/state.js";
 import { exitCodeFor } from "../../src/errors.js";
+import type { ClientRecord } from "../../src/model.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
+const grantRecord = (id: string): ClientRecord => ({
+  id, type: "access", connected: false, firstSeen: null, lastSeen: null, expires: null, auth: ["grant"],
+  userAgent: { software: null, version: null, softwareId: null, uri: null, device: null }, permission: null,
+});
 const CAM = "urn:xmpp:cam:0";
 const S = `xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"`;
 
@@ -77,7 +82,7 @@ test("password-reset-required stops at the first namespace (7); other errors are
     const prr = `<iq type="error"><error type="cancel"><service-unavailable ${S}/><password-reset-required xmlns="${MC}"/></error></iq>`;
     const { session, sent } = fakeSession({ [MC]: prr, [CAM]: `<iq type="result"/>` });
     const src = new XmppClientSource(session as never, state, "alice@example.com");
-    await assert.rejects(src.revoke("alice@example.com", "client/x"), (e: unknown) => exitCodeFor(e) === 7);
+    await assert.rejects(src.revoke("alice@example.com", { ...grantRecord("client/x"), type: "session" }), (e: unknown) => exitCodeFor(e) === 7);
     assert.equal(sent.length, 1);
     const forbidden = fakeSession({ [MC]: `<iq type="error"><error type="auth"><forbidden ${S}/></error></iq>` });
     await assert.rejects(new XmppClientSource(forbidden.session as never, state, "a@example.com").list("a@example.com"), (e: unknown) => exitCodeFor(e) === 5);
@@ -93,5 +98,5 @@ test("a reply from somewhere else is not believed", () =>
     const spoof = fakeSession({ [MC]: listResult(MC, "mallory@example.com/x") });
     await assert.rejects(new XmppClientSource(spoof.session as never, state, "alice@example.com").list("alice@example.com"), /came from mallory/);
     const spoofErr = fakeSession({ [MC]: `<iq type="error" from="mallory@evil.example"><error type="cancel"><item-not-found ${S}/></error></iq>` });
-    await assert.rejects(new XmppClientSource(spoofErr.session as never, state, "alice@example.com").revoke("alice@example.com", "grant/x"), /came from mallory/);
+    await assert.rejects(new XmppClientSource(spoofErr.session as never, state, "alice@example.com").revoke("alice@example.com", grantRecord("grant/x")), /came from mallory/);
   }));

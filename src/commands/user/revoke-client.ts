@@ -58,8 +58,9 @@ function describe(c: ClientRecord): string {
 export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<Deps, "openSource" | "confirm">): Promise<void> {
   const sel = opts.selector;
   const result = { jid: opts.jid, selector: sel.text };
-  if (opts.dryRun || !opts.yes) {
-    // Look first: a dry run reports the match, a confirmation names what will go.
+  {
+    // Look first: a dry run reports the match, a confirmation names what will go, and the revoke
+    // takes exactly the listed entry (TEMPORARY shape until issue 8 lands).
     const list = await withSource(opts, io, deps.openSource, (source) => source.list(opts.jid));
     const client = findSelected(list.clients, sel);
     if (!client) {
@@ -72,10 +73,12 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
       await writeRevokeOutcome({ ...result, revoked: false, dryRun: true, client }, opts.output, io);
       return;
     }
-    // Outside withSource: the timeout bounds the server, not the person deciding.
-    const question = `Revoke ${displaySafe(client.id)} (${describe(client)}) from ${displaySafe(opts.jid)}?`;
-    if (!(await deps.confirm(question, io))) throw new CamError("usage", "Nothing was revoked.");
+    if (!opts.yes) {
+      // Outside withSource: the timeout bounds the server, not the person deciding.
+      const question = `Revoke ${displaySafe(client.id)} (${describe(client)}) from ${displaySafe(opts.jid)}?`;
+      if (!(await deps.confirm(question, io))) throw new CamError("usage", "Nothing was revoked.");
+    }
+    await withSource(opts, io, deps.openSource, (source) => source.revoke(opts.jid, client));
   }
-  await withSource(opts, io, deps.openSource, (source) => source.revoke(opts.jid, sel.text));
   await writeRevokeOutcome({ ...result, revoked: true }, opts.output, io);
 }
