@@ -7,7 +7,7 @@ import * as completion from "./commands/completion.js";
 import { CamError, ExitCode, exitCodeFor } from "./errors.js";
 import { systemIO, type IOStreams } from "./iostreams.js";
 import { displaySafe } from "./render/sanitize.js";
-import { openSource } from "./transport.js";
+import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
 
 export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
@@ -62,7 +62,7 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
   const io = overrides.io ?? systemIO(noColor);
   const deps: Deps = {
     io,
-    openSource,
+    prepareSource,
     defaultSocket: DEFAULT_SOCKET_PATH,
     confirm: confirmOnTerminal,
     ...overrides,

@@ -1,48 +1,58 @@
-// Picks the ClientSource for the chosen transport. Each implementation is imported only on
-// the path that needs it, so the socket path never loads the XMPP client.
+// The ClientSource lifecycle, in one place: prepare (no network, no clock) → open(signal) → work →
+// close, all of open/work/close under one deadline. Each transport is imported only on the path
+// that needs it, so the socket path never loads the XMPP client.
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
 import type { ClientSource } from "./source.js";
 
-export type OpenSource = (opts: CommonOptions, io: IOStreams) => Promise<ClientSource>;
+/**
+ * A source made ready without touching the network and before the clock starts: credentials read
+ * (a person typing a password is not a slow server), CA file loaded, local refusals decided.
+ * A command that needs several requests (look, confirm, revoke) prepares once and opens twice.
+ */
+export interface PreparedSource {
+  /** Where requests go, for messages: "the admin socket /var/lib/prosody/prosody.sock". */
+  readonly where: string;
+  open(signal: AbortSignal): Promise<ClientSource>;
+}
 
-export const openSource: OpenSource = async (opts, io) => {
+export type PrepareSource = (opts: CommonOptions, io: IOStreams) => Promise<PreparedSource>;
+
+export const prepareSource: PrepareSource = async (opts, io) => {
   const t = opts.transport;
   if (t.kind === "socket") {
     const { SocketClientSource } = await import("./socket/source.js");
-    return new SocketClientSource(t.socketPath);
+    return { where: `the admin socket ${t.socketPath}`, open: async () => new SocketClientSource(t.socketPath) };
   }
-  const { openXmppSource } = await import("./xmpp/open.js");
-  return openXmppSource(t, opts.timeoutSeconds, io);
+  const { primePassword, openXmppSource } = await import("./xmpp/open.js");
+  await primePassword(t, io);
+  return { where: "the XMPP server", open: async () => openXmppSource(t, opts.timeoutSeconds, io) };
 };
 
 /**
- * Runs `work` with a source and bounds the whole of it by the timeout; the source is always
- * closed, whether the work finished, failed or timed out.
+ * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
+ * `timeoutSeconds`; the source is always closed, whether the work finished, failed or timed out.
+ * `work` gets the deadline's signal to pass down.
  */
 export async function withSource<T>(
-  opts: CommonOptions,
-  io: IOStreams,
-  open: OpenSource,
-  work: (source: ClientSource) => Promise<T>,
+  prepared: PreparedSource,
+  timeoutSeconds: number,
+  work: (source: ClientSource, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  // A person typing a password is not a slow server: ask before the clock starts.
-  if (opts.transport.kind === "xmpp") {
-    const { primePassword } = await import("./xmpp/open.js");
-    await primePassword(opts.transport, io);
-  }
+  const deadline = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let source: ClientSource | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const where = opts.transport.kind === "socket" ? `the admin socket ${opts.transport.socketPath}` : "the XMPP server";
-      reject(new CamError("unreachable", `No answer from ${where} within ${opts.timeoutSeconds} s; is the server overloaded or stuck? Raise --timeout to wait longer.`));
-    }, opts.timeoutSeconds * 1000);
+      const err = new CamError("unreachable", `No answer from ${prepared.where} within ${timeoutSeconds} s; is the server overloaded or stuck? Raise --timeout to wait longer.`);
+      deadline.abort(err);
+      reject(err);
+    }, timeoutSeconds * 1000);
   });
   const task = (async () => {
-    source = await open(opts, io);
-    return work(source);
+    source = await prepared.open(deadline.signal);
+    return work(source, deadline.signal);
   })();
   task.catch(() => undefined); // a late failure after the timeout must not become an unhandled rejection
   try {

@@ -55,7 +55,7 @@ async function run(argv: string[], source: FakeSource, o: { stdinIsTTY?: boolean
   const asked: string[] = [];
   const code = await main(argv, {
     io: f.io,
-    openSource: async () => source,
+    prepareSource: async () => ({ where: "the fake source", open: async () => source }),
     confirm: async (q) => {
       asked.push(q);
       return o.answer ?? false;

@@ -26,7 +26,8 @@ export function register(user: Command, deps: Deps): void {
   });
 }
 
-export async function run(opts: ClientsOptions, io: IOStreams, deps: Pick<Deps, "openSource">): Promise<void> {
-  const list = await withSource(opts, io, deps.openSource, (source) => source.list(opts.jid));
+export async function run(opts: ClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
+  const prepared = await deps.prepareSource(opts, io);
+  const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(opts.jid));
   await writeClientList(list, opts.output, io);
 }

@@ -55,13 +55,14 @@ function describe(c: ClientRecord): string {
   return displaySafe(ua.device ? `${what} on ${ua.device}` : what);
 }
 
-export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<Deps, "openSource" | "confirm">): Promise<void> {
+export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm">): Promise<void> {
   const sel = opts.selector;
   const result = { jid: opts.jid, selector: sel.text };
   {
     // Look first: a dry run reports the match, a confirmation names what will go, and the revoke
     // takes exactly the listed entry (TEMPORARY shape until issue 8 lands).
-    const list = await withSource(opts, io, deps.openSource, (source) => source.list(opts.jid));
+    const prepared = await deps.prepareSource(opts, io);
+    const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(opts.jid));
     const client = findSelected(list.clients, sel);
     if (!client) {
       throw new CamError("notFound",
@@ -78,7 +79,7 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
       const question = `Revoke ${displaySafe(client.id)} (${describe(client)}) from ${displaySafe(opts.jid)}?`;
       if (!(await deps.confirm(question, io))) throw new CamError("usage", "Nothing was revoked.");
     }
-    await withSource(opts, io, deps.openSource, (source) => source.revoke(opts.jid, client));
+    await withSource(prepared, opts.timeoutSeconds, (source) => source.revoke(opts.jid, client));
   }
   await writeRevokeOutcome({ ...result, revoked: true }, opts.output, io);
 }
