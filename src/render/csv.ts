@@ -10,7 +10,7 @@
 //   spreadsheet. Use the JSON output when the exact values matter.
 
 import type { ClientList, ClientRecord } from "../model.js";
-import { displaySafe } from "./sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 import { normalizeIso } from "./time.js";
 
 export const CSV_COLUMNS = [

@@ -5,7 +5,7 @@
 // (the JSON syntax itself is ASCII), so writing each of them as a \uXXXX escape keeps the text
 // valid JSON and JSON.parse gives back exactly the original strings.
 
-import { replaceUnsafe } from "./sanitize.js";
+import { replaceUnsafe } from "../text/untrusted.js";
 
 function unicodeEscape(ch: string): string {
   let out = "";

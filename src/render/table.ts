@@ -16,7 +16,7 @@
 
 import { Chalk, type ChalkInstance } from "chalk";
 import type { ClientList, ClientRecord, RevokeResult } from "../model.js";
-import { displaySafe } from "./sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 import { humanTimeForms, isoTime } from "./time.js";
 import { displayWidth, truncateToWidth } from "./width.js";
 

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { renderClientsTable, renderDryRunHuman, renderRevokeHuman, type TableOptions } from "../../src/render/table.js";
-import { displaySafe } from "../../src/render/sanitize.js";
+import { displaySafe } from "../../src/text/untrusted.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
 import type { ClientList } from "../../src/model.js";
 import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "./render-fixtures.test.js";

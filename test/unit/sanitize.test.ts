@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { displaySafe } from "../../src/render/sanitize.js";
+import { displaySafe } from "../../src/text/untrusted.js";
 import { HOSTILE, anyText, unsafeChar } from "./render-fixtures.test.js";
 
 test("displaySafe leaves ordinary text alone", () => {
