@@ -78,7 +78,7 @@ async function runProgram(argv: string[], deps: Deps): Promise<number> {
     if (err instanceof CommanderError) {
       // Only help and version get here (parse errors are CamErrors, see command.ts). Help shown
       // because something was missing (`camctl user`) went to stderr and is a usage error.
-      return err.code === "commander.helpDisplayed" || err.code === "commander.version" ? ExitCode.ok : ExitCode.usage;
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     if (err instanceof CamError) {
       io.stderr.write(messageLine(err.message));

@@ -125,3 +125,16 @@ test("the net escapes what is left and never doubles a backslash of escaped text
     { numRuns: 1000 },
   );
 });
+
+test("help and version are exit 0 on stdout; help because a command is missing is exit 2 on stderr", async () => {
+  for (const argv of [["--help"], ["help", "user"], ["user", "--help"], ["user", "clients", "--help"], ["--version"]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 0, argv.join(" "));
+    assert.ok(r.out.length > 0 && r.err === "", argv.join(" "));
+  }
+  for (const argv of [[], ["user"]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(" "));
+    assert.match(r.err, /^Usage: camctl/);
+  }
+});
