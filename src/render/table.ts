@@ -135,13 +135,24 @@ function columnSpecs(o: TableOptions): ColumnSpec[] {
 
 /**
  * The width a column would like and the least it can do with, over the planned rows. Cells of a
- * never-cut column wider than `wholeLimit` are left out: their own row shifts instead.
+ * never-cut column (ids) wider than `whole.limit` are left out, so only their own row shifts;
+ * when no cell is within the limit the column takes `whole.otherwise` ("widest": the widest cell,
+ * "limit": the limit itself).
  */
-function measure(spec: ColumnSpec, cells: readonly Cell[], wholeLimit: number): { natural: number; min: number } {
+function measure(spec: ColumnSpec, cells: readonly Cell[], whole: { limit: number; otherwise: "widest" | "limit" }): { natural: number; min: number } {
   const header = displayWidth(spec.header);
+  if (spec.cap === undefined) {
+    let within = -1;
+    let widest = header;
+    for (const x of cells) {
+      if (x.width <= whole.limit && x.width > within) within = x.width;
+      if (x.width > widest) widest = x.width;
+    }
+    const natural = within >= 0 ? Math.max(header, within) : cells.length === 0 ? header : whole.otherwise === "widest" ? widest : Math.max(header, whole.limit);
+    return { natural, min: natural };
+  }
   let natural = header;
-  for (const x of cells) if (x.width > natural && (spec.cap !== undefined || x.width <= wholeLimit)) natural = x.width;
-  if (spec.cap === undefined) return { natural, min: natural };
+  for (const x of cells) if (x.width > natural) natural = x.width;
   return { natural, min: Math.min(natural, Math.max(spec.minWidth ?? Infinity, header)) };
 }
 
@@ -157,7 +168,8 @@ function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number)
   const steps = [...DEGRADE_STEPS];
   const whole = (k: ColumnKey) => k === "id" || k === "account";
   for (;;) {
-    const sizes = kept.map(({ spec, index }) => measure(spec, rows.map((r) => pick(r[index]!, compact)), width));
+    // An id wider than the terminal wraps anyway: it does not decide the layout of the others.
+    const sizes = kept.map(({ spec, index }) => measure(spec, rows.map((r) => pick(r[index]!, compact)), { limit: width, otherwise: "widest" }));
     const widths = sizes.map((s) => s.min);
     const used = widths.reduce((a, b) => a + b, 0) + GAP * (kept.length - 1);
     if (used <= width || kept.every((k) => whole(k.spec.key))) {
@@ -233,7 +245,7 @@ export class ClientTable {
       o.tty && o.width !== undefined
         ? fitColumns(specs, rows, o.width)
         : {
-            planned: specs.map((spec, index) => ({ spec, index, width: measure(spec, rows.map((r) => r[index]!), ID_PAD_CAP).natural })),
+            planned: specs.map((spec, index) => ({ spec, index, width: measure(spec, rows.map((r) => r[index]!), { limit: ID_PAD_CAP, otherwise: "limit" }).natural })),
             compact: false,
           };
     let out = this.layout(this.plan.planned.map((p) => cell(p.spec.header)), "head");

@@ -234,3 +234,13 @@ test("through main: a full disk is exit 10 with one sentence; a vanished reader 
     }
   }
 });
+
+test("when every id is too long for the plan: ID alone on a terminal, the cap off a terminal", () => {
+  const ids = ["client/" + "a".repeat(70), "client/" + "b".repeat(80), "client/" + "c".repeat(200_000)];
+  const list: ClientList = { ...SAMPLE, clients: ids.map((id) => client({ id })) };
+  const onTerminal = renderClientsTable(list, { color: false, tty: true, width: 60, now: NOW }).trimEnd().split("\n");
+  assert.deepEqual(onTerminal, ["ID", ...ids], "ids whole, each on its own line, nothing else");
+  const piped = renderClientsTable(list, { color: false, tty: false, now: NOW });
+  assert.ok(piped.length < 200_000 + 3 * 400, `${piped.length} characters`);
+  assert.equal(piped.split("\n")[0]!.indexOf("Type"), ID_PAD_CAP + 2, "the id column is as wide as the cap");
+});
