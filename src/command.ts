@@ -22,7 +22,7 @@ const reasonTail = (reason: string) => reason.charAt(0).toLowerCase() + reason.s
 const suggestion = (rest: string) => /\(Did you mean (.+)\?\)/.exec(rest)?.[1];
 
 /**
- * Commander's message (fixed forms in commander 14, see lib/command.js) rewritten as a sentence.
+ * Commander's message (the fixed forms of commander 14, pinned in package.json) rewritten as a sentence.
  * Values from argv are escaped; a form this does not know is passed on (cli.ts escapes it).
  */
 export function usageSentence(message: string, cmd: Command): SafeText | string {
