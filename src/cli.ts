@@ -10,6 +10,9 @@ import { displaySafe } from "./render/sanitize.js";
 import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
 
+/** For bin/camctl's Ctrl-C handler: what to add to "interrupted." right now (a revoke in flight). */
+export { interruptHint } from "./interrupt.js";
+
 export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
 
 const HELP_FOOTER = `

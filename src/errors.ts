@@ -10,6 +10,7 @@ export const ExitCode = {
   notFound: 6,
   passwordResetRequired: 7,
   unsupported: 8,
+  partlyDone: 9,
 } as const;
 
 export type ErrorKind = Exclude<keyof typeof ExitCode, "ok">;
