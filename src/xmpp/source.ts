@@ -245,12 +245,17 @@ export class XmppClientSource implements ClientSource {
     // Never send a revoke for an id that is not listed: the module raises on it and never answers.
     let current: ClientRecord | null = await this.findListed(ctx, expected);
     const done: RevokeReport["done"] = { sessionClosed: false, fastTokensRevoked: false, grantRevoked: false };
+    /** The list as last seen, when nothing was sent since (no need to look again). */
+    let lastLook: ClientRecord | null | undefined;
     for (let sent = 1; current !== null; sent++) {
       const answer = await this.moduleRevokeOnce(ctx, expected.id);
       if (answer === "connected") {
         done.sessionClosed = true;
         current = await this.waitForClose(ctx, expected);
-        if (current === null || current.connected || !isSameClient(current, expected) || sent >= MAX_MODULE_REVOKES) break;
+        if (current === null || current.connected || !isSameClient(current, expected) || sent >= MAX_MODULE_REVOKES) {
+          lastLook = current;
+          break;
+        }
         continue;
       }
       if (answer === "not-found") {
@@ -263,7 +268,7 @@ export class XmppClientSource implements ClientSource {
       if (expected.type === "access" && answer === "revoked") done.grantRevoked = true;
       break;
     }
-    const after = (await this.list(ctx.target)).clients.find((c) => c.id === expected.id) ?? null;
+    const after = lastLook !== undefined ? lastLook : ((await this.list(ctx.target)).clients.find((c) => c.id === expected.id) ?? null);
     return {
       jid: ctx.target,
       id: expected.id,
