@@ -205,6 +205,18 @@ export function serverFault(sentence: string, condition: string): CamError {
   return new CamError("unreachable", sentence, condition);
 }
 
+/** Another account's entry, and the companion's complete revoke is not served (missing, or older than this camctl). */
+export function companionRevokeMissing(ctx: RequestContext): CamError {
+  const host = displaySafe(ctx.target.split("@")[1] ?? "");
+  return new CamError(
+    "unsupported",
+    `${host} does not offer the complete revoke for another account (${displaySafe(ctx.target)}): the companion module ${COMPANION_MODULE} ` +
+      `is not enabled there, or is older than this camctl. Install the one from camctl's prosody/ directory into Prosody's plugin_paths ` +
+      `(with "client_management_admin" in that host's modules_enabled), or run camctl on the server with --socket.`,
+    "service-unavailable",
+  );
+}
+
 /** Maps an error reply (other than the namespace fallback cases and the revoke outcomes) to a CamError. */
 export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
   const target = displaySafe(ctx.target);

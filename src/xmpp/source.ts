@@ -17,6 +17,7 @@ import { comparableJid } from "../validate.js";
 import {
   NAMESPACES,
   NS_ADMIN,
+  companionRevokeMissing,
   companionRevokeRequest,
   errorInfo,
   isFallbackError,
@@ -171,7 +172,7 @@ export class XmppClientSource implements ClientSource {
     const complete = await this.companionRevoke(ctx, expected);
     if (complete) return complete;
     // Without the companion nothing answers for another account (the bare module serves only the account itself).
-    if (!ctx.self) throw unsupportedError(ctx);
+    if (!ctx.self) throw companionRevokeMissing(ctx);
     return this.moduleRevoke(ctx, expected);
   }
 
