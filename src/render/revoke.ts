@@ -220,16 +220,29 @@ export interface RevokeJson {
 }
 
 export function revokeJson(v: RevokeView): RevokeJson {
-  const base = { jid: v.jid, selector: v.selector, otherMatches: v.others.map((c) => c.id) };
+  // Key order: the contract's fields first, then what was added.
+  const record = (r: Omit<RevokeJson, "jid" | "selector" | "otherMatches">): RevokeJson => ({
+    jid: v.jid,
+    selector: v.selector,
+    revoked: r.revoked,
+    id: r.id,
+    outcome: r.outcome,
+    dryRun: r.dryRun,
+    client: r.client,
+    otherMatches: v.others.map((c) => c.id),
+    done: r.done,
+    remaining: r.remaining,
+    unverifiable: r.unverifiable,
+    after: r.after,
+  });
   switch (v.kind) {
     case "dry-run":
-      return { ...base, revoked: false, id: v.entry.id, outcome: "dry-run", dryRun: true, client: v.entry, done: null, remaining: null, unverifiable: [], after: null };
+      return record({ revoked: false, id: v.entry.id, outcome: "dry-run", dryRun: true, client: v.entry, done: null, remaining: null, unverifiable: [], after: null });
     case "not-revoked":
-      return { ...base, revoked: false, id: v.entry?.id ?? null, outcome: v.why, dryRun: false, client: v.entry, done: null, remaining: null, unverifiable: [], after: null };
+      return record({ revoked: false, id: v.entry?.id ?? null, outcome: v.why, dryRun: false, client: v.entry, done: null, remaining: null, unverifiable: [], after: null });
     case "report": {
       const r = v.report;
-      return {
-        ...base,
+      return record({
         revoked: revokeExitCode(r) === 0,
         id: r.id,
         outcome: revokeOutcomeName(r),
@@ -239,7 +252,7 @@ export function revokeJson(v: RevokeView): RevokeJson {
         remaining: remainingAccess(r.after),
         unverifiable: r.unverifiable,
         after: r.after,
-      };
+      });
     }
   }
 }
