@@ -205,6 +205,19 @@ export function serverFault(sentence: string, condition: string): CamError {
   return new CamError("unreachable", sentence, condition);
 }
 
+/** A request the server will never answer (it answered a ping sent after it): its handler failed. */
+export function unansweredError(ctx: RequestContext): CamError {
+  const target = displaySafe(ctx.target);
+  return serverFault(
+    ctx.op === "list"
+      ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
+          `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
+      : `The server answers, but not the revoke request for ${target}: its handler failed (see the server's log). ` +
+          `Check what was revoked with \`camctl user clients ${target}\`.`,
+    "no-answer",
+  );
+}
+
 /** Another account's entry, and the companion's complete revoke is not served (missing, or older than this camctl). */
 export function companionRevokeMissing(ctx: RequestContext): CamError {
   const host = displaySafe(ctx.target.split("@")[1] ?? "");

@@ -8,7 +8,7 @@
 //      closes a connected client's session and does nothing else, and hangs on an id it does not
 //      list: so camctl sends it only for an id it has just seen listed, waits for a closed session
 //      to leave the list and sends it again, then lists again and reports what still has access.
-import type { Element } from "@xmpp/xml";
+import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
 import { displaySafe } from "../render/sanitize.js";
@@ -27,6 +27,7 @@ import {
   replyError,
   revokeRequest,
   serverFault,
+  unansweredError,
   unsupportedError,
   type ErrorInfo,
   type RequestContext,
@@ -52,6 +53,8 @@ export interface XmppSourceOptions {
   signal?: AbortSignal;
   /** Pause between looks while a closed session is still listed. */
   pollMs?: number;
+  /** How long a request may go unanswered before camctl checks whether the server still answers at all. */
+  stallMs?: number;
   /**
    * How long a closed session may stay listed as connected before camctl reports it as still
    * open: Prosody keeps it until the client answers the close, at most c2s_close_timeout (5 s by default).
@@ -60,6 +63,9 @@ export interface XmppSourceOptions {
 }
 
 const POLL_MS = 250;
+/** Unanswered this long, a request is followed by a ping (see askOnce). */
+const STALL_MS = 1000;
+const NS_PING = "urn:xmpp:ping";
 const CLOSE_WAIT_MS = 8000;
 /** Sends of the bare module's revoke for one entry: a client that reconnects at once is closed again, up to this. */
 const MAX_MODULE_REVOKES = 3;
@@ -94,6 +100,31 @@ export class XmppClientSource implements ClientSource {
   ) {
     this.pollMs = options.pollMs ?? POLL_MS;
     this.closeWaitMs = options.closeWaitMs ?? CLOSE_WAIT_MS;
+    this.stallMs = options.stallMs ?? STALL_MS;
+  }
+
+  private readonly stallMs: number;
+
+  /**
+   * Sends one request. A server handles one session's stanzas in order, so when a ping sent after
+   * a request is answered and the request is not, the request's handler failed and no answer will
+   * ever come (mod_client_management raises, e.g. on a grant whose client name holds a control
+   * character): camctl says so at once instead of waiting for --timeout.
+   */
+  private askOnce(stanza: Element, ctx: RequestContext): Promise<Element> {
+    const answer = this.session.request(stanza, ctx.op);
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const ping = xml("iq", { type: "get", to: domainOf(this.loginJid) }, xml("ping", { xmlns: NS_PING }));
+        const answered = () => reject(unansweredError(ctx));
+        // Any answer to the ping, even an error, shows that the server got past the request.
+        this.session.request(ping, "ping").then(answered, (err: unknown) => (err as Error)?.name === "StanzaError" && answered());
+      }, this.stallMs);
+    });
+    abandoned.catch(() => undefined);
+    answer.catch(() => undefined);
+    return Promise.race([answer, abandoned]).finally(() => clearTimeout(timer));
   }
 
   private context(op: RequestContext["op"], target: string, selector?: string): RequestContext {
@@ -118,7 +149,7 @@ export class XmppClientSource implements ClientSource {
     for (const ns of this.order(host)) {
       let answer: { ns: string; reply?: Element; error?: ErrorInfo };
       try {
-        const reply = await this.session.request(build(ns, to), ctx.op);
+        const reply = await this.askOnce(build(ns, to), ctx);
         this.checkSender(reply, ctx);
         answer = { ns, reply };
       } catch (err) {
@@ -188,7 +219,7 @@ export class XmppClientSource implements ClientSource {
   private async companionRevoke(ctx: RequestContext, expected: ClientRecord): Promise<RevokeReport | undefined> {
     let reply: Element;
     try {
-      reply = await this.session.request(companionRevokeRequest(ctx.self ? undefined : ctx.target, expected), ctx.op);
+      reply = await this.askOnce(companionRevokeRequest(ctx.self ? undefined : ctx.target, expected), ctx);
     } catch (err) {
       const error = this.stanzaError(err, ctx);
       if (isFallbackError(error)) return undefined;

@@ -359,3 +359,40 @@ test("another account without the companion: 8 naming it, and no module revoke i
     assert.deepEqual(s.sent, ["admin:revoke>bob@example.com"]);
   }));
 
+
+test("a request the server will never answer (it answers a ping sent after it) fails at once with what is likely: 3, not a wait for --timeout", () =>
+  withState(async (state) => {
+    const sent: string[] = [];
+    const session = {
+      async request(req: Element): Promise<Element> {
+        const payload = req.getChildElements()[0]!;
+        sent.push(`${payload.getName()}${req.attrs.to ? `>${req.attrs.to}` : ""}`);
+        if (payload.getName() === "ping") return stanza(`<iq type="result" from="example.com"/>`);
+        return new Promise(() => undefined); // the list handler raised: no reply, ever
+      },
+      async close() {},
+    };
+    const started = Date.now();
+    await assert.rejects(
+      new XmppClientSource(session as never, state, "alice@example.com", { stallMs: 20 }).list("alice@example.com"),
+      (e: unknown) => exitCodeFor(e) === 3 && /control character.*--socket/.test((e as Error).message),
+    );
+    assert.ok(Date.now() - started < 2000);
+    assert.deepEqual(sent, ["list", "ping>example.com"]);
+  }));
+
+test("a slow server that answers the ping only after the request is simply waited for", () =>
+  withState(async (state) => {
+    let answerList!: () => void;
+    const session = {
+      async request(req: Element): Promise<Element> {
+        const name = req.getChildElements()[0]!.getName();
+        if (name === "ping") return new Promise((resolve) => setTimeout(() => resolve(stanza(`<iq type="result"/>`)), 50));
+        return new Promise((resolve) => (answerList = () => resolve(stanza(listResult(MC)))));
+      },
+      async close() {},
+    };
+    const p = new XmppClientSource(session as never, state, "alice@example.com", { stallMs: 5 }).list("alice@example.com");
+    setTimeout(() => answerList(), 20); // the list comes before the pong, as in-order processing makes it
+    assert.equal((await p).clients.length, 1);
+  }));
