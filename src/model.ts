@@ -35,12 +35,6 @@ export interface ClientList {
   clients: ClientRecord[];
 }
 
-export interface RevokeResult {
-  jid: string;
-  selector: string;
-  revoked: boolean;
-}
-
 /**
  * What a complete revocation of one listed entry did, and what the server's state says afterwards.
  * Built by a ClientSource from the server's own answers and a re-read of the list; the revoke

@@ -31,6 +31,21 @@ export interface RevokeClientOptions extends CommonOptions {
   dryRun: boolean;
 }
 
+const REVOKE_HELP = `
+Selectors:
+  client/<id>, grant/<id>
+      an id exactly as \`camctl user clients\` lists it. Clients choose their
+      ids, so quote them for the shell: 'client/my phone', 'client/a/b'
+  software/<name>[/<version>]
+      the first client in the server's list with that software (or
+      software/version); --dry-run shows which one, and any others
+camctl revokes exactly the entry it showed, and nothing if that entry is
+gone or has changed by then.
+
+Exit codes: 0 revoked; 7 only the password is left (the client can sign in
+again until the password is changed); 9 something else is left (said on
+stderr); 6 no match, gone or changed.`;
+
 export function register(user: Command, deps: Deps): void {
   addCommonOptions(
     user
@@ -40,7 +55,8 @@ export function register(user: Command, deps: Deps): void {
       .argument("<jid>", "the account, e.g. alice@example.com")
       .argument("<selector>", "an id as listed (client/<id>, grant/<id>; quote it if it has spaces) or software/<name>[/<version>]")
       .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
-      .option("--dry-run", "show which listed client would be revoked and change nothing"),
+      .option("--dry-run", "show which listed client would be revoked and change nothing")
+      .addHelpText("after", REVOKE_HELP),
   ).action(async (jid: string, selector: string, raw: Record<string, unknown>) => {
     const opts: RevokeClientOptions = {
       ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
