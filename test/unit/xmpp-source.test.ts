@@ -280,7 +280,7 @@ test("bare module: the wait between looks obeys the deadline's signal", () =>
 
 test("camctl's own login is recognised: nothing is sent to revoke it, its session ends, the password remains (7)", () =>
   withState(async (state) => {
-    const own: Entry = { id: `client/${state.userAgentId()}`, connected: true, software: "camctl", device: "host" };
+    const own: Entry = { id: `client/${await state.userAgentId()}`, connected: true, software: "camctl", device: "host" };
     const s = scripted([realList(own, { id: "client/x" })]);
     const report = await new XmppClientSource(s.session as never, state, "alice@example.com", fast).revoke("alice@example.com", record(own));
     assert.deepEqual(s.sent, ["mc:list"], "no revoke of any kind: the server would close this very session and never answer");
