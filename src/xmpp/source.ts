@@ -63,10 +63,10 @@ export interface XmppSourceOptions {
 }
 
 const POLL_MS = 250;
+const CLOSE_WAIT_MS = 8000;
 /** Unanswered this long, a request is followed by a ping (see askOnce). */
 const STALL_MS = 1000;
 const NS_PING = "urn:xmpp:ping";
-const CLOSE_WAIT_MS = 8000;
 /** Sends of the bare module's revoke for one entry: a client that reconnects at once is closed again, up to this. */
 const MAX_MODULE_REVOKES = 3;
 
@@ -91,6 +91,7 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 export class XmppClientSource implements ClientSource {
   private readonly pollMs: number;
   private readonly closeWaitMs: number;
+  private readonly stallMs: number;
 
   constructor(
     private readonly session: XmppRequester,
@@ -102,8 +103,6 @@ export class XmppClientSource implements ClientSource {
     this.closeWaitMs = options.closeWaitMs ?? CLOSE_WAIT_MS;
     this.stallMs = options.stallMs ?? STALL_MS;
   }
-
-  private readonly stallMs: number;
 
   /**
    * Sends one request. A server handles one session's stanzas in order, so when a ping sent after
