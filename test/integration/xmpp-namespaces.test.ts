@@ -156,7 +156,10 @@ describe("both namespaces", () => {
     const viaMc = await xmppList(sb, home(), acct, acct.jid);
     assert.ok(viaMc.clients.every((c) => c.permission === null));
     // (Each home is another camctl installation, so each adds its own entry.)
-    const others = (l: typeof viaCam) => l.clients.filter((c) => c.userAgent.software !== "camctl").map((c) => ({ ...c, permission: null }));
+    // Sorted by id: entries last seen in the same second come in no fixed order, and each camctl
+    // installation's own new entry may reshuffle them.
+    const others = (l: typeof viaCam) =>
+      l.clients.filter((c) => c.userAgent.software !== "camctl").map((c) => ({ ...c, permission: null })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     assert.deepEqual(others(viaCam), others(viaMc), "the same clients in either namespace");
   });
 
