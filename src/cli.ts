@@ -19,9 +19,13 @@ import {
   withMessageNet,
   type IOStreams,
 } from "./iostreams.js";
+import { interruptHint } from "./interrupt.js";
 import { displaySafe } from "./text/untrusted.js";
 import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
+
+/** For bin/camctl's Ctrl-C handler: what to add to "interrupted." right now (a revoke in flight). */
+export { interruptHint };
 
 export const DEFAULT_SOCKET_PATH = "/var/lib/prosody/prosody.sock";
 
@@ -117,6 +121,7 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
 
 /** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */
 export function interrupted(stderr: NodeJS.WritableStream = process.stderr): number {
-  stderr.write(messageLine("interrupted."));
+  const hint = interruptHint();
+  stderr.write(messageLine(hint ? `interrupted. ${hint}` : "interrupted."));
   return ExitCode.interrupted;
 }

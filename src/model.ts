@@ -35,16 +35,10 @@ export interface ClientList {
   clients: ClientRecord[];
 }
 
-export interface RevokeResult {
-  jid: string;
-  selector: string;
-  revoked: boolean;
-}
-
 /**
  * What a complete revocation of one listed entry did, and what the server's state says afterwards.
  * Built by a ClientSource from the server's own answers and a re-read of the list; the revoke
- * renderer words it and cli.ts picks the exit code from it (see revokeExit in errors.ts).
+ * renderer (render/revoke.ts) words it and picks the exit code from it (revokeExitCode).
  */
 export interface RevokeReport {
   jid: string;
@@ -66,6 +60,25 @@ export interface RevokeReport {
    * client never used).
    */
   unverifiable: string[];
+  /**
+   * The entry is camctl's own login (over XMPP, the session doing the revoking): revoking it can
+   * only end that session, and it returns with the password at camctl's next run.
+   */
+  ownLogin?: boolean;
+}
+
+/**
+ * Is `listed` still the client `expected` was (same id assumed)? The fields a client cannot
+ * change once it is known: its type, when it was first seen, its software and device. The
+ * companion module compares the same fields server-side.
+ */
+export function isSameClient(listed: ClientRecord, expected: ClientRecord): boolean {
+  return (
+    listed.type === expected.type &&
+    listed.firstSeen === expected.firstSeen &&
+    listed.userAgent.software === expected.userAgent.software &&
+    listed.userAgent.device === expected.userAgent.device
+  );
 }
 
 export function emptyUserAgent(): UserAgent {

@@ -33,6 +33,16 @@ export function parseBareJid(input: string, what = "JID"): string {
   return `${local}@${domain}`;
 }
 
+/**
+ * A JID in the form the server compares it, approximately. Prosody preps JIDs (stringprep:
+ * nodeprep/nameprep, i.e. case folding and NFKC), so "Ａlice@Example.com" and "alice@example.com"
+ * name one account and replies come from the prepped form. NFKC plus full case folding, which
+ * upper- then lower-casing approximates ("ß" -> "SS" -> "ss"), covers what people meet in practice.
+ */
+export function comparableJid(jid: string): string {
+  return jid.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
+}
+
 export function isValidDomain(domain: string): boolean {
   if (domain.length === 0 || byteLength(domain) > MAX_PART_BYTES) return false;
   if (IPV4.test(domain)) return domain.split(".").every((n) => Number(n) <= 255);
@@ -40,33 +50,40 @@ export function isValidDomain(domain: string): boolean {
   return domain.split(".").every((label) => DOMAIN_LABEL.test(label));
 }
 
+export type SelectorKind = "client" | "grant" | "software";
+
 export interface Selector {
-  kind: "client" | "grant" | "software";
-  /** Full selector text as the server takes it, e.g. "grant/HjEEr45_LQr". */
+  kind: SelectorKind;
+  /** Full selector text as typed, e.g. "grant/HjEEr45_LQr" or "software/Gajim/1.9.5". */
   text: string;
-  /** For client/grant: the id part; for software: the name. */
-  name: string;
-  version: string | null;
+  /** Everything after "<kind>/": the id's own part, or the software text ("Gajim" or "Gajim/1.9.5"). */
+  rest: string;
 }
 
-const SELECTOR_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-const MAX_SELECTOR_BYTES = 1023;
+const SELECTOR_HELP =
+  "Use an id as `camctl user clients` lists it (client/<id> or grant/<id>; quote it if it has spaces, e.g. 'client/my phone'), or software/<name>[/<version>].";
 
+/**
+ * A selector as the server understands it. Client ids are chosen by the clients themselves, so
+ * after "client/" anything is accepted ("/", spaces, any character): camctl only compares it with
+ * the listed ids and sends the listed id, never this text. Only an empty part is refused.
+ */
 export function parseSelector(input: string): Selector {
-  const help = "Use client/<id> or grant/<id> (from `camctl user clients`), or software/<name>[/<version>].";
-  if (SELECTOR_FORBIDDEN.test(input)) throw usageError(`The selector contains control or invisible characters. ${help}`);
-  if (byteLength(input) > MAX_SELECTOR_BYTES) throw usageError(`The selector is too long (over ${MAX_SELECTOR_BYTES} bytes).`);
   const slash = input.indexOf("/");
   const kind = slash > 0 ? input.slice(0, slash) : "";
   const rest = slash > 0 ? input.slice(slash + 1) : "";
-  if ((kind === "client" || kind === "grant") && rest.length > 0 && !/\s/.test(rest) && !rest.includes("/")) {
-    return { kind, text: input, name: rest, version: null };
+  if (kind !== "client" && kind !== "grant" && kind !== "software") {
+    throw usageError(`${quoted(input)} is not a selector camctl understands. ${SELECTOR_HELP}`);
   }
-  if (kind === "software" && rest.length > 0) {
-    const cut = rest.indexOf("/");
-    const name = cut === -1 ? rest : rest.slice(0, cut);
-    const version = cut === -1 ? null : rest.slice(cut + 1);
-    if (name.length > 0 && version !== "") return { kind, text: input, name, version };
+  if (rest.length === 0) {
+    const why =
+      kind === "software"
+        ? "The selector software/ names no software: give the name (and optionally /<version>) after the slash."
+        : `The selector ${kind}/ names no ${kind}: the part after the slash is empty. ` +
+          (kind === "client"
+            ? "A client that sent an empty id is listed as client/, but the server cannot revoke it by that id; changing the account's password ends its access."
+            : "Give the id exactly as `camctl user clients` lists it.");
+    throw usageError(why);
   }
-  throw usageError(`${quoted(input)} is not a selector camctl understands. ${help}`);
+  return { kind, text: input, rest };
 }

@@ -1,5 +1,4 @@
-// The human-readable outputs: the client table (and, until they move to their own renderer, the
-// revoke messages).
+// The human-readable client table (the revoke command's texts are in revoke.ts).
 //
 // Every string from the server or a client goes through displaySafe, so a cell is always one
 // line and a table has exactly one header line plus one line per client. The table is
@@ -22,7 +21,7 @@
 // other than the caps.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { ClientList, ClientRecord, RevokeResult } from "../model.js";
+import type { ClientList, ClientRecord } from "../model.js";
 import { displaySafe } from "../text/untrusted.js";
 import type { ClientRow } from "./clients.js";
 import { humanTimeForms, isoTime } from "./time.js";
@@ -285,56 +284,4 @@ export function renderClientsTable(list: ClientList, o: TableOptions): string {
   let out = "";
   for (const c of list.clients) out += table.push(c);
   return out + table.end();
-}
-
-/** "Gajim 1.8 on laptop"; undefined when the client reported neither software nor device. */
-function describeClient(c: ClientRecord): string | undefined {
-  const raw = softwareText(c);
-  const software = raw === null ? null : displaySafe(raw);
-  const device = c.userAgent.device ? displaySafe(c.userAgent.device) : null;
-  if (software && device) return `${software} on ${device}`;
-  if (software) return software;
-  if (device) return `unknown software on ${device}`;
-  return undefined;
-}
-
-function withDescription(id: string, c: ClientRecord | undefined): string {
-  const description = c ? describeClient(c) : undefined;
-  return description ? `${id} (${description})` : id;
-}
-
-/**
- * "Revoked client/abc (Gajim 1.8 on laptop) for alice@example.com." The description is shown
- * when the caller looked the client up (`r.client`).
- */
-export function renderRevokeHuman(r: RevokeResult & { client?: ClientRecord | null }, o: { color: boolean }): string {
-  const chalk = painter(o.color);
-  const what = withDescription(chalk.bold(displaySafe(r.selector)), r.client ?? undefined);
-  const jid = displaySafe(r.jid);
-  return r.revoked ? `Revoked ${what} for ${jid}.\n` : `Nothing was revoked for ${jid} (${what}).\n`;
-}
-
-/**
- * The --dry-run message. `matched` is what the selector matches in the current list: one
- * client (client/ and grant/ selectors), several (software/ selectors) or none.
- */
-export function renderDryRunHuman(
-  target: { jid: string; selector: string },
-  matched: ClientRecord | readonly ClientRecord[] | null | undefined,
-  o: { color: boolean },
-): string {
-  const chalk = painter(o.color);
-  const selector = chalk.bold(displaySafe(target.selector));
-  const jid = displaySafe(target.jid);
-  const clients = matched == null ? [] : "id" in matched ? [matched] : matched;
-  const only = clients.length === 1 ? clients[0] : undefined;
-  if (clients.length === 0) {
-    return `Would revoke ${selector} for ${jid}, but no client in the current list matches it. Nothing was changed.\n`;
-  }
-  if (only && only.id === target.selector) {
-    return `Would revoke ${withDescription(selector, only)} for ${jid}. Nothing was changed.\n`;
-  }
-  const lines = clients.map((c) => `  ${withDescription(displaySafe(c.id), c)}\n`);
-  const count = clients.length === 1 ? "1 client" : `${clients.length} clients`;
-  return `Would revoke ${selector} for ${jid}, which matches ${count}:\n${lines.join("")}Nothing was changed.\n`;
 }

@@ -7,7 +7,7 @@
 // parses the answers into ClientRecords and turns error replies into CamErrors.
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../errors.js";
-import { emptyUserAgent, isoFromUnix, type ClientRecord } from "../model.js";
+import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
 import { displaySafe } from "../render/sanitize.js";
 
 export const NS_MANAGE_CLIENTS = "xmpp:prosody.im/protocol/manage-clients";
@@ -17,6 +17,13 @@ export const NAMESPACES = [NS_MANAGE_CLIENTS, NS_CAM] as const;
 
 export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
+/**
+ * The companion module's own namespace (prosody/mod_client_management_admin): the complete revoke
+ * of one listed entry, for the account itself or, for admins, another account. The bare module
+ * never answers it.
+ */
+export const NS_ADMIN = "urn:camctl:admin:0";
+
 /** `to` is the target's bare JID for another account; omitted for the logged-in account itself. */
 export function listRequest(ns: string, to: string | undefined): Element {
   return xml("iq", { type: "get", to }, xml("list", { xmlns: ns }));
@@ -24,6 +31,34 @@ export function listRequest(ns: string, to: string | undefined): Element {
 
 export function revokeRequest(ns: string, to: string | undefined, selector: string): Element {
   return xml("iq", { type: "set", to }, xml("revoke", { xmlns: ns, id: selector }));
+}
+
+/**
+ * The companion's complete revoke: the exact listed id, and what the entry looked like when it was
+ * shown, so that the server revokes nothing if it is gone (<gone/>) or another client by now (<changed/>).
+ */
+export function companionRevokeRequest(to: string | undefined, expected: ClientRecord): Element {
+  const expect = xml("expect", { type: expected.type, "first-seen": expected.firstSeen ?? undefined });
+  if (expected.userAgent.software !== null) expect.append(xml("software", {}, expected.userAgent.software));
+  if (expected.userAgent.device !== null) expect.append(xml("device", {}, expected.userAgent.device));
+  return xml("iq", { type: "set", to }, xml("revoke", { xmlns: NS_ADMIN, id: expected.id }, expect));
+}
+
+const yes = (v: string | undefined): boolean | null => (v === undefined ? null : v === "true" || v === "1");
+
+/** The companion's <revoked/> answer: what it did, and the entry as listed afterwards (null: no access left). */
+export function parseRevoked(result: Element): { done: RevokeReport["done"]; after: ClientRecord | null } {
+  const revoked = result.getChild("revoked", NS_ADMIN);
+  if (!revoked) throw serverFault("The server confirmed the revocation without saying what it did (no <revoked/>); check with `camctl user clients`.", "bad-reply");
+  const after = revoked.getChild("client", NS_ADMIN);
+  return {
+    done: {
+      sessionClosed: yes(revoked.attrs["session-closed"]),
+      fastTokensRevoked: yes(revoked.attrs["fast-tokens-revoked"]),
+      grantRevoked: yes(revoked.attrs["grant-revoked"]),
+    },
+    after: after ? parseClient(after, NS_ADMIN) : null,
+  };
 }
 
 /** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the contract's form), or null. */
@@ -41,19 +76,30 @@ function childText(el: Element, name: string, ns: string | undefined): string | 
   return c ? c.getText() : null;
 }
 
+/**
+ * Auth method names in the README/XEP-0494 vocabulary, which the socket path uses too: Prosody's
+ * module says <bearer-token/> for what everyone else calls a grant. Unknown names are kept as sent.
+ */
+export function normaliseAuthName(name: string): string {
+  return name === "bearer-token" ? "grant" : name;
+}
+
 /** One <client/> element -> the contract's record. Unknown children are ignored, unknown auth methods kept. */
 export function parseClient(el: Element, ns: string | undefined): ClientRecord {
   const userAgent = emptyUserAgent();
   const ua = el.getChild("user-agent", ns);
   if (ua) {
-    userAgent.software = childText(ua, "software", ns);
-    userAgent.version = childText(ua, "version", ns);
-    userAgent.softwareId = childText(ua, "software-id", ns);
+    // Prosody's module sends version and id as attributes of <software>; the README and XEP-0494
+    // show child elements. Either is read, the attribute first.
+    const software = ua.getChild("software", ns);
+    userAgent.software = software ? software.getText() : null;
+    userAgent.version = software?.attrs.version ?? childText(ua, "version", ns);
+    userAgent.softwareId = software?.attrs.id ?? childText(ua, "software-id", ns);
     userAgent.uri = childText(ua, "uri", ns);
     userAgent.device = childText(ua, "device", ns);
   }
   const auth = new Set<string>();
-  for (const a of el.getChild("auth", ns)?.getChildElements() ?? []) auth.add(a.getName());
+  for (const a of el.getChild("auth", ns)?.getChildElements() ?? []) auth.add(normaliseAuthName(a.getName()));
   const connected = (el.attrs.connected ?? "").trim().toLowerCase();
   const permission = el.getChild("permission", ns)?.attrs.status;
   return {
@@ -74,7 +120,7 @@ export function parseClients(result: Element, ns: string): ClientRecord[] {
   const clients = result.getChild("clients", ns);
   if (!clients) {
     if (result.getChildElements().length === 0) return [];
-    throw new CamError("internal", "The server answered the client list request with something camctl does not understand.");
+    throw serverFault("The server answered the client list request with something camctl does not understand.", "bad-reply");
   }
   return clients.getChildren("client", ns).map((c) => parseClient(c, ns));
 }
@@ -84,11 +130,13 @@ export interface ErrorInfo {
   condition: string;
   text: string | null;
   application: string | null;
+  /** The application condition's namespace (e.g. NS_ADMIN for the companion's <gone/>). */
+  applicationNs: string | null;
   type: string | null;
 }
 
 export function errorInfo(errorEl: Element | undefined): ErrorInfo {
-  const info: ErrorInfo = { condition: "undefined-condition", text: null, application: null, type: errorEl?.attrs.type ?? null };
+  const info: ErrorInfo = { condition: "undefined-condition", text: null, application: null, applicationNs: null, type: errorEl?.attrs.type ?? null };
   if (!errorEl) return info;
   let sawCondition = false;
   for (const c of errorEl.getChildElements()) {
@@ -100,6 +148,7 @@ export function errorInfo(errorEl: Element | undefined): ErrorInfo {
       }
     } else if (info.application === null) {
       info.application = c.getName();
+      info.applicationNs = c.getNS() ?? null;
     }
   }
   return info;
@@ -147,17 +196,43 @@ export function unsupportedError(ctx: RequestContext): CamError {
   );
 }
 
-/** Maps an error reply (other than the namespace fallback cases) to a CamError. */
+/**
+ * The server failed at something it should do (an error of its own, an answer camctl cannot read,
+ * an answer from the wrong sender): exit 3 like a server that cannot be reached, because camctl got
+ * no usable answer; 1 is kept for camctl's own bugs.
+ */
+export function serverFault(sentence: string, condition: string): CamError {
+  return new CamError("unreachable", sentence, condition);
+}
+
+/** A request the server will never answer (it answered a ping sent after it): its handler failed. */
+export function unansweredError(ctx: RequestContext): CamError {
+  const target = displaySafe(ctx.target);
+  return serverFault(
+    ctx.op === "list"
+      ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
+          `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
+      : `The server answers, but not the revoke request for ${target}: its handler failed (see the server's log). ` +
+          `Check what was revoked with \`camctl user clients ${target}\`.`,
+    "no-answer",
+  );
+}
+
+/** Another account's entry, and the companion's complete revoke is not served (missing, or older than this camctl). */
+export function companionRevokeMissing(ctx: RequestContext): CamError {
+  const host = displaySafe(ctx.target.split("@")[1] ?? "");
+  return new CamError(
+    "unsupported",
+    `${host} does not offer the complete revoke for another account (${displaySafe(ctx.target)}): the companion module ${COMPANION_MODULE} ` +
+      `is not enabled there, or is older than this camctl. Install the one from camctl's prosody/ directory into Prosody's plugin_paths ` +
+      `(with "client_management_admin" in that host's modules_enabled), or run camctl on the server with --socket.`,
+    "service-unavailable",
+  );
+}
+
+/** Maps an error reply (other than the namespace fallback cases and the revoke outcomes) to a CamError. */
 export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
   const target = displaySafe(ctx.target);
-  if (e.application === "password-reset-required") {
-    return new CamError(
-      "passwordResetRequired",
-      `${displaySafe(ctx.selector ?? "This client")} signed in with the account's password, so its access ends only when the password is changed. ` +
-        `The server has already closed its session and revoked its tokens and grants; change ${target}'s password to finish.`,
-      "password-reset-required",
-    );
-  }
   switch (e.condition) {
     case "forbidden":
     case "not-allowed":
@@ -170,13 +245,6 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
         e.condition,
       );
     case "item-not-found":
-      if (ctx.op === "revoke") {
-        return new CamError(
-          "notFound",
-          `No client matches ${displaySafe(ctx.selector ?? "")} for ${target}; nothing was revoked. List them with \`camctl user clients ${target}\`.`,
-          "item-not-found",
-        );
-      }
       return new CamError("notFound", `There is no account ${target} on this server.`, "item-not-found");
     case "remote-server-not-found":
     case "remote-server-timeout":
@@ -185,9 +253,9 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
     case "jid-malformed":
       return new CamError("usage", `The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
     default:
-      return new CamError(
-        "internal",
-        `The server answered the ${ctx.op} request with an error (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details.`,
+      return serverFault(
+        `The server failed to answer the ${ctx.op} request (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details` +
+          (ctx.op === "revoke" ? `; check what was revoked with \`camctl user clients ${target}\`.` : "."),
         e.condition,
       );
   }

@@ -89,6 +89,12 @@ export interface XmppRunOptions {
 
 /** Runs camctl over XMPP against the sandbox, logged in as `login`. */
 export function xmppCamctl(sb: Sandbox, home: CamctlHome, login: Login, args: string[], o: XmppRunOptions = {}): Promise<CamctlRun> {
+  const { args: full, env } = xmppInvocation(sb, home, login, args, o);
+  return runCamctl(full, { env, timeoutMs: 60_000 });
+}
+
+/** The command line and environment xmppCamctl runs camctl with (for tests that start it themselves). */
+export function xmppInvocation(sb: Sandbox, home: CamctlHome, login: Login, args: string[], o: XmppRunOptions = {}): { args: string[]; env: NodeJS.ProcessEnv } {
   const tls = o.tls ?? "starttls";
   const port = tls === "direct" ? sb.directTlsPort : sb.c2sPort;
   const full = [...args, "--jid", login.jid, "--server", `127.0.0.1:${port}`, "--timeout", String(o.timeoutSeconds ?? 15)];
@@ -97,7 +103,7 @@ export function xmppCamctl(sb: Sandbox, home: CamctlHome, login: Login, args: st
   const env: NodeJS.ProcessEnv = { ...home.env, ...o.extraEnv };
   if (o.passwordInEnv) env.CAMCTL_PASSWORD = login.password;
   else full.push("--password-file", home.passwordFile(login.password));
-  return runCamctl(full, { env, timeoutMs: 60_000 });
+  return { args: full, env };
 }
 
 export async function xmppList(sb: Sandbox, home: CamctlHome, login: Login, target: string, o: XmppRunOptions = {}): Promise<ClientListJson> {

@@ -101,7 +101,7 @@ describe("logging in as the account itself", () => {
 
     const r1 = await xmppCamctl(sb, h, acct, ["user", "revoke_client", acct.jid, g1, "--yes", "--json"]);
     assert.equal(r1.code, 0, r1.stderr);
-    assert.deepEqual(JSON.parse(r1.stdout), { jid: acct.jid, selector: g1, revoked: true });
+    assert.deepEqual((({ jid, selector, revoked }) => ({ jid, selector, revoked }))(JSON.parse(r1.stdout)), { jid: acct.jid, selector: g1, revoked: true });
     const r2 = await xmppCamctl(sb, h, acct, ["user", "revoke-client", acct.jid, g2, "--yes"], { tls: "direct" });
     assert.equal(r2.code, 0, r2.stderr);
     const left = (await socketList(sb, acct.jid)).clients.map((c) => c.id);
@@ -110,7 +110,7 @@ describe("logging in as the account itself", () => {
     const r3 = await xmppCamctl(sb, h, acct, ["user", "revoke_client", acct.jid, "software/Dino", "--yes"]);
     assert.equal(r3.code, 7, r3.stderr);
     assert.match(r3.stderr, /password/);
-    assert.match(r3.stderr, /already closed its session and revoked/);
+    assert.match(r3.stderr, /can come back with it until the password is changed/);
     assertOneSentence(r3, acct.password);
 
     const r4 = await xmppCamctl(sb, h, acct, ["user", "revoke_client", acct.jid, "grant/doesnotexist", "--yes"]);

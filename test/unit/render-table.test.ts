@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { renderClientsTable, renderDryRunHuman, renderRevokeHuman, type TableOptions } from "../../src/render/table.js";
+import { renderClientsTable, type TableOptions } from "../../src/render/table.js";
 import { displaySafe } from "../../src/text/untrusted.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
 import type { ClientList } from "../../src/model.js";
@@ -67,24 +67,15 @@ test("colour off means no ESC at all; colour on means only SGR sequences", () =>
   const on = renderClientsTable(hostileList(), tty(120, true));
   assert.ok(on.includes("\x1b[")); // it is coloured...
   assert.ok(!plain(on).includes("\x1b")); // ...with nothing but colour
-  assert.ok(!renderRevokeHuman({ jid: "a@b", selector: "client/x", revoked: true }, { color: false }).includes("\x1b"));
 });
 
-test("hostile strings never reach table or revoke output raw", () => {
+test("hostile strings never reach the table raw", () => {
   const list = hostileList();
   for (const o of [tty(undefined), tty(300, true), tty(80, true), tty(40), pipe]) {
     const out = renderClientsTable(list, o);
     assertSafe(out);
     assert.ok(!out.includes("\x1b]") && !out.includes("\u009b") && !out.includes("\u202e") && !out.includes("\r"));
     assert.equal(lines(out).length, 1 + list.clients.length);
-  }
-  for (const c of list.clients) {
-    const revoke = renderRevokeHuman({ jid: c.userAgent.device!, selector: c.id, revoked: true, client: c }, { color: true });
-    const dry = renderDryRunHuman({ jid: "alice@example.com", selector: c.id }, c, { color: false });
-    const many = renderDryRunHuman({ jid: "alice@example.com", selector: "software/x\n" }, list.clients, { color: false });
-    for (const out of [revoke, dry, many]) assertSafe(out.replace(/\n$/, ""));
-    assert.equal(lines(revoke).length, 1);
-    assert.equal(lines(dry).length, 1);
   }
 });
 
@@ -134,30 +125,6 @@ test("an empty list is one sentence", () => {
   assert.equal(renderClientsTable(empty, tty(80, true)), "No clients have access to alice@example.com.\n");
   assert.equal(renderClientsTable(empty, pipe), "No clients have access to alice@example.com.\n");
   assert.equal(renderClientsTable({ ...empty, jid: "x\x1b]0;t\x07" }, pipe), "No clients have access to x\\x1b]0;t\\x07.\n");
-});
-
-test("revoke and dry-run messages name the client", () => {
-  const [gajim, grant, conversations] = SAMPLE.clients;
-  assert.equal(
-    renderRevokeHuman({ jid: "alice@example.com", selector: "client/zeiP41HLglIu", revoked: true, client: gajim }, { color: false }),
-    "Revoked client/zeiP41HLglIu (Gajim 1.8.4 on laptop) for alice@example.com.\n",
-  );
-  assert.equal(
-    renderRevokeHuman({ jid: "alice@example.com", selector: "grant/HjEEr45_LQr", revoked: true }, { color: false }),
-    "Revoked grant/HjEEr45_LQr for alice@example.com.\n",
-  );
-  assert.equal(
-    renderDryRunHuman({ jid: "alice@example.com", selector: "grant/HjEEr45_LQr" }, grant, { color: false }),
-    "Would revoke grant/HjEEr45_LQr (Movim) for alice@example.com. Nothing was changed.\n",
-  );
-  assert.equal(
-    renderDryRunHuman({ jid: "alice@example.com", selector: "software/Gajim" }, [gajim!, conversations!], { color: false }),
-    "Would revoke software/Gajim for alice@example.com, which matches 2 clients:\n" +
-      "  client/zeiP41HLglIu (Gajim 1.8.4 on laptop)\n" +
-      "  client/legacy-resource-Conversations.abcd (Conversations 2.16.8 on Pixel 7)\n" +
-      "Nothing was changed.\n",
-  );
-  assert.match(renderDryRunHuman({ jid: "alice@example.com", selector: "client/nope" }, undefined, { color: false }), /no client in the current list matches it/);
 });
 
 test("property: row count is clients + 1 header line and ids come whole, whatever the content", () => {

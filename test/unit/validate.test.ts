@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseBareJid, parseSelector, isValidDomain } from "../../src/validate.js";
+import { comparableJid, parseBareJid, parseSelector, isValidDomain } from "../../src/validate.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 
 const usage = (fn: () => unknown) =>
@@ -54,27 +54,38 @@ test("property: any accepted JID has exactly one @, no resource, no controls, va
 });
 
 test("selectors: the three kinds the server understands", () => {
-  assert.deepEqual(parseSelector("client/zeiP41HLglIu"), { kind: "client", text: "client/zeiP41HLglIu", name: "zeiP41HLglIu", version: null });
-  assert.deepEqual(parseSelector("grant/HjEEr45_LQr"), { kind: "grant", text: "grant/HjEEr45_LQr", name: "HjEEr45_LQr", version: null });
-  assert.deepEqual(parseSelector("software/Gajim"), { kind: "software", text: "software/Gajim", name: "Gajim", version: null });
-  assert.deepEqual(parseSelector("software/Gajim/1.8.0"), { kind: "software", text: "software/Gajim/1.8.0", name: "Gajim", version: "1.8.0" });
-  assert.equal(parseSelector("software/REST client").name, "REST client");
-  for (const bad of ["", "client", "client/", "grant/a b", "grant/a/b", "token/x", "software/", "software/x/", "client/x\n", "software/x\u202e"]) {
-    usage(() => parseSelector(bad));
-  }
+  assert.deepEqual(parseSelector("client/zeiP41HLglIu"), { kind: "client", text: "client/zeiP41HLglIu", rest: "zeiP41HLglIu" });
+  assert.deepEqual(parseSelector("grant/HjEEr45_LQr"), { kind: "grant", text: "grant/HjEEr45_LQr", rest: "HjEEr45_LQr" });
+  assert.deepEqual(parseSelector("software/Gajim"), { kind: "software", text: "software/Gajim", rest: "Gajim" });
+  assert.deepEqual(parseSelector("software/Gajim/1.8.0"), { kind: "software", text: "software/Gajim/1.8.0", rest: "Gajim/1.8.0" });
+  assert.equal(parseSelector("software/REST client").rest, "REST client");
+  for (const bad of ["", "client", "token/x", "Client/x", "/x", "garbage"]) usage(() => parseSelector(bad));
 });
 
-test("property: accepted selectors never contain control or format characters", () => {
+test("selectors take any id a client can choose: slashes, spaces, any character; only an empty one is refused, saying why", () => {
+  for (const id of ["client/a/b", "client/with space", "client/ leading", "client/x\n", "client/\u202e\x1b[31m", "grant/a b", "grant/a/b", "software/x/", "client/" + "x".repeat(5000)]) {
+    assert.equal(parseSelector(id).text, id);
+  }
+  for (const [bad, why] of [["client/", /empty.*client\/.*password/], ["grant/", /empty/], ["software/", /names no software/]] as const) {
+    assert.throws(() => parseSelector(bad), (e: unknown) => e instanceof CamError && e.kind === "usage" && why.test(e.message));
+  }
+  assert.throws(() => parseSelector("x\x1b]0;t\x07/a"), (e: unknown) => e instanceof CamError && !e.message.includes("\x1b"), "echoed safely");
+});
+
+test("property: every <kind>/<non-empty> is taken exactly as typed", () => {
   fc.assert(
-    fc.property(fc.constantFrom("client/", "grant/", "software/", ""), fc.string({ unit: "binary", maxLength: 30 }), (prefix, rest) => {
-      try {
-        const s = parseSelector(prefix + rest);
-        assert.doesNotMatch(s.text, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
-        assert.equal(s.text, prefix + rest);
-      } catch (e) {
-        assert.ok(e instanceof CamError && e.kind === "usage");
-      }
+    fc.property(fc.constantFrom("client/", "grant/", "software/"), fc.string({ unit: "binary", minLength: 1, maxLength: 30 }), (prefix, rest) => {
+      const s = parseSelector(prefix + rest);
+      assert.equal(s.text, prefix + rest);
+      assert.equal(s.rest, rest);
     }),
     { numRuns: 2000 },
   );
+});
+
+test("JIDs compare the way the server preps them: case, fullwidth letters, sharp s", () => {
+  assert.equal(comparableJid("Alice@Example.COM"), comparableJid("alice@example.com"));
+  assert.equal(comparableJid("\uff41lice@example.com"), "alice@example.com", "fullwidth a (NFKC)");
+  assert.equal(comparableJid("stra\u00dfe@example.com"), "strasse@example.com", "sharp s folds to ss");
+  assert.notEqual(comparableJid("alice@example.com"), comparableJid("bob@example.com"));
 });

@@ -4,8 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Parser, type Element } from "@xmpp/xml";
 import {
+  NS_ADMIN,
   NS_CAM,
   NS_MANAGE_CLIENTS,
+  companionRevokeRequest,
+  parseRevoked,
   errorInfo,
   isFallbackError,
   isoFromXmppTime,
@@ -138,9 +141,7 @@ test("password-reset-required is service-unavailable too, but never a reason to 
   assert.equal(prr.condition, "service-unavailable");
   assert.equal(prr.application, "password-reset-required");
   assert.equal(isFallbackError(prr), false);
-  const e = replyError(prr, { op: "revoke", target: "a@b", login: "a@b", self: true, selector: "client/x" });
-  assert.equal(exitCodeFor(e), 7);
-  assert.match(e.message, /already closed its session and revoked/);
+  assert.equal(prr.applicationNs, NS_CAM);
   // The application condition may come first as well.
   assert.equal(errorInfo(err(`<password-reset-required xmlns="${NS_MANAGE_CLIENTS}"/><service-unavailable ${S}/>`)).condition, "service-unavailable");
 
@@ -159,10 +160,53 @@ test("error replies map to the contract's exit codes", () => {
   assert.equal(code(`<item-not-found ${S}/>`, other), 6);
   assert.equal(code(`<remote-server-not-found ${S}/>`, other), 6);
   assert.equal(code(`<bad-request ${S}/>`, self), 2);
-  assert.equal(code(`<internal-server-error ${S}/>`, self), 1);
+  assert.equal(code(`<internal-server-error ${S}/>`, self), 3, "the server's own failure: no usable answer, not camctl's bug");
+  assert.equal(code(`<undefined-condition ${S}/>`, other), 3);
+  assert.match(replyError(errorInfo(err(`<internal-server-error ${S}/>`)), self).message, /check what was revoked with `camctl user clients a@b\.example`/);
   assert.equal(exitCodeFor(unsupportedError(self)), 8);
   assert.match(unsupportedError(other).message, /mod_client_management_admin.*--socket/);
   assert.match(unsupportedError(self).message, /mod_client_management is not enabled/);
   const forbidden = replyError(errorInfo(err(`<forbidden ${S}/><text ${S}>\x1b]0;pwned\x07</text>`)), other);
   assert.doesNotMatch(forbidden.message, /\x1b/, "server text is made display-safe");
+});
+
+// Recorded from the real mod_client_management (Prosody 13.0.1): <bearer-token/>, and a grant's
+// software id and version as attributes of <software>; no <expires>.
+const REAL_REPLY = `<iq id="sandbox-iq-1" type="result" to="rec@camctl.test/Probe~scHYc28g2z+2"><clients xmlns="xmpp:prosody.im/protocol/manage-clients"><client connected="true" id="client/kept/with space" type="session"><first-seen>2026-11-27T21:36:21Z</first-seen><last-seen>2026-11-27T21:36:21Z</last-seen><auth><password/></auth><user-agent><software>Gajim</software><device>laptop</device></user-agent></client><client connected="false" id="grant/LrnntWRbBCHa" type="access"><first-seen>2026-11-27T21:36:21Z</first-seen><last-seen>2026-11-27T21:36:21Z</last-seen><auth><bearer-token/></auth><user-agent><software id="rest-id" version="2.1">REST client</software><uri>https://rest.example/</uri></user-agent></client></clients></iq>`;
+
+test("the real module's reply: bearer-token is a grant, version and id come from <software>'s attributes", () => {
+  const [session, grant] = parseClients(stanza(REAL_REPLY), NS_MANAGE_CLIENTS);
+  assert.equal(session?.id, "client/kept/with space");
+  assert.deepEqual(session?.userAgent, { software: "Gajim", version: null, softwareId: null, uri: null, device: "laptop" });
+  assert.deepEqual(grant?.auth, ["grant"]);
+  assert.deepEqual(grant?.userAgent, { software: "REST client", version: "2.1", softwareId: "rest-id", uri: "https://rest.example/", device: null });
+  assert.equal(grant?.expires, null, "the real module sends no <expires>");
+});
+
+test("auth names: bearer-token and grant are one method; unknown names are kept as sent", () => {
+  const reply = stanza(`<iq type="result" id="x"><clients xmlns="${NS_MANAGE_CLIENTS}">
+    <client id="grant/a" type="access"><auth><bearer-token/><grant/><x-new-thing/></auth><user-agent><software>S</software><version>child-form</version><software-id>child-id</software-id></user-agent></client>
+  </clients></iq>`);
+  const [c] = parseClients(reply, NS_MANAGE_CLIENTS);
+  assert.deepEqual(c?.auth, ["grant", "x-new-thing"]);
+  assert.equal(c?.userAgent.version, "child-form", "the child form, as the README shows it");
+  assert.equal(c?.userAgent.softwareId, "child-id");
+});
+
+test("the companion's complete revoke: request and answer", () => {
+  const expected = {
+    id: `client/"a"/<b>`, type: "session" as const, connected: true, firstSeen: "2026-11-01T10:00:00Z", lastSeen: null, expires: null, auth: ["password"],
+    userAgent: { software: "Gajim", version: null, softwareId: null, uri: null, device: null }, permission: null,
+  };
+  assert.equal(
+    companionRevokeRequest(undefined, expected).toString(),
+    `<iq type="set"><revoke xmlns="${NS_ADMIN}" id="client/&quot;a&quot;/&lt;b&gt;"><expect type="session" first-seen="2026-11-01T10:00:00Z"><software>Gajim</software></expect></revoke></iq>`,
+  );
+  const answer = parseRevoked(stanza(`<iq type="result" id="x"><revoked xmlns="${NS_ADMIN}" id="client/a" session-closed="true" fast-tokens-revoked="false" grant-revoked="false">
+    <client xmlns="${NS_ADMIN}" id="client/a" type="session" connected="false"><first-seen>2026-11-01T10:00:00Z</first-seen><auth><password/></auth></client></revoked></iq>`));
+  assert.deepEqual(answer.done, { sessionClosed: true, fastTokensRevoked: false, grantRevoked: false });
+  assert.deepEqual(answer.after?.auth, ["password"]);
+  assert.equal(parseRevoked(stanza(`<iq type="result" id="x"><revoked xmlns="${NS_ADMIN}" id="grant/g" grant-revoked="true"/></iq>`)).after, null);
+  assert.deepEqual(parseRevoked(stanza(`<iq type="result" id="x"><revoked xmlns="${NS_ADMIN}" id="grant/g"/></iq>`)).done, { sessionClosed: null, fastTokensRevoked: null, grantRevoked: null }, "absent = unknown");
+  assert.throws(() => parseRevoked(stanza(`<iq type="result" id="x"/>`)), (e: unknown) => exitCodeFor(e) === 3);
 });

@@ -1,9 +1,23 @@
 // camctl user revoke_client <jid> <selector>: revoke one client's access.
+//
+// List, resolve the selector to one listed entry exactly as the server would, show it (dry run or
+// confirmation), then revoke exactly that entry: the source revokes by its id and refuses when the
+// entry is gone or has changed meanwhile, so what was confirmed is what is revoked.
 import type { Command } from "commander";
 import { CamError } from "../../errors.js";
 import type { IOStreams } from "../../iostreams.js";
-import type { ClientRecord } from "../../model.js";
+import { setInterruptHint } from "../../interrupt.js";
+import type { ClientRecord, RevokeReport } from "../../model.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import {
+  changedError,
+  goneError,
+  noMatchError,
+  revokeExitCode,
+  revokeQuestion,
+  revokeSentence,
+  type RevokeView,
+} from "../../render/revoke.js";
 import { displaySafe } from "../../render/sanitize.js";
 import { withSource } from "../../transport.js";
 import { parseBareJid, parseSelector, type Selector } from "../../validate.js";
@@ -17,6 +31,21 @@ export interface RevokeClientOptions extends CommonOptions {
   dryRun: boolean;
 }
 
+const REVOKE_HELP = `
+Selectors:
+  client/<id>, grant/<id>
+      an id exactly as \`camctl user clients\` lists it. Clients choose their
+      ids, so quote them for the shell: 'client/my phone', 'client/a/b'
+  software/<name>[/<version>]
+      the first client in the server's list with that software (or
+      software/version); --dry-run shows which one, and any others
+camctl revokes exactly the entry it showed, and nothing if that entry is
+gone or has changed by then.
+
+Exit codes: 0 revoked; 7 only the password is left (the client can sign in
+again until the password is changed); 9 something else is left (said on
+stderr); 6 no match, gone or changed.`;
+
 export function register(user: Command, deps: Deps): void {
   addCommonOptions(
     user
@@ -24,9 +53,10 @@ export function register(user: Command, deps: Deps): void {
       .alias("revoke-client")
       .description("revoke one client's access to an account")
       .argument("<jid>", "the account, e.g. alice@example.com")
-      .argument("<selector>", "client/<id>, grant/<id> or software/<name>[/<version>]")
+      .argument("<selector>", "an id as listed (client/<id>, grant/<id>; quote it if it has spaces) or software/<name>[/<version>]")
       .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
-      .option("--dry-run", "show what would be revoked and change nothing"),
+      .option("--dry-run", "show which listed client would be revoked and change nothing")
+      .addHelpText("after", REVOKE_HELP),
   ).action(async (jid: string, selector: string, raw: Record<string, unknown>) => {
     const opts: RevokeClientOptions = {
       ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
@@ -43,43 +73,71 @@ export function register(user: Command, deps: Deps): void {
   });
 }
 
-/** The client a selector names, as the server would pick it: exact id, or the first software match. */
-export function findSelected(clients: ClientRecord[], sel: Selector): ClientRecord | undefined {
-  if (sel.kind !== "software") return clients.find((c) => c.id === sel.text);
-  return clients.find((c) => c.userAgent.software === sel.name && (sel.version === null || c.userAgent.version === sel.version));
+/** Does the server's software/<text> selector take this client? Its software, or software "/" version. */
+function matchesSoftware(c: ClientRecord, text: string): boolean {
+  const { software, version } = c.userAgent;
+  if (software === null) return false;
+  return software === text || (version !== null && `${software}/${version}` === text);
 }
 
-function describe(c: ClientRecord): string {
-  const ua = c.userAgent;
-  const what = [ua.software, ua.version].filter(Boolean).join(" ") || "unnamed client";
-  return displaySafe(ua.device ? `${what} on ${ua.device}` : what);
+/**
+ * The entry a selector names, as the server picks it: the exact id, or for software/ the first
+ * match in the server's list order; `others` are the further software matches, in that order.
+ */
+export function resolveSelector(clients: readonly ClientRecord[], sel: Selector): { entry: ClientRecord | undefined; others: ClientRecord[] } {
+  const matches = sel.kind === "software" ? clients.filter((c) => matchesSoftware(c, sel.rest)) : clients.filter((c) => c.id === sel.text);
+  return { entry: matches[0], others: matches.slice(1) };
+}
+
+/** Said on Ctrl-C or a cut-off connection once the revoke may have reached the server. */
+function mayHaveHappened(jid: string, entry: ClientRecord): string {
+  const who = displaySafe(jid);
+  return `The revoke request for ${displaySafe(entry.id)} may already have reached the server, so it may have been revoked; check with \`camctl user clients ${who}\`.`;
 }
 
 export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm">): Promise<void> {
-  const sel = opts.selector;
-  const result = { jid: opts.jid, selector: sel.text };
-  {
-    // Look first: a dry run reports the match, a confirmation names what will go, and the revoke
-    // takes exactly the listed entry (TEMPORARY shape until issue 8 lands).
-    const prepared = await deps.prepareSource(opts, io);
-    const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(opts.jid));
-    const client = findSelected(list.clients, sel);
-    if (!client) {
-      throw new CamError("notFound",
-        `No client matches ${displaySafe(sel.text)} for ${displaySafe(opts.jid)}; nothing was revoked. ` +
-        `List them with \`camctl user clients ${displaySafe(opts.jid)}\`.`,
-        "item-not-found");
-    }
-    if (opts.dryRun) {
-      await writeRevokeOutcome({ ...result, revoked: false, dryRun: true, client }, opts.output, io);
-      return;
-    }
-    if (!opts.yes) {
-      // Outside withSource: the timeout bounds the server, not the person deciding.
-      const question = `Revoke ${displaySafe(client.id)} (${describe(client)}) from ${displaySafe(opts.jid)}?`;
-      if (!(await deps.confirm(question, io))) throw new CamError("usage", "Nothing was revoked.");
-    }
-    await withSource(prepared, opts.timeoutSeconds, (source) => source.revoke(opts.jid, client));
+  const { jid, selector: sel } = opts;
+  const write = (v: RevokeView) => writeRevokeOutcome(v, opts.output, io);
+  const prepared = await deps.prepareSource(opts, io);
+  const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(jid));
+  const { entry, others } = resolveSelector(list.clients, sel);
+  const base = { jid, selector: sel.text, others };
+  if (!entry) {
+    await write({ ...base, kind: "not-revoked", why: "no-match", entry: null });
+    throw noMatchError(jid, sel.text);
   }
-  await writeRevokeOutcome({ ...result, revoked: true }, opts.output, io);
+  if (opts.dryRun) {
+    await write({ ...base, kind: "dry-run", entry });
+    return;
+  }
+  if (!opts.yes) {
+    // Outside withSource: the timeout bounds the server, not the person deciding.
+    if (!(await deps.confirm(revokeQuestion(jid, sel.text, entry, others), io))) throw new CamError("usage", "Nothing was revoked.");
+  }
+
+  let report: RevokeReport;
+  const hint = mayHaveHappened(jid, entry);
+  let opened = false; // from then on the request may be on its way
+  try {
+    report = await withSource(prepared, opts.timeoutSeconds, (source) => {
+      opened = true;
+      setInterruptHint(hint);
+      return source.revoke(jid, entry);
+    });
+  } catch (err) {
+    if (err instanceof CamError && err.kind === "notFound" && (err.condition === "gone" || err.condition === "changed")) {
+      await write({ ...base, kind: "not-revoked", why: err.condition, entry });
+      throw err.condition === "gone" ? goneError(jid, entry) : changedError(jid, entry);
+    }
+    // Cut off (timeout, closed connection) after the request may have gone out: say so.
+    if (opened && err instanceof CamError && err.kind === "unreachable") throw new CamError(err.kind, `${err.message} ${hint}`, err.condition);
+    throw err;
+  } finally {
+    setInterruptHint(undefined);
+  }
+  await write({ ...base, kind: "report", report });
+  const code = revokeExitCode(report);
+  if (code !== 0) {
+    throw new CamError(code === 7 ? "passwordResetRequired" : "partlyDone", revokeSentence(report), code === 7 ? "password-reset-required" : "partly-revoked");
+  }
 }
