@@ -351,8 +351,10 @@ export async function rawSasl2(conn: RawXmppConnection, domain: string, o: RawSa
       `<initial-response>${initialResponse(o, domain).toString("base64")}</initial-response>${parts}</authenticate>`,
   );
   const answer = await conn.next(ms, "a SASL2 answer");
+  if (answer.ns !== NS_SASL2 || (answer.name !== "success" && answer.name !== "failure")) {
+    throw new Error("raw client: unexpected SASL2 answer " + String(answer));
+  }
   if (answer.name === "failure") return { ok: false, failure: answer };
-  if (answer.name !== "success") throw new Error("raw client: unexpected SASL2 answer " + String(answer));
   await conn.next(ms, "features after SASL2 success");
   const token = answer.child("token", NS_FAST)?.attrs.token ?? null;
   return { ok: true, success: answer, jid: answer.child("authorization-identifier")?.text ?? "", fastToken: token };

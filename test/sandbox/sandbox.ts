@@ -42,6 +42,15 @@ export interface SandboxOptions {
   serveXep0494?: boolean;
 }
 
+/** The OAuth client a grant names (its oauth2_client: name, id, version, uri) and its lifetime. */
+export interface GrantClientInfo {
+  software?: string;
+  softwareId?: string;
+  version?: string;
+  uri?: string;
+  ttlSeconds?: number;
+}
+
 /** One client populate() gives an account. */
 export type PopulateClientSpec =
   /** A real SASL2 login (PLAIN over TLS, Bind2, <user-agent id>), then logged out unless keepConnected. */
@@ -49,7 +58,7 @@ export type PopulateClientSpec =
   /** A real pre-SASL2 login (SASL PLAIN, resource binding), then logged out unless keepConnected. */
   | { kind: "legacy"; resource?: string; keepConnected?: boolean }
   /** An OAuth-style grant (one refresh token) made with mod_tokenauth's create_grant/create_token. */
-  | { kind: "grant"; software?: string; version?: string; uri?: string; ttlSeconds?: number };
+  | ({ kind: "grant" } & GrantClientInfo);
 
 export interface PopulateOptions {
   /** How many accounts to create. */
@@ -135,7 +144,12 @@ export interface Sandbox {
   /** Pre-SASL2 login (legacy SASL PLAIN + resource bind), tracked by resource. */
   legacyLogin(o: { jid: string; password: string; resource: string; keepConnected?: boolean }): Promise<SandboxClient>;
   /** An OAuth-style grant created through mod_tokenauth's API on the server (client of type "access" that never logged in). Returns the grant id as the module reports it, e.g. "grant/xyz". */
-  createGrant(jid: string, o?: { software?: string; uri?: string; ttlSeconds?: number }): Promise<string>;
+  createGrant(jid: string, o?: GrantClientInfo): Promise<string>;
+  /**
+   * A grant like createGrant's plus an access token for it (purpose "oauth2", what mod_http_oauth2
+   * hands out and SASL OAUTHBEARER accepts). The token is a secret: for logins only.
+   */
+  createAccessToken(jid: string, o?: GrantClientInfo): Promise<{ grantId: string; token: string }>;
   /**
    * A raw c2s connection after STARTTLS (see raw-client.ts), closed by stop() at the latest.
    * `from` goes into the stream header (the server offers FAST only when it knows the account).
@@ -703,21 +717,27 @@ class SandboxImpl implements Sandbox {
     return this.keepOrClose(client, o.keepConnected);
   }
 
-  async createGrant(jid: string, o: { software?: string; uri?: string; ttlSeconds?: number } = {}): Promise<string> {
-    const { local, domain } = splitJid(jid);
-    const bare = `${local}@${domain}`;
-    const clientInfo: string[] = [];
-    if (o.software !== undefined) clientInfo.push(`name = ${luaString(o.software)}`);
-    if (o.uri !== undefined) clientInfo.push(`uri = ${luaString(o.uri)}`);
+  /** Lua that makes a grant for `bare` on `domain` (local `grant`), optionally with a token of `purpose` (local `token`). */
+  private grantLua(domain: string, bare: string, o: GrantClientInfo, purpose: string): string {
+    const info: string[] = [];
+    if (o.software !== undefined) info.push(`name = ${luaString(o.software)}`);
+    if (o.softwareId !== undefined) info.push(`id = ${luaString(o.softwareId)}`);
+    if (o.version !== undefined) info.push(`version = ${luaString(o.version)}`);
+    if (o.uri !== undefined) info.push(`uri = ${luaString(o.uri)}`);
     const ttl = o.ttlSeconds !== undefined ? String(Math.floor(o.ttlSeconds)) : "nil";
-    // The same shape of grant mod_http_oauth2 creates: grant data naming the
-    // OAuth client, one refresh token. The token itself never leaves the server.
-    const grantId = await this.lua(`local tokenauth = prosody.hosts[${luaString(domain)}] and prosody.hosts[${luaString(domain)}].modules.tokenauth
+    // The shape mod_http_oauth2 gives its grants: data naming the OAuth client.
+    return `local tokenauth = prosody.hosts[${luaString(domain)}] and prosody.hosts[${luaString(domain)}].modules.tokenauth
 if not tokenauth then return nil, "mod_tokenauth is not loaded on ${domain}" end
-local grant, err = tokenauth.create_grant(${luaString(bare)}, ${luaString(bare)}, ${ttl}, { oauth2_client = { ${clientInfo.join(", ")} } })
+local grant, err = tokenauth.create_grant(${luaString(bare)}, ${luaString(bare)}, ${ttl}, { oauth2_client = { ${info.join(", ")} } })
 if not grant then return nil, "create_grant: " .. tostring(err) end
-local token, terr = tokenauth.create_token(${luaString(bare)}, grant, nil, ${ttl}, "oauth2-refresh")
-if not token then return nil, "create_token: " .. tostring(terr) end
+local token, terr = tokenauth.create_token(${luaString(bare)}, grant, nil, ${ttl}, ${luaString(purpose)})
+if not token then return nil, "create_token: " .. tostring(terr) end`;
+  }
+
+  async createGrant(jid: string, o: GrantClientInfo = {}): Promise<string> {
+    const { local, domain } = splitJid(jid);
+    // One refresh token, which never leaves the server.
+    const grantId = await this.lua(`${this.grantLua(domain, `${local}@${domain}`, o, "oauth2-refresh")}
 return grant.id`);
     const reported = await this.lua(`local host = prosody.hosts[${luaString(domain)}]
 local cm = host and host.modules.client_management
@@ -727,6 +747,14 @@ for _, c in ipairs(cm.get_active_clients(${luaString(local)}) or {}) do
 end
 return ""`);
     return reported !== "" ? reported : `grant/${grantId}`;
+  }
+
+  async createAccessToken(jid: string, o: GrantClientInfo = {}): Promise<{ grantId: string; token: string }> {
+    const { local, domain } = splitJid(jid);
+    const text = await this.lua(`${this.grantLua(domain, `${local}@${domain}`, o, "oauth2")}
+return grant.id .. " " .. token`);
+    const [grantId, token] = text.split(" ") as [string, string];
+    return { grantId: `grant/${grantId}`, token };
   }
 
   async populate(o: PopulateOptions): Promise<PopulatedAccount[]> {
@@ -812,23 +840,13 @@ return "ok"`,
     for (const account of accounts) {
       const mine = grants.filter((g) => g.account === account);
       if (mine.length === 0) continue;
-      const ids = await this.lua(`local tokenauth = prosody.hosts[${luaString(host)}].modules.tokenauth
-local jid = ${luaString(account.jid)}
-local ids = {}
-for _, spec in ipairs({ ${mine
-        .map(({ spec }) => {
-          const info = [
-            spec.software !== undefined ? `name = ${luaString(spec.software)}` : "",
-            spec.version !== undefined ? `version = ${luaString(spec.version)}` : "",
-            spec.uri !== undefined ? `uri = ${luaString(spec.uri)}` : "",
-          ].filter(Boolean);
-          return `{ ttl = ${spec.ttlSeconds !== undefined ? Math.floor(spec.ttlSeconds) : "nil"}, client = { ${info.join(", ")} } }`;
-        })
-        .join(", ")} }) do
-  local grant = assert(tokenauth.create_grant(jid, jid, spec.ttl, { oauth2_client = spec.client }))
-  assert(tokenauth.create_token(jid, grant, nil, spec.ttl, "oauth2-refresh"))
-  ids[#ids + 1] = grant.id
-end
+      const ids = await this.lua(`local ids = {}
+${mine
+  .map(({ spec }) => `do
+${this.grantLua(host, account.jid, spec, "oauth2-refresh")}
+ids[#ids + 1] = grant.id
+end`)
+  .join("\n")}
 return table.concat(ids, " ")`);
       ids.split(" ").forEach((grantId, k) => {
         const { spec, slot } = mine[k]!;
@@ -879,9 +897,12 @@ return table.concat(out, "\\n")`);
 
   shell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
+      // Without COLUMNS and a terminal, the shell asks for its default width (130 usable columns).
+      const { COLUMNS: _columns, ...env } = process.env;
       const child = spawn("prosodyctl", ["--config", this.configPath, "shell", ...args], {
         cwd: this.dir,
         stdio: ["ignore", "pipe", "pipe"],
+        env,
       });
       let stdout = "";
       let stderr = "";
