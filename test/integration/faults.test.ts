@@ -21,7 +21,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
-import { ADMIN_HEADER, asNobodyPrefix, staleSocket, startCamctl, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
+import { ADMIN_HEADER, camctlForNobody, staleSocket, startCamctl, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
 import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
 
@@ -174,13 +174,16 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
 
   test("a socket the user may not open: 5, permission denied", async (t) => {
     let prefix: string[] | null = null;
+    let bin: string | undefined;
     if (process.getuid?.() === 0) {
       // Root opens any socket; only another user sees the permission check.
-      prefix = asNobodyPrefix();
-      if (!prefix) {
-        t.skip("running as root and neither setpriv nor runuser can run camctl as nobody; root may open any socket");
+      const nobody = camctlForNobody();
+      if ("skip" in nobody) {
+        t.skip(`running as root, and camctl cannot run as nobody: ${nobody.skip}; root may open any socket`);
         return;
       }
+      ({ prefix, bin } = nobody);
+      fs.chmodSync(scratch, 0o711); // so that nobody meets the socket's own mode, not the directory's
     }
     const dir = fs.mkdtempSync(path.join(scratch, "perm-"));
     fs.chmodSync(dir, 0o755);
@@ -192,6 +195,7 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       fs.chmodSync(p, prefix ? 0o600 : 0o000); // owned by root (0600) or by us (0000)
       const run = startCamctl(["user", "clients", "alice@example.com", "--socket", p, "--timeout", String(TIMEOUT_S)], {
         prefix: prefix ?? undefined,
+        bin,
         env: { HOME: "/nonexistent" },
         timeoutMs: KILL_MS,
       });
