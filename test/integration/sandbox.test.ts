@@ -489,6 +489,25 @@ return table.concat(out, "\\n")`);
     assert.match(back.jid, /@/, "the client logs straight back in with it");
   });
 
+  test("a client with only a FAST token left: revoke is true, and the record stays", async () => {
+    const a = await account("fastclient");
+    const { token } = await sb.createAccessToken(a.jid, { software: "Web login" });
+    const first = await login(sb, a, { userAgent: { id: "fc-1", software: "Dino", device: "Tablet" }, mechanism: "OAUTHBEARER", secret: token, requestFastToken: true });
+    await login(sb, a, { userAgent: { id: "fc-1" }, mechanism: "HT-SHA-256-NONE", secret: first.fastToken! });
+    const [before] = (await listed(sb, a.local)).filter((c) => c.id === "client/fc-1");
+    assert.deepEqual(before?.active, ["fast"], "no password was ever used");
+    assert.equal(await revoke(sb, a.local, "client/fc-1"), "true nil");
+    assert.equal(find(await listed(sb, a.local), "client/fc-1"), undefined);
+    const { conn, result } = await tryLogin(sb, a, { userAgent: { id: "fc-1" }, mechanism: "HT-SHA-256-NONE", secret: first.fastToken! });
+    conn.destroy();
+    assert.equal(result.ok, false, "its FAST token is gone");
+    assert.match(await revoke(sb, a.local, "client/fc-1"), /^raised: .*attempt to index a nil value/, "stored, but without access");
+    await login(sb, a, { userAgent: { id: "fc-1", software: "Dino 2" } });
+    const [again] = (await listed(sb, a.local)).filter((c) => c.id === "client/fc-1");
+    assert.equal(again!.first_seen, before!.first_seen, "the same record, never deleted");
+    assert.deepEqual(again!.user_agent, { software: "Dino", device: "Tablet" });
+  });
+
   test("OAUTHBEARER: the session is never tied to its grant; revoking the grant leaves the session connected", async () => {
     const a = await account("oauth");
     const { grantId, token } = await sb.createAccessToken(a.jid, { software: "WebApp" });
