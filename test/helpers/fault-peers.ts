@@ -3,7 +3,10 @@
 // nothing, a stale socket file, and a way to start camctl as a process the test can signal or
 // run as another user.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { CAMCTL_BIN, type CamctlRun } from "./run-camctl.js";
 
 export interface Peer {
@@ -117,11 +120,11 @@ export interface StartedCamctl {
  */
 export function startCamctl(
   args: string[],
-  o: { env?: NodeJS.ProcessEnv; prefix?: string[]; timeoutMs?: number } = {},
+  o: { env?: NodeJS.ProcessEnv; prefix?: string[]; timeoutMs?: number; bin?: string } = {},
 ): StartedCamctl {
   const started = Date.now();
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...o.env };
-  const argv = [...(o.prefix ?? []), process.execPath, CAMCTL_BIN, ...args];
+  const argv = [...(o.prefix ?? []), process.execPath, o.bin ?? CAMCTL_BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
   const result = new Promise<CamctlRun>((resolve, reject) => {
     let stdout = "";
@@ -149,4 +152,32 @@ export function asNobodyPrefix(): string[] | null {
     if (r.status === 0) return prefix;
   }
   return null;
+}
+
+let nobodyCopy: { prefix: string[]; bin: string } | { skip: string } | undefined;
+
+/**
+ * camctl as `nobody` can run it wherever the checkout lives (a checkout under a 0700 home is out
+ * of nobody's reach): bin/ and the self-contained bundle in dist/ copied once into a fresh
+ * world-readable directory, removed at exit. Returns the command prefix and the copied bin/camctl,
+ * or the reason it cannot be done on this machine.
+ */
+export function camctlForNobody(): { prefix: string[]; bin: string } | { skip: string } {
+  if (nobodyCopy) return nobodyCopy;
+  const prefix = asNobodyPrefix();
+  if (!prefix) return (nobodyCopy = { skip: "neither setpriv nor runuser can run a command as nobody here" });
+  if (spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, "-e", "0"], { stdio: "ignore", timeout: 10_000 }).status !== 0) {
+    return (nobodyCopy = { skip: `nobody cannot run ${process.execPath}` });
+  }
+  const checkout = path.dirname(path.dirname(CAMCTL_BIN));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-as-nobody-"));
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.chmodSync(dir, 0o755);
+  for (const part of ["bin", "dist"]) fs.cpSync(path.join(checkout, part), path.join(dir, part), { recursive: true });
+  const bin = path.join(dir, "bin", "camctl");
+  const check = spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, bin, "--version"], { encoding: "utf8", timeout: 10_000 });
+  if (check.status !== 0) {
+    return (nobodyCopy = { skip: `nobody cannot run the copy of camctl in ${dir} (is ${os.tmpdir()} closed to others?): ${check.stderr.trim()}` });
+  }
+  return (nobodyCopy = { prefix, bin });
 }

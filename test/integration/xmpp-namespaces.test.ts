@@ -86,7 +86,7 @@ let sb: Sandbox;
 const home = homesRemovedAfterAll();
 
 before(async () => {
-  sb = await startSandbox({ testModules: { camctl_test_ns_filter: FILTER_MODULE } });
+  sb = await startSandbox({ serveXep0494: true, testModules: { camctl_test_ns_filter: FILTER_MODULE } });
 });
 after(async () => {
   await sb?.stop();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Prosody 13 and prosody-modules from Debian bookworm-backports when the
-# machine lacks them. Idempotent: does nothing when `prosody --version` already says 13+.
+# machine lacks them, and LuaDBI's SQLite3 driver (lua-dbi-sqlite3, bookworm) for the
+# sandbox's storage = "sqlite". Idempotent: does nothing when all are there.
 set -euo pipefail
 
 have_prosody_13() {
@@ -12,7 +13,23 @@ have_prosody_13() {
   [ -d /usr/lib/prosody/modules/mod_sasl2 ] || return 1
 }
 
+have_sqlite_driver() {
+  dpkg-query -W -f='${Status}' lua-dbi-sqlite3 2>/dev/null | grep -q 'install ok installed'
+}
+
+if have_prosody_13 && have_sqlite_driver; then
+  exit 0
+fi
+
 if have_prosody_13; then
+  # Only the SQLite driver is missing: the tests that need it skip without it.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && grep -q bookworm /etc/os-release 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null 2>&1 ||
+      { apt-get update -qq || true; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null; } ||
+      echo "camctl sandbox: could not install lua-dbi-sqlite3; the SQLite storage tests will be skipped." >&2
+  else
+    echo "camctl sandbox: lua-dbi-sqlite3 is not installed; the SQLite storage tests will be skipped (install it as root)." >&2
+  fi
   exit 0
 fi
 
@@ -57,6 +74,8 @@ trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
   prosody prosody-modules >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null ||
+  echo "camctl sandbox: could not install lua-dbi-sqlite3; the SQLite storage tests will be skipped." >&2
 
 # If a packaged daemon did start anyway (systemd host), stop it: the sandbox runs its own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prosody 2>/dev/null; then
@@ -67,3 +86,4 @@ pkill -x -u prosody prosody 2>/dev/null || true
 
 have_prosody_13 || { echo "camctl sandbox: the install finished but Prosody 13 is still not available." >&2; exit 1; }
 echo "camctl sandbox: installed prosody $(dpkg-query -W -f='${Version}' prosody) and prosody-modules $(dpkg-query -W -f='${Version}' prosody-modules)" >&2
+have_sqlite_driver && echo "camctl sandbox: installed lua-dbi-sqlite3 $(dpkg-query -W -f='${Version}' lua-dbi-sqlite3)" >&2 || true

@@ -5,7 +5,7 @@
 // `prosody` in the foreground and waits until it answers. stop() kills only the
 // process it started and removes the directory. Sandboxes left running when the
 // process exits or is interrupted are killed by an exit/SIGINT/SIGTERM hook.
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, execFile, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 
 import { replRequest, luaString } from "./admin-socket.js";
 import { legacyConnect, sasl2Connect, type ConnectTarget, type OpenClient } from "./clients.js";
+import { RawXmppConnection, rawLegacyLogin, rawSasl2 } from "./raw-client.js";
 
 const execFileP = promisify(execFile);
 
@@ -31,7 +32,74 @@ export interface SandboxOptions {
    * plugin directory (searched after pluginPaths) and loaded on the main host.
    */
   testModules?: Record<string, string>;
+  /** Where Prosody keeps its data: files (default) or one SQLite database (needs LuaDBI's SQLite3 driver, see sqliteStorageAvailable()). */
+  storage?: "internal" | "sqlite";
+  /**
+   * Also load mod_test_xep0494 (test/fixtures/prosody-plugins) on the main host: XEP-0494's
+   * urn:xmpp:cam:0 for the account itself, built on mod_client_management's public functions.
+   * Neither the real module nor the stand-in speaks that namespace.
+   */
+  serveXep0494?: boolean;
 }
+
+/** The OAuth client a grant names (its oauth2_client: name, id, version, uri) and its lifetime. */
+export interface GrantClientInfo {
+  software?: string;
+  softwareId?: string;
+  version?: string;
+  uri?: string;
+  ttlSeconds?: number;
+}
+
+/** One client populate() gives an account. */
+export type PopulateClientSpec =
+  /** A real SASL2 login (PLAIN over TLS, Bind2, <user-agent id>), then logged out unless keepConnected. */
+  | { kind: "sasl2"; software?: string; device?: string; userAgentId?: string; fastToken?: boolean; keepConnected?: boolean }
+  /** A real pre-SASL2 login (SASL PLAIN, resource binding), then logged out unless keepConnected. */
+  | { kind: "legacy"; resource?: string; keepConnected?: boolean }
+  /** An OAuth-style grant (one refresh token) made with mod_tokenauth's create_grant/create_token. */
+  | ({ kind: "grant" } & GrantClientInfo);
+
+export interface PopulateOptions {
+  /** How many accounts to create. */
+  accounts: number;
+  /** Localparts are `${prefix}${n}` (n from 1); default "pop". */
+  prefix?: string;
+  /** Default: the main host. */
+  host?: string;
+  /** The clients of each account; a function gets the account's index (0-based). Default: DEFAULT_POPULATE_CLIENTS. */
+  clients?: PopulateClientSpec[] | ((index: number) => PopulateClientSpec[]);
+  /** Logins in flight at once; default 6. */
+  concurrency?: number;
+}
+
+export interface PopulatedClient {
+  kind: PopulateClientSpec["kind"];
+  /** The id mod_client_management lists it under ("client/…" or "grant/…"). */
+  id: string;
+  software: string | null;
+  device: string | null;
+  /** The full JID it was bound to (logins only). */
+  fullJid: string | null;
+  /** The FAST token it obtained (sasl2 with fastToken). */
+  fastToken: string | null;
+  /** The open connection (keepConnected); the sandbox closes it at stop() at the latest. */
+  connection: RawXmppConnection | null;
+}
+
+export interface PopulatedAccount {
+  jid: string;
+  localpart: string;
+  password: string;
+  clients: PopulatedClient[];
+}
+
+/** A phone with a FAST token, a desktop client, and a web app's grant; all logged out. */
+export const DEFAULT_POPULATE_CLIENTS: PopulateClientSpec[] = [
+  { kind: "sasl2", software: "Conversations", device: "Phone", fastToken: true },
+  { kind: "sasl2", software: "Gajim", device: "Laptop" },
+  { kind: "grant", software: "Webmail", uri: "https://webmail.example/" },
+];
 
 /** A logged-in client made by sasl2Login/legacyLogin. */
 export interface SandboxClient {
@@ -58,6 +126,7 @@ export interface Sandbox {
   /** XEP-0368 direct TLS c2s, on 127.0.0.1. */
   directTlsPort: number;
   pid: number;
+  storage: "internal" | "sqlite";
   createAccount(localpart: string, host?: string, password?: string): Promise<{ jid: string; password: string }>;
   /** SASL2 login with <user-agent id> + software + version + device; keepConnected keeps the session open until sandbox.stop() or the returned close(). */
   sasl2Login(o: {
@@ -75,7 +144,25 @@ export interface Sandbox {
   /** Pre-SASL2 login (legacy SASL PLAIN + resource bind), tracked by resource. */
   legacyLogin(o: { jid: string; password: string; resource: string; keepConnected?: boolean }): Promise<SandboxClient>;
   /** An OAuth-style grant created through mod_tokenauth's API on the server (client of type "access" that never logged in). Returns the grant id as the module reports it, e.g. "grant/xyz". */
-  createGrant(jid: string, o?: { software?: string; uri?: string; ttlSeconds?: number }): Promise<string>;
+  createGrant(jid: string, o?: GrantClientInfo): Promise<string>;
+  /**
+   * A grant like createGrant's plus an access token for it (purpose "oauth2", what mod_http_oauth2
+   * hands out and SASL OAUTHBEARER accepts). The token is a secret: for logins only.
+   */
+  createAccessToken(jid: string, o?: GrantClientInfo): Promise<{ grantId: string; token: string }>;
+  /**
+   * A raw c2s connection after STARTTLS (see raw-client.ts), closed by stop() at the latest.
+   * `from` goes into the stream header (the server offers FAST only when it knows the account).
+   */
+  rawConnect(o?: { host?: string; from?: string }): Promise<RawXmppConnection>;
+  /**
+   * Many accounts with realistic clients, made the way a server gets them: accounts through
+   * usermanager (one admin-socket request), clients through real logins over c2s (in parallel),
+   * grants through mod_tokenauth's API. Returns what was made, with the ids the module lists.
+   */
+  populate(o: PopulateOptions): Promise<PopulatedAccount[]>;
+  /** Prosody's log so far (the sandbox's own file). */
+  readLog(): string;
   /** Runs `prosodyctl --config <cfg> shell ...args`; returns code/stdout/stderr. */
   shell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Evaluates Lua through the admin socket (`>` mode, global environment). Returns the result text without "Result: "; throws on an error result. For test setup/inspection only. */
@@ -280,6 +367,15 @@ interface ConfigInput {
   extraModules: string[];
   certFile: string;
   keyFile: string;
+  storage: "internal" | "sqlite";
+}
+
+function storageConfig(c: ConfigInput): string {
+  if (c.storage === "sqlite") {
+    return `storage = "sql"
+sql = { driver = "SQLite3", database = ${luaString(path.join(c.dir, "prosody.sqlite"))} }`;
+  }
+  return `storage = "internal"`;
 }
 
 function renderConfig(c: ConfigInput): string {
@@ -312,7 +408,7 @@ https_ports = {}
 
 c2s_require_encryption = true
 authentication = "internal_hashed"
-storage = "internal"
+${storageConfig(c)}
 admins = ${luaList(c.admins)}
 certificates = ${p("certs")}
 ssl = { certificate = ${luaString(c.certFile)}, key = ${luaString(c.keyFile)} }
@@ -328,6 +424,19 @@ VirtualHost "${STRICT_HOST}"
 
 VirtualHost "${BARE_HOST}"
 `;
+}
+
+let sqliteChecked: boolean | undefined;
+
+/**
+ * Whether Prosody can open SQLite databases here: LuaDBI with its SQLite3 driver (Debian:
+ * lua-dbi-sqlite3, which test/sandbox/install-prosody.sh installs) or LuaSQLite3.
+ */
+export function sqliteStorageAvailable(): boolean {
+  sqliteChecked ??=
+    spawnSync("lua5.4", ["-e", `if not pcall(require, "lsqlite3") then require "DBI"; require "dbd.sqlite3" end`], { stdio: "ignore" })
+      .status === 0;
+  return sqliteChecked;
 }
 
 function splitJid(jid: string): { local: string; domain: string } {
@@ -350,10 +459,12 @@ class SandboxImpl implements Sandbox {
   directTlsPort = 0;
   pid = 0;
   caFile = "";
+  storage: "internal" | "sqlite" = "internal";
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private hasExited = true;
   private clients = new Set<OpenClient>();
+  private rawConnections = new Set<RawXmppConnection>();
   private stopping: Promise<void> | null = null;
   private caPem = "";
 
@@ -365,6 +476,10 @@ class SandboxImpl implements Sandbox {
 
   async start(opts: SandboxOptions): Promise<void> {
     const repoRoot = findRepoRoot();
+    this.storage = opts.storage ?? "internal";
+    if (this.storage === "sqlite" && !sqliteStorageAvailable()) {
+      throw new Error("camctl sandbox: storage \"sqlite\" needs LuaDBI's SQLite3 driver (Debian: lua-dbi-sqlite3; see test/sandbox/install-prosody.sh)");
+    }
     fs.mkdirSync(path.join(this.dir, "data"), { recursive: true, mode: 0o700 });
     const certs = await makeCertificates(this.dir, [HOST, STRICT_HOST, BARE_HOST]);
     this.caFile = certs.caFile;
@@ -390,9 +505,14 @@ class SandboxImpl implements Sandbox {
           directTlsPort: this.directTlsPort,
           plugins: pluginPaths(repoRoot, [...(opts.pluginPaths ?? []), ...(testModules.length > 0 ? [testPlugins] : [])]),
           admins,
-          extraModules: [...(opts.extraModules ?? []), ...testModules.map(([name]) => name)],
+          extraModules: [
+            ...(opts.extraModules ?? []),
+            ...(opts.serveXep0494 ? ["test_xep0494"] : []),
+            ...testModules.map(([name]) => name),
+          ],
           certFile: certs.certFile,
           keyFile: certs.keyFile,
+          storage: this.storage,
         }),
       );
       fs.rmSync(this.logFile, { force: true });
@@ -483,6 +603,8 @@ class SandboxImpl implements Sandbox {
   killNow(): void {
     for (const c of this.clients) c.destroy();
     this.clients.clear();
+    for (const c of this.rawConnections) c.destroy();
+    this.rawConnections.clear();
     if (this.child && !this.hasExited) {
       try {
         process.kill(this.pid, "SIGKILL");
@@ -515,6 +637,8 @@ class SandboxImpl implements Sandbox {
     this.stopping ??= (async () => {
       for (const c of this.clients) c.destroy();
       this.clients.clear();
+      for (const c of this.rawConnections) c.destroy();
+      this.rawConnections.clear();
       await this.kill();
       if (!process.env.CAMCTL_SANDBOX_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
       live.delete(this);
@@ -593,21 +717,27 @@ class SandboxImpl implements Sandbox {
     return this.keepOrClose(client, o.keepConnected);
   }
 
-  async createGrant(jid: string, o: { software?: string; uri?: string; ttlSeconds?: number } = {}): Promise<string> {
-    const { local, domain } = splitJid(jid);
-    const bare = `${local}@${domain}`;
-    const clientInfo: string[] = [];
-    if (o.software !== undefined) clientInfo.push(`name = ${luaString(o.software)}`);
-    if (o.uri !== undefined) clientInfo.push(`uri = ${luaString(o.uri)}`);
+  /** Lua that makes a grant for `bare` on `domain` (local `grant`), optionally with a token of `purpose` (local `token`). */
+  private grantLua(domain: string, bare: string, o: GrantClientInfo, purpose: string): string {
+    const info: string[] = [];
+    if (o.software !== undefined) info.push(`name = ${luaString(o.software)}`);
+    if (o.softwareId !== undefined) info.push(`id = ${luaString(o.softwareId)}`);
+    if (o.version !== undefined) info.push(`version = ${luaString(o.version)}`);
+    if (o.uri !== undefined) info.push(`uri = ${luaString(o.uri)}`);
     const ttl = o.ttlSeconds !== undefined ? String(Math.floor(o.ttlSeconds)) : "nil";
-    // The same shape of grant mod_http_oauth2 creates: grant data naming the
-    // OAuth client, one refresh token. The token itself never leaves the server.
-    const grantId = await this.lua(`local tokenauth = prosody.hosts[${luaString(domain)}] and prosody.hosts[${luaString(domain)}].modules.tokenauth
+    // The shape mod_http_oauth2 gives its grants: data naming the OAuth client.
+    return `local tokenauth = prosody.hosts[${luaString(domain)}] and prosody.hosts[${luaString(domain)}].modules.tokenauth
 if not tokenauth then return nil, "mod_tokenauth is not loaded on ${domain}" end
-local grant, err = tokenauth.create_grant(${luaString(bare)}, ${luaString(bare)}, ${ttl}, { oauth2_client = { ${clientInfo.join(", ")} } })
+local grant, err = tokenauth.create_grant(${luaString(bare)}, ${luaString(bare)}, ${ttl}, { oauth2_client = { ${info.join(", ")} } })
 if not grant then return nil, "create_grant: " .. tostring(err) end
-local token, terr = tokenauth.create_token(${luaString(bare)}, grant, nil, ${ttl}, "oauth2-refresh")
-if not token then return nil, "create_token: " .. tostring(terr) end
+local token, terr = tokenauth.create_token(${luaString(bare)}, grant, nil, ${ttl}, ${luaString(purpose)})
+if not token then return nil, "create_token: " .. tostring(terr) end`;
+  }
+
+  async createGrant(jid: string, o: GrantClientInfo = {}): Promise<string> {
+    const { local, domain } = splitJid(jid);
+    // One refresh token, which never leaves the server.
+    const grantId = await this.lua(`${this.grantLua(domain, `${local}@${domain}`, o, "oauth2-refresh")}
 return grant.id`);
     const reported = await this.lua(`local host = prosody.hosts[${luaString(domain)}]
 local cm = host and host.modules.client_management
@@ -619,11 +749,160 @@ return ""`);
     return reported !== "" ? reported : `grant/${grantId}`;
   }
 
+  async createAccessToken(jid: string, o: GrantClientInfo = {}): Promise<{ grantId: string; token: string }> {
+    const { local, domain } = splitJid(jid);
+    const text = await this.lua(`${this.grantLua(domain, `${local}@${domain}`, o, "oauth2")}
+return grant.id .. " " .. token`);
+    const [grantId, token] = text.split(" ") as [string, string];
+    return { grantId: `grant/${grantId}`, token };
+  }
+
+  async populate(o: PopulateOptions): Promise<PopulatedAccount[]> {
+    const host = o.host ?? HOST;
+    const prefix = o.prefix ?? "pop";
+    const target = this.target(host);
+    const specsFor = (i: number) => (typeof o.clients === "function" ? o.clients(i) : o.clients ?? DEFAULT_POPULATE_CLIENTS);
+
+    // Accounts: one request, through usermanager (the same call `prosodyctl register` makes).
+    const accounts: PopulatedAccount[] = [];
+    for (let i = 0; i < o.accounts; i++) {
+      const localpart = `${prefix}${i + 1}`;
+      accounts.push({ jid: `${localpart}@${host}`, localpart, password: randomBytes(12).toString("base64url"), clients: [] });
+    }
+    const created = await this.luaLong(
+      `local um = require "prosody.core.usermanager"
+local host = ${luaString(host)}
+for _, a in ipairs(${"{ " + accounts.map((a) => `{ ${luaString(a.localpart)}, ${luaString(a.password)} }`).join(", ") + " }"}) do
+  if um.user_exists(a[1], host) then return "exists: " .. a[1] end
+  local ok, err = um.create_user(a[1], a[2], host)
+  if not ok then return "failed: " .. a[1] .. ": " .. tostring(err) end
+end
+return "ok"`,
+      60_000 + o.accounts * 50,
+    );
+    if (created !== "ok") throw new Error(`camctl sandbox: populate could not create the accounts (${created})`);
+
+    // Clients: real logins, several in flight.
+    type Job = { account: PopulatedAccount; spec: Extract<PopulateClientSpec, { kind: "sasl2" | "legacy" }>; slot: number };
+    const jobs: Job[] = [];
+    const grants: Array<{ account: PopulatedAccount; spec: Extract<PopulateClientSpec, { kind: "grant" }>; slot: number }> = [];
+    accounts.forEach((account, i) => {
+      specsFor(i).forEach((spec, slot) => {
+        account.clients.push({ kind: spec.kind, id: "", software: null, device: null, fullJid: null, fastToken: null, connection: null });
+        if (spec.kind === "grant") grants.push({ account, spec, slot });
+        else jobs.push({ account, spec, slot });
+      });
+    });
+    const runJob = async ({ account, spec, slot }: Job) => {
+      const client = account.clients[slot]!;
+      const conn = await this.rawConnect({ host, from: account.jid });
+      try {
+        if (spec.kind === "sasl2") {
+          const id = spec.userAgentId ?? randomUUID();
+          const r = await rawSasl2(
+            conn,
+            host,
+            {
+              username: account.localpart,
+              mechanism: "PLAIN",
+              secret: account.password,
+              userAgent: { id, software: spec.software, device: spec.device },
+              bindTag: spec.software ?? "client",
+              requestFastToken: spec.fastToken,
+            },
+            target.timeoutMs,
+          );
+          if (!r.ok) throw new Error(`SASL2 login of ${account.jid} failed: ${String(r.failure)}`);
+          Object.assign(client, { id: `client/${id}`, software: spec.software ?? null, device: spec.device ?? null, fullJid: r.jid, fastToken: r.fastToken });
+        } else {
+          const resource = spec.resource ?? `legacy-${randomBytes(4).toString("hex")}`;
+          client.fullJid = await rawLegacyLogin(conn, { username: account.localpart, password: account.password, resource }, target.timeoutMs);
+        }
+      } catch (e) {
+        conn.destroy();
+        this.rawConnections.delete(conn);
+        throw e;
+      }
+      if (spec.keepConnected) {
+        client.connection = conn;
+      } else {
+        await conn.close();
+        this.rawConnections.delete(conn);
+      }
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) await runJob(jobs[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 6, jobs.length)) }, worker));
+
+    // Grants: mod_tokenauth's API, one request per account.
+    for (const account of accounts) {
+      const mine = grants.filter((g) => g.account === account);
+      if (mine.length === 0) continue;
+      const ids = await this.lua(`local ids = {}
+${mine
+  .map(({ spec }) => `do
+${this.grantLua(host, account.jid, spec, "oauth2-refresh")}
+ids[#ids + 1] = grant.id
+end`)
+  .join("\n")}
+return table.concat(ids, " ")`);
+      ids.split(" ").forEach((grantId, k) => {
+        const { spec, slot } = mine[k]!;
+        Object.assign(account.clients[slot]!, { id: `grant/${grantId}`, software: spec.software ?? null });
+      });
+    }
+
+    // Legacy clients get a random id: ask the module which entry has that full JID.
+    for (const account of accounts) {
+      const legacy = account.clients.filter((c) => c.kind === "legacy");
+      if (legacy.length === 0) continue;
+      const found = await this.lua(`local cm = prosody.hosts[${luaString(host)}].modules.client_management
+local by_jid = {}
+for _, c in ipairs(cm.get_active_clients(${luaString(account.localpart)}) or {}) do
+  if c.full_jid then by_jid[c.full_jid] = c.id end
+end
+local out = {}
+for _, j in ipairs({ ${legacy.map((c) => luaString(c.fullJid ?? "")).join(", ")} }) do out[#out + 1] = by_jid[j] or "" end
+return table.concat(out, "\\n")`);
+      found.split("\n").forEach((id, k) => {
+        if (id === "") throw new Error(`camctl sandbox: populate: the module does not list ${legacy[k]!.fullJid}`);
+        legacy[k]!.id = id;
+      });
+    }
+    return accounts;
+  }
+
+  /** lua() with a longer deadline, for big setup requests. */
+  private async luaLong(code: string, timeoutMs: number): Promise<string> {
+    const r = await replRequest(this.socketPath, ">" + code, timeoutMs);
+    if (r.error) throw new Error(`camctl sandbox: Lua failed: ${r.result}`);
+    return r.result.startsWith("Result: ") ? r.result.slice("Result: ".length) : r.result;
+  }
+
+  async rawConnect(o: { host?: string; from?: string } = {}): Promise<RawXmppConnection> {
+    const conn = await RawXmppConnection.open(this.target(o.host ?? HOST), { from: o.from });
+    this.rawConnections.add(conn);
+    return conn;
+  }
+
+  readLog(): string {
+    try {
+      return fs.readFileSync(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
+  }
+
   shell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
+      // Without COLUMNS and a terminal, the shell asks for its default width (130 usable columns).
+      const { COLUMNS: _columns, ...env } = process.env;
       const child = spawn("prosodyctl", ["--config", this.configPath, "shell", ...args], {
         cwd: this.dir,
         stdio: ["ignore", "pipe", "pipe"],
+        env,
       });
       let stdout = "";
       let stderr = "";
