@@ -1,12 +1,25 @@
-// The program: builds the command tree, runs it, and decides the exit code in one place.
-import { Command, CommanderError } from "commander";
+// The program: builds the command tree, runs it, and decides the exit code in one place. It is
+// also the single exit point for messages: every `camctl: …` line on stderr passes the net
+// (iostreams.messageLine / withMessageNet), and a failed write of the results is reported here.
+import { CommanderError, type Command } from "commander";
+import { CamCommand } from "./command.js";
 import type { Deps } from "./commands/deps.js";
 import * as clients from "./commands/user/clients.js";
 import * as revokeClient from "./commands/user/revoke-client.js";
 import * as completion from "./commands/completion.js";
-import { CamError, ExitCode, exitCodeFor } from "./errors.js";
-import { systemIO, type IOStreams } from "./iostreams.js";
-import { displaySafe } from "./render/sanitize.js";
+import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "./errors.js";
+import {
+  OutputFailed,
+  describeWriteError,
+  flushed,
+  messageLine,
+  readerGone,
+  systemIO,
+  watchWrites,
+  withMessageNet,
+  type IOStreams,
+} from "./iostreams.js";
+import { displaySafe } from "./text/untrusted.js";
 import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
 
@@ -20,24 +33,21 @@ Examples:
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
 
 Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, NO_COLOR, FORCE_COLOR.
-Exit codes: 0 done, 1 internal error, 2 usage/invalid input, 3 cannot reach the server,
-  4 authentication failed, 5 not permitted, 6 not found, 7 password reset required,
-  8 no client management for this account/host.
-See man camctl for more.`;
 
-const safeLines = (s: string) => s.split("\n").map(displaySafe).join("\n");
+Exit codes:
+${exitCodeHelp()}
+
+See man camctl for more.`;
 
 export function buildProgram(deps: Deps): Command {
   const { io } = deps;
-  const program = new Command("camctl")
+  const program = new CamCommand("camctl")
     .description("See and revoke what has access to an XMPP account (Prosody mod_client_management).")
     .version(VERSION, "-V, --version", "print camctl's version")
     .exitOverride()
-    .showHelpAfterError("(add --help for usage)")
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(safeLines(s)),
     });
   program.addHelpText("after", HELP_FOOTER);
   const user = program.command("user").description("commands about one account's clients");
@@ -56,32 +66,57 @@ async function confirmOnTerminal(question: string, io: IOStreams): Promise<boole
   }
 }
 
-/** Runs camctl with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[], overrides: Partial<Deps> = {}): Promise<number> {
-  const noColor = argv.includes("--no-color");
-  const io = overrides.io ?? systemIO(noColor);
-  const deps: Deps = {
-    io,
-    prepareSource,
-    defaultSocket: DEFAULT_SOCKET_PATH,
-    confirm: confirmOnTerminal,
-    ...overrides,
-  };
+/** Runs the command tree; writes the message of an error and returns the exit code. */
+async function runProgram(argv: string[], deps: Deps): Promise<number> {
+  const { io } = deps;
   try {
     await buildProgram(deps).parseAsync(argv, { from: "user" });
     return ExitCode.ok;
   } catch (err) {
+    // The results could not be written: main decides from the stream's error what that means.
+    if (err instanceof OutputFailed) return ExitCode.ok;
     if (err instanceof CommanderError) {
-      // Commander has printed its message already.
-      return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? ExitCode.ok : ExitCode.usage;
+      // Only help and version get here (parse errors are CamErrors, see command.ts). Help shown
+      // because something was missing (`camctl user`) went to stderr and is a usage error.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     if (err instanceof CamError) {
-      io.stderr.write(`camctl: ${err.message}\n`);
+      io.stderr.write(messageLine(err.message));
       return exitCodeFor(err);
     }
     const detail = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`camctl: unexpected error: ${displaySafe(detail)}. This is a bug in camctl; please report it.\n`);
+    io.stderr.write(messageLine(`unexpected error: ${displaySafe(detail)}. This is a bug in camctl; please report it.`));
     if (io.env.CAMCTL_DEBUG && err instanceof Error && err.stack) io.stderr.write(displaySafe(err.stack) + "\n");
     return ExitCode.internal;
   }
+}
+
+/** Runs camctl with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[], overrides: Partial<Deps> = {}): Promise<number> {
+  const noColor = argv.includes("--no-color");
+  const rawIO = overrides.io ?? systemIO(noColor);
+  // Watched before anything is written: a failed write is recorded, never an uncaught 'error'.
+  const output = watchWrites(rawIO.stdout);
+  watchWrites(rawIO.stderr);
+  const io = withMessageNet(rawIO);
+  const deps: Deps = {
+    prepareSource,
+    defaultSocket: DEFAULT_SOCKET_PATH,
+    confirm: confirmOnTerminal,
+    ...overrides,
+    io,
+  };
+  const code = await runProgram(argv, deps);
+  await flushed(rawIO.stdout);
+  const lost = output.error;
+  // A reader that went away (`camctl … | head`) took what it wanted: that is not a failure.
+  if (lost === undefined || readerGone(lost) || code !== ExitCode.ok) return code;
+  io.stderr.write(messageLine(`Could not write the output: ${describeWriteError(lost)}. It is missing or incomplete.`));
+  return ExitCode.outputLost;
+}
+
+/** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */
+export function interrupted(stderr: NodeJS.WritableStream = process.stderr): number {
+  stderr.write(messageLine("interrupted."));
+  return ExitCode.interrupted;
 }

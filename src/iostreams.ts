@@ -1,7 +1,10 @@
-// Terminal facts passed into every command, so tests can fake TTY, colour and width
-// and capture what was written.
+// Terminal facts passed into every command, so tests can fake TTY, colour and width and capture
+// what was written; and the two ways output leaves camctl: results on stdout (written through an
+// OutputWriter, which notices a failed write), messages on stderr (one `camctl: …` line each,
+// escaped by the net in messageLine).
 import { isatty } from "node:tty";
 import type { Readable, Writable } from "node:stream";
+import { escapeUnsafe, type SafeText } from "./text/untrusted.js";
 
 export interface IOStreams {
   stdin: Readable;
@@ -43,4 +46,150 @@ export function systemIO(noColorFlag = false): IOStreams {
     now: () => new Date(),
     env: process.env,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages on stderr
+
+const MESSAGE_PREFIX = "camctl: ";
+
+/**
+ * One message line for stderr. The net: whatever unsafe character is still in `text` (an
+ * untrusted value someone interpolated without msg``) is escaped here; escaped text is unchanged.
+ */
+export function messageLine(text: string | SafeText): string {
+  return MESSAGE_PREFIX + escapeUnsafe(String(text)) + "\n";
+}
+
+/**
+ * `io` with a stderr whose message lines (writes that start with "camctl: ") pass through the
+ * net, so a warning written by any module is covered too. Everything else written there (a
+ * prompt's own cursor movements) passes unchanged; the stream itself is the same stream.
+ */
+export function withMessageNet(io: IOStreams): IOStreams {
+  const stderr = io.stderr;
+  const write = (chunk: unknown, ...rest: unknown[]) => {
+    const text = typeof chunk === "string" && chunk.startsWith(MESSAGE_PREFIX) ? netLines(chunk) : chunk;
+    return (stderr.write as (...args: unknown[]) => boolean)(text, ...rest);
+  };
+  const guarded = new Proxy(stderr, {
+    get(target, key) {
+      if (key === "write") return write;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  // Copy the descriptors (not the values): systemIO's stdin is a getter that must stay lazy.
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(io)) as IOStreams;
+  Object.defineProperty(out, "stderr", { value: guarded, enumerable: true });
+  return out;
+}
+
+/** Message text with its final line feed kept and every unsafe character before it escaped. */
+function netLines(chunk: string): string {
+  const body = chunk.endsWith("\n") ? chunk.slice(0, -1) : chunk;
+  return escapeUnsafe(body) + (body === chunk ? "" : "\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results on stdout
+
+/** The first error each output stream reported, watched from before the first write. */
+const firstErrors = new WeakMap<Writable, { error: NodeJS.ErrnoException | undefined }>();
+
+/**
+ * Starts (once per stream) recording the first write error of `stream`. Having a listener also
+ * keeps a failed write (ENOSPC, EPIPE, EBADF) from becoming an uncaught 'error' event.
+ */
+export function watchWrites(stream: Writable): { readonly error: NodeJS.ErrnoException | undefined } {
+  let state = firstErrors.get(stream);
+  if (!state) {
+    const s: { error: NodeJS.ErrnoException | undefined } = { error: undefined };
+    stream.on("error", (err: NodeJS.ErrnoException) => (s.error ??= err));
+    firstErrors.set(stream, s);
+    state = s;
+  }
+  return state;
+}
+
+/** Raised inside a command when its output stream failed; cli.ts turns it into the exit code. */
+export class OutputFailed extends Error {
+  constructor(override readonly cause: NodeJS.ErrnoException) {
+    super(`output failed: ${cause.code ?? cause.message}`);
+    this.name = "OutputFailed";
+  }
+}
+
+/** Whether a write error only means that the reader went away (`camctl … | head`). */
+export const readerGone = (err: NodeJS.ErrnoException) => err.code === "EPIPE";
+
+/** "no space left on device (ENOSPC)" from "ENOSPC: no space left on device, write". */
+export function describeWriteError(err: NodeJS.ErrnoException): string {
+  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(err.message);
+  const what = m?.[1] ?? err.message;
+  return err.code && !what.includes(err.code) ? `${what} (${err.code})` : what;
+}
+
+/** Waits until `stream` has drained or failed (then the watcher has the error). */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("error", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("error", done);
+    stream.on("close", done);
+  });
+}
+
+/**
+ * Writes results in chunks of about `chunkSize` characters, waits when the reader is slower
+ * (so a long listing never piles up in memory) and stops with OutputFailed as soon as the
+ * stream reports an error, instead of writing on into nothing.
+ */
+export class OutputWriter {
+  private pending = "";
+  private readonly watch: { readonly error: NodeJS.ErrnoException | undefined };
+
+  constructor(
+    private readonly stream: Writable,
+    private readonly chunkSize = 64 * 1024,
+  ) {
+    this.watch = watchWrites(stream);
+  }
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= this.chunkSize) await this.flush();
+  }
+
+  /** Hands everything buffered to the stream; resolves when the stream can take more. */
+  async flush(): Promise<void> {
+    this.check();
+    if (this.pending !== "") {
+      const text = this.pending;
+      this.pending = "";
+      const ok = this.stream.write(text);
+      if (!ok && !this.stream.destroyed) await drained(this.stream);
+    }
+    this.check();
+  }
+
+  private check(): void {
+    const error = this.watch.error ?? (this.stream.destroyed ? closedError() : undefined);
+    if (error) throw new OutputFailed(error);
+  }
+}
+
+function closedError(): NodeJS.ErrnoException {
+  return Object.assign(new Error("ERR_STREAM_DESTROYED: the output stream was closed, write"), { code: "ERR_STREAM_DESTROYED" });
+}
+
+/** Resolves once everything written to `stream` so far has been handed to the system (or failed). */
+export function flushed(stream: Writable): Promise<void> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => stream.write("", () => resolve()));
 }

@@ -4,16 +4,8 @@ import type { ClientList, ClientRecord, RevokeResult } from "../model.js";
 import type { OutputFormat } from "../options.js";
 
 export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams): Promise<void> {
-  if (format === "json") {
-    const { renderJson } = await import("../render/json.js");
-    io.stdout.write(renderJson(list));
-  } else if (format === "csv") {
-    const { renderClientsCsv } = await import("../render/csv.js");
-    io.stdout.write(renderClientsCsv(list));
-  } else {
-    const { renderClientsTable } = await import("../render/table.js");
-    io.stdout.write(renderClientsTable(list, { color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now() }));
-  }
+  const { writeClients } = await import("../render/clients.js");
+  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport } });
 }
 
 export interface RevokeOutcome extends RevokeResult {

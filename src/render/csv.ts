@@ -1,16 +1,19 @@
-// CSV output (RFC 4180): a header row, then one row per client, CRLF line ends.
+// CSV output (RFC 4180): a header row, then one row per client, CRLF line ends. Values are never
+// shortened (the table caps long values; CSV is for exact data).
 //
 // - Strings from the server or clients go through displaySafe first, so a field never holds a
 //   raw control character; quoting is still applied by the RFC rules (`"`, `,`, CR, LF).
 // - Times are absolute ISO 8601 UTC (`2026-11-27T14:37:25Z`); absent values are empty fields.
 // - `auth` holds the method names separated by `;` (one field, sorted as the server gave them).
 // - Booleans are `true` / `false`.
+// - Listings of several accounts put an `account` column first.
 // - Spreadsheet guard: a value that starts with `=`, `+`, `-` or `@` gets a leading `'` so that
 //   a client name chosen by an intruder is never run as a formula when the file is opened in a
 //   spreadsheet. Use the JSON output when the exact values matter.
 
 import type { ClientList, ClientRecord } from "../model.js";
-import { displaySafe } from "./sanitize.js";
+import type { ClientRow } from "./clients.js";
+import { displaySafe } from "../text/untrusted.js";
 import { normalizeIso } from "./time.js";
 
 export const CSV_COLUMNS = [
@@ -65,6 +68,27 @@ function row(c: ClientRecord): string[] {
   ];
 }
 
+/** The client CSV, a row at a time: push() each record, then end() (the header alone when empty). */
+export class CsvClients {
+  private header: string | undefined;
+  constructor(private readonly account: boolean) {
+    this.header = csvRow(account ? ["account", ...CSV_COLUMNS] : CSV_COLUMNS);
+  }
+  push(c: ClientRow): string {
+    const line = csvRow(this.account ? [c.account ?? "", ...row(c)] : row(c));
+    return this.takeHeader() + line;
+  }
+  end(): string {
+    return this.takeHeader();
+  }
+  private takeHeader(): string {
+    const header = this.header ?? "";
+    this.header = undefined;
+    return header;
+  }
+}
+
 export function renderClientsCsv(list: ClientList): string {
-  return csvRow(CSV_COLUMNS) + list.clients.map((c) => csvRow(row(c))).join("");
+  const csv = new CsvClients(false);
+  return list.clients.map((c) => csv.push(c)).join("") + csv.end();
 }

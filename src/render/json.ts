@@ -5,7 +5,8 @@
 // (the JSON syntax itself is ASCII), so writing each of them as a \uXXXX escape keeps the text
 // valid JSON and JSON.parse gives back exactly the original strings.
 
-import { replaceUnsafe } from "./sanitize.js";
+import { replaceUnsafe } from "../text/untrusted.js";
+import type { ClientRow } from "./clients.js";
 
 function unicodeEscape(ch: string): string {
   let out = "";
@@ -20,4 +21,42 @@ export function renderJson(value: unknown): string {
   // Raw line feeds in JSON.stringify's output are only its own indentation (inside strings it
   // escapes every C0 character itself), so they stay.
   return replaceUnsafe(json, unicodeEscape, true) + "\n";
+}
+
+/**
+ * The client list as JSON, a record at a time, exactly as renderJson would write the whole object
+ * `{ ...head, clients: [ ... ] }`: push() each record, then end().
+ */
+export class JsonClients {
+  private count = 0;
+  constructor(private readonly head: Readonly<Record<string, string>>) {}
+
+  push(c: ClientRow): string {
+    // A record's own line feeds are its indentation (inside strings JSON.stringify escapes them),
+    // so indenting it one level deeper is a replace of those.
+    const record = JSON.stringify(c, null, 2).replace(/\n/g, "\n    ");
+    const before = this.count++ === 0 ? this.open() + "[\n    " : ",\n    ";
+    return replaceUnsafe(before + record, unicodeEscape, true);
+  }
+
+  end(): string {
+    return this.count === 0 ? replaceUnsafe(this.open(), unicodeEscape, true) + "[]\n}\n" : "\n  ]\n}\n";
+  }
+
+  private open(): string {
+    let out = "{\n";
+    for (const [key, value] of Object.entries(this.head)) out += `  ${JSON.stringify(key)}: ${JSON.stringify(value)},\n`;
+    return out + '  "clients": ';
+  }
+}
+
+/** NDJSON: one record per line, nothing else; each line is complete when it is written. */
+export class NdjsonClients {
+  push(c: ClientRow): string {
+    // Without indentation JSON.stringify writes no line feed at all: the record is one line.
+    return replaceUnsafe(JSON.stringify(c), unicodeEscape) + "\n";
+  }
+  end(): string {
+    return "";
+  }
 }

@@ -1,22 +1,30 @@
-// The human-readable outputs: the client table and the revoke messages.
+// The human-readable outputs: the client table (and, until they move to their own renderer, the
+// revoke messages).
 //
 // Every string from the server or a client goes through displaySafe, so a cell is always one
 // line and a table has exactly one header line plus one line per client. The table is
 // borderless (columns separated by two spaces), which leaves the most room on narrow terminals,
 // and lines carry no trailing blanks.
 //
-// On a terminal, when the table is wider than `width`, it degrades step by step (the ID column
-// is never shortened, it is what revoke takes):
+// Rows are written as they come (ClientTable.push), so a long listing never becomes one huge
+// string. Column widths are planned from the first BUFFERED_ROWS rows (all of them when there
+// are fewer); later rows use that plan. What one value can do to the table is bounded:
+//   - a non-id cell is cut to its column's cap with "…" (JSON and CSV keep the full value);
+//   - ids (and accounts) are never cut: one that is wider than the plan allows for (wider than the
+//     terminal, or than ID_PAD_CAP off a terminal) is printed whole and only its own row shifts.
+//
+// On a terminal, when the table is wider than `width`, it degrades step by step:
 //   1. long Software / Device / Auth values are cut with "…" down to a readable minimum;
 //   2. then columns are dropped, least useful first: Type (the id prefix says it), First seen,
 //      then times lose their date part ("3 min ago" instead of "3 min ago (14:37)"),
-//      then Auth, Expires, Device, Last seen, Connected, Software, until only ID is left.
-// If even the ID alone is wider than the terminal, it is printed whole and the terminal wraps it.
-// Off a terminal the table has all columns, absolute ISO times, no colour and no width limit.
+//      then Auth, Expires, Device, Last seen, Connected, Software, until only ID (and Account) is left.
+// Off a terminal the table has all columns, absolute ISO times, no colour and no width limit
+// other than the caps.
 
 import { Chalk, type ChalkInstance } from "chalk";
 import type { ClientList, ClientRecord, RevokeResult } from "../model.js";
-import { displaySafe } from "./sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
+import type { ClientRow } from "./clients.js";
 import { humanTimeForms, isoTime } from "./time.js";
 import { displayWidth, truncateToWidth } from "./width.js";
 
@@ -26,9 +34,17 @@ export interface TableOptions {
   width?: number;
   tty: boolean;
   now: Date;
+  /** Adds an Account column first (listings of several accounts). */
+  account?: boolean;
 }
 
-type ColumnKey = "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth";
+/** Rows the column widths are planned from; later rows follow that plan. */
+export const BUFFERED_ROWS = 200;
+
+/** Off a terminal, ids and accounts wider than this do not widen their column (their row shifts). */
+export const ID_PAD_CAP = 64;
+
+type ColumnKey = "account" | "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth";
 
 /** One table cell: display-safe text, its terminal width, and how to colour it. */
 interface Cell {
@@ -39,12 +55,21 @@ interface Cell {
   tone: "plain" | "dim" | "good";
 }
 
-interface Column {
+interface ColumnSpec {
   key: ColumnKey;
   header: string;
-  cells: Cell[];
-  /** Columns whose values may be cut with "…"; others are shown whole or dropped. */
+  cell: (c: ClientRow) => Cell;
+  /** Most columns a value may take; longer values are cut with "…". Absent: never cut (ids). */
+  cap?: number;
+  /** On a terminal, the least a value may be cut to before columns are dropped instead. */
   minWidth?: number;
+}
+
+/** A column in the plan: which one, and how wide. */
+interface Planned {
+  spec: ColumnSpec;
+  index: number;
+  width: number;
 }
 
 const GAP = 2; // spaces between columns
@@ -62,17 +87,13 @@ const DEGRADE_STEPS: ReadonlyArray<ColumnKey | "compact"> = [
   "software",
 ];
 
-/** A cell of display-safe text. */
-function cell(text: string, tone: Cell["tone"] = "plain"): Cell {
-  return { text, width: displayWidth(text), tone };
+/** A cell of display-safe text, cut to `cap` columns with "…" when it is longer. */
+function cell(text: string, tone: Cell["tone"] = "plain", cap = Infinity): Cell {
+  const cut = cap === Infinity ? text : truncateToWidth(text, cap);
+  return { text: cut, width: displayWidth(cut), tone };
 }
 
 const NULL_CELL = cell("-", "dim");
-
-/** An untrusted value, or a dim "-" when absent. */
-function valueCell(value: string | null): Cell {
-  return value === null || value === "" ? NULL_CELL : cell(displaySafe(value));
-}
 
 /** "Gajim 1.8" (raw, not yet display-safe), or null when neither is known. */
 function softwareText(c: ClientRecord): string | null {
@@ -80,110 +101,190 @@ function softwareText(c: ClientRecord): string | null {
   return parts.length > 0 ? parts.join(" ") : null;
 }
 
-function timeCell(iso: string | null, o: TableOptions): Cell {
-  if (iso === null) return NULL_CELL;
-  if (!o.tty) return cell(isoTime(iso) ?? "-");
-  const { full, compact } = humanTimeForms(iso, o.now);
-  return { ...cell(full), compact: cell(compact) };
-}
-
-function buildColumns(clients: readonly ClientRecord[], o: TableOptions): Column[] {
-  const col = (key: ColumnKey, header: string, toCell: (c: ClientRecord) => Cell, minWidth?: number): Column => ({
-    key,
-    header,
-    cells: clients.map(toCell),
-    ...(minWidth !== undefined ? { minWidth } : {}),
-  });
+function columnSpecs(o: TableOptions): ColumnSpec[] {
+  /** An untrusted value, or a dim "-" when absent. */
+  const value = (v: string | null, cap: number): Cell => (v === null || v === "" ? NULL_CELL : cell(displaySafe(v), "plain", cap));
+  const time = (iso: string | null): Cell => {
+    if (iso === null) return NULL_CELL;
+    if (!o.tty) return cell(isoTime(iso) ?? "-", "plain", 40);
+    const { full, compact } = humanTimeForms(iso, o.now);
+    return { ...cell(full, "plain", 40), compact: cell(compact, "plain", 40) };
+  };
   const connected = cell(o.tty ? "● yes" : "yes", "good");
   const disconnected = cell("no", "dim");
-  return [
-    col("id", "ID", (c) => cell(displaySafe(c.id))),
-    col("type", "Type", (c) => valueCell(c.type)),
-    col("connected", "Connected", (c) => (c.connected ? connected : disconnected)),
-    col("software", "Software", (c) => valueCell(softwareText(c)), 12),
-    col("device", "Device", (c) => valueCell(c.userAgent.device), 10),
-    col("firstSeen", "First seen", (c) => timeCell(c.firstSeen, o)),
-    col("lastSeen", "Last seen", (c) => timeCell(c.lastSeen, o)),
-    col("expires", "Expires", (c) => timeCell(c.expires, o)),
-    col("auth", "Auth", (c) => (c.auth.length > 0 ? cell(c.auth.map(displaySafe).join(", ")) : NULL_CELL), 8),
+  const specs: ColumnSpec[] = [
+    { key: "id", header: "ID", cell: (c) => cell(displaySafe(c.id)) },
+    { key: "type", header: "Type", cell: (c) => value(c.type, 16), cap: 16 },
+    { key: "connected", header: "Connected", cell: (c) => (c.connected ? connected : disconnected), cap: 9 },
+    { key: "software", header: "Software", cell: (c) => value(softwareText(c), 48), cap: 48, minWidth: 12 },
+    { key: "device", header: "Device", cell: (c) => value(c.userAgent.device, 48), cap: 48, minWidth: 10 },
+    { key: "firstSeen", header: "First seen", cell: (c) => time(c.firstSeen), cap: 40 },
+    { key: "lastSeen", header: "Last seen", cell: (c) => time(c.lastSeen), cap: 40 },
+    { key: "expires", header: "Expires", cell: (c) => time(c.expires), cap: 40 },
+    {
+      key: "auth",
+      header: "Auth",
+      cell: (c) => (c.auth.length > 0 ? cell(c.auth.map(displaySafe).join(", "), "plain", 40) : NULL_CELL),
+      cap: 40,
+      minWidth: 8,
+    },
   ];
-}
-
-/** The width a column would like (its widest value) and the least it can do with. */
-function measure(c: Column): { natural: number; min: number } {
-  const header = displayWidth(c.header);
-  let natural = header;
-  for (const x of c.cells) if (x.width > natural) natural = x.width;
-  return { natural, min: Math.min(natural, Math.max(c.minWidth ?? Infinity, header)) };
+  if (o.account) specs.unshift({ key: "account", header: "Account", cell: (c) => (c.account === undefined ? NULL_CELL : cell(displaySafe(c.account))) });
+  return specs;
 }
 
 /**
- * Picks the richest layout that fits `width` and returns the columns with their widths.
- * Every column gets its minimum; the space left goes one column at a time to the narrowest
- * column that still wants more, so no single long value takes it all.
+ * The width a column would like and the least it can do with, over the planned rows. Cells of a
+ * never-cut column (ids) wider than `whole.limit` are left out, so only their own row shifts;
+ * when no cell is within the limit the column takes `whole.otherwise` ("widest": the widest cell,
+ * "limit": the limit itself).
  */
-function fitColumns(all: Column[], width: number): { columns: Column[]; widths: number[] } {
-  let columns = all;
+function measure(spec: ColumnSpec, cells: readonly Cell[], whole: { limit: number; otherwise: "widest" | "limit" }): { natural: number; min: number } {
+  const header = displayWidth(spec.header);
+  if (spec.cap === undefined) {
+    let within = -1;
+    let widest = header;
+    for (const x of cells) {
+      if (x.width <= whole.limit && x.width > within) within = x.width;
+      if (x.width > widest) widest = x.width;
+    }
+    const natural = within >= 0 ? Math.max(header, within) : cells.length === 0 ? header : whole.otherwise === "widest" ? widest : Math.max(header, whole.limit);
+    return { natural, min: natural };
+  }
+  let natural = header;
+  for (const x of cells) if (x.width > natural) natural = x.width;
+  return { natural, min: Math.min(natural, Math.max(spec.minWidth ?? Infinity, header)) };
+}
+
+/**
+ * Picks the richest layout of `rows` that fits `width`: which columns, whether times are
+ * compact, and each column's width. Every column gets its minimum; the space left goes one
+ * column at a time to the narrowest column that still wants more, so no single long value
+ * takes it all.
+ */
+function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number): { planned: Planned[]; compact: boolean } {
+  let kept = specs.map((spec, index) => ({ spec, index }));
+  let compact = false;
   const steps = [...DEGRADE_STEPS];
+  const whole = (k: ColumnKey) => k === "id" || k === "account";
   for (;;) {
-    const sizes = columns.map(measure);
+    // An id wider than the terminal wraps anyway: it does not decide the layout of the others.
+    const sizes = kept.map(({ spec, index }) => measure(spec, rows.map((r) => pick(r[index]!, compact)), { limit: width, otherwise: "widest" }));
     const widths = sizes.map((s) => s.min);
-    const used = widths.reduce((a, b) => a + b, 0) + GAP * (columns.length - 1);
-    if (used <= width || columns.length === 1) {
+    const used = widths.reduce((a, b) => a + b, 0) + GAP * (kept.length - 1);
+    if (used <= width || kept.every((k) => whole(k.spec.key))) {
       for (let spare = width - used; spare > 0; spare--) {
-        let pick = -1;
+        let best = -1;
         widths.forEach((w, i) => {
-          if (w < (sizes[i]?.natural ?? 0) && (pick < 0 || w < (widths[pick] ?? 0))) pick = i;
+          if (w < (sizes[i]?.natural ?? 0) && (best < 0 || w < (widths[best] ?? 0))) best = i;
         });
-        if (pick < 0) break;
-        widths[pick] = (widths[pick] ?? 0) + 1;
+        if (best < 0) break;
+        widths[best] = (widths[best] ?? 0) + 1;
       }
-      return { columns, widths };
+      return { planned: kept.map((k, i) => ({ ...k, width: widths[i] ?? 0 })), compact };
     }
     const step = steps.shift();
-    if (step === "compact") {
-      columns = columns.map((c) => ({ ...c, cells: c.cells.map((x) => x.compact ?? x) }));
-    } else {
-      columns = columns.filter((c) => c.key !== step);
-    }
+    if (step === undefined) return { planned: kept.map((k, i) => ({ ...k, width: widths[i] ?? 0 })), compact };
+    if (step === "compact") compact = true;
+    else kept = kept.filter((k) => k.spec.key !== step);
   }
 }
+
+const pick = (x: Cell, compact: boolean): Cell => (compact ? (x.compact ?? x) : x);
 
 function painter(color: boolean): ChalkInstance {
   return new Chalk({ level: color ? 1 : 0 });
 }
 
 /**
- * The client list as a table for people (tty) or as a stable plain table (not a tty).
+ * The client table, a row at a time: push() each record and write what it returns (nothing while
+ * the first rows are still being planned), then write what end() returns.
  *
- * The layout is done here rather than by cli-table3: all the widths are planned above anyway,
+ * The layout is done here rather than by cli-table3: all the widths are planned here anyway,
  * and cli-table3 costs about 0.5 ms per row (quadratic in rows), half a second for 1,000 clients.
  */
-export function renderClientsTable(list: ClientList, o: TableOptions): string {
-  if (list.clients.length === 0) return `No clients have access to ${displaySafe(list.jid)}.\n`;
-  const all = buildColumns(list.clients, o);
-  const { columns, widths } =
-    o.tty && o.width !== undefined ? fitColumns(all, o.width) : { columns: all, widths: all.map((c) => measure(c).natural) };
-  // Whether to colour was decided once (iostreams.decideColor: terminal, NO_COLOR, FORCE_COLOR).
-  const chalk = painter(o.color);
-  const style = { plain: (s: string) => s, dim: chalk.dim, good: chalk.green, head: chalk.bold } as const;
-  const last = columns.length - 1;
-  const gap = " ".repeat(GAP);
+export class ClientTable {
+  private readonly specs: ColumnSpec[];
+  private readonly style: Record<Cell["tone"] | "head", (s: string) => string>;
+  private buffered: Cell[][] | undefined = [];
+  private plan: { planned: Planned[]; compact: boolean } | undefined;
+  private rows = 0;
 
-  /** One cell cut to its column, coloured, and padded (the last one is not: no trailing blanks). */
-  const layout = (x: Cell, tone: keyof typeof style, i: number): string => {
-    const width = widths[i] ?? 0;
-    const fits = x.width <= width;
-    const text = fits ? x.text : truncateToWidth(x.text, width);
-    const pad = i === last ? 0 : width - (fits ? x.width : displayWidth(text));
-    return style[tone](text) + " ".repeat(Math.max(0, pad));
-  };
-
-  const lines = [columns.map((c, i) => layout(cell(c.header), "head", i)).join(gap)];
-  for (let row = 0; row < list.clients.length; row++) {
-    lines.push(columns.map((c, i) => { const x = c.cells[row] as Cell; return layout(x, x.tone, i); }).join(gap));
+  /** `empty` is the sentence shown when there is no row at all (display-safe). */
+  constructor(
+    private readonly o: TableOptions,
+    private readonly empty: string,
+  ) {
+    this.specs = columnSpecs(o);
+    // Whether to colour was decided once (iostreams.decideColor: terminal, NO_COLOR, FORCE_COLOR).
+    const chalk = painter(o.color);
+    this.style = { plain: (s) => s, dim: chalk.dim, good: chalk.green, head: chalk.bold };
   }
-  return lines.join("\n") + "\n";
+
+  push(c: ClientRow): string {
+    this.rows++;
+    const cells = this.specs.map((s) => s.cell(c));
+    if (this.buffered) {
+      this.buffered.push(cells);
+      return this.buffered.length >= BUFFERED_ROWS ? this.release() : "";
+    }
+    return this.line(cells);
+  }
+
+  end(): string {
+    if (this.rows === 0) return this.empty + "\n";
+    return this.buffered ? this.release() : "";
+  }
+
+  /** Plans the columns from the buffered rows, and returns the header and those rows. */
+  private release(): string {
+    const rows = this.buffered ?? [];
+    this.buffered = undefined;
+    const { o, specs } = this;
+    this.plan =
+      o.tty && o.width !== undefined
+        ? fitColumns(specs, rows, o.width)
+        : {
+            planned: specs.map((spec, index) => ({ spec, index, width: measure(spec, rows.map((r) => r[index]!), { limit: ID_PAD_CAP, otherwise: "limit" }).natural })),
+            compact: false,
+          };
+    let out = this.layout(this.plan.planned.map((p) => cell(p.spec.header)), "head");
+    for (const r of rows) out += this.line(r);
+    return out;
+  }
+
+  private line(cells: readonly Cell[]): string {
+    return this.layout(this.plan!.planned.map((p) => pick(cells[p.index]!, this.plan!.compact)));
+  }
+
+  /**
+   * One line: each cell coloured and padded to its column (the last one is not: no trailing
+   * blanks). On a terminal a cell wider than its column is cut to it (ids never); off a terminal
+   * cells are already within their caps, and one wider than its column shifts the rest of its row.
+   */
+  private layout(cells: readonly Cell[], tone?: "head"): string {
+    const planned = this.plan!.planned;
+    const fitting = this.o.tty && this.o.width !== undefined;
+    const last = planned.length - 1;
+    let line = "";
+    planned.forEach((p, i) => {
+      const x = cells[i]!;
+      const cut = fitting && x.width > p.width && p.spec.cap !== undefined;
+      const text = cut ? truncateToWidth(x.text, p.width) : x.text;
+      const pad = i === last ? 0 : p.width - (cut ? displayWidth(text) : x.width);
+      if (i > 0) line += " ".repeat(GAP);
+      line += this.style[tone ?? x.tone](text) + " ".repeat(Math.max(0, pad));
+    });
+    return line + "\n";
+  }
+}
+
+/** The whole client list as a table, as one string (the list is small, or this is a test). */
+export function renderClientsTable(list: ClientList, o: TableOptions): string {
+  const table = new ClientTable(o, `No clients have access to ${displaySafe(list.jid)}.`);
+  let out = "";
+  for (const c of list.clients) out += table.push(c);
+  return out + table.end();
 }
 
 /** "Gajim 1.8 on laptop"; undefined when the client reported neither software nor device. */

@@ -4,7 +4,7 @@
 // next to a relative time ("3 min ago (14:37)") are UTC, so a table, a CSV file and a log line
 // from the server always agree, whatever the TZ of the machine camctl runs on.
 
-import { displaySafe } from "./sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

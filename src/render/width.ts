@@ -1,5 +1,6 @@
 // How many terminal columns display-safe text takes, close to what terminals do (wcwidth):
-// East Asian wide/fullwidth characters and emoji shown as emoji take 2, combining marks 0,
+// East Asian wide/fullwidth characters and emoji shown as emoji (also a text character followed by
+// VS16, U+FE0F) take 2, combining marks 0,
 // everything else 1. Input never holds controls or format characters (displaySafe escaped them).
 
 /** East Asian Wide (W) and Fullwidth (F) blocks. */
@@ -26,6 +27,9 @@ const WIDE_RANGES: ReadonlyArray<readonly [number, number]> = [
 
 const NARROW_ONLY = /^[\u0000-\u02ff]*$/;
 const EMOJI = /\p{Emoji_Presentation}/u;
+/** Characters that become emoji (2 columns) when VARIATION SELECTOR-16 follows them, e.g. ☺️ ❤️ #️⃣. */
+const EMOJI_WITH_VS16 = /\p{Emoji}/u;
+const VS16 = "\ufe0f";
 const COMBINING = /[\p{Mn}\p{Me}]/u;
 
 function codePointWidth(ch: string): number {
@@ -36,24 +40,46 @@ function codePointWidth(ch: string): number {
   return EMOJI.test(ch) ? 2 : 1;
 }
 
+/**
+ * The units a cut must not split, with their widths: a code point, or a code point and the VS16
+ * after it. VS16 asks for the emoji form, which terminals draw 2 columns wide (☺ alone is 1, ☺️ is 2).
+ */
+function* units(s: string): Generator<[text: string, width: number]> {
+  let held: [string, number] | undefined;
+  for (const ch of s) {
+    if (ch === VS16 && held && held[1] === 1 && EMOJI_WITH_VS16.test(held[0])) {
+      yield [held[0] + ch, 2];
+      held = undefined;
+      continue;
+    }
+    if (held) yield held;
+    held = [ch, codePointWidth(ch)];
+  }
+  if (held) yield held;
+}
+
 /** Columns `s` takes on a terminal. `s` must already be display-safe. */
 export function displayWidth(s: string): number {
   if (NARROW_ONLY.test(s)) return s.length; // the common case: ASCII and Latin-1
   let width = 0;
-  for (const ch of s) width += codePointWidth(ch);
+  for (const [, w] of units(s)) width += w;
   return width;
 }
 
 /** Cuts `s` to at most `max` columns, ending in `…` when something was cut. Never splits a code point. */
 export function truncateToWidth(s: string, max: number): string {
-  if (displayWidth(s) <= max) return s;
-  let out = "";
+  if (NARROW_ONLY.test(s)) return s.length <= max ? s : s.slice(0, Math.max(0, max - 1)) + "…";
+  // One pass that stops as soon as `s` is known to be too wide: a long value costs only `max`.
+  let kept = "";
+  let keptWidth = 0;
   let width = 0;
-  for (const ch of s) {
-    const w = codePointWidth(ch);
-    if (width + w > max - 1) break;
-    out += ch;
+  for (const [text, w] of units(s)) {
     width += w;
+    if (width > max) return kept + "…";
+    if (keptWidth + w <= max - 1) {
+      kept += text;
+      keptWidth += w;
+    }
   }
-  return out + "…";
+  return s;
 }

@@ -1,10 +1,14 @@
 // camctl on a real pseudo-terminal (util-linux `script`): colour, relative times and the width
-// limit are for terminals only, and NO_COLOR / --no-color / FORCE_COLOR are honoured.
+// limit are for terminals only, and NO_COLOR / --no-color / FORCE_COLOR are honoured. Also what
+// happens to output that cannot be written (a full disk, an unwritable descriptor, a reader that
+// goes away), and that hostile argv and environment values reach the terminal escaped.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { startSandbox, type Sandbox, type SandboxClient } from "../sandbox/sandbox.js";
+import { addBulkGrants } from "../helpers/bulk-grants.js";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 
 const haveScript = (() => {
@@ -113,4 +117,109 @@ test("piped: no colour unless FORCE_COLOR, absolute times", async () => {
   assert.match(forced.stdout, SGR);
   const json = await runCamctl(["user", "clients", jid, "--socket", sb.socketPath, "--json"], { env: { FORCE_COLOR: "1" } });
   assert.doesNotMatch(json.stdout, /\x1b/, "JSON is never coloured");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Output that cannot be written
+
+/** Runs camctl with stdout on the given file descriptor (stderr captured). */
+function withStdout(args: string[], stdoutFd: number, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CAMCTL_BIN, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...env },
+      stdio: ["ignore", stdoutFd, "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+const haveDevFull = existsSync("/dev/full");
+
+describe("output that cannot be written", () => {
+  test("> /dev/full: exit 10 and one sentence, for JSON, CSV, the table and help", { skip: haveDevFull ? false : "/dev/full does not exist here" }, async () => {
+    for (const args of [["user", "clients", jid, "--socket", sb.socketPath, "--json"], ["user", "clients", jid, "--socket", sb.socketPath, "-o", "csv"], ["user", "clients", jid, "--socket", sb.socketPath], ["--help"]]) {
+      const full = openSync("/dev/full", "w");
+      try {
+        const r = await withStdout(args, full);
+        assert.equal(r.code, 10, `${args.join(" ")}: ${r.stderr}`);
+        assert.equal(r.stderr, "camctl: Could not write the output: no space left on device (ENOSPC). It is missing or incomplete.\n");
+      } finally {
+        closeSync(full);
+      }
+    }
+  });
+
+  test("a stdout that cannot be written to (opened read-only): exit 10 and one sentence", async () => {
+    const readOnly = openSync("/dev/null", "r");
+    try {
+      const r = await withStdout(["user", "clients", jid, "--socket", sb.socketPath, "--json"], readOnly);
+      assert.equal(r.code, 10, r.stderr);
+      assert.match(r.stderr, /^camctl: Could not write the output: bad file descriptor \(EBADF\)\. It is missing or incomplete\.\n$/);
+    } finally {
+      closeSync(readOnly);
+    }
+  });
+
+  test("a reader that goes away early (| head) is a quiet success", async () => {
+    const big = (await sb.createAccount("bigpipe")).jid;
+    await addBulkGrants(sb, big, 1000);
+    const child = spawn(process.execPath, [CAMCTL_BIN, "user", "clients", big, "--socket", sb.socketPath, "--json"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout.once("data", () => child.stdout.destroy()); // like `head -c 1`
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, "");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// One long name among many clients, end to end over the socket
+
+test("1,001 clients with one 200 KB software name: the piped table stays proportional, JSON keeps the name", async () => {
+  const account = (await sb.createAccount("longname")).jid;
+  await addBulkGrants(sb, account, 1000);
+  const long = "L".repeat(200_000);
+  await sb.createGrant(account, { software: long });
+  const table = await runCamctl(["user", "clients", account, "--socket", sb.socketPath]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.equal(table.stdout.trimEnd().split("\n").length, 1 + 1001);
+  assert.ok(table.stdout.length < 1001 * 250, `${table.stdout.length} characters of table`);
+  assert.match(table.stdout, /L+…/);
+  const json = await runCamctl(["user", "clients", account, "--socket", sb.socketPath, "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.ok((JSON.parse(json.stdout) as { clients: { userAgent: { software: string } }[] }).clients.some((c) => c.userAgent.software === long));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile values from argv and the environment, as a real process writes them
+
+test("a hostile --socket path, CAMCTL_SOCKET or XDG_STATE_HOME reaches stderr escaped", async () => {
+  const title = "/tmp/x\x1b]0;pwned\x07";
+  for (const r of [
+    await runCamctl(["user", "clients", "alice@example.com", "--socket", title]),
+    await runCamctl(["user", "clients", "alice@example.com"], { env: { CAMCTL_SOCKET: title } }),
+  ]) {
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(!r.stderr.includes("\x1b") && !r.stderr.includes("\x07"), JSON.stringify(r.stderr));
+    assert.ok(r.stderr.includes("/tmp/x\\x1b]0;pwned\\x07"), r.stderr);
+  }
+  // The state directory's warning is written by the XMPP transport itself; the net in cli.ts
+  // still escapes it. (Port 1 on loopback refuses at once.)
+  const state = await runCamctl(["user", "clients", "alice@example.com", "--jid", "me@example.com", "--server", "127.0.0.1:1", "--tls", "none"], {
+    env: { XDG_STATE_HOME: `/etc/passwd/${title}\u202e`, CAMCTL_PASSWORD: "secret" },
+  });
+  assert.equal(state.code, 3, state.stderr);
+  assert.match(state.stderr, /^camctl: warning: .*\/etc\/passwd\/+tmp\/x\\x1b\]0;pwned\\x07\\u202e/m);
+  assert.ok(!/[\x00-\x09\x0b-\x1f\x7f\u202e]/.test(state.stderr), JSON.stringify(state.stderr));
 });

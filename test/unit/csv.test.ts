@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CSV_COLUMNS, csvField, csvRow, renderClientsCsv } from "../../src/render/csv.js";
-import { displaySafe } from "../../src/render/sanitize.js";
+import { displaySafe } from "../../src/text/untrusted.js";
 import type { ClientList } from "../../src/model.js";
 import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "./render-fixtures.test.js";
 

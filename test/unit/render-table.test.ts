@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { renderClientsTable, renderDryRunHuman, renderRevokeHuman, type TableOptions } from "../../src/render/table.js";
-import { displaySafe } from "../../src/render/sanitize.js";
+import { displaySafe } from "../../src/text/untrusted.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
 import type { ClientList } from "../../src/model.js";
 import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "./render-fixtures.test.js";
@@ -119,7 +119,10 @@ test("narrow terminals drop low-value columns first and cut long text with …",
   assert.deepEqual(header(80), ["ID", "Connected", "Software", "Last seen"]);
   assert.deepEqual(header(70), ["ID", "Connected", "Software"]);
   assert.deepEqual(header(60), ["ID", "Software"]);
-  assert.deepEqual(header(40), ["ID"]);
+  // The 41-column legacy id is wider than a 40-column terminal: it wraps on its own line and does
+  // not take the other rows' columns away.
+  assert.deepEqual(header(40), ["ID", "Software"]);
+  assert.deepEqual(header(25), ["ID"]);
   const narrow = renderClientsTable(SAMPLE, tty(100));
   assert.match(narrow, /2 min ago(?! \()/); // times lose their date part before columns go
   const cut = renderClientsTable({ ...SAMPLE, clients: [client({ id: "client/a", userAgent: { software: "S".repeat(80), version: null, softwareId: null, uri: null, device: null } })] }, tty(60));
@@ -208,4 +211,33 @@ test("columns stay aligned with wide characters, and lines carry no trailing bla
   const starts = rows.map((row, i) => displayWidth(row.slice(0, row.indexOf(i === 0 ? "First seen" : "2026-11-15"))));
   assert.deepEqual(new Set(starts).size, 1, JSON.stringify(rows));
   for (const row of rows) assert.ok(!row.endsWith(" "));
+});
+
+test("display width: VS16 makes a text character an emoji, 2 columns (☺️ ❤️ #️⃣), and a cut keeps the pair whole", () => {
+  assert.equal(displayWidth("☺"), 1);
+  assert.equal(displayWidth("☺\ufe0f"), 2);
+  assert.equal(displayWidth("❤\ufe0f"), 2);
+  assert.equal(displayWidth("#\ufe0f\u20e3"), 2);
+  assert.equal(displayWidth("☺\ufe0e"), 1, "VS15 asks for the text form");
+  assert.equal(displayWidth("a\ufe0f"), 1, "VS16 after a letter changes nothing");
+  assert.equal(displayWidth("😀\ufe0f"), 2, "already an emoji");
+  assert.equal(truncateToWidth("☺\ufe0f☺\ufe0f☺\ufe0f", 4), "☺\ufe0f…");
+  assert.equal(truncateToWidth("☺\ufe0f☺\ufe0f", 4), "☺\ufe0f☺\ufe0f");
+  assert.equal(truncateToWidth("ab☺\ufe0f", 3), "ab…", "never the character without its selector");
+  assert.equal(truncateToWidth("x".repeat(10), 4), "xxx…");
+  assert.equal(truncateToWidth("x".repeat(4), 4), "xxxx");
+});
+
+test("a table with VS16 emoji stays within the terminal and aligned", () => {
+  const list: ClientList = {
+    ...SAMPLE,
+    clients: [
+      client({ id: "client/a", userAgent: { software: "☺\ufe0f".repeat(30), version: null, softwareId: null, uri: null, device: "❤\ufe0f phone" } }),
+      client({ id: "client/bb", userAgent: { software: "Gajim", version: null, softwareId: null, uri: null, device: "laptop" } }),
+    ],
+  };
+  for (const width of [40, 60, 80]) for (const row of lines(renderClientsTable(list, tty(width)))) assert.ok(lineWidth(row) <= width, `${lineWidth(row)} > ${width}: ${row}`);
+  const rows = lines(renderClientsTable(list, pipe));
+  const starts = rows.map((row, i) => displayWidth(row.slice(0, row.indexOf(i === 0 ? "First seen" : "2026-11-15"))));
+  assert.equal(new Set(starts).size, 1, JSON.stringify(rows));
 });

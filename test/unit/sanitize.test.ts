@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { displaySafe } from "../../src/render/sanitize.js";
+import { displaySafe } from "../../src/text/untrusted.js";
 import { HOSTILE, anyText, unsafeChar } from "./render-fixtures.test.js";
 
 test("displaySafe leaves ordinary text alone", () => {
@@ -68,6 +68,34 @@ test("property: safe text without backslashes passes through unchanged", () => {
     fc.property(anyText, (s) => {
       fc.pre(!unsafeChar().test(s) && !s.includes("\\"));
       return displaySafe(s) === s;
+    }),
+  );
+});
+
+test("msg`` escapes interpolations only; SafeText nests without a second escape", async () => {
+  const { msg, SafeText } = await import("../../src/text/untrusted.js");
+  const path = "/tmp/x\x1b]0;pwned\x07\\";
+  const where = msg`the admin socket ${path}`;
+  assert.ok(where instanceof SafeText);
+  assert.equal(String(where), "the admin socket /tmp/x\\x1b]0;pwned\\x07\\\\");
+  assert.equal(String(msg`No answer from ${where} within ${15} s.`), "No answer from the admin socket /tmp/x\\x1b]0;pwned\\x07\\\\ within 15 s.");
+  assert.equal(String(msg`offered: ${["PLAIN", "X\nY"]}; ok=${true}`), "offered: PLAIN, X\\nY; ok=true");
+  assert.equal(String(msg`${null} ${undefined}`), "null undefined");
+  assert.equal(String(msg`camctl's own\nwords`), "camctl's own\nwords", "the literal parts are camctl's and stay as written");
+});
+
+test("excerpt cuts untrusted text before escaping it, keeps surrogate pairs, marks the cut", async () => {
+  const { excerpt } = await import("../../src/text/untrusted.js");
+  assert.equal(String(excerpt("short")), "short");
+  assert.equal(String(excerpt("a".repeat(301))), "a".repeat(300) + "…");
+  assert.equal(String(excerpt("\x1b".repeat(5), 3)), "\\x1b\\x1b\\x1b…");
+  assert.equal(String(excerpt("😀😀😀", 2)), "😀😀…");
+  assert.equal(String(excerpt("😀😀", 2)), "😀😀");
+  fc.assert(
+    fc.property(anyText, fc.integer({ min: 1, max: 50 }), (s, max) => {
+      const out = String(excerpt(s, max));
+      assert.ok(!unsafeChar().test(out) && !/\p{Cs}/u.test(out), JSON.stringify(out));
+      return Array.from(s).length <= max ? out === displaySafe(s) : out.endsWith("…");
     }),
   );
 });
