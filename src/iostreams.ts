@@ -12,6 +12,8 @@ export interface IOStreams {
   stderr: Writable;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
+  /** stderr is a terminal: progress lines are drawn there only then. Absent means no. */
+  stderrIsTTY?: boolean;
   /** Colour on stdout: decided once from --no-color, NO_COLOR, FORCE_COLOR and the TTY. */
   color: boolean;
   /** Columns available on stdout; undefined when not a terminal (no width limit). */
@@ -41,6 +43,7 @@ export function systemIO(noColorFlag = false): IOStreams {
     stderr: process.stderr,
     stdinIsTTY: isatty(0),
     stdoutIsTTY,
+    stderrIsTTY: Boolean(process.stderr.isTTY),
     color: decideColor(process.env, stdoutIsTTY, noColorFlag),
     width: stdoutIsTTY ? process.stdout.columns || 80 : undefined,
     now: () => new Date(),

@@ -1,0 +1,77 @@
+// `--summary` of a host-wide listing: counts by software, auth method, type and last-seen age,
+// accumulated record by record so a streamed listing never has to be held in memory.
+import type { HostClientRecord } from "./filters.js";
+
+/** Last-seen age buckets, in order; "never" is an entry that was never seen (e.g. an unused grant). */
+export const AGE_BUCKETS = ["< 7 d", "< 30 d", "< 90 d", "older", "never"] as const;
+export type AgeBucket = (typeof AGE_BUCKETS)[number];
+
+export interface ClientSummary {
+  accounts: number;
+  clients: number;
+  connected: number;
+  /** Software name -> count; entries without one count under null's key "(none)". */
+  bySoftware: Record<string, number>;
+  /** Auth method -> count (an entry counts once for each of its methods; "(none)" when it has none). */
+  byAuth: Record<string, number>;
+  byType: Record<string, number>;
+  byLastSeen: Record<AgeBucket, number>;
+}
+
+export const NO_SOFTWARE = "(none)";
+
+const DAY_MS = 86_400_000;
+
+export function ageBucket(lastSeen: string | null, now: Date): AgeBucket {
+  if (lastSeen === null) return "never";
+  const age = now.getTime() - Date.parse(lastSeen);
+  if (age < 7 * DAY_MS) return "< 7 d";
+  if (age < 30 * DAY_MS) return "< 30 d";
+  if (age < 90 * DAY_MS) return "< 90 d";
+  return "older";
+}
+
+const bump = (m: Record<string, number>, key: string) => {
+  m[key] = (m[key] ?? 0) + 1;
+};
+
+/** Folds records into a summary as they arrive. */
+export class SummaryBuilder {
+  private readonly accounts = new Set<string>();
+  private readonly s: ClientSummary = {
+    accounts: 0,
+    clients: 0,
+    connected: 0,
+    bySoftware: {},
+    byAuth: {},
+    byType: {},
+    byLastSeen: Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) as Record<AgeBucket, number>,
+  };
+
+  constructor(private readonly now: Date) {}
+
+  add(r: HostClientRecord): void {
+    this.accounts.add(r.account);
+    this.s.clients++;
+    if (r.connected) this.s.connected++;
+    bump(this.s.bySoftware, r.userAgent.software ?? NO_SOFTWARE);
+    if (r.auth.length === 0) bump(this.s.byAuth, NO_SOFTWARE);
+    for (const a of r.auth) bump(this.s.byAuth, a);
+    bump(this.s.byType, r.type);
+    this.s.byLastSeen[ageBucket(r.lastSeen, this.now)]++;
+  }
+
+  /** The summary so far; counts sorted by size (largest first), then by name. */
+  result(): ClientSummary {
+    const sorted = (m: Record<string, number>) =>
+      Object.fromEntries(Object.entries(m).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0)));
+    return {
+      ...this.s,
+      accounts: this.accounts.size,
+      bySoftware: sorted(this.s.bySoftware),
+      byAuth: sorted(this.s.byAuth),
+      byType: sorted(this.s.byType),
+      byLastSeen: { ...this.s.byLastSeen },
+    };
+  }
+}

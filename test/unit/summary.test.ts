@@ -1,0 +1,75 @@
+// --summary counts and the progress line: what an operator reads first on a large host.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { HostClientRecord } from "../../src/filters.js";
+import { SummaryBuilder, ageBucket } from "../../src/summary.js";
+import { renderSummaryText } from "../../src/render/summary.js";
+import { formatProgress, progressLine } from "../../src/progress.js";
+import { fakeIO } from "../helpers/fake-io.js";
+
+const NOW = new Date("2026-11-27T12:00:00Z");
+const daysAgo = (d: number) => new Date(NOW.getTime() - d * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+function rec(account: string, software: string | null, auth: string[], lastSeenDays: number | null, type: "session" | "access" = "session"): HostClientRecord {
+  return {
+    account, id: `client/${Math.random()}`, type, connected: lastSeenDays === 0, firstSeen: null,
+    lastSeen: lastSeenDays === null ? null : daysAgo(lastSeenDays), expires: null, auth,
+    userAgent: { software, version: null, softwareId: null, uri: null, device: null }, permission: null,
+  };
+}
+
+test("age buckets at their edges", () => {
+  assert.equal(ageBucket(daysAgo(6.99), NOW), "< 7 d");
+  assert.equal(ageBucket(daysAgo(7), NOW), "< 30 d");
+  assert.equal(ageBucket(daysAgo(29.99), NOW), "< 30 d");
+  assert.equal(ageBucket(daysAgo(30), NOW), "< 90 d");
+  assert.equal(ageBucket(daysAgo(90), NOW), "older");
+  assert.equal(ageBucket(null, NOW), "never");
+});
+
+test("counts by software, auth, type and age; accounts counted once", () => {
+  const b = new SummaryBuilder(NOW);
+  b.add(rec("a@x", "Gajim", ["password"], 0));
+  b.add(rec("a@x", "Gajim", ["fast", "password"], 10));
+  b.add(rec("b@x", "Evil Client", ["password"], 100));
+  b.add(rec("b@x", null, ["grant"], null, "access"));
+  b.add(rec("c@x", "Dino", [], 40));
+  const s = b.result();
+  assert.equal(s.accounts, 3);
+  assert.equal(s.clients, 5);
+  assert.equal(s.connected, 1);
+  assert.deepEqual(s.bySoftware, { Gajim: 2, "(none)": 1, Dino: 1, "Evil Client": 1 });
+  assert.deepEqual(s.byAuth, { password: 3, "(none)": 1, fast: 1, grant: 1 });
+  assert.deepEqual(s.byType, { session: 4, access: 1 });
+  assert.deepEqual(s.byLastSeen, { "< 7 d": 1, "< 30 d": 1, "< 90 d": 1, older: 1, never: 1 });
+  assert.deepEqual(Object.keys(s.bySoftware), ["Gajim", "(none)", "Dino", "Evil Client"], "largest first, then by name");
+});
+
+test("the summary table escapes hostile names and cuts long ones", () => {
+  const b = new SummaryBuilder(NOW);
+  b.add(rec("a@x", "Evil\u001b]0;pwned\u0007", ["password"], 1));
+  b.add(rec("a@x", "x".repeat(500), ["password"], 1));
+  const text = renderSummaryText("example.com", b.result());
+  assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+  assert.match(text, /Evil\\x1b\]0;pwned\\x07/);
+  assert.ok(text.split("\n").every((l) => l.length < 80));
+  assert.match(text, /^2 clients on 1 accounts of example\.com \(0 connected\)/);
+});
+
+test("the progress line: only on a terminal stderr, with rate and time left", () => {
+  assert.equal(formatProgress({ scanned: 2500, total: 10000 }, 1000), "scanned 2,500 / 10,000 accounts · 2,500/s · 3 s left");
+  assert.equal(formatProgress({ scanned: 10, total: null }, 0), "scanned 10 accounts");
+  const off = fakeIO();
+  progressLine(off.io).update({ scanned: 1, total: 2 });
+  assert.equal(off.err(), "");
+  const on = fakeIO();
+  on.io.stderrIsTTY = true;
+  let t = 0;
+  const line = progressLine(on.io, () => t);
+  t = 1000;
+  line.update({ scanned: 5, total: 10 });
+  t = 1100;
+  line.update({ scanned: 6, total: 10 }); // too soon: not redrawn
+  line.clear();
+  assert.equal(on.err(), "\r\x1b[2Kscanned 5 / 10 accounts · 5/s · 1 s left\r\x1b[2K");
+});
