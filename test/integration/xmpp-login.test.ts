@@ -43,6 +43,13 @@ function assertContractShape(c: JsonClient): void {
   assert.deepEqual([...c.auth].sort(), c.auth, "auth sorted");
 }
 
+/** A SASL2 client's user agent as sent; the real mod_sasl2 drops <version/>, so a server may list none. */
+function assertUserAgent(c: JsonClient | undefined, sent: JsonClient["userAgent"]): void {
+  assert.ok(c, "listed");
+  assert.ok(c.userAgent.version === null || c.userAgent.version === sent.version, `version ${c.userAgent.version}`);
+  assert.deepEqual({ ...c.userAgent, version: null }, { ...sent, version: null });
+}
+
 function assertCamctlEntry(clients: JsonClient[]): JsonClient {
   const mine = clients.filter(isCamctl);
   assert.equal(mine.length, 1, JSON.stringify(clients, null, 1));
@@ -50,7 +57,7 @@ function assertCamctlEntry(clients: JsonClient[]): JsonClient {
   assert.equal(c.type, "session");
   assert.equal(c.connected, true, "listed while camctl is logged in");
   assert.deepEqual(c.auth, ["password"], "password only: camctl never takes a FAST token");
-  assert.deepEqual(c.userAgent, { software: "camctl", version: VERSION, softwareId: null, uri: null, device: os.hostname() });
+  assertUserAgent(c, { software: "camctl", version: VERSION, softwareId: null, uri: null, device: os.hostname() });
   return c;
 }
 
@@ -65,7 +72,7 @@ describe("logging in as the account itself", () => {
     assertCamctlEntry(body.clients);
     const bySoftware = new Map(body.clients.map((c) => [c.userAgent.software, c]));
     assert.equal(bySoftware.get("Gajim")?.connected, true);
-    assert.deepEqual(bySoftware.get("Gajim")?.userAgent, { software: "Gajim", version: "1.9.5", softwareId: null, uri: null, device: "Juliet's laptop" });
+    assertUserAgent(bySoftware.get("Gajim"), { software: "Gajim", version: "1.9.5", softwareId: null, uri: null, device: "Juliet's laptop" });
     assert.equal(bySoftware.get("Conversations")?.connected, false);
     const grant = body.clients.find((c) => c.id === acct.grant);
     assert.equal(grant?.type, "access");
