@@ -121,3 +121,12 @@ test("--tls none to an address that is not loopback is refused before the passwo
   const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: { host: "192.0.2.1", port: 5222 }, tls: "none" as const, caFile: undefined };
   await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
 });
+
+test("README and man page describe the password file as the code reads it: the password alone, on one line", () => {
+  const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const man = fs.readFileSync(new URL("../../../man/camctl.1", import.meta.url), "utf8");
+  for (const [name, text] of [["README.md", readme], ["camctl.1", man]] as const) {
+    assert.doesNotMatch(text, /first line/, `${name} must not promise the first line: a file with more lines is refused`);
+    assert.match(text.replace(/\s+/g, " "), /only the password, on one line/, name);
+  }
+});
