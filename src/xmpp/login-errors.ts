@@ -48,7 +48,7 @@ export const noMechanism = (jid: string) =>
   new CamError("auth", `The server offers no login method camctl supports (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN) for ${displaySafe(jid)}.`, "no-mechanism");
 
 /** SASL <failure/> conditions (RFC 6120 §6.5), in words. */
-export function saslFailure(condition: string, text: string | undefined, jid: string): CamError {
+function saslFailure(condition: string, text: string | undefined, jid: string): CamError {
   const said = text ? ` The server said: ${quoted(text)}.` : "";
   const who = displaySafe(jid);
   switch (condition) {
@@ -72,7 +72,7 @@ export function saslFailure(condition: string, text: string | undefined, jid: st
 }
 
 /** The server's side of SCRAM was wrong (a bad signature, nonce or iteration count). */
-export const scramAborted = (jid: string, why: string) =>
+const scramAborted = (jid: string, why: string) =>
   new CamError("auth", `Login as ${displaySafe(jid)} was aborted: ${displaySafe(why)}. This may not be the real server.`, "scram");
 
 export const scramUnproven = (where: string, jid: string) =>

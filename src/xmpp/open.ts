@@ -19,15 +19,15 @@ import { XmppClientSource } from "./source.js";
 import { CamState } from "./state.js";
 import { readUserFile } from "./user-file.js";
 
-export const SOFTWARE = "camctl";
+const SOFTWARE = "camctl";
 
 /** Larger than this, it is not a CA file (a whole system bundle is a few hundred KiB). */
 const MAX_CA_FILE_BYTES = 16 * 1024 * 1024;
 
-export const defaultDevice = () => os.hostname();
+const defaultDevice = () => os.hostname();
 
 /** The certificates of a --ca-file, each checked: a damaged one is refused, never silently skipped. */
-export async function readCaFile(file: string): Promise<string[]> {
+async function readCaFile(file: string): Promise<string[]> {
   let pem: string;
   try {
     pem = await readUserFile(file, MAX_CA_FILE_BYTES);

@@ -17,7 +17,7 @@ import type { CamError } from "../errors.js";
 import type { XmppSocket } from "./connect.js";
 import { ReceivedStreamError, closed, malformedXml, streamError, tooMuchData } from "./login-errors.js";
 
-export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const NS_PING = "urn:xmpp:ping";
 
 /** How long closing politely may take at most (never past the deadline either). */

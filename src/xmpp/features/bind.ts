@@ -18,10 +18,10 @@ import { bindRefused } from "../login-errors.js";
 import type { IqRequests } from "../session.js";
 import type { LoginContext } from "./context.js";
 
-export const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
+const NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind";
 
 /** The stable resource for servers that track clients by resource. */
-export function legacyResource(userAgentId: string): string {
+function legacyResource(userAgentId: string): string {
   return `camctl-${userAgentId.slice(0, 8)}`;
 }
 

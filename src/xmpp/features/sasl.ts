@@ -9,7 +9,7 @@ import type { ScramTracker } from "../sasl-mechanisms.js";
 import { authenticator } from "./authenticate.js";
 import type { LoginContext } from "./context.js";
 
-export const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
+const NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 
 export function useLegacySasl(streamFeatures: StreamFeatures, factory: SASLFactory, scram: ScramTracker, entity: Client, login: LoginContext, password: string): void {
   // Legacy SASL carries the SCRAM server-final-message in <success/>, which xmpp.js ignores: check it here.

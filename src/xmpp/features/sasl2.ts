@@ -21,7 +21,7 @@ export interface UserAgentInfo {
 }
 
 /** The SASL2 <user-agent/>: stable id, software, version, device. */
-export function userAgentElement(ua: UserAgentInfo): Element {
+function userAgentElement(ua: UserAgentInfo): Element {
   return xml("user-agent", { id: ua.id }, xml("software", {}, ua.software), xml("version", {}, ua.version), xml("device", {}, ua.device));
 }
 
