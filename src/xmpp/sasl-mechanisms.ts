@@ -40,16 +40,16 @@ export interface SaslCredentials {
   authzid?: string;
 }
 
-/** Raised when the server's side of SCRAM is wrong; login.ts reports it as an authentication failure. */
+/** Raised when the server's side of SCRAM is wrong; reported as an authentication failure (login-errors.ts). */
 export class ScramServerError extends Error {
   override name = "ScramServerError";
 }
 
 /**
- * Per login: whether SCRAM was used and the server's signature checked; `signal` (the deadline)
- * stops a hash from starting once it has aborted. xmpp.js passes the
+ * Per login: whether SCRAM was used and the server's signature checked. xmpp.js passes the
  * server's final message on only when SASL2's <success> carries <additional-data> (and never for
- * legacy SASL), so login.ts feeds it in itself when needed and insists on `verified` afterwards.
+ * legacy SASL), so features/sasl.ts feeds it in itself, and login.ts insists on `verified`
+ * afterwards. `signal` (the deadline) keeps a hash from starting once it has aborted.
  */
 export class ScramTracker {
   expected: Buffer | null = null;
