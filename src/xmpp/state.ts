@@ -147,12 +147,17 @@ export class CamState {
       p = parent;
     }
     for (const p of missing) {
+      // Files are named by path (Node has no openat), so whoever may rename entries in the parent
+      // could swap the directory between a check and a write: that must be this user or root,
+      // and a directory everyone may write to must be sticky (like /tmp).
+      if (p === this.dir) await this.checkParent(signal);
       try {
         await abortable(fsp.mkdir(p, { mode: 0o700 }), signal);
       } catch (e) {
         if (errorCode(e) !== "EEXIST") throw e;
       }
     }
+    if (!missing.includes(this.dir)) await this.checkParent(signal);
     let dir: FileHandle;
     try {
       dir = await abortable(fsp.open(this.dir, fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK), signal);
@@ -170,6 +175,15 @@ export class CamState {
     } finally {
       await dir.close().catch(() => undefined);
     }
+  }
+
+  private async checkParent(signal: AbortSignal): Promise<void> {
+    const parent = path.dirname(this.dir);
+    const st = await abortable(fsp.stat(parent), signal);
+    if (this.uid !== undefined && st.uid !== this.uid && st.uid !== 0) {
+      throw new Refused(`its parent ${displaySafe(parent)} belongs to another user (uid ${st.uid})`);
+    }
+    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) throw new Refused(`anyone may rename things in its parent ${displaySafe(parent)}`);
   }
 
   private checkOwner(uid: number, what: string): void {

@@ -189,6 +189,22 @@ test("a state directory owned by another user is refused", { skip: asRoot ? fals
     assert.deepEqual(fs.readdirSync(dir), [], "nothing written");
   }));
 
+test("a state directory whose parent another user (or everyone) may change is refused", { skip: asRoot ? false : "only root can give a directory to another user" }, () =>
+  withTemp(async (base) => {
+    const theirs = path.join(base, "theirs");
+    fs.mkdirSync(theirs, { mode: 0o755 });
+    fs.chownSync(theirs, 65534, 65534);
+    const s = await loaded(path.join(theirs, "camctl"));
+    assert.match(s.takeWarning() ?? "", /its parent .*theirs belongs to another user \(uid 65534\)/);
+    assert.deepEqual(fs.readdirSync(theirs), [], "nothing made there");
+    const open = path.join(base, "open");
+    fs.mkdirSync(open);
+    fs.chmodSync(open, 0o777);
+    assert.match((await loaded(path.join(open, "camctl"))).takeWarning() ?? "", /anyone may rename things in its parent/);
+    fs.chmodSync(open, 0o1777);
+    assert.equal((await loaded(path.join(open, "camctl"))).takeWarning(), undefined, "a sticky one like /tmp is fine");
+  }));
+
 test("loading obeys the signal: an aborted load rejects with its reason", () =>
   withTemp(async (base) => {
     const controller = new AbortController();
