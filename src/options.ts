@@ -3,30 +3,13 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseBareJid } from "./validate.js";
 import { CamError } from "./errors.js";
+import { displaySafe } from "./render/sanitize.js";
+import { TLS_MODES, type TlsMode, type Transport } from "./transport.js";
 
 export const OUTPUT_FORMATS = ["table", "json", "csv"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-export const TLS_MODES = ["starttls", "direct", "none"] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
 
 export const DEFAULT_TIMEOUT_SECONDS = 15;
-
-export interface SocketTransport {
-  kind: "socket";
-  socketPath: string;
-}
-
-export interface XmppTransport {
-  kind: "xmpp";
-  /** Account camctl logs in as (bare JID). */
-  loginJid: string;
-  passwordFile: string | undefined;
-  server: { host: string; port: number | undefined } | undefined;
-  tls: TlsMode;
-  caFile: string | undefined;
-}
-
-export type Transport = SocketTransport | XmppTransport;
 
 export interface CommonOptions {
   transport: Transport;
@@ -73,7 +56,7 @@ function parseServer(value: string): { host: string; port: number | undefined } 
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value);
   const port = m?.[2] === undefined ? undefined : Number(m[2]);
   if (!m || (port !== undefined && (port < 1 || port > 65535))) {
-    throw new CamError("usage", `--server takes host or host:port, e.g. xmpp.example.com:5222; got "${value.replace(/[^\x20-\x7e]/g, "?")}".`);
+    throw new CamError("usage", `--server takes host or host:port, e.g. xmpp.example.com:5222; got "${displaySafe(value)}".`);
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }

@@ -1,19 +1,49 @@
-// The ClientSource lifecycle, in one place: prepare (no network, no clock) → open(signal) → work →
-// close, all of open/work/close under one deadline. Each transport is imported only on the path
-// that needs it, so the socket path never loads the XMPP client.
+// The ClientSource lifecycle, in one place: what a transport is configured with, prepare (no
+// network, no clock) → open(signal) → work → close, all of open/work/close under ONE deadline.
+// Each transport is imported only on the path that needs it, so the socket path never loads the
+// XMPP client.
+import { abortable } from "./abort.js";
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
+import { displaySafe } from "./render/sanitize.js";
 import type { ClientSource } from "./source.js";
+
+export const TLS_MODES = ["starttls", "direct", "none"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** Prosody's admin socket. */
+export interface SocketTransport {
+  kind: "socket";
+  socketPath: string;
+}
+
+/** An XMPP login. */
+export interface XmppTransport {
+  kind: "xmpp";
+  /** Account camctl logs in as (bare JID). */
+  loginJid: string;
+  passwordFile: string | undefined;
+  server: { host: string; port: number | undefined } | undefined;
+  tls: TlsMode;
+  caFile: string | undefined;
+}
+
+export type Transport = SocketTransport | XmppTransport;
 
 /**
  * A source made ready without touching the network and before the clock starts: credentials read
- * (a person typing a password is not a slow server), CA file loaded, local refusals decided.
- * A command that needs several requests (look, confirm, revoke) prepares once and opens twice.
+ * (a person typing a password is not a slow server), CA file loaded, local refusals decided, the
+ * state directory located. A command that needs several requests (look, confirm, revoke)
+ * prepares once and opens twice, so nobody is asked for a password twice.
  */
 export interface PreparedSource {
-  /** Where requests go, for messages: "the admin socket /var/lib/prosody/prosody.sock". */
+  /** Where requests go, display-safe, for messages: "the admin socket /var/lib/prosody/prosody.sock". */
   readonly where: string;
+  /**
+   * Connects (and logs in). Everything it does obeys `signal`, which is also handed to the source:
+   * when the signal aborts, every wait ends with `signal.reason`.
+   */
   open(signal: AbortSignal): Promise<ClientSource>;
 }
 
@@ -23,17 +53,23 @@ export const prepareSource: PrepareSource = async (opts, io) => {
   const t = opts.transport;
   if (t.kind === "socket") {
     const { SocketClientSource } = await import("./socket/source.js");
-    return { where: `the admin socket ${t.socketPath}`, open: async () => new SocketClientSource(t.socketPath) };
+    return { where: `the admin socket ${displaySafe(t.socketPath)}`, open: async (signal) => new SocketClientSource(t.socketPath, signal) };
   }
-  const { primePassword, openXmppSource } = await import("./xmpp/open.js");
-  await primePassword(t, io);
-  return { where: "the XMPP server", open: async () => openXmppSource(t, opts.timeoutSeconds, io) };
+  const { prepareXmppSource } = await import("./xmpp/open.js");
+  return prepareXmppSource(t, io);
 };
+
+/** What camctl says when --timeout runs out, whatever it was waiting for. */
+export function timedOut(where: string, timeoutSeconds: number): CamError {
+  return new CamError("unreachable", `No answer from ${where} within ${timeoutSeconds} s; is it overloaded or stuck? Raise --timeout to wait longer.`, "timeout");
+}
 
 /**
  * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
- * `timeoutSeconds`; the source is always closed, whether the work finished, failed or timed out.
- * `work` gets the deadline's signal to pass down.
+ * `timeoutSeconds`: the only clock in camctl. Its AbortSignal goes to open, to `work` and to
+ * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
+ * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
+ * at the deadline).
  */
 export async function withSource<T>(
   prepared: PreparedSource,
@@ -41,26 +77,22 @@ export async function withSource<T>(
   work: (source: ClientSource, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const deadline = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  const { signal } = deadline;
+  const timer = setTimeout(() => deadline.abort(timedOut(prepared.where, timeoutSeconds)), timeoutSeconds * 1000);
+  const opening = prepared.open(signal);
   let source: ClientSource | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new CamError("unreachable", `No answer from ${prepared.where} within ${timeoutSeconds} s; is the server overloaded or stuck? Raise --timeout to wait longer.`);
-      deadline.abort(err);
-      reject(err);
-    }, timeoutSeconds * 1000);
-  });
-  const task = (async () => {
-    source = await prepared.open(deadline.signal);
-    return work(source, deadline.signal);
-  })();
-  task.catch(() => undefined); // a late failure after the timeout must not become an unhandled rejection
   try {
-    return await Promise.race([task, timeout]);
+    source = await abortable(opening, signal);
+    return await abortable(work(source, signal), signal);
   } finally {
-    clearTimeout(timer);
-    if (source) await source.close().catch(() => undefined);
-    // Timed out while still opening: close whatever opens late.
-    else void task.finally(() => source?.close().catch(() => undefined)).catch(() => undefined);
+    try {
+      if (source) await source.close();
+      // Given up while still opening: close whatever opens late.
+      else void opening.then((late) => late.close()).catch(() => undefined);
+    } catch {
+      // Closing is best effort; the answer (or the error) is what matters.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

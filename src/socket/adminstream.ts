@@ -82,7 +82,9 @@ export class AdminStream {
   /** Rejects open() while the stream header has not arrived yet. */
   private rejectOpen: ((e: Error) => void) | undefined;
 
-  constructor(private readonly path: string) {
+  /** `signal`: the caller's deadline; when it aborts, what is pending rejects with its reason and the connection is dropped. */
+  constructor(private readonly path: string, signal?: AbortSignal) {
+    signal?.addEventListener("abort", () => this.abort(signal.reason), { once: true });
     this.parser.on("opentag", (tag) => {
       this.depth++;
       if (this.depth === 2) {
@@ -189,6 +191,12 @@ export class AdminStream {
       default:
         return;
     }
+  }
+
+  private abort(reason: Error): void {
+    this.fail(reason);
+    this.rejectOpen?.(reason);
+    this.socket?.destroy();
   }
 
   private fail(err: Error): void {

@@ -88,8 +88,8 @@ export function clientFromSocket(raw: unknown[]): ClientRecord {
 
 export class SocketClientSource implements ClientSource {
   private readonly stream: AdminStream;
-  constructor(readonly path: string) {
-    this.stream = new AdminStream(path);
+  constructor(readonly path: string, signal?: AbortSignal) {
+    this.stream = new AdminStream(path, signal);
   }
 
   async list(jid: string): Promise<ClientList> {

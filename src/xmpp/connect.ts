@@ -2,15 +2,24 @@
 //   RFC 6120 §3.2   https://www.rfc-editor.org/rfc/rfc6120#section-3.2 (_xmpp-client._tcp SRV, fallback port 5222)
 //   XEP-0368        https://xmpp.org/extensions/xep-0368.html (direct TLS: _xmpps-client._tcp, ALPN "xmpp-client")
 //   RFC 6125/7590   certificates are checked against the JID's domain, never the SRV target or an IP
-// Everything here is bounded by the caller's deadline; nothing reconnects.
+// Everything here obeys the caller's AbortSignal (the one deadline, see transport.ts); nothing
+// reconnects. Nothing here waits inside Node's thread pool either: a call stuck there cannot be
+// abandoned, and process.exit() waits for it, so neither --timeout nor Ctrl-C could end camctl.
+// SRV records come from c-ares (on the event loop, cancellable); host names are resolved by the
+// system's resolver (getaddrinfo, so /etc/hosts and nsswitch apply as everywhere else) in a child
+// process that is killed when the signal aborts.
 import { StringDecoder } from "node:string_decoder";
+import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import dns from "node:dns";
 import net from "node:net";
 import tls from "node:tls";
+import { domainToASCII } from "node:url";
+import { onAbort } from "../abort.js";
 import { CamError } from "../errors.js";
-import type { TlsMode } from "../options.js";
 import { displaySafe } from "../render/sanitize.js";
+import type { TlsMode } from "../transport.js";
+import { plaintextNotLoopback } from "./login-errors.js";
 
 export const SRV_STARTTLS = "_xmpp-client._tcp";
 export const SRV_DIRECT_TLS = "_xmpps-client._tcp";
@@ -20,6 +29,14 @@ export const DEFAULT_DIRECT_TLS_PORT = 5223;
 
 /** A server that sends more than this in one session is not one camctl wants to parse. */
 const MAX_INBOUND_BYTES = 64 * 1024 * 1024;
+
+/** The server sent more than camctl reads in one session; camctl stopped reading. */
+export class InboundLimitError extends Error {
+  override name = "InboundLimitError";
+  constructor(readonly limitBytes: number) {
+    super(`the server sent more than ${limitBytes / 1024 / 1024} MiB`);
+  }
+}
 
 export interface Target {
   host: string;
@@ -35,7 +52,18 @@ export function isLoopbackAddress(address: string): boolean {
   return a === "::1" || a === "0:0:0:0:0:0:0:1";
 }
 
-export type SrvLookup = (name: string) => Promise<dns.SrvRecord[]>;
+export type SrvLookup = (name: string, signal: AbortSignal) => Promise<dns.SrvRecord[]>;
+
+/** SRV records through c-ares, cancelled when the signal aborts. */
+export const lookupSrv: SrvLookup = async (name, signal) => {
+  const resolver = new dns.promises.Resolver();
+  const stop = onAbort(signal, () => resolver.cancel());
+  try {
+    return await resolver.resolveSrv(name);
+  } finally {
+    stop();
+  }
+};
 
 /** Orders SRV records as RFC 2782 says (priority, then weight; the weighted draw is made deterministic). */
 export function orderSrv(records: dns.SrvRecord[]): Target[] {
@@ -49,7 +77,8 @@ export async function resolveTargets(
   domain: string,
   server: { host: string; port: number | undefined } | undefined,
   mode: TlsMode,
-  lookupSrv: SrvLookup = (name) => dns.promises.resolveSrv(name),
+  signal: AbortSignal,
+  srv: SrvLookup = lookupSrv,
 ): Promise<Target[]> {
   const defaultPort = mode === "direct" ? DEFAULT_DIRECT_TLS_PORT : DEFAULT_PORT;
   if (server) return [{ host: server.host, port: server.port ?? defaultPort }];
@@ -57,16 +86,80 @@ export async function resolveTargets(
   const name = `${mode === "direct" ? SRV_DIRECT_TLS : SRV_STARTTLS}.${domain}`;
   let records: dns.SrvRecord[] = [];
   try {
-    records = await lookupSrv(name);
+    records = await srv(name, signal);
   } catch {
     // No SRV records (or no answer): RFC 6120 §3.2.2 falls back to the domain itself.
   }
+  signal.throwIfAborted();
   if (records.length === 1 && records[0]!.name.replace(/\.$/, "") === "") {
     // RFC 2782: a target of "." means the service is decidedly not available at this domain.
     throw new CamError("unreachable", `${displaySafe(domain)} says in DNS (${name}) that it offers no XMPP client service${mode === "direct" ? " over direct TLS; try --tls starttls" : ""}.`);
   }
   const targets = orderSrv(records.filter((r) => r.name.replace(/\.$/, "") !== ""));
   return targets.length > 0 ? targets : [{ host: domain, port: defaultPort }];
+}
+
+export type HostLookup = (host: string, signal: AbortSignal) => Promise<string[]>;
+
+/** Resolves a name in a child Node when getent is missing (getent is part of glibc and musl). */
+const NODE_GETADDRINFO = `require("node:dns").lookup(process.argv[1], { all: true }, (e, a) => process.stdout.write(e ? "" : a.map((x) => x.address).join("\\n")))`;
+
+/** Runs a resolver program; its output, or "" when it found nothing. Killed when the signal aborts. */
+function runResolver(command: string, args: string[], signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      if (out.length < 65536) out += d;
+    });
+    const kill = () => child.kill("SIGKILL");
+    process.on("exit", kill); // it may be waiting on a resolver that never answers: do not leave it behind
+    const stop = onAbort(signal, () => {
+      kill();
+      reject(signal.reason);
+    });
+    const done = () => {
+      stop();
+      process.off("exit", kill);
+    };
+    child.once("error", (err) => {
+      done();
+      reject(err);
+    });
+    child.once("close", () => {
+      done();
+      resolve(out);
+    });
+  });
+}
+
+/**
+ * The addresses of a host name, as the system resolves them (getaddrinfo), in its order; an IP
+ * address as it is. Runs in a child process so that a resolver that never answers can be
+ * abandoned when the signal aborts.
+ */
+export const lookupHost: HostLookup = async (host, signal) => {
+  if (net.isIP(host)) return [host];
+  const ascii = domainToASCII(host);
+  if (ascii === "") throw unresolvable(host);
+  let out: string;
+  try {
+    out = await runResolver("getent", ["ahosts", "--", ascii], signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code !== "ENOENT") throw err;
+    out = await runResolver(process.execPath, ["-e", NODE_GETADDRINFO, "--", ascii], signal);
+  }
+  // getent ahosts: "ADDRESS  STREAM name", one line per address and socket type.
+  const addresses = [...new Set(out.split("\n").map((line) => line.trim().split(/\s+/)[0] ?? ""))].filter((a) => net.isIP(a) !== 0);
+  if (addresses.length === 0) throw unresolvable(host);
+  return addresses;
+};
+
+/** For --tls none: every address the name has must be loopback. */
+export function refuseUnlessLoopback(host: string, addresses: string[]): void {
+  const outside = addresses.filter((a) => !isLoopbackAddress(a));
+  if (addresses.length === 0 || outside.length > 0) throw plaintextNotLoopback(host, outside);
 }
 
 export interface TlsSettings {
@@ -111,7 +204,7 @@ export class XmppSocket extends EventEmitter {
   private onData = (chunk: Buffer) => {
     this.received += chunk.length;
     if (this.received > MAX_INBOUND_BYTES) {
-      this.raw.destroy(new Error(`the server sent more than ${MAX_INBOUND_BYTES / 1024 / 1024} MiB`));
+      this.raw.destroy(new InboundLimitError(MAX_INBOUND_BYTES));
       return;
     }
     const text = this.decoder.write(chunk);
@@ -183,43 +276,56 @@ function handshake(sock: tls.TLSSocket, target: Target, domain: string): Promise
   });
 }
 
-/** Opens one connection: plain TCP (STARTTLS follows, or --tls none) or direct TLS. */
-export function openSocket(target: Target, mode: TlsMode, settings: TlsSettings): { socket: Promise<XmppSocket>; abort: () => void } {
-  if (mode === "direct") {
-    const sock = tls.connect({ host: target.host, port: target.port, ALPNProtocols: [ALPN_XMPP_CLIENT], ...tlsOptions(settings) });
-    return { socket: handshake(sock, target, settings.domain), abort: () => sock.destroy() };
-  }
-  const sock = net.connect({ host: target.host, port: target.port });
-  const socket = new Promise<XmppSocket>((resolve, reject) => {
-    sock.once("error", (err) => {
-      sock.destroy();
-      reject(netError(err, target));
-    });
-    sock.once("connect", () => {
-      sock.removeAllListeners("error");
-      resolve(new XmppSocket(sock, false));
-    });
-  });
-  return { socket, abort: () => sock.destroy() };
+/** Lets Node connect to addresses resolved beforehand (with its usual happy eyeballs between them). */
+function resolvedLookup(addresses: string[]): net.LookupFunction {
+  const all = addresses.map((address) => ({ address, family: net.isIP(address) }));
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, all);
+    else callback(null, all[0]!.address, all[0]!.family);
+  };
 }
 
-/** For --tls none: every address the name has must be loopback, and camctl connects to one of those. */
-export async function loopbackOnly(target: Target): Promise<Target> {
-  let addresses: string[];
-  try {
-    addresses = net.isIP(target.host) ? [target.host] : (await dns.promises.lookup(target.host, { all: true })).map((a) => a.address);
-  } catch (e) {
-    throw netError(e as Error, target);
-  }
-  const outside = addresses.filter((a) => !isLoopbackAddress(a));
-  if (addresses.length === 0 || outside.length > 0) {
-    throw new CamError(
-      "usage",
-      `--tls none sends the password without encryption, so camctl allows it only to a loopback address; ` +
-        `${displaySafe(target.host)} is ${displaySafe(outside.join(", ") || "not resolvable")}. Use --tls starttls or --tls direct.`,
+/**
+ * Opens one connection to `target` at its resolved `addresses`: plain TCP (STARTTLS follows, or
+ * --tls none) or direct TLS. When the signal aborts, the socket is destroyed and this rejects with
+ * the signal's reason.
+ */
+export function openSocket(target: Target, addresses: string[], mode: TlsMode, settings: TlsSettings, signal: AbortSignal): Promise<XmppSocket> {
+  const where = { host: target.host, port: target.port, lookup: resolvedLookup(addresses) };
+  const sock = mode === "direct" ? tls.connect({ ...where, ALPNProtocols: [ALPN_XMPP_CLIENT], ...tlsOptions(settings) }) : net.connect(where);
+  const connected =
+    mode === "direct"
+      ? handshake(sock as tls.TLSSocket, target, settings.domain)
+      : new Promise<XmppSocket>((resolve, reject) => {
+          sock.once("error", (err) => {
+            sock.destroy();
+            reject(netError(err, target));
+          });
+          sock.once("connect", () => {
+            sock.removeAllListeners("error");
+            resolve(new XmppSocket(sock, false));
+          });
+        });
+  return new Promise<XmppSocket>((resolve, reject) => {
+    const stop = onAbort(signal, () => {
+      sock.destroy();
+      reject(signal.reason);
+    });
+    connected.then(
+      (s) => {
+        stop();
+        resolve(s);
+      },
+      (err) => {
+        stop();
+        reject(err);
+      },
     );
-  }
-  return { host: addresses[0]!, port: target.port };
+  });
+}
+
+function unresolvable(host: string): CamError {
+  return new CamError("unreachable", `Cannot resolve ${displaySafe(host)}; check the domain, or give the server's address with --server host[:port].`);
 }
 
 export function netError(err: Error, target: Target): CamError {
@@ -229,7 +335,7 @@ export function netError(err: Error, target: Target): CamError {
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_NONAME":
-      return new CamError("unreachable", `Cannot resolve ${displaySafe(target.host)} (${code}); check the domain, or give the server's address with --server host[:port].`);
+      return unresolvable(target.host);
     case "ECONNREFUSED":
       return new CamError("unreachable", `Nothing accepts connections at ${where} (connection refused); is the XMPP server running, and is that its client port?`);
     case "ETIMEDOUT":

@@ -1,85 +1,107 @@
-// Opening an XMPP ClientSource: everything that happens before the first request (refusals that
-// need no network, the CA file, the password, the installation's state, the login itself).
-import { readFile } from "node:fs/promises";
+// Preparing and opening an XMPP ClientSource. Prepare (no network, no clock): the loopback rule,
+// the CA file, the password (file, environment or prompt), where the state is kept. Open, under the
+// deadline's signal: the state read, the login, the source. The password reaches the login only
+// through the prepared source, so a command that opens twice asks once.
+import { X509Certificate } from "node:crypto";
 import net from "node:net";
+import os from "node:os";
 import { CamError } from "../errors.js";
 import type { IOStreams } from "../iostreams.js";
-import type { XmppTransport } from "../options.js";
 import { displaySafe } from "../render/sanitize.js";
 import type { ClientSource } from "../source.js";
+import type { PreparedSource, XmppTransport } from "../transport.js";
 import { VERSION } from "../version.js";
-import { isLoopbackAddress } from "./connect.js";
-import { defaultDevice, login } from "./login.js";
+import { hostPort, isLoopbackAddress } from "./connect.js";
+import { login as xmppLogin } from "./login.js";
+import { plaintextNotLoopback } from "./login-errors.js";
 import { readPassword, type PromptPassword } from "./password.js";
 import { XmppClientSource } from "./source.js";
 import { CamState } from "./state.js";
+import { readUserFile } from "./user-file.js";
 
-export const SOFTWARE = "camctl";
+const SOFTWARE = "camctl";
 
-async function readCaFile(file: string): Promise<string> {
+/** Larger than this, it is not a CA file (a whole system bundle is a few hundred KiB). */
+const MAX_CA_FILE_BYTES = 16 * 1024 * 1024;
+
+const defaultDevice = () => os.hostname();
+
+/** The certificates of a --ca-file, each checked: a damaged one is refused, never silently skipped. */
+async function readCaFile(file: string): Promise<string[]> {
   let pem: string;
   try {
-    pem = await readFile(file, "utf8");
+    pem = await readUserFile(file, MAX_CA_FILE_BYTES);
   } catch (e) {
-    throw new CamError("usage", `Cannot read --ca-file ${displaySafe(file)} (${(e as NodeJS.ErrnoException).code ?? "unreadable"}).`);
+    throw new CamError("usage", `Cannot read --ca-file ${displaySafe(file)}: ${(e as Error).message}.`);
   }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+  const begins = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g) ?? [];
+  if (begins === 0) {
     throw new CamError("usage", `--ca-file ${displaySafe(file)} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
   }
-  return pem;
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new CamError("usage", `--ca-file ${displaySafe(file)} is damaged: certificate ${i + 1} of ${begins} cannot be read. Export the CA certificate again.`);
+    }
+  });
+  if (blocks.length !== begins) {
+    throw new CamError("usage", `--ca-file ${displaySafe(file)} is damaged: a certificate has no END line. Export the CA certificate again.`);
+  }
+  return blocks;
 }
 
-/** Everything that can be refused without the network is refused before asking for a password. */
+/** Refusals that need no network: --tls none to an address that is not loopback. */
 function refuseWithoutNetwork(t: XmppTransport): void {
   if (t.tls === "none" && t.server && net.isIP(t.server.host) && !isLoopbackAddress(t.server.host)) {
-    throw new CamError("usage", `--tls none sends the password without encryption, so camctl allows it only to a loopback address; ${displaySafe(t.server.host)} is not one.`);
+    throw plaintextNotLoopback(t.server.host);
   }
 }
 
-/**
- * Passwords typed at the prompt, per login JID, for the rest of this process: `revoke_client` on a
- * terminal logs in twice (look, confirm, revoke) and must not ask twice.
- */
-const typedPasswords = new Map<string, string>();
-
-async function passwordFor(t: XmppTransport, io: IOStreams, prompt: PromptPassword | undefined): Promise<string> {
-  const typed = typedPasswords.get(t.loginJid);
-  if (typed !== undefined && t.passwordFile === undefined && !io.env.CAMCTL_PASSWORD) return typed;
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, prompt);
-  if (t.passwordFile === undefined && !io.env.CAMCTL_PASSWORD) typedPasswords.set(t.loginJid, password);
-  return password;
-}
-
-/**
- * Asks for the password now, if it will have to be typed, so that the caller can do it before the
- * --timeout clock starts (a person typing is not a slow server). openXmppSource then reuses it.
- */
-export async function primePassword(t: XmppTransport, io: IOStreams, prompt?: PromptPassword): Promise<void> {
-  refuseWithoutNetwork(t);
-  await passwordFor(t, io, prompt);
-}
-
-export interface XmppSourceDeps {
-  state?: CamState;
+export interface XmppPrepareDeps {
   prompt?: PromptPassword;
+  state?: CamState;
+  /** For tests: the login itself. */
+  login?: typeof xmppLogin;
 }
 
-export async function openXmppSource(t: XmppTransport, timeoutSeconds: number, io: IOStreams, deps: XmppSourceDeps = {}): Promise<ClientSource> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
+export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: XmppPrepareDeps = {}): Promise<PreparedSource> {
   refuseWithoutNetwork(t);
-  const caPem = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await passwordFor(t, io, deps.prompt);
+  const ca = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, deps.prompt);
   const state = deps.state ?? new CamState();
-  const id = state.userAgentId();
-  for (const w of state.warnings) io.stderr.write(`camctl: warning: ${w}\n`);
-  const session = await login({
-    jid: t.loginJid,
-    password,
-    tls: t.tls,
-    server: t.server,
-    caPem,
-    userAgent: { id, software: SOFTWARE, version: VERSION, device: defaultDevice() },
-    deadline,
-  });
-  return new XmppClientSource(session, state, t.loginJid);
+  const login = deps.login ?? xmppLogin;
+  const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
+  const where = t.server
+    ? `the XMPP server at ${displaySafe(t.server.port === undefined ? t.server.host : hostPort({ host: t.server.host, port: t.server.port }))}`
+    : `the XMPP server for ${displaySafe(domain)}`;
+  return {
+    where,
+    async open(signal: AbortSignal): Promise<ClientSource> {
+      await state.load(signal);
+      const warning = state.takeWarning();
+      if (warning) io.stderr.write(`camctl: warning: ${warning}\n`);
+      const session = await login(
+        {
+          jid: t.loginJid,
+          password,
+          tls: t.tls,
+          server: t.server,
+          caPem: ca?.join("\n"),
+          userAgent: { id: state.userAgentId(), software: SOFTWARE, version: VERSION, device: defaultDevice() },
+        },
+        signal,
+      );
+      const source = new XmppClientSource(session, state, t.loginJid);
+      return {
+        list: (jid) => source.list(jid),
+        revoke: (jid, expected) => source.revoke(jid, expected),
+        async close() {
+          await source.close();
+          await state.flush(signal);
+        },
+      };
+    },
+  };
 }

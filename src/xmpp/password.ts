@@ -1,10 +1,11 @@
-// Where the XMPP password comes from (cli-contract.md, "XMPP login"): --password-file, else
-// $CAMCTL_PASSWORD, else a hidden prompt, only when stdin is a terminal. There is no flag that
-// takes the password itself. The password is never echoed, logged or put into any message.
-import { readFile } from "node:fs/promises";
+// Where the XMPP password comes from: --password-file, else $CAMCTL_PASSWORD, else a hidden prompt,
+// only when stdin is a terminal. There is no flag that takes the password itself. The password is
+// never echoed, logged or put into any message. It is read once, when the source is prepared
+// (transport.ts), before --timeout starts: a person typing is not a slow server.
 import { CamError } from "../errors.js";
 import type { IOStreams } from "../iostreams.js";
 import { displaySafe } from "../render/sanitize.js";
+import { readUserFile } from "./user-file.js";
 
 export interface PasswordSource {
   loginJid: string;
@@ -20,7 +21,14 @@ const promptWithInquirer: PromptPassword = async (message, io) => {
   return password({ message, mask: false, toggleMask: false }, { input: io.stdin, output: io.stderr, clearPromptOnDone: true });
 };
 
-/** A password file holds the password on its first line; one trailing newline is not part of it. */
+/** Larger than this, it is not a password file. */
+const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
+
+/**
+ * A password file holds the password and nothing else, on one line; one trailing newline is not
+ * part of it. A file with more lines is refused rather than guessing which line is meant (it is
+ * more likely the wrong file than a password).
+ */
 export function passwordFromFileText(text: string): string {
   return text.replace(/\r?\n$/, "");
 }
@@ -32,11 +40,9 @@ export async function readPassword(src: PasswordSource, io: IOStreams, prompt: P
   if (src.passwordFile !== undefined) {
     from = `the password file ${displaySafe(src.passwordFile)}`;
     try {
-      password = passwordFromFileText(await readFile(src.passwordFile, "utf8"));
+      password = passwordFromFileText(await readUserFile(src.passwordFile, MAX_PASSWORD_FILE_BYTES));
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (code ?? "unreadable");
-      throw new CamError("usage", `Cannot read --password-file ${displaySafe(src.passwordFile)}: ${why}.`);
+      throw new CamError("usage", `Cannot read --password-file ${displaySafe(src.passwordFile)}: ${(e as Error).message}.`);
     }
   } else if (io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
     from = "CAMCTL_PASSWORD";
@@ -57,7 +63,7 @@ export async function readPassword(src: PasswordSource, io: IOStreams, prompt: P
   }
   if (password.length === 0) throw new CamError("usage", `The password from ${from} is empty.`);
   if (/[\r\n]/.test(password)) {
-    throw new CamError("usage", `The password from ${from} spans several lines; a password file holds the password on one line.`);
+    throw new CamError("usage", `The password from ${from} spans several lines; a password file holds only the password, on one line.`);
   }
   return password;
 }

@@ -7,10 +7,17 @@
 // the server's signature or nonce, and base64-encodes UTF-8 text wrongly through btoa(). Here the
 // server must prove it knows the password too (the "v=" signature), or the login fails.
 //
+// The salted password is hashed without blocking the event loop (crypto.pbkdf2 in Node's thread
+// pool), so the deadline and Ctrl-C are handled while it runs. A job in the thread pool cannot be
+// abandoned, though (process.exit waits for it), so the iteration count a server may ask for is
+// capped where hashing takes a fraction of a second.
+//
 // Interface: the "saslmechanisms" factory that xmpp.js uses (`name`, `clientFirst`, `response`,
-// `challenge`, `final`). Strings crossing it are "binary strings" (one char per byte) because
-// xmpp.js base64-encodes them with btoa() and decodes with atob().
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+// `challenge`, `final`). `response` may return a promise (xmpp.js awaits it). Strings crossing it
+// are "binary strings" (one char per byte) because xmpp.js base64-encodes them with btoa() and
+// decodes with atob().
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
 
 export const SCRAM_SHA_256 = "SCRAM-SHA-256";
 export const SCRAM_SHA_1 = "SCRAM-SHA-1";
@@ -18,8 +25,14 @@ export const PLAIN = "PLAIN";
 
 /** Below this, a server is asking for a trivially brute-forced hash (RFC 7677 §4 says at least 4096). */
 export const MIN_ITERATIONS = 4096;
-/** Above this, a hostile server could make camctl spin for minutes. */
-export const MAX_ITERATIONS = 10_000_000;
+/**
+ * Above this, a server is asking for more work than any real one does (4,096 to a few hundred
+ * thousand; Prosody uses 10,000), which only a hostile one would: about 0.2 s (SHA-256) to 0.4 s
+ * (SHA-1) on a 2020s CPU, and the longest camctl can take to end after its deadline or Ctrl-C.
+ */
+export const MAX_ITERATIONS = 1_000_000;
+
+const pbkdf2Async = promisify(pbkdf2);
 
 export interface SaslCredentials {
   username: string;
@@ -27,7 +40,7 @@ export interface SaslCredentials {
   authzid?: string;
 }
 
-/** Raised when the server's side of SCRAM is wrong; login.ts reports it as an authentication failure. */
+/** Raised when the server's side of SCRAM is wrong; reported as an authentication failure (login-errors.ts). */
 export class ScramServerError extends Error {
   override name = "ScramServerError";
 }
@@ -35,11 +48,14 @@ export class ScramServerError extends Error {
 /**
  * Per login: whether SCRAM was used and the server's signature checked. xmpp.js passes the
  * server's final message on only when SASL2's <success> carries <additional-data> (and never for
- * legacy SASL), so login.ts feeds it in itself when needed and insists on `verified` afterwards.
+ * legacy SASL), so features/sasl.ts feeds it in itself, and login.ts insists on `verified`
+ * afterwards. `signal` (the deadline) keeps a hash from starting once it has aborted.
  */
 export class ScramTracker {
   expected: Buffer | null = null;
   verified = false;
+
+  constructor(readonly signal?: AbortSignal) {}
 
   get pending(): boolean {
     return this.expected !== null && !this.verified;
@@ -101,7 +117,7 @@ function scramMechanism(
     private clientFirstBare = "";
     private serverFirst = "";
 
-    response(cred: SaslCredentials): string {
+    response(cred: SaslCredentials): string | Promise<string> {
       if (this.stage === "first") {
         this.stage = "final";
         this.clientFirstBare = `n=${saslName(cred.username)},r=${this.clientNonce}`;
@@ -110,32 +126,42 @@ function scramMechanism(
       }
       if (this.stage === "final") {
         this.stage = "done";
-        const attrs = parseAttributes(this.serverFirst);
-        if (attrs.has("e")) throw new ScramServerError(`the server reported ${attrs.get("e")}`);
-        const nonce = attrs.get("r") ?? "";
-        const salt = Buffer.from(attrs.get("s") ?? "", "base64");
-        const iterations = Number(attrs.get("i"));
-        if (!nonce.startsWith(this.clientNonce) || nonce.length === this.clientNonce.length) {
-          throw new ScramServerError("the server's nonce does not extend camctl's");
-        }
-        if (salt.length === 0) throw new ScramServerError("the server sent no salt");
-        if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) {
-          throw new ScramServerError(`the server asked for ${attrs.get("i")} hash iterations, outside ${MIN_ITERATIONS}..${MAX_ITERATIONS}`);
-        }
-        const gs2 = `n,${cred.authzid ? `a=${saslName(cred.authzid)}` : ""},`;
-        const finalWithoutProof = `c=${Buffer.from(gs2, "utf8").toString("base64")},r=${nonce}`;
-        const salted = pbkdf2Sync(saslPrep(cred.password), salt, iterations, keyLength, hash);
-        const clientKey = hmac(salted, "Client Key");
-        const serverKey = hmac(salted, "Server Key");
-        const authMessage = `${this.clientFirstBare},${this.serverFirst},${finalWithoutProof}`;
-        const clientSignature = hmac(h(clientKey), authMessage);
-        const proof = Buffer.alloc(clientKey.length);
-        for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i]! ^ clientSignature[i]!;
-        tracker.expected = hmac(serverKey, authMessage);
-        tracker.verified = false;
-        return toBinary(`${finalWithoutProof},p=${proof.toString("base64")}`);
+        return this.clientFinal(cred);
       }
       return "";
+    }
+
+    private async clientFinal(cred: SaslCredentials): Promise<string> {
+      const attrs = parseAttributes(this.serverFirst);
+      if (attrs.has("e")) throw new ScramServerError(`the server reported ${attrs.get("e")}`);
+      const nonce = attrs.get("r") ?? "";
+      const salt = Buffer.from(attrs.get("s") ?? "", "base64");
+      const iterations = Number(attrs.get("i"));
+      if (!nonce.startsWith(this.clientNonce) || nonce.length === this.clientNonce.length) {
+        throw new ScramServerError("the server's nonce does not extend camctl's");
+      }
+      if (salt.length === 0) throw new ScramServerError("the server sent no salt");
+      if (!Number.isInteger(iterations) || iterations < MIN_ITERATIONS) {
+        throw new ScramServerError(`the server asked for ${attrs.get("i")} hash iterations, fewer than the ${MIN_ITERATIONS} SCRAM requires`);
+      }
+      if (iterations > MAX_ITERATIONS) {
+        throw new ScramServerError(
+          `the server asked for ${iterations} hash iterations, more than the ${MAX_ITERATIONS} camctl allows (real servers use 4096 to a few hundred thousand)`,
+        );
+      }
+      const gs2 = `n,${cred.authzid ? `a=${saslName(cred.authzid)}` : ""},`;
+      const finalWithoutProof = `c=${Buffer.from(gs2, "utf8").toString("base64")},r=${nonce}`;
+      tracker.signal?.throwIfAborted();
+      const salted = await pbkdf2Async(saslPrep(cred.password), salt, iterations, keyLength, hash);
+      const clientKey = hmac(salted, "Client Key");
+      const serverKey = hmac(salted, "Server Key");
+      const authMessage = `${this.clientFirstBare},${this.serverFirst},${finalWithoutProof}`;
+      const clientSignature = hmac(h(clientKey), authMessage);
+      const proof = Buffer.alloc(clientKey.length);
+      for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i]! ^ clientSignature[i]!;
+      tracker.expected = hmac(serverKey, authMessage);
+      tracker.verified = false;
+      return toBinary(`${finalWithoutProof},p=${proof.toString("base64")}`);
     }
 
     challenge(chal: string): this {

@@ -3,18 +3,36 @@
 //   user-agent-id  the SASL2 <user-agent id> of this installation (XEP-0388 §2.1: a UUID v4
 //                  generated once and kept, so every run is the same client in the server's list)
 //   servers.json   per server host: which client-management namespace answered last time
-// No FAST token is kept because camctl never asks for one (see login.ts). Directory 0700, files 0600.
+// No FAST token is kept because camctl never asks for one (see features/sasl2.ts). Directory 0700,
+// files 0600. Nothing there is secret, but camctl may run as root with someone else's
+// XDG_STATE_HOME, so the directory is treated as hostile ground: links are never followed
+// (O_NOFOLLOW), files are created exclusively and renamed into place, and anything that is not a
+// directory or regular file owned by this user is refused. Opens never block (O_NONBLOCK: a FIFO
+// planted there is seen and refused, not waited on), and every step is asynchronous and obeys the
+// caller's deadline. When the directory cannot be used camctl warns once and goes on without it.
 // https://xmpp.org/extensions/xep-0388.html#initiation (user-agent)
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import fs from "node:fs";
+import { constants as fsc } from "node:fs";
+import fsp, { type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import envPaths from "env-paths";
+import { abortable } from "../abort.js";
+import { displaySafe } from "../render/sanitize.js";
 
 export const USER_AGENT_ID_FILE = "user-agent-id";
 export const SERVERS_FILE = "servers.json";
 
+/** Larger than this, a state file is damaged (both are a few dozen bytes). */
+const MAX_FILE_BYTES = 64 * 1024;
+
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// Not defined on every platform; 0 leaves the flag out there.
+const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
+const O_DIRECTORY = fsc.O_DIRECTORY ?? 0;
+const O_NOCTTY = fsc.O_NOCTTY ?? 0;
 
 /** $XDG_STATE_HOME/camctl (or the platform's equivalent). */
 export function defaultStateDir(): string {
@@ -27,120 +45,239 @@ interface ServersFile {
   namespaces: Record<string, string>;
 }
 
+/** Something in the state directory that camctl will not use; the message says what. */
+class Refused extends Error {}
+
+const errorCode = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
+
 export class CamState {
-  /** Problems met while persisting (shown once as a warning; never fatal). */
-  readonly warnings: string[] = [];
+  private loading: Promise<void> | undefined;
+  private id: string | undefined;
+  private namespaces: Record<string, string> = {};
+  /** Loaded from a directory camctl trusts: changes are written back. */
+  private persistent = false;
+  private writes: Promise<void> = Promise.resolve();
+  private warning: string | undefined;
+  private readonly uid = process.geteuid?.();
 
   constructor(readonly dir: string = defaultStateDir()) {}
 
-  private ensureDir(): void {
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const st = fs.statSync(this.dir);
-    // Tighten a directory we own that someone made group/world accessible.
-    if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(this.dir, 0o700);
+  /**
+   * Reads what is kept (creating the directory and the client id the first time), once: later
+   * calls reuse the first result. Problems are never fatal (see takeWarning); rejects only with
+   * `signal.reason`.
+   */
+  load(signal: AbortSignal): Promise<void> {
+    this.loading ??= this.read(signal);
+    return abortable(this.loading, signal);
   }
 
-  private tempPath(name: string): string {
-    return path.join(this.dir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  }
-
-  /** Writes atomically with mode 0600; `exclusive` keeps an existing file (returns false then). */
-  private writePrivate(name: string, data: string, exclusive = false): boolean {
-    this.ensureDir();
-    const target = path.join(this.dir, name);
-    const tmp = this.tempPath(name);
-    fs.writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
-    try {
-      fs.chmodSync(tmp, 0o600); // in case of an unusual umask
-      if (exclusive) {
-        try {
-          fs.linkSync(tmp, target); // fails with EEXIST when another run got there first
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-          throw e;
-        }
-      } else {
-        fs.renameSync(tmp, target);
-      }
-      return true;
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
-  }
-
-  private readPrivate(name: string): string | undefined {
-    const file = path.join(this.dir, name);
-    try {
-      const st = fs.statSync(file);
-      if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(file, 0o600);
-      return fs.readFileSync(file, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
-    }
+  /** Why the state directory is not used this run, one sentence; handed out once. */
+  takeWarning(): string | undefined {
+    const w = this.warning;
+    this.warning = undefined;
+    return w;
   }
 
   /**
-   * The installation's stable SASL2 user-agent id: read, or created once. When the state
-   * directory cannot be written, falls back to an id derived from this user and host (still
-   * stable across runs, so the server still sees one client) and records a warning.
+   * The installation's stable SASL2 user-agent id (after load). When the state directory cannot
+   * be used it is derived from this user and host: still stable across runs, so the server still
+   * sees one client.
    */
   userAgentId(): string {
-    try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const existing = this.readPrivate(USER_AGENT_ID_FILE)?.trim().toLowerCase();
-        if (existing && UUID_V4.test(existing)) return existing;
-        const fresh = randomUUID();
-        if (existing === undefined) {
-          if (this.writePrivate(USER_AGENT_ID_FILE, fresh + "\n", true)) return fresh;
-          continue; // a concurrent run created it: read theirs
-        }
-        // Unreadable content: replace it.
-        this.writePrivate(USER_AGENT_ID_FILE, fresh + "\n");
-        return fresh;
-      }
-    } catch (e) {
-      this.warnings.push(
-        `cannot keep camctl's client id in ${this.dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
-          `using one derived from this user and host. Set XDG_STATE_HOME to a writable directory to fix this.`,
-      );
-    }
-    return derivedUuid(`${os.userInfo().username}\0${os.hostname()}\0${os.homedir()}`);
-  }
-
-  private readServers(): ServersFile {
-    try {
-      const raw = this.readPrivate(SERVERS_FILE);
-      if (raw !== undefined) {
-        const parsed = JSON.parse(raw) as Partial<ServersFile>;
-        if (parsed && parsed.version === 1 && parsed.namespaces && typeof parsed.namespaces === "object") {
-          const namespaces: Record<string, string> = {};
-          for (const [k, v] of Object.entries(parsed.namespaces)) if (typeof v === "string") namespaces[k] = v;
-          return { version: 1, namespaces };
-        }
-      }
-    } catch {
-      // A damaged file only costs a round trip: start afresh.
-    }
-    return { version: 1, namespaces: {} };
+    if (this.id === undefined) throw new Error("CamState.userAgentId() before load()");
+    return this.id;
   }
 
   /** The namespace that answered last time for this server host, if any. */
   rememberedNamespace(host: string): string | undefined {
-    return this.readServers().namespaces[host.toLowerCase()];
+    return this.namespaces[host.toLowerCase()];
   }
 
-  /** Records what answered; writes only when it changed. Never throws. */
+  /** Records what answered; written back in the background (see flush), only when it changed. Never throws. */
   rememberNamespace(host: string, namespace: string): void {
+    const key = host.toLowerCase();
+    if (this.namespaces[key] === namespace) return;
+    this.namespaces[key] = namespace;
+    if (!this.persistent) return;
+    const data = JSON.stringify({ version: 1, namespaces: this.namespaces } satisfies ServersFile, null, 2) + "\n";
+    // Remembering is an optimisation; failing to is not worth a failed run.
+    this.writes = this.writes.then(() => this.writePrivate(SERVERS_FILE, data)).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Waits for background writes, at most until `signal` aborts. Never rejects. */
+  async flush(signal: AbortSignal): Promise<void> {
+    await abortable(this.writes, signal).catch(() => undefined);
+  }
+
+  private async read(signal: AbortSignal): Promise<void> {
     try {
-      const servers = this.readServers();
-      const key = host.toLowerCase();
-      if (servers.namespaces[key] === namespace) return;
-      servers.namespaces[key] = namespace;
-      this.writePrivate(SERVERS_FILE, JSON.stringify(servers, null, 2) + "\n");
-    } catch {
-      // Remembering is an optimisation; failing to is not worth a failed run.
+      await this.openDir(signal);
+      this.id = await this.readOrCreateId(signal);
+      this.namespaces = await this.readServers(signal);
+      this.persistent = true;
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      const why = e instanceof Refused ? e.message : `it cannot be used (${errorCode(e) ?? (e as Error)?.message ?? e})`;
+      this.warning =
+        `not using the state directory ${displaySafe(this.dir)}: ${why}. camctl goes on without it (its client id is derived from ` +
+        `this user and host); remove what is in the way, or set XDG_STATE_HOME to a directory of your own.`;
     }
+    this.id ??= derivedUuid(`${os.userInfo().username}\0${os.hostname()}\0${os.homedir()}`);
+  }
+
+  /** Makes sure the directory exists, is a real directory (not a link), is ours, and is private. */
+  private async openDir(signal: AbortSignal): Promise<void> {
+    // Missing ancestors are made one level at a time, top down. Never mkdir({ recursive }): on
+    // some file systems (procfs) Node 20's recursive mkdir retries forever.
+    const missing: string[] = [];
+    for (let p = this.dir; ; ) {
+      try {
+        await abortable(fsp.lstat(p), signal);
+        break;
+      } catch (e) {
+        if (errorCode(e) !== "ENOENT") throw e;
+      }
+      missing.unshift(p);
+      const parent = path.dirname(p);
+      if (parent === p) break;
+      p = parent;
+    }
+    for (const p of missing) {
+      // Files are named by path (Node has no openat), so whoever may rename entries in the parent
+      // could swap the directory between a check and a write: that must be this user or root,
+      // and a directory everyone may write to must be sticky (like /tmp).
+      if (p === this.dir) await this.checkParent(signal);
+      try {
+        await abortable(fsp.mkdir(p, { mode: 0o700 }), signal);
+      } catch (e) {
+        if (errorCode(e) !== "EEXIST") throw e;
+      }
+    }
+    if (!missing.includes(this.dir)) await this.checkParent(signal);
+    let dir: FileHandle;
+    try {
+      dir = await abortable(fsp.open(this.dir, fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK), signal);
+    } catch (e) {
+      if (errorCode(e) !== "ELOOP" && errorCode(e) !== "ENOTDIR") throw e;
+      // Linux says ENOTDIR for a link when O_DIRECTORY is given too.
+      const st = await abortable(fsp.lstat(this.dir), signal).catch(() => undefined);
+      throw new Refused(st?.isSymbolicLink() ? "it is a symbolic link" : "it is not a directory");
+    }
+    try {
+      const st = await abortable(dir.stat(), signal);
+      if (!st.isDirectory()) throw new Refused("it is not a directory");
+      this.checkOwner(st.uid, "it");
+      if ((st.mode & 0o077) !== 0) await abortable(dir.chmod(0o700), signal);
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  private async checkParent(signal: AbortSignal): Promise<void> {
+    const parent = path.dirname(this.dir);
+    const st = await abortable(fsp.stat(parent), signal);
+    if (this.uid !== undefined && st.uid !== this.uid && st.uid !== 0) {
+      throw new Refused(`its parent ${displaySafe(parent)} belongs to another user (uid ${st.uid})`);
+    }
+    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) throw new Refused(`anyone may rename things in its parent ${displaySafe(parent)}`);
+  }
+
+  private checkOwner(uid: number, what: string): void {
+    if (this.uid !== undefined && uid !== this.uid) throw new Refused(`${what} belongs to another user (uid ${uid})`);
+  }
+
+  /**
+   * A state file's text; undefined when there is none, null when it is too large to be ours.
+   * Refuses links, anything but a regular file, and files of other users.
+   */
+  private async readPrivate(name: string, signal: AbortSignal): Promise<string | null | undefined> {
+    let file: FileHandle;
+    try {
+      file = await abortable(fsp.open(path.join(this.dir, name), fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), signal);
+    } catch (e) {
+      if (errorCode(e) === "ENOENT") return undefined;
+      if (errorCode(e) === "ELOOP") throw new Refused(`${name} is a symbolic link`);
+      throw e;
+    }
+    try {
+      const st = await abortable(file.stat(), signal);
+      if (!st.isFile()) throw new Refused(`${name} is not a regular file`);
+      this.checkOwner(st.uid, name);
+      if ((st.mode & 0o077) !== 0) await abortable(file.chmod(0o600), signal);
+      const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+      const { bytesRead } = await abortable(file.read(buffer, 0, buffer.length, 0), signal);
+      return bytesRead > MAX_FILE_BYTES ? null : buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes a new file (0600, created exclusively, never through a link) and moves it into place
+   * atomically; `exclusive` keeps an existing file (returns false then).
+   */
+  private async writePrivate(name: string, data: string, exclusive = false, signal?: AbortSignal): Promise<boolean> {
+    const wait = <T>(p: Promise<T>) => (signal ? abortable(p, signal) : p);
+    const target = path.join(this.dir, name);
+    const tmp = path.join(this.dir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    const file = await wait(fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW, 0o600));
+    try {
+      try {
+        await wait(file.writeFile(data));
+        await wait(file.chmod(0o600)); // in case of an unusual umask
+      } finally {
+        await file.close().catch(() => undefined);
+      }
+      if (exclusive) {
+        try {
+          await wait(fsp.link(tmp, target)); // EEXIST when another run got there first
+        } catch (e) {
+          if (errorCode(e) === "EEXIST") return false;
+          throw e;
+        }
+      } else {
+        await wait(fsp.rename(tmp, target)); // replaces a link planted at target, never follows it
+      }
+      return true;
+    } finally {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  private async readOrCreateId(signal: AbortSignal): Promise<string> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const text = await this.readPrivate(USER_AGENT_ID_FILE, signal);
+      const existing = text?.trim().toLowerCase();
+      if (existing && UUID_V4.test(existing)) return existing;
+      const fresh = randomUUID();
+      if (text === undefined) {
+        if (await this.writePrivate(USER_AGENT_ID_FILE, fresh + "\n", true, signal)) return fresh;
+        continue; // a concurrent run created it: read theirs
+      }
+      // Damaged content: replace it.
+      await this.writePrivate(USER_AGENT_ID_FILE, fresh + "\n", false, signal);
+      return fresh;
+    }
+    throw new Refused(`${USER_AGENT_ID_FILE} keeps changing under camctl`);
+  }
+
+  private async readServers(signal: AbortSignal): Promise<Record<string, string>> {
+    const raw = await this.readPrivate(SERVERS_FILE, signal);
+    const namespaces: Record<string, string> = {};
+    if (!raw) return namespaces;
+    try {
+      const parsed = JSON.parse(raw) as Partial<ServersFile>;
+      if (parsed && parsed.version === 1 && parsed.namespaces && typeof parsed.namespaces === "object") {
+        for (const [k, v] of Object.entries(parsed.namespaces)) if (typeof v === "string") namespaces[k] = v;
+      }
+    } catch {
+      // A damaged file only costs a round trip: start afresh.
+    }
+    return namespaces;
   }
 }
 

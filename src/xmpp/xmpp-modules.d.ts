@@ -51,13 +51,6 @@ declare module "@xmpp/jid" {
   export default function jid(...args: string[]): JID;
 }
 
-declare module "@xmpp/events" {
-  import { EventEmitter as NodeEventEmitter } from "node:events";
-  export const EventEmitter: typeof NodeEventEmitter;
-  export class TimeoutError extends Error {}
-  export function promise<T = unknown>(target: NodeEventEmitter, event: string, rejectEvent?: string | null, timeout?: number): Promise<T>;
-}
-
 declare module "@xmpp/error" {
   import type { Element } from "@xmpp/xml";
   export default class XMPPError extends Error {
@@ -110,6 +103,8 @@ declare module "@xmpp/connection" {
     _status(status: string, ...args: unknown[]): void;
     _jid(id: string): JID;
     _ready(resumed?: boolean): void;
+    /** Called with each <stream:error/>; xmpp.js's own follows <see-other-host/>. */
+    _onStreamError(element: Element): void;
   }
 }
 
@@ -169,16 +164,6 @@ declare module "@xmpp/stream-features" {
   export default function streamFeatures(opts: { middleware: MiddlewareApi }): StreamFeatures;
 }
 
-declare module "@xmpp/iq/caller.js" {
-  import type { Element } from "@xmpp/xml";
-  import type { Client } from "@xmpp/client-core";
-  import type { MiddlewareApi } from "@xmpp/middleware";
-  export interface IQCaller {
-    request(stanza: Element, timeout?: number): Promise<Element>;
-  }
-  export default function iqCaller(opts: { entity: Client; middleware: MiddlewareApi }): IQCaller;
-}
-
 declare module "saslmechanisms" {
   class SASLFactory {
     use(mech: unknown): SASLFactory;
@@ -224,21 +209,7 @@ declare module "@xmpp/sasl2" {
 declare module "@xmpp/client-core/src/bind2/bind2.js" {
   import type { Client } from "@xmpp/client-core";
   import type { Sasl2 } from "@xmpp/sasl2";
-  export default function bind2(opts: { sasl2: Sasl2; entity: Client }, tag: string): unknown;
+  /** Without a `tag`, the server picks the resource. */
+  export default function bind2(opts: { sasl2: Sasl2; entity: Client }, tag?: string): unknown;
 }
 
-declare module "@xmpp/resource-binding" {
-  import type { IQCaller } from "@xmpp/iq/caller.js";
-  import type { StreamFeatures } from "@xmpp/stream-features";
-  export default function resourceBinding(opts: { streamFeatures: StreamFeatures; iqCaller: IQCaller }, resource: string): void;
-}
-
-declare module "@xmpp/sasl-scram-sha-1" {
-  import type SASLFactory from "saslmechanisms";
-  export default function saslScramSha1(factory: SASLFactory): void;
-}
-
-declare module "@xmpp/sasl-plain" {
-  import type SASLFactory from "saslmechanisms";
-  export default function saslPlain(factory: SASLFactory): void;
-}

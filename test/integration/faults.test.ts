@@ -1,4 +1,4 @@
-// Faults and hostile peers (issue 5), through the real CLI: a broken admin socket, a server killed
+// Faults and hostile peers, through the real CLI: a broken admin socket, a server killed
 // in the middle of a request, TCP peers that go silent at each stage of an XMPP login, error replies
 // to the client-management requests, and proof that a revocation touches only the client selected
 // and that --dry-run changes nothing on the server.
@@ -11,8 +11,9 @@
 // (xmpp-fake-server.test.ts); a missing socket path (socket-clients.test.ts).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import dgram from "node:dgram";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -64,6 +65,16 @@ function assertNoCrash(r: CamctlRun): void {
   assert.doesNotMatch(all, /stack traceback/, "no Lua traceback");
 }
 
+/** The one sentence camctl says when --timeout runs out, whatever it was waiting for, as stderr holds it. */
+const timedOut = (where: string, timeoutS = TIMEOUT_S) =>
+  `camctl: No answer from ${where} within ${timeoutS} s; is it overloaded or stuck? Raise --timeout to wait longer.\n`;
+
+/** It ran out of time: exit 3, exactly the timeout sentence, nothing else. */
+function assertTimedOut(r: CamctlRun, where: string, timeoutS = TIMEOUT_S): void {
+  assertFails(r, 3);
+  assert.equal(r.stderr, timedOut(where, timeoutS));
+}
+
 /** Ended within --timeout (plus start-up), far from the runner's kill timeout. */
 function assertWithinTimeout(r: CamctlRun, timeoutS = TIMEOUT_S): void {
   assert.ok(r.ms < timeoutS * 1000 + SLACK_MS, `took ${r.ms} ms with --timeout ${timeoutS}`);
@@ -85,7 +96,7 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
     const peer = await unixPeer(socketPath(), () => undefined);
     try {
       const r = await socketCamctl(peer.address);
-      assertFails(r, 3, /No answer from the admin socket .* within 2 s/);
+      assertTimedOut(r, `the admin socket ${peer.address}`);
       assertWaited(r);
       assertWithinTimeout(r);
       assert.match(peer.received[0] ?? "", /<stream:stream/, "camctl did connect and open its stream");
@@ -100,7 +111,7 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
     });
     try {
       const r = await socketCamctl(peer.address);
-      assertFails(r, 3, /No answer from the admin socket .* within 2 s/);
+      assertTimedOut(r, `the admin socket ${peer.address}`);
       assertWaited(r);
       assertWithinTimeout(r);
       assert.match(peer.received[0] ?? "", /<repl-input[^>]*>/, "the request was sent");
@@ -322,7 +333,7 @@ describe("XMPP peers that accept and then say nothing, at each stage", { concurr
 
   async function expectSilenceEnds(port: number, extra: string[]): Promise<CamctlRun> {
     const r = await xmpp(port, extra);
-    assertFails(r, 3, /No answer|within 2 s|stopped answering/);
+    assertTimedOut(r, `the XMPP server at 127.0.0.1:${port}`);
     assertWaited(r);
     assertWithinTimeout(r);
     assert.ok(!r.stderr.includes("fault-secret-Pw1"));
@@ -515,7 +526,7 @@ describe("server error replies to list and revoke", { concurrency: true }, () =>
     const login = await account("xsilent");
     await setXmppFault(login.local, `{ silent = true }`);
     const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: TIMEOUT_S });
-    assertFails(r, 3, /No answer from the XMPP server within 2 s/);
+    assertTimedOut(r, `the XMPP server at 127.0.0.1:${sb.c2sPort}`);
     assertWaited(r);
     assertWithinTimeout(r);
     assert.equal(await sb.lua(`return tostring(prosody.camctl_test_faults[${luaString(login.local)}].seen)`), "1", "the list request arrived");
@@ -525,7 +536,7 @@ describe("server error replies to list and revoke", { concurrency: true }, () =>
     const login = await account("xthrow");
     await setModuleFault(login.local, "throw");
     const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: TIMEOUT_S });
-    assertFails(r, 3, /No answer from the XMPP server within 2 s/);
+    assertTimedOut(r, `the XMPP server at 127.0.0.1:${sb.c2sPort}`);
     assertWithinTimeout(r);
   });
 
@@ -551,7 +562,7 @@ describe("server error replies to list and revoke", { concurrency: true }, () =>
     const a = await account("ssleep");
     await setModuleFault(a.local, "sleep");
     const r = await socketRun(["user", "clients", a.jid], TIMEOUT_S);
-    assertFails(r, 3, /No answer from the admin socket .* within 2 s/);
+    assertTimedOut(r, `the admin socket ${sb.socketPath}`);
     assertWaited(r);
     assertWithinTimeout(r);
   });
@@ -840,4 +851,156 @@ describe("interrupted while waiting on a silent peer", { concurrency: true }, ()
       }
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// 7. Nothing can keep camctl from ending when its deadline or Ctrl-C says so: no wait inside
+// Node's thread pool that cannot be abandoned (process.exit waits for such a thread), no
+// synchronous file system call that never returns, nothing in the state directory that is
+// followed or waited on.
+
+/** The sentence camctl warns with when it cannot use its state directory, up to the reason. */
+const stateWarning = (dir: string) => `camctl: warning: not using the state directory ${dir}: `;
+
+describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: true }, () => {
+  const home = new CamctlHome();
+  after(() => home.remove());
+  const PASSWORD = "fault-secret-Pw1";
+  const xmppArgs = (server: string, timeoutS = TIMEOUT_S) =>
+    ["user", "clients", "alice@fake.test", "--jid", "alice@fake.test", "--server", server, "--timeout", String(timeoutS)];
+
+  test("--ca-file naming a FIFO: refused at once (2), nothing read", async () => {
+    const fifo = path.join(fs.mkdtempSync(path.join(scratch, "fifo-")), "ca.pem");
+    execFileSync("mkfifo", [fifo]);
+    const r = await runCamctl([...xmppArgs("127.0.0.1:1"), "--ca-file", fifo], { env: { ...home.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+    assertFails(r, 2, /--ca-file .*: it is a FIFO or pipe, not a regular file, and camctl reads only regular files\./);
+    assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+  });
+
+  test("--password-file naming a FIFO: refused at once (2), nothing read", async () => {
+    const fifo = path.join(fs.mkdtempSync(path.join(scratch, "fifo-")), "password");
+    execFileSync("mkfifo", [fifo]);
+    const r = await runCamctl([...xmppArgs("127.0.0.1:1"), "--password-file", fifo], { env: home.env, timeoutMs: KILL_MS });
+    assertFails(r, 2, /--password-file .*: it is a FIFO or pipe, not a regular file, and camctl reads only regular files\./);
+    assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+  });
+
+  describe("a DNS resolver that never answers (--server <name>)", () => {
+    // The system resolver (getaddrinfo) is pointed at a loopback DNS server that never answers,
+    // through a private mount namespace in which a resolv.conf of the test's own is mounted over
+    // /etc/resolv.conf for camctl alone; glibc would wait 5 x 30 s before giving up.
+    const NAME = "xmpp.never-answers.test";
+    let dns: { queries: number; close(): Promise<void> } | undefined;
+    let prefix: string[] | null = null;
+    let why = "";
+    before(async () => {
+      if (process.getuid?.() !== 0) {
+        why = "needs root: a private mount namespace and a DNS server on port 53";
+        return;
+      }
+      const rc = path.join(scratch, "resolv.conf");
+      fs.writeFileSync(rc, "nameserver 127.53.0.1\noptions timeout:30 attempts:5\n");
+      prefix = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', rc];
+      if (spawnSync(prefix[0]!, [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 5000 }).status !== 0) {
+        why = "unshare -m cannot mount a resolv.conf of the test's own here";
+        prefix = null;
+        return;
+      }
+      const socket = dgram.createSocket("udp4");
+      const server = { queries: 0, close: () => new Promise<void>((r) => socket.close(() => r())) };
+      socket.on("message", () => server.queries++); // and never a word back
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once("error", reject);
+          socket.bind(53, "127.53.0.1", () => resolve());
+        });
+        dns = server;
+      } catch (e) {
+        why = `no DNS server on 127.53.0.1:53 (${(e as Error).message})`;
+        prefix = null;
+      }
+    });
+    after(() => dns?.close());
+
+    test("--timeout ends the run with the timeout sentence (3), the resolver still waiting", async (t) => {
+      if (!prefix || !dns) return t.skip(why);
+      const before = dns.queries;
+      const run = startCamctl(xmppArgs(`${NAME}:5222`), { prefix, env: { ...home.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+      const r = await run.result;
+      assertTimedOut(r, `the XMPP server at ${NAME}:5222`);
+      assertWaited(r);
+      assertWithinTimeout(r);
+      assert.ok(dns.queries > before, "the resolver really asked the silent DNS server");
+    });
+
+    test("Ctrl-C ends the run at once (130)", async (t) => {
+      if (!prefix || !dns) return t.skip(why);
+      const before = dns.queries;
+      const run = startCamctl(xmppArgs(`${NAME}:5222`, 30), { prefix, env: { ...home.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+      const asked = Date.now() + 10_000;
+      while (dns.queries === before && Date.now() < asked) await sleep(20);
+      assert.ok(dns.queries > before, "the resolver asked the silent DNS server");
+      const sentAt = Date.now();
+      run.child.kill("SIGINT");
+      const r = await run.result;
+      assert.ok(Date.now() - sentAt < 1500, `ended ${Date.now() - sentAt} ms after SIGINT`);
+      assert.equal(r.code, 130, r.stderr);
+      assert.equal(r.stderr, "camctl: interrupted.\n");
+    });
+  });
+
+  test("XDG_STATE_HOME below /proc: a warning, then the run goes on and ends within --timeout (3)", async () => {
+    const peer = await tcpPeer(() => undefined);
+    try {
+      const r = await runCamctl(xmppArgs(peer.address), {
+        env: { ...home.env, XDG_STATE_HOME: "/proc/camctl-no-such", CAMCTL_PASSWORD: PASSWORD },
+        timeoutMs: KILL_MS,
+      });
+      assert.equal(r.code, 3, r.stderr);
+      const [warning, error, rest] = r.stderr.split(/(?<=\n)/);
+      assert.ok(warning?.startsWith(stateWarning("/proc/camctl-no-such/camctl")), r.stderr);
+      assert.equal(error, timedOut(`the XMPP server at ${peer.address}`));
+      assert.equal(rest, undefined);
+      assertNoCrash(r);
+      assertWithinTimeout(r);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  test("a FIFO planted as the state's user-agent-id: refused with a warning, never waited on", async () => {
+    const h = new CamctlHome();
+    const peer = await tcpPeer(() => undefined);
+    try {
+      fs.mkdirSync(h.stateDir, { recursive: true, mode: 0o700 });
+      execFileSync("mkfifo", [path.join(h.stateDir, "user-agent-id")]);
+      const r = await runCamctl(xmppArgs(peer.address), { env: { ...h.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+      assert.equal(r.code, 3, r.stderr);
+      assert.ok(r.stderr.startsWith(stateWarning(h.stateDir) + "user-agent-id is not a regular file."), r.stderr);
+      assert.ok(r.stderr.endsWith(timedOut(`the XMPP server at ${peer.address}`)), r.stderr);
+      assertWithinTimeout(r);
+    } finally {
+      await peer.close();
+      h.remove();
+    }
+  });
+
+  test("the state directory as a planted link: the directory it points at is neither chmodded nor written", async () => {
+    const h = new CamctlHome();
+    try {
+      const victim = fs.mkdtempSync(path.join(scratch, "victim-"));
+      fs.chmodSync(victim, 0o755);
+      fs.writeFileSync(path.join(victim, "precious"), "keep\n", { mode: 0o644 });
+      fs.mkdirSync(path.dirname(h.stateDir), { recursive: true });
+      fs.symlinkSync(victim, h.stateDir);
+      const r = await runCamctl(xmppArgs("127.0.0.1:1"), { env: { ...h.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+      assert.equal(r.code, 3, r.stderr);
+      assert.ok(r.stderr.startsWith(stateWarning(h.stateDir) + "it is a symbolic link."), r.stderr);
+      assert.equal(fs.statSync(victim).mode & 0o777, 0o755, "not chmodded");
+      assert.deepEqual(fs.readdirSync(victim), ["precious"], "nothing written into it");
+      assert.equal(fs.statSync(path.join(victim, "precious")).mode & 0o777, 0o644);
+    } finally {
+      h.remove();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
+import { luaString } from "../sandbox/admin-socket.js";
 import { VERSION } from "../../src/version.js";
 import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
 
@@ -42,6 +43,13 @@ function assertContractShape(c: JsonClient): void {
   assert.deepEqual([...c.auth].sort(), c.auth, "auth sorted");
 }
 
+/** A SASL2 client's user agent as sent; the real mod_sasl2 drops <version/>, so a server may list none. */
+function assertUserAgent(c: JsonClient | undefined, sent: JsonClient["userAgent"]): void {
+  assert.ok(c, "listed");
+  assert.ok(c.userAgent.version === null || c.userAgent.version === sent.version, `version ${c.userAgent.version}`);
+  assert.deepEqual({ ...c.userAgent, version: null }, { ...sent, version: null });
+}
+
 function assertCamctlEntry(clients: JsonClient[]): JsonClient {
   const mine = clients.filter(isCamctl);
   assert.equal(mine.length, 1, JSON.stringify(clients, null, 1));
@@ -49,7 +57,7 @@ function assertCamctlEntry(clients: JsonClient[]): JsonClient {
   assert.equal(c.type, "session");
   assert.equal(c.connected, true, "listed while camctl is logged in");
   assert.deepEqual(c.auth, ["password"], "password only: camctl never takes a FAST token");
-  assert.deepEqual(c.userAgent, { software: "camctl", version: VERSION, softwareId: null, uri: null, device: os.hostname() });
+  assertUserAgent(c, { software: "camctl", version: VERSION, softwareId: null, uri: null, device: os.hostname() });
   return c;
 }
 
@@ -64,7 +72,7 @@ describe("logging in as the account itself", () => {
     assertCamctlEntry(body.clients);
     const bySoftware = new Map(body.clients.map((c) => [c.userAgent.software, c]));
     assert.equal(bySoftware.get("Gajim")?.connected, true);
-    assert.deepEqual(bySoftware.get("Gajim")?.userAgent, { software: "Gajim", version: "1.9.5", softwareId: null, uri: null, device: "Juliet's laptop" });
+    assertUserAgent(bySoftware.get("Gajim"), { software: "Gajim", version: "1.9.5", softwareId: null, uri: null, device: "Juliet's laptop" });
     assert.equal(bySoftware.get("Conversations")?.connected, false);
     const grant = body.clients.find((c) => c.id === acct.grant);
     assert.equal(grant?.type, "access");
@@ -160,6 +168,42 @@ describe("logging in as the account itself", () => {
     // Another installation (another state directory) is another client.
     await xmppList(sb, home(), acct, acct.jid);
     assert.equal((await socketList(sb, acct.jid)).clients.filter(isCamctl).length, 2);
+  });
+});
+
+describe("simultaneous runs from one installation", () => {
+  test("a second run while the first is logged in: neither replaces the other, and they stay one client", async () => {
+    const acct = await sb.createAccount("together");
+    // The account's next listing waits 2 s inside the server, so the first run is still logged in
+    // (same installation, same client id) while the second one logs in and lists.
+    await sb.lua(`local async = require "prosody.util.async"
+local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+local original = cm.get_active_clients
+prosody.camctl_test_slow = { together = 1 }
+prosody.camctl_test_listing = 0
+cm.get_active_clients = function (username, ...)
+  if prosody.camctl_test_slow[username] == 1 then
+    prosody.camctl_test_slow[username] = 0
+    prosody.camctl_test_listing = 1
+    async.sleep(2)
+  end
+  return original(username, ...)
+end
+return "ok"`);
+    const h = home();
+    const first = xmppCamctl(sb, h, acct, ["user", "clients", acct.jid, "--json"]);
+    const deadline = Date.now() + 15_000;
+    while ((await sb.lua("return tostring(prosody.camctl_test_listing)")) !== "1") {
+      assert.ok(Date.now() < deadline, "the first run never reached the listing");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = await xmppCamctl(sb, h, acct, ["user", "clients", acct.jid, "--json"]);
+    assert.equal(second.code, 0, second.stderr);
+    const r = await first;
+    assert.equal(r.code, 0, `the first run was not replaced by the second: ${r.stderr}`);
+    const listed = (JSON.parse(r.stdout) as { clients: JsonClient[] }).clients.filter(isCamctl);
+    assert.equal(listed.length, 1, "one camctl client, listed by the first run");
+    assert.equal((await socketList(sb, acct.jid)).clients.filter(isCamctl).length, 1, "still one client: same installation");
   });
 });
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
-import { isLoopbackAddress, loopbackOnly, resolveTargets, tlsError, tlsOptions } from "../../src/xmpp/connect.js";
+import { isLoopbackAddress, lookupHost, refuseUnlessLoopback, resolveTargets, tlsError, tlsOptions } from "../../src/xmpp/connect.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 
 test("loopback addresses", () => {
@@ -11,20 +11,34 @@ test("loopback addresses", () => {
 });
 
 test("--tls none: only names whose every address is loopback", async () => {
-  assert.deepEqual(await loopbackOnly({ host: "127.0.0.1", port: 5222 }), { host: "127.0.0.1", port: 5222 });
-  const local = await loopbackOnly({ host: "localhost", port: 5222 });
-  assert.ok(isLoopbackAddress(local.host), local.host);
-  await assert.rejects(loopbackOnly({ host: "192.0.2.1", port: 5222 }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
+  const never = new AbortController().signal;
+  assert.deepEqual(await lookupHost("127.0.0.1", never), ["127.0.0.1"], "an address is not looked up");
+  const local = await lookupHost("localhost", never);
+  assert.ok(local.length > 0 && local.every(isLoopbackAddress), local.join(","));
+  refuseUnlessLoopback("localhost", local);
+  const refused = (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message);
+  assert.throws(() => refuseUnlessLoopback("mixed.example", ["127.0.0.1", "192.0.2.1"]), (e: unknown) => refused(e) && /192\.0\.2\.1/.test((e as Error).message));
+  assert.throws(() => refuseUnlessLoopback("nothing.example", []), refused);
+});
+
+test("host lookups obey the signal: an aborted one rejects with its reason and starts nothing", async () => {
+  const controller = new AbortController();
+  const reason = new CamError("unreachable", "deadline");
+  controller.abort(reason);
+  await assert.rejects(lookupHost("localhost", controller.signal), (e: unknown) => e === reason);
+  await assert.rejects(resolveTargets("example.com", undefined, "starttls", controller.signal, async () => []), (e: unknown) => e === reason);
 });
 
 test("--server wins over DNS; default ports per TLS mode", async () => {
   const never = async () => assert.fail("no DNS lookup with --server");
-  assert.deepEqual(await resolveTargets("example.com", { host: "xmpp.example.net", port: undefined }, "starttls", never), [{ host: "xmpp.example.net", port: 5222 }]);
-  assert.deepEqual(await resolveTargets("example.com", { host: "::1", port: 15223 }, "direct", never), [{ host: "::1", port: 15223 }]);
-  assert.deepEqual(await resolveTargets("example.com", { host: "h", port: undefined }, "direct", never), [{ host: "h", port: 5223 }]);
+  const signal = new AbortController().signal;
+  assert.deepEqual(await resolveTargets("example.com", { host: "xmpp.example.net", port: undefined }, "starttls", signal, never), [{ host: "xmpp.example.net", port: 5222 }]);
+  assert.deepEqual(await resolveTargets("example.com", { host: "::1", port: 15223 }, "direct", signal, never), [{ host: "::1", port: 15223 }]);
+  assert.deepEqual(await resolveTargets("example.com", { host: "h", port: undefined }, "direct", signal, never), [{ host: "h", port: 5223 }]);
 });
 
 test("SRV: the right service name per mode, RFC 2782 order, fallback to the domain, '.' means no service", async () => {
+  const signal = new AbortController().signal;
   const asked: string[] = [];
   const srv = async (name: string) => {
     asked.push(name);
@@ -34,22 +48,22 @@ test("SRV: the right service name per mode, RFC 2782 order, fallback to the doma
       { name: "c.example.com", port: 5224, priority: 10, weight: 50 },
     ];
   };
-  assert.deepEqual(await resolveTargets("example.com", undefined, "starttls", srv), [
+  assert.deepEqual(await resolveTargets("example.com", undefined, "starttls", signal, srv), [
     { host: "a.example.com", port: 5223 },
     { host: "c.example.com", port: 5224 },
     { host: "b.example.com", port: 5222 },
   ]);
-  await resolveTargets("example.com", undefined, "direct", srv);
+  await resolveTargets("example.com", undefined, "direct", signal, srv);
   assert.deepEqual(asked, ["_xmpp-client._tcp.example.com", "_xmpps-client._tcp.example.com"]);
 
   const none = async () => {
     throw Object.assign(new Error("queryNoData"), { code: "ENODATA" });
   };
-  assert.deepEqual(await resolveTargets("example.com", undefined, "starttls", none), [{ host: "example.com", port: 5222 }]);
-  assert.deepEqual(await resolveTargets("example.com", undefined, "direct", none), [{ host: "example.com", port: 5223 }]);
+  assert.deepEqual(await resolveTargets("example.com", undefined, "starttls", signal, none), [{ host: "example.com", port: 5222 }]);
+  assert.deepEqual(await resolveTargets("example.com", undefined, "direct", signal, none), [{ host: "example.com", port: 5223 }]);
 
   const dot = async () => [{ name: ".", port: 0, priority: 0, weight: 0 }];
-  await assert.rejects(resolveTargets("example.com", undefined, "starttls", dot), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 3);
+  await assert.rejects(resolveTargets("example.com", undefined, "starttls", signal, dot), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 3);
 });
 
 test("TLS always names the JID's domain, verifies, and adds --ca-file to the system's CAs", () => {

@@ -5,7 +5,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
+import { execFileSync } from "node:child_process";
 import { readPassword } from "../../src/xmpp/password.js";
+import { prepareXmppSource } from "../../src/xmpp/open.js";
+import { CamState } from "../../src/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 import type { IOStreams } from "../../src/iostreams.js";
 
@@ -69,17 +72,61 @@ test("a terminal gets a prompt (on stderr), anything else a usage error that say
   await assert.rejects(readPassword(src(), io({ tty: true }), cancelled), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2);
 });
 
-test("a typed password is asked once per process and login JID (revoke on a terminal logs in twice)", async () => {
-  const { primePassword } = await import("../../src/xmpp/open.js");
+test("a FIFO as --password-file is refused before it is opened for reading (no hang)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-pw-"));
+  try {
+    const fifo = path.join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    await assert.rejects(readPassword(src(fifo), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /FIFO or pipe, not a regular file/.test(e.message));
+    await assert.rejects(readPassword(src("/dev/null"), io(), noPrompt), (e: unknown) => e instanceof CamError && /a device, not a regular file/.test(e.message));
+    await assert.rejects(readPassword(src(dir), io(), noPrompt), (e: unknown) => e instanceof CamError && /is a directory/.test(e.message));
+    const link = path.join(dir, "link");
+    fs.writeFileSync(path.join(dir, "pw"), "via-link\n", { mode: 0o600 });
+    fs.symlinkSync(path.join(dir, "pw"), link);
+    assert.equal(await readPassword(src(link), io(), noPrompt), "via-link", "a link to a regular file is fine");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the password reaches the login through the prepared source: asked once, however often it is opened", async () => {
   let asked = 0;
   const prompt = async () => {
     asked++;
     return "typed-once";
   };
-  const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
-  await primePassword(t, io({ tty: true }), prompt);
-  await primePassword(t, io({ tty: true }), prompt);
-  assert.equal(asked, 1);
-  await primePassword({ ...t, loginJid: "other@example.com" }, io({ tty: true }), prompt);
-  assert.equal(asked, 2);
+  const logins: string[] = [];
+  const fakeLogin = (async (o: { password: string }) => {
+    logins.push(o.password);
+    return { close: async () => undefined } as never;
+  }) as never;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-prep-"));
+  try {
+    const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    assert.equal(asked, 1, "asked while preparing, before any clock");
+    assert.equal(prepared.where, "the XMPP server for example.com");
+    for (let i = 0; i < 2; i++) await (await prepared.open(new AbortController().signal)).close();
+    assert.equal(asked, 1, "not asked again");
+    assert.deepEqual(logins, ["typed-once", "typed-once"]);
+    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    assert.equal(asked, 2, "another preparation asks again: nothing is kept behind the prepared source's back");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--tls none to an address that is not loopback is refused before the password is asked", async () => {
+  const prompt = async () => assert.fail("must not prompt");
+  const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: { host: "192.0.2.1", port: 5222 }, tls: "none" as const, caFile: undefined };
+  await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
+});
+
+test("README and man page describe the password file as the code reads it: the password alone, on one line", () => {
+  const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+  const man = fs.readFileSync(new URL("../../../man/camctl.1", import.meta.url), "utf8");
+  for (const [name, text] of [["README.md", readme], ["camctl.1", man]] as const) {
+    assert.doesNotMatch(text, /first line/, `${name} must not promise the first line: a file with more lines is refused`);
+    assert.match(text.replace(/\s+/g, " "), /only the password, on one line/, name);
+  }
 });
