@@ -93,7 +93,7 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
         },
         signal,
       );
-      const source = new XmppClientSource(session, state, t.loginJid);
+      const source = new XmppClientSource(session, state, t.loginJid, { signal });
       return {
         list: (jid) => source.list(jid),
         revoke: (jid, expected) => source.revoke(jid, expected),
