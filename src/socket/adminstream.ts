@@ -25,7 +25,15 @@ interface Pending {
   resolve: (r: ReplReply) => void;
   reject: (e: Error) => void;
   output: string[];
+  onOutput: ((text: string) => void) | undefined;
 }
+
+/**
+ * The largest single element camctl accepts from the admin socket, in characters. camctl's own
+ * requests answer in pieces far below it (see lua/record_stream.lua); anything bigger is not a
+ * reply camctl asked for, and is refused before it can fill memory.
+ */
+export const MAX_ELEMENT_CHARS = 4 * 1024 * 1024;
 
 interface Element {
   name: string;
@@ -91,12 +99,8 @@ export class AdminStream {
         this.current = { name: tag.name, attrs, text: "" };
       }
     });
-    this.parser.on("text", (t) => {
-      if (this.depth >= 2 && this.current) this.current.text += t;
-    });
-    this.parser.on("cdata", (t) => {
-      if (this.depth >= 2 && this.current) this.current.text += t;
-    });
+    this.parser.on("text", (t) => this.addText(t));
+    this.parser.on("cdata", (t) => this.addText(t));
     this.parser.on("closetag", () => {
       if (this.depth === 2 && this.current) this.onStanza(this.current);
       if (this.depth === 2) this.current = undefined;
@@ -145,12 +149,16 @@ export class AdminStream {
     return this.ready;
   }
 
-  /** Sends one non-interactive request and waits for its <repl-result>. */
-  async request(text: string): Promise<ReplReply> {
+  /**
+   * Sends one non-interactive request and waits for its <repl-result>. With `onOutput`, each
+   * <repl-output> goes to it as it arrives instead of into the reply; if it throws, the request
+   * fails with that error and the connection is closed (the rest of the reply is not wanted).
+   */
+  async request(text: string, onOutput?: (text: string) => void): Promise<ReplReply> {
     await this.open();
     if (this.failure) throw this.failure;
     return new Promise<ReplReply>((resolve, reject) => {
-      this.queue.push({ resolve, reject, output: [] });
+      this.queue.push({ resolve, reject, output: [], onOutput });
       this.socket!.write(`<repl-input width='132' repl='0'>${escapeXmlText(text)}</repl-input>`);
     });
   }
@@ -169,7 +177,16 @@ export class AdminStream {
     const head = this.queue[0];
     switch (el.name) {
       case "repl-output":
-        head?.output.push(el.text);
+        if (!head?.onOutput) {
+          head?.output.push(el.text);
+          return;
+        }
+        try {
+          head.onOutput(el.text);
+        } catch (e) {
+          this.fail(e instanceof Error ? e : new Error(String(e)));
+          this.close();
+        }
         return;
       case "repl-result":
         if (!head) return;
@@ -188,6 +205,17 @@ export class AdminStream {
         return;
       default:
         return;
+    }
+  }
+
+  private addText(t: string): void {
+    if (this.depth < 2 || !this.current || this.failure) return;
+    this.current.text += t;
+    if (this.current.text.length > MAX_ELEMENT_CHARS) {
+      this.fail(new CamError("unreachable",
+        `The admin socket sent a single element larger than ${MAX_ELEMENT_CHARS / 1024 / 1024} MiB, which camctl does not accept; ` +
+        `camctl's requests are answered in smaller pieces. Is that really Prosody's admin socket?`));
+      this.close();
     }
   }
 
