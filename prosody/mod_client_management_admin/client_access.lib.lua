@@ -205,7 +205,8 @@ local function list_clients(cm, username)
 end
 
 --- Revokes everything the listed client `id` of username@host can come back with, after checking
---- that it is still listed as the client the caller saw, then lists again.
+--- that it is still listed as the client the caller saw (`expect`, see same_client; nil skips the
+--- check, for requests that name only an id), then lists again.
 ---
 --- ctx: { host = "example.com", actor = "who, for the log", log = function(level, fmt, ...),
 ---        requester = the session asking (its own session is closed only after it got the answer) }
@@ -231,7 +232,7 @@ function M.revoke(ctx, username, id, expect)
 		log("info", "%s asked to revoke %s of %s: not listed, nothing revoked", ctx.actor, id, target);
 		return nil, "gone";
 	end
-	if not M.same_client(client, expect) then
+	if expect and not M.same_client(client, expect) then
 		log("info", "%s asked to revoke %s of %s: listed as another client now, nothing revoked", ctx.actor, id, target);
 		return nil, "changed";
 	end
@@ -309,11 +310,12 @@ function M.revoke(ctx, username, id, expect)
 	end
 	if closed > 0 then done[#done + 1] = ("closed %d session%s"):format(closed, closed == 1 and "" or "s"); end
 
-	log("info", "%s revoked %s of %s: %s", ctx.actor, id, target, #done > 0 and table.concat(done, ", ") or "nothing to revoke");
+	local summary = #done > 0 and table.concat(done, ", ") or "nothing to revoke";
 
 	-- What holds now, from the module itself.
 	local after_list, after_condition, after_text = list_clients(cm, username);
 	if not after_list then
+		log("info", "%s revoked %s of %s: %s; listing afterwards failed", ctx.actor, id, target, summary);
 		return nil, after_condition, "revoked, but listing the clients afterwards failed: " .. tostring(after_text or after_condition);
 	end
 	local after = M.find(after_list, id);
@@ -327,6 +329,9 @@ function M.revoke(ctx, username, id, expect)
 		if next(active) == nil then after = nil; end
 	end
 	report.after = after;
+	local left = after and table.concat(M.auth_methods(after.active), ", ") or "";
+	log("info", "%s revoked %s of %s: %s; %s", ctx.actor, id, target, summary,
+		after and ("still listed" .. (left ~= "" and " with " .. left or "")) or "no access left");
 	return report;
 end
 
