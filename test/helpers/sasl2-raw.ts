@@ -17,14 +17,16 @@ const NS_BIND2 = "urn:xmpp:bind:0";
 const FAST_MECHANISM = "HT-SHA-256-NONE";
 const TIMEOUT_MS = 10_000;
 
-interface Element {
+/** An element as received (namespaces as written: `attrs.xmlns` only where it was declared). */
+export interface Element {
   name: string;
   attrs: Record<string, string>;
   children: Element[];
   text: string;
 }
 
-const child = (el: Element, name: string) => el.children.find((c) => c.name === name);
+/** The first child named `name`. */
+export const child = (el: Element | undefined, name: string): Element | undefined => el?.children.find((c) => c.name === name);
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;");
 
 /** How to authenticate: the password, a FAST token (HT-SHA-256-NONE), or a grant's token (OAUTHBEARER). */
@@ -58,6 +60,8 @@ export type RawLogin =
       fastToken?: string;
       /** Resolves when the server ends the stream (or the connection drops). */
       ended: Promise<StreamEnd>;
+      /** Sends an <iq/> (XML text with an id) and resolves with the reply; keepConnected only. */
+      iq(stanza: string): Promise<Element>;
       close(): Promise<void>;
     }
   | { ok: false; condition: string; text?: string };
@@ -239,8 +243,18 @@ export async function rawSasl2Login(sb: Sandbox, o: RawLoginOptions): Promise<Ra
         secure.destroy();
       }
     };
+    const iq = async (stanza: string): Promise<Element> => {
+      const id = /^<iq\b[^>]*\bid=['"]([^'"]+)['"]/.exec(stanza)?.[1];
+      if (!id) throw new Error("raw SASL2: iq() needs an <iq/> with an id");
+      secure.write(stanza);
+      for (;;) {
+        const el = await reader.next();
+        if (el.name === "iq" && el.attrs.id === id) return el;
+      }
+    };
     const login: RawLogin = {
       ok: true,
+      iq,
       jid: child(answer, "authorization-identifier")?.text ?? `${username}@${domain}`,
       fastToken: answer.children.find((c) => c.name === "token" && c.attrs.xmlns === NS_FAST)?.attrs.token,
       ended,
