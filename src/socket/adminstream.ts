@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { SaxesParser } from "saxes";
 import { CamError } from "../errors.js";
+import { displaySafe } from "../render/sanitize.js";
 
 export const NS_ADMIN = "xmpp:prosody.im/admin";
 const STREAM_HEADER =
@@ -55,9 +56,10 @@ function isNotSocket(path: string): boolean {
 }
 
 /** Maps a socket connect error to the sentence an operator needs. */
-function connectError(path: string, err: NodeJS.ErrnoException): CamError {
+function connectError(rawPath: string, err: NodeJS.ErrnoException): CamError {
+  const path = displaySafe(rawPath); // it comes from the command line or the environment
   const where = `the admin socket ${path}`;
-  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(path)) {
+  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(rawPath)) {
     return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
   }
   switch (err.code) {
@@ -75,7 +77,7 @@ function connectError(path: string, err: NodeJS.ErrnoException): CamError {
     case "ENOTSOCK":
       return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
     default:
-      return new CamError("unreachable", `Cannot connect to ${where}: ${err.message}.`);
+      return new CamError("unreachable", `Cannot connect to ${where}: ${displaySafe(err.message)}.`);
   }
 }
 
@@ -86,6 +88,7 @@ export class AdminStream {
   private current: Element | undefined;
   private queue: Pending[] = [];
   private failure: Error | undefined;
+  private charsSinceStanza = 0;
   private ready: Promise<void> | undefined;
   /** Rejects open() while the stream header has not arrived yet. */
   private rejectOpen: ((e: Error) => void) | undefined;
@@ -103,7 +106,10 @@ export class AdminStream {
     this.parser.on("cdata", (t) => this.addText(t));
     this.parser.on("closetag", () => {
       if (this.depth === 2 && this.current) this.onStanza(this.current);
-      if (this.depth === 2) this.current = undefined;
+      if (this.depth === 2) {
+        this.current = undefined;
+        this.charsSinceStanza = 0;
+      }
       this.depth--;
       if (this.depth === 0) this.fail(new CamError("unreachable", "Prosody closed the admin session before answering."));
     });
@@ -124,7 +130,7 @@ export class AdminStream {
       socket.setEncoding("utf8");
       socket.once("connect", () => socket.write(STREAM_HEADER));
       socket.on("data", (chunk: string) => {
-        if (this.failure) return;
+        if (this.failure || !this.countIncoming(chunk.length)) return;
         try {
           this.parser.write(chunk);
         } catch {
@@ -209,14 +215,21 @@ export class AdminStream {
   }
 
   private addText(t: string): void {
-    if (this.depth < 2 || !this.current || this.failure) return;
-    this.current.text += t;
-    if (this.current.text.length > MAX_ELEMENT_CHARS) {
-      this.fail(new CamError("unreachable",
-        `The admin socket sent a single element larger than ${MAX_ELEMENT_CHARS / 1024 / 1024} MiB, which camctl does not accept; ` +
-        `camctl's requests are answered in smaller pieces. Is that really Prosody's admin socket?`));
-      this.close();
-    }
+    if (this.depth >= 2 && this.current && !this.failure) this.current.text += t;
+  }
+
+  /**
+   * Counts what arrives until the element under way is complete; the XML parser holds text until
+   * the element ends, so the bound is kept here, on the raw data.
+   */
+  private countIncoming(chars: number): boolean {
+    this.charsSinceStanza += chars;
+    if (this.charsSinceStanza <= MAX_ELEMENT_CHARS) return true;
+    this.fail(new CamError("unreachable",
+      `The admin socket sent a single element larger than ${MAX_ELEMENT_CHARS / 1024 / 1024} MiB, which camctl does not accept; ` +
+      `camctl's requests are answered in smaller pieces. Is that really Prosody's admin socket?`));
+    this.close();
+    return false;
   }
 
   private fail(err: Error): void {
