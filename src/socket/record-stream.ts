@@ -34,9 +34,9 @@ function incomplete(what: string, detail: string): CamError {
 }
 
 function unreadable(what: string, detail: string): CamError {
-  return new CamError("internal",
-    `Prosody's admin socket answered the request for ${what} with something camctl cannot read (${detail}). ` +
-    `Is camctl talking to a Prosody it supports (13 or later)?`);
+  return new CamError("unreachable",
+    `The admin socket answered the request for ${what} with something camctl cannot read (${detail}). ` +
+    `Is that really the admin socket of a Prosody 13 or later?`);
 }
 
 /** A trailer or piece as Lua sent it: "base64:" + base64 text. */
@@ -49,6 +49,9 @@ function decodeBase64(text: string, what: string, where: string): Buffer {
 function parseTrailer(result: string, isError: boolean, what: string): Record<string, unknown> {
   if (isError || !result.startsWith(RESULT_PREFIX)) {
     const text = displaySafe(result).slice(0, 300);
+    if (/No module handled this query/.test(result)) {
+      throw new CamError("unsupported", `Prosody's admin socket has no shell to run camctl's request (${text}). Add "admin_shell" to modules_enabled and reload Prosody.`);
+    }
     throw new CamError("internal",
       `Prosody's admin shell could not run camctl's request for ${what}: ${text}. ` +
       `This is likely a bug in camctl; Prosody's log may say more.`);
@@ -76,21 +79,40 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
   let unfinishedLine: Buffer[] = [];
   let total = 0;
 
-  const takeLine = (line: Buffer) => {
-    try {
-      records.push(JSON.parse(line.toString("utf8")));
-    } catch {
-      throw unreadable(o.what, `record ${records.length + 1} is not JSON`);
+  /** Takes the complete lines of a piece; the rest waits for the next piece. */
+  const takeLines = (data: Buffer) => {
+    let start = 0;
+    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+      unfinishedLine.push(data.subarray(start, nl));
+      const line = unfinishedLine.length === 1 ? unfinishedLine[0]! : Buffer.concat(unfinishedLine);
+      unfinishedLine = [];
+      start = nl + 1;
+      try {
+        records.push(JSON.parse(line.toString("utf8")));
+      } catch {
+        throw unreadable(o.what, `record ${records.length + 1} is not JSON`);
+      }
     }
+    if (start < data.length) unfinishedLine.push(data.subarray(start));
   };
 
   let request = chunk;
   for (;;) {
     let pieces = 0;
     let bytes = 0;
+    // What camctl cannot read is reported once the reply is complete: if the rest is not even
+    // well-formed XML, that is the more useful thing to say. Only the cap stops reading at once.
+    let unreadablePiece: CamError | undefined;
     const reply = await stream.request(request, (text) => {
-      const data = decodeBase64(text, o.what, `piece ${pieces + 1}`);
       pieces++;
+      if (unreadablePiece) return;
+      let data: Buffer;
+      try {
+        data = decodeBase64(text, o.what, `piece ${pieces}`);
+      } catch (e) {
+        unreadablePiece = e as CamError;
+        return;
+      }
       bytes += data.length;
       total += data.length;
       if (total > maxBytes) {
@@ -98,15 +120,13 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
           `The answer with ${o.what} is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB, more than camctl accepts; camctl stopped reading and shows nothing of it. ` +
           `So much client data usually means someone filled the list on purpose: changing the account's password removes every client and grant from it.`);
       }
-      let start = 0;
-      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        unfinishedLine.push(data.subarray(start, nl));
-        takeLine(unfinishedLine.length === 1 ? unfinishedLine[0]! : Buffer.concat(unfinishedLine));
-        unfinishedLine = [];
-        start = nl + 1;
+      try {
+        takeLines(data);
+      } catch (e) {
+        unreadablePiece = e as CamError;
       }
-      if (start < data.length) unfinishedLine.push(data.subarray(start));
     });
+    if (unreadablePiece) throw unreadablePiece;
     const trailer = parseTrailer(reply.result, reply.isError, o.what);
     if (trailer.pieces !== pieces || trailer.bytes !== bytes) {
       throw incomplete(o.what, `${trailer.pieces} pieces of ${trailer.bytes} bytes were sent, ${pieces} of ${bytes} arrived`);

@@ -90,12 +90,18 @@ for (const [name, reply, pattern] of [
   ["a record that is not JSON", piece("[1\n") + trailer({ more: false, pieces: 1, bytes: 3, records: 1 }), /record 1 is not JSON/],
   ["a trailer without counts", `<repl-result>Result: base64:${b64('{"more":false}')}</repl-result>`, /no count of pieces/],
 ] as const) {
-  test(`${name}: refused as unreadable`, async () => {
+  test(`${name}: refused as unreadable (unreachable, 3: not what Prosody sends)`, async () => {
     const p = await peer([reply]);
-    await refused(read(p.stream), "internal", pattern);
+    await refused(read(p.stream), "unreachable", pattern);
     p.close();
   });
 }
+
+test("no shell on the socket: unsupported (8), says what to load", async () => {
+  const p = await peer(["<repl-result type='error'>No module handled this query. Is mod_admin_shell enabled?</repl-result>"]);
+  await refused(read(p.stream), "unsupported", /Add "admin_shell" to modules_enabled/);
+  p.close();
+});
 
 test("an error result (the Lua failed): one sentence with Prosody's text", async () => {
   const p = await peer(["<repl-result type='error'>Error: stdin:1: attempt to index a nil value</repl-result>"]);
