@@ -24,7 +24,13 @@ export interface RecordStream {
 export interface ReadOptions {
   /** What is being read, for messages: "the clients of alice@example.com". */
   what: string;
+  /** Default MAX_STREAM_BYTES; a consumer that streams with onRecord may allow more. */
   maxBytes?: number;
+  /**
+   * Takes each record as soon as it is complete (e.g. to write NDJSON as it arrives) instead of
+   * collecting them; `records` is then empty. The counts are still checked, at the end.
+   */
+  onRecord?: (record: unknown) => void;
 }
 
 function incomplete(what: string, detail: string): CamError {
@@ -76,6 +82,8 @@ function parseTrailer(result: string, isError: boolean, what: string): Record<st
 export async function readRecordStream(stream: AdminStream, chunk: string, o: ReadOptions): Promise<RecordStream> {
   const maxBytes = o.maxBytes ?? MAX_STREAM_BYTES;
   const records: unknown[] = [];
+  let received = 0;
+  const take = o.onRecord ?? ((record: unknown) => records.push(record));
   let unfinishedLine: Buffer[] = [];
   let total = 0;
 
@@ -87,11 +95,14 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       const line = unfinishedLine.length === 1 ? unfinishedLine[0]! : Buffer.concat(unfinishedLine);
       unfinishedLine = [];
       start = nl + 1;
+      let record: unknown;
       try {
-        records.push(JSON.parse(line.toString("utf8")));
+        record = JSON.parse(line.toString("utf8"));
       } catch {
-        throw unreadable(o.what, `record ${records.length + 1} is not JSON`);
+        throw unreadable(o.what, `record ${received + 1} is not JSON`);
       }
+      received++;
+      take(record);
     }
     if (start < data.length) unfinishedLine.push(data.subarray(start));
   };
@@ -136,8 +147,8 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       continue;
     }
     if (unfinishedLine.length > 0) throw incomplete(o.what, "the last record is cut off");
-    if (trailer.records !== records.length) {
-      throw incomplete(o.what, `${trailer.records} records were sent, ${records.length} arrived`);
+    if (trailer.records !== received) {
+      throw incomplete(o.what, `${trailer.records} records were sent, ${received} arrived`);
     }
     const { more: _more, pieces: _pieces, bytes: _bytes, records: _records, ...meta } = trailer;
     return { records, meta };

@@ -115,3 +115,11 @@ test("more than maxBytes: refused with the cap in the sentence, and camctl stops
   await assert.rejects(p.stream.request("x"), CamError, "the connection was closed");
   p.close();
 });
+
+test("onRecord takes each record as it is complete, before the reply ends; the counts are still checked", async () => {
+  const p = await peer([piece("[1]\n[2]\n") + trailer({ more: true, pieces: 1, bytes: 8, records: 2 }), piece("[3]\n") + trailer({ more: false, pieces: 1, bytes: 4, records: 4 })]);
+  const seen: unknown[] = [];
+  await refused(readRecordStream(p.stream, ">first", { what: "x", onRecord: (r) => seen.push(r) }), "unreachable", /4 records were sent, 3 arrived/);
+  assert.deepEqual(seen, [[1], [2], [3]]);
+  p.close();
+});
