@@ -143,6 +143,17 @@ describe("revoking clients that are signed in", () => {
     assert.equal(await bearerTokenWorks(jid, token), false);
     assert.ok(!(await listed(jid)).some((c) => c.id === grantId), "its grant is gone from the list too");
   });
+  test("a grant whose token a client is signed in with: revoking the grant also closes that session", async () => {
+    const { jid } = await sb.createAccount("grantinuse");
+    const { grantId, token } = await createBearerGrant(sb, jid, { software: "OAuth app" });
+    const session = await login({ jid, userAgentId: randomUUID(), credential: { bearerToken: token }, keepConnected: true });
+    // The module lists the grant on its own next to the signed-in client (it never ties the two).
+    const report = await revoke(jid, await entry(jid, grantId));
+    assertDone(report, { sessionClosed: true, fastTokensRevoked: false, grantRevoked: true });
+    assert.equal(report.after, null);
+    assert.equal((await session.ended).condition, "not-authorized");
+    assert.equal(await bearerTokenWorks(jid, token), false);
+  });
 });
 
 describe("revoking clients that are not signed in", () => {
