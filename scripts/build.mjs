@@ -1,7 +1,8 @@
 // Build: type-check and compile everything (src + tests) with tsc into build/, then bundle the
 // CLI into one file in dist/ with esbuild, so start-up reads one file instead of resolving hundreds.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -12,6 +13,21 @@ try {
 } catch {
   console.error("build: TypeScript reported errors (above).");
   process.exit(1);
+}
+// Lua sources are imported as text (`import text from "./x.lua"`, typed by src/lua-text.d.ts): the
+// bundle inlines them (esbuild's text loader below); the tsc output under build/ gets copies beside
+// the compiled files, which scripts/lua-text-hook.mjs loads as text when the tests run.
+for (const dir of ["src", "prosody"]) copyLua(join(root, dir));
+function copyLua(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) copyLua(path);
+    else if (entry.name.endsWith(".lua")) {
+      const copy = join(root, "build", relative(root, path));
+      mkdirSync(dirname(copy), { recursive: true });
+      cpSync(path, copy);
+    }
+  }
 }
 await build({
   entryPoints: [`${root}src/cli.ts`],
@@ -25,6 +41,7 @@ await build({
   minify: true,
   legalComments: "linked",
   logLevel: "warning",
+  loader: { ".lua": "text" },
 });
 
 // V8 code cache for the bundle: bin/camctl hands it to V8 so start-up skips most parsing and

@@ -22,5 +22,7 @@ if (files.length === 0) {
   console.error("test: no test files found under build/test; run npm run build first.");
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=180000", ...files], { stdio: "inherit" });
+// The hook lets the tsc-built files import .lua sources as text, as the bundle does (see build.mjs).
+const luaTextHook = join(root, "scripts/lua-text-hook.mjs");
+const r = spawnSync(process.execPath, ["--import", luaTextHook, "--test", "--test-concurrency=2", "--test-timeout=180000", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -85,11 +85,19 @@ export function emptyUserAgent(): UserAgent {
   return { software: null, version: null, softwareId: null, uri: null, device: null };
 }
 
-/** Unix seconds (number or numeric string) -> ISO 8601 UTC without milliseconds, or null. */
+// The whole seconds ISO 8601 can show with a four-digit year, 0000-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z (the companion's and the socket's Lua use the same range).
+const MIN_ISO_SECONDS = -62167219200;
+const MAX_ISO_SECONDS = 253402300799;
+
+/**
+ * Unix seconds (number or numeric string) -> ISO 8601 UTC without milliseconds, or null when there
+ * is no such time or it has no four-digit year (e.g. 1e300, year 10000), on every transport alike.
+ */
 export function isoFromUnix(value: unknown): string | null {
-  const n = typeof value === "string" ? Number(value) : value;
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isFinite(n)) return null;
-  const d = new Date(Math.floor(n) * 1000);
-  if (Number.isNaN(d.getTime())) return null;
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const seconds = Math.floor(n);
+  if (seconds < MIN_ISO_SECONDS || seconds > MAX_ISO_SECONDS) return null;
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -1,158 +1,153 @@
 -- mod_client_management_admin: lets server admins list and revoke the clients of OTHER local
--- accounts over XMPP, with the same protocol mod_client_management speaks for the account itself.
+-- accounts over XMPP, and gives every account (and admins) a complete, verified revocation.
 --
--- Shipped with camctl, in its prosody/ directory. Requests in either
--- namespace, addressed to another account's bare JID on a host that loads this module:
+-- Shipped with camctl, in its prosody/ directory. README.md beside this file has the protocol.
 --
---   <iq type="get" to="bob@example.com"><list xmlns="xmpp:prosody.im/protocol/manage-clients"/></iq>
---   <iq type="set" to="bob@example.com"><revoke xmlns="urn:xmpp:cam:0" id="grant/..."/></iq>
+-- 1. Admins, in mod_client_management's own protocols, addressed to another account's bare JID:
+--      <iq type="get" to="bob@example.com"><list xmlns="xmpp:prosody.im/protocol/manage-clients"/></iq>
+--      <iq type="set" to="bob@example.com"><revoke xmlns="urn:xmpp:cam:0" id="grant/..."/></iq>
+--    Requests to the sender's own account are left to mod_client_management.
+-- 2. Anyone, about their own account (no 'to'), and admins about other accounts:
+--      <iq type="set"><revoke xmlns="urn:camctl:admin:0" id="client/...">
+--        <expect type="session" first-seen="2026-11-01T10:00:00Z"><software>Gajim</software></expect>
+--      </revoke></iq>
+--    revokes everything that listed client can come back with (its sessions, FAST tokens and
+--    grant), after checking it is still the client the requester saw, and answers with what holds
+--    afterwards. The logic is client_access.lib.lua, which camctl also runs over the admin socket.
 --
--- are answered for accounts whose role has the permissions below (default: prosody:admin and
--- roles that inherit it, e.g. prosody:operator), using mod_client_management's public API
--- (get_active_clients / revoke_client_access). Everyone else gets <forbidden/>. Requests to the
--- sender's own account are left untouched: mod_client_management answers them as always.
--- Every admin action, allowed or refused, is logged with actor and target.
---
--- Install: put this directory in one of Prosody's plugin_paths and add "client_management_admin"
--- to modules_enabled of each host whose accounts admins should manage (next to
--- "client_management"). Permissions (Prosody 13 roles) can be changed with add_permissions /
--- remove_permissions, e.g. to let a custom role only list:
---   add_permissions = { ["example:auditor"] = { "client_management_admin:list-clients" } }
+-- Permissions (Prosody 13 roles): client_management_admin:list-clients and :revoke-clients for
+-- other accounts (default prosody:admin, and so prosody:operator); for one's own account
+-- mod_client_management's client_management:manage-clients (default prosody:registered).
+-- Every action on another account, allowed or refused, and every revocation is logged with the
+-- actor and the target.
 
 local st = require "prosody.util.stanza";
-local dt = require "prosody.util.datetime";
 local jid_split = require "prosody.util.jid".split;
 local usermanager = require "prosody.core.usermanager";
+local client_access = module:require("client_access");
 
 local xmlns_manage_clients = "xmpp:prosody.im/protocol/manage-clients";
 local xmlns_cam = "urn:xmpp:cam:0";
+local xmlns_camctl = "urn:camctl:admin:0";
 
 local host = module.host;
 
 module:default_permission("prosody:admin", ":list-clients");
 module:default_permission("prosody:admin", ":revoke-clients");
+module:add_feature(xmlns_camctl);
+
+local function log(level, fmt, ...)
+	return module:log(level, fmt, ...);
+end
 
 -- mod_client_management of this host, looked up per request so reloads are followed.
 local function client_management()
 	local h = prosody.hosts[host];
 	local cm = h and h.modules and h.modules.client_management;
-	if cm and type(cm.get_active_clients) == "function" and type(cm.revoke_client_access) == "function" then
+	if type(cm) == "table" and type(cm.get_active_clients) == "function" then
 		return cm;
 	end
 	return nil;
 end
 
--- Who is asking, for the log
+-- Who is asking, for the log.
 local function actor_of(event)
-	return event.stanza.attr.from or (event.origin and event.origin.full_jid) or "?";
+	return event.origin and event.origin.full_jid or event.stanza.attr.from or "?";
 end
 
--- Element names we put under <auth/>: the keys of the client's 'active' table that are
--- authentication methods. Anything that is not a plain XML name is skipped, never emitted.
-local function auth_methods(active)
-	local methods = {};
-	for key in pairs(active or {}) do
-		if type(key) == "string" and key ~= "connected" and key:match("^[%a_][%w%-%._]*$") then
-			table.insert(methods, key);
-		end
-	end
-	table.sort(methods);
-	return methods;
-end
-
-local function timestamp(t)
-	t = tonumber(t);
-	if t and t == t and t ~= math.huge and t ~= -math.huge then
-		return dt.datetime(math.floor(t));
-	end
-	return nil;
-end
-
-local function text_child(el, name, value)
-	if type(value) == "string" then
-		el:text_tag(name, value);
-	end
-end
-
+--- A listed client as <client/> (the element mod_client_management sends, plus <expires/>, and
+--- with camctl's auth names: password, grant, fast). Texts are made safe for XML: a control
+--- character in a client's name must not make the whole reply fail.
 local function client_element(client)
-	local active = type(client.active) == "table" and client.active or {};
+	local d = client_access.describe(client);
 	local el = st.stanza("client", {
-		id = tostring(client.id);
-		type = client.type == "access" and "access" or "session";
-		connected = active.connected and "true" or "false";
+		id = client_access.xml_text(d.id);
+		type = d.type;
+		connected = d.connected and "true" or "false";
 	});
-	local first_seen, last_seen, expires = timestamp(client.first_seen), timestamp(client.last_seen), timestamp(client.expires);
+	local first_seen, last_seen, expires = client_access.iso8601(d.first_seen), client_access.iso8601(d.last_seen), client_access.iso8601(d.expires);
 	if first_seen then el:text_tag("first-seen", first_seen); end
 	if last_seen then el:text_tag("last-seen", last_seen); end
 	if expires then el:text_tag("expires", expires); end
-	local methods = auth_methods(active);
-	if methods[1] then
-		el:tag("auth");
-		for _, method in ipairs(methods) do
+	el:tag("auth");
+	for _, method in ipairs(d.auth) do
+		-- Only names that can be XML element names; anything else is skipped, never emitted.
+		if method:match("^[%a_][%w%-%._]*$") then
 			el:tag(method):up();
 		end
-		el:up();
 	end
-	local ua = type(client.user_agent) == "table" and client.user_agent or {};
-	if ua.software or ua.software_version or ua.uri or ua.device then
-		el:tag("user-agent");
-		text_child(el, "software", ua.software);
-		text_child(el, "version", ua.software_version);
-		text_child(el, "uri", ua.uri);
-		text_child(el, "device", ua.device);
-		el:up();
+	el:up();
+	el:tag("user-agent");
+	if d.software then
+		-- id and version as attributes of <software>, as mod_client_management sends them.
+		el:text_tag("software", client_access.xml_text(d.software), {
+			id = client_access.xml_text(d.software_id);
+			version = client_access.xml_text(d.version);
+		});
 	end
-	-- Never copied: active.grant (holds token secrets) and internal fields.
+	if d.device then el:text_tag("device", client_access.xml_text(d.device)); end
+	if d.uri then el:text_tag("uri", client_access.xml_text(d.uri)); end
+	el:up();
 	return el;
 end
 
--- Common checks. Returns the target username, or nil when the request was answered (or is not ours).
-local function admin_request(event, permission, what)
+-- The account a request is about and whether it is the requester's own, or nil (not ours).
+local function target_of(event)
 	local origin, stanza = event.origin, event.stanza;
 	if event.to_self then
-		return nil, "self"; -- mod_client_management answers the account itself
+		return origin.username, true;
 	end
 	local username, to_host = jid_split(stanza.attr.to);
 	if not username or to_host ~= host then
-		return nil, "not-ours";
+		return nil;
 	end
-	local target = username.."@"..host;
+	return username, origin.type == "c2s" and origin.username == username and origin.host == host;
+end
+
+-- The checks every request for another account passes, in this order. Returns the username and
+-- mod_client_management, or nil once the request has been answered.
+local function checked(event, permission, what, username, own)
+	local origin, stanza = event.origin, event.stanza;
+	local target = username .. "@" .. host;
 	local actor = actor_of(event);
 	-- Only local accounts may act; remote entities are never admins here.
 	if origin.type ~= "c2s" or not origin.username or not prosody.hosts[origin.host] then
 		module:log("warn", "Refused to %s of %s for non-local entity %s", what, target, actor);
 		origin.send(st.error_reply(stanza, "auth", "forbidden"));
-		return nil, "answered";
-	end
-	if not module:may(permission, event) then
-		module:log("warn", "Refused to %s of %s for %s: not permitted by its role", what, target, actor);
-		origin.send(st.error_reply(stanza, "auth", "forbidden", "Managing another account's clients needs an admin role"));
-		return nil, "answered";
-	end
-	if not usermanager.user_exists(username, host) then
-		module:log("info", "Admin %s asked to %s of %s: no such account", actor, what, target);
-		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "No such account"));
-		return nil, "answered";
+		return nil;
 	end
 	local cm = client_management();
 	if not cm then
-		module:log("error", "Admin %s asked to %s of %s, but mod_client_management is not loaded on %s", actor, what, target, host);
+		module:log("warn", "%s asked to %s of %s, but mod_client_management is not loaded on %s", actor, what, target, host);
 		origin.send(st.error_reply(stanza, "cancel", "service-unavailable", "mod_client_management is not loaded on this host"));
-		return nil, "answered";
+		return nil;
 	end
-	return username, cm, actor, target;
+	if not module:may(permission, event) then
+		module:log("warn", "Refused to %s of %s for %s: not permitted by its role", what, target, actor);
+		origin.send(st.error_reply(stanza, "auth", "forbidden",
+			own and "Your role does not allow managing your clients" or "Managing another account's clients needs an admin role"));
+		return nil;
+	end
+	if not own and not usermanager.user_exists(username, host) then
+		module:log("info", "%s asked to %s of %s: no such account", actor, what, target);
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "No such account"));
+		return nil;
+	end
+	return cm, actor, target;
 end
 
-local function handle_list(event, xmlns)
-	local username, cm, actor, target = admin_request(event, ":list-clients", "list the clients");
-	if not username then
-		return cm == "answered" or nil;
-	end
+-- 1. mod_client_management's protocols, for admins about other accounts.
+
+local function handle_admin_list(event, xmlns)
+	local username, own = target_of(event);
+	if not username or own then return nil; end -- the account itself: mod_client_management answers
+	local cm, actor, target = checked(event, ":list-clients", "list the clients", username, false);
+	if not cm then return true; end
 	local origin, stanza = event.origin, event.stanza;
 	local ok, clients, err = pcall(cm.get_active_clients, username);
-	if not ok or not clients then
+	if not ok or type(clients) ~= "table" then
 		module:log("error", "Admin %s listed the clients of %s: failed (%s)", actor, target, tostring(ok and err or clients));
-		origin.send(st.error_reply(stanza, "wait", "internal-server-error"));
+		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "Listing the clients failed"));
 		return true;
 	end
 	local reply = st.reply(stanza):tag("clients", { xmlns = xmlns });
@@ -168,41 +163,108 @@ local function handle_list(event, xmlns)
 	return true;
 end
 
-local function handle_revoke(event, xmlns)
-	local username, cm, actor, target = admin_request(event, ":revoke-clients", "revoke a client");
-	if not username then
-		return cm == "answered" or nil;
-	end
+-- The module's own revoke, for admins: by exact id only (camctl resolves selectors itself), but
+-- complete, unlike the module's; answered with the module's own errors.
+local function handle_admin_revoke(event, xmlns)
+	local username, own = target_of(event);
+	if not username or own then return nil; end
+	local cm, actor = checked(event, ":revoke-clients", "revoke a client", username, false);
+	if not cm then return true; end
 	local origin, stanza = event.origin, event.stanza;
-	local selector = stanza.tags[1].attr.id;
-	if type(selector) ~= "string" or selector == "" then
+	local id = stanza.tags[1].attr.id;
+	if type(id) ~= "string" or id == "" then
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "Missing client id"));
 		return true;
 	end
-	local ok, done, reason = pcall(cm.revoke_client_access, username, selector);
-	if not ok then
-		reason, done = tostring(done), nil;
-	end
-	if done then
-		module:log("info", "Admin %s revoked %s of %s", actor, selector, target);
-		origin.send(st.reply(stanza));
-	elseif reason == "password-reset-required" then
-		module:log("info", "Admin %s revoked %s of %s: sessions closed and tokens revoked; password reset required", actor, selector, target);
-		origin.send(st.error_reply(stanza, "cancel", "service-unavailable", "Revoking this client requires a password change")
-			:tag("password-reset-required", { xmlns = xmlns }):up());
-	elseif reason == "item-not-found" then
-		module:log("info", "Admin %s tried to revoke %s of %s: no such client", actor, selector, target);
-		origin.send(st.error_reply(stanza, "cancel", "item-not-found"));
+	local report, condition, text = client_access.revoke({ host = host; actor = "Admin " .. actor; log = log }, username, id, nil);
+	if not report then
+		if condition == "gone" then
+			origin.send(st.error_reply(stanza, "cancel", "item-not-found", "Client not found"));
+		else
+			origin.send(st.error_reply(stanza, "wait", "internal-server-error", text));
+		end
+	elseif report.after and client_access.describe(report.after).auth[1] then
+		-- Something is left (the password): say it as the module does.
+		origin.send(st.error_reply(stanza, "cancel", "service-unavailable", "Password reset required")
+			:tag("password-reset-required", { xmlns = xmlns_manage_clients }):up());
 	else
-		module:log("error", "Admin %s tried to revoke %s of %s: failed (%s)", actor, selector, target, tostring(reason));
-		origin.send(st.error_reply(stanza, "wait", "internal-server-error"));
+		origin.send(st.reply(stanza));
 	end
 	return true;
 end
 
--- Above mod_client_management (should it ever hook the same events), so that requests for other
--- accounts are decided here; requests to oneself fall through untouched.
 for _, xmlns in ipairs({ xmlns_manage_clients, xmlns_cam }) do
-	module:hook("iq-get/bare/"..xmlns..":list", function (event) return handle_list(event, xmlns); end, 10);
-	module:hook("iq-set/bare/"..xmlns..":revoke", function (event) return handle_revoke(event, xmlns); end, 10);
+	-- Above mod_client_management (should it ever hook the same events), so that requests for
+	-- other accounts are decided here; requests to oneself fall through untouched.
+	module:hook("iq-get/bare/" .. xmlns .. ":list", function (event) return handle_admin_list(event, xmlns); end, 10);
+	module:hook("iq-set/bare/" .. xmlns .. ":revoke", function (event) return handle_admin_revoke(event, xmlns); end, 10);
 end
+
+-- 2. urn:camctl:admin:0: the complete, verified revocation, for an account itself and for admins.
+
+local function camctl_error(stanza, error_type, condition, text, extra)
+	local reply = st.error_reply(stanza, error_type, condition, text);
+	if extra then reply:tag(extra, { xmlns = xmlns_camctl }):up(); end
+	return reply;
+end
+
+local function handle_camctl_revoke(event)
+	local origin, stanza = event.origin, event.stanza;
+	local username, own = target_of(event);
+	if not username then return nil; end
+	local permission = own and "client_management:manage-clients" or ":revoke-clients";
+	local cm, actor, target = checked(event, permission, "revoke a client", username, own);
+	if not cm then return true; end
+
+	local request = stanza.tags[1];
+	local id = request.attr.id;
+	local expect = request:get_child("expect");
+	if type(id) ~= "string" or id == "" or not expect then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "A revoke needs the client's id and an <expect/> of what was listed"));
+		return true;
+	end
+	local first_seen = expect.attr["first-seen"];
+	local expected = {
+		type = expect.attr.type;
+		first_seen = first_seen and client_access.parse_iso8601(first_seen);
+		software = expect:get_child_text("software");
+		device = expect:get_child_text("device");
+	};
+	if first_seen and not expected.first_seen then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "first-seen is not a UTC time like 2026-11-01T10:00:00Z"));
+		return true;
+	end
+
+	local ctx = { host = host; actor = (own and "Account " or "Admin ") .. actor; log = log; requester = origin };
+	local report, condition, text = client_access.revoke(ctx, username, id, expected);
+	if not report then
+		if condition == "gone" then
+			origin.send(camctl_error(stanza, "cancel", "item-not-found", "That client is not listed (any more)", "gone"));
+		elseif condition == "changed" then
+			origin.send(camctl_error(stanza, "cancel", "conflict", "That id is listed for a different client now", "changed"));
+		elseif condition == "forbidden" then
+			origin.send(st.error_reply(stanza, "auth", "forbidden"));
+		elseif condition == "module-not-loaded" then
+			origin.send(st.error_reply(stanza, "cancel", "service-unavailable", "mod_client_management is not loaded on this host"));
+		else
+			module:log("error", "%s revoking %s of %s failed: %s", actor, id, target, tostring(text));
+			origin.send(st.error_reply(stanza, "wait", "internal-server-error", text));
+		end
+		return true;
+	end
+
+	local reply = st.reply(stanza):tag("revoked", {
+		xmlns = xmlns_camctl;
+		id = client_access.xml_text(id);
+		["session-closed"] = tostring(report.session_closed);
+		["fast-tokens-revoked"] = tostring(report.fast_tokens_revoked);
+		["grant-revoked"] = tostring(report.grant_revoked);
+	});
+	if report.after then reply:add_child(client_element(report.after)); end
+	origin.send(reply);
+	-- The requester's own session goes only now, after it has its answer.
+	client_access.close_deferred(report);
+	return true;
+end
+
+module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);

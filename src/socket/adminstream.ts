@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { SaxesParser } from "saxes";
 import { CamError } from "../errors.js";
+import { displaySafe } from "../render/sanitize.js";
 
 export const NS_ADMIN = "xmpp:prosody.im/admin";
 const STREAM_HEADER =
@@ -25,7 +26,15 @@ interface Pending {
   resolve: (r: ReplReply) => void;
   reject: (e: Error) => void;
   output: string[];
+  onOutput: ((text: string) => void) | undefined;
 }
+
+/**
+ * The largest single element camctl accepts from the admin socket, in characters. camctl's own
+ * requests answer in pieces far below it (see lua/record_stream.lua); anything bigger is not a
+ * reply camctl asked for, and is refused before it can fill memory.
+ */
+export const MAX_ELEMENT_CHARS = 4 * 1024 * 1024;
 
 interface Element {
   name: string;
@@ -47,9 +56,10 @@ function isNotSocket(path: string): boolean {
 }
 
 /** Maps a socket connect error to the sentence an operator needs. */
-function connectError(path: string, err: NodeJS.ErrnoException): CamError {
+function connectError(rawPath: string, err: NodeJS.ErrnoException): CamError {
+  const path = displaySafe(rawPath); // it comes from the command line or the environment
   const where = `the admin socket ${path}`;
-  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(path)) {
+  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(rawPath)) {
     return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
   }
   switch (err.code) {
@@ -67,7 +77,7 @@ function connectError(path: string, err: NodeJS.ErrnoException): CamError {
     case "ENOTSOCK":
       return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
     default:
-      return new CamError("unreachable", `Cannot connect to ${where}: ${err.message}.`);
+      return new CamError("unreachable", `Cannot connect to ${where}: ${displaySafe(err.message)}.`);
   }
 }
 
@@ -78,6 +88,7 @@ export class AdminStream {
   private current: Element | undefined;
   private queue: Pending[] = [];
   private failure: Error | undefined;
+  private charsSinceStanza = 0;
   private ready: Promise<void> | undefined;
   /** Rejects open() while the stream header has not arrived yet. */
   private rejectOpen: ((e: Error) => void) | undefined;
@@ -93,15 +104,14 @@ export class AdminStream {
         this.current = { name: tag.name, attrs, text: "" };
       }
     });
-    this.parser.on("text", (t) => {
-      if (this.depth >= 2 && this.current) this.current.text += t;
-    });
-    this.parser.on("cdata", (t) => {
-      if (this.depth >= 2 && this.current) this.current.text += t;
-    });
+    this.parser.on("text", (t) => this.addText(t));
+    this.parser.on("cdata", (t) => this.addText(t));
     this.parser.on("closetag", () => {
       if (this.depth === 2 && this.current) this.onStanza(this.current);
-      if (this.depth === 2) this.current = undefined;
+      if (this.depth === 2) {
+        this.current = undefined;
+        this.charsSinceStanza = 0;
+      }
       this.depth--;
       if (this.depth === 0) this.fail(new CamError("unreachable", "Prosody closed the admin session before answering."));
     });
@@ -122,7 +132,7 @@ export class AdminStream {
       socket.setEncoding("utf8");
       socket.once("connect", () => socket.write(STREAM_HEADER));
       socket.on("data", (chunk: string) => {
-        if (this.failure) return;
+        if (this.failure || !this.countIncoming(chunk.length)) return;
         try {
           this.parser.write(chunk);
         } catch {
@@ -147,12 +157,16 @@ export class AdminStream {
     return this.ready;
   }
 
-  /** Sends one non-interactive request and waits for its <repl-result>. */
-  async request(text: string): Promise<ReplReply> {
+  /**
+   * Sends one non-interactive request and waits for its <repl-result>. With `onOutput`, each
+   * <repl-output> goes to it as it arrives instead of into the reply; if it throws, the request
+   * fails with that error and the connection is closed (the rest of the reply is not wanted).
+   */
+  async request(text: string, onOutput?: (text: string) => void): Promise<ReplReply> {
     await this.open();
     if (this.failure) throw this.failure;
     return new Promise<ReplReply>((resolve, reject) => {
-      this.queue.push({ resolve, reject, output: [] });
+      this.queue.push({ resolve, reject, output: [], onOutput });
       this.socket!.write(`<repl-input width='132' repl='0'>${escapeXmlText(text)}</repl-input>`);
     });
   }
@@ -171,7 +185,16 @@ export class AdminStream {
     const head = this.queue[0];
     switch (el.name) {
       case "repl-output":
-        head?.output.push(el.text);
+        if (!head?.onOutput) {
+          head?.output.push(el.text);
+          return;
+        }
+        try {
+          head.onOutput(el.text);
+        } catch (e) {
+          this.fail(e instanceof Error ? e : new Error(String(e)));
+          this.close();
+        }
         return;
       case "repl-result":
         if (!head) return;
@@ -197,6 +220,24 @@ export class AdminStream {
     this.fail(reason);
     this.rejectOpen?.(reason);
     this.socket?.destroy();
+  }
+
+  private addText(t: string): void {
+    if (this.depth >= 2 && this.current && !this.failure) this.current.text += t;
+  }
+
+  /**
+   * Counts what arrives until the element under way is complete; the XML parser holds text until
+   * the element ends, so the bound is kept here, on the raw data.
+   */
+  private countIncoming(chars: number): boolean {
+    this.charsSinceStanza += chars;
+    if (this.charsSinceStanza <= MAX_ELEMENT_CHARS) return true;
+    this.fail(new CamError("unreachable",
+      `The admin socket sent a single element larger than ${MAX_ELEMENT_CHARS / 1024 / 1024} MiB, which camctl does not accept; ` +
+      `camctl's requests are answered in smaller pieces. Is that really Prosody's admin socket?`));
+    this.close();
+    return false;
   }
 
   private fail(err: Error): void {

@@ -1,24 +1,26 @@
-// ClientSource over Prosody's admin socket: asks mod_client_management's public API
-// (get_active_clients / revoke_client_access) for structured data instead of scraping the
-// shell's text table.
+// ClientSource over Prosody's admin socket: runs camctl's own Lua (./lua.ts) in the server, which
+// uses mod_client_management's public API for structured data instead of scraping the shell's text
+// table, and revokes through the public APIs of the modules that hold the credentials.
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource } from "../source.js";
 import { displaySafe } from "../render/sanitize.js";
-import { AdminStream, type ReplReply } from "./adminstream.js";
-import { listClientsLua, revokeClientLua } from "./lua.js";
+import { AdminStream } from "./adminstream.js";
+import { requestChunk } from "./lua.js";
+import { readRecordStream } from "./record-stream.js";
 
-type Reply = Record<string, unknown> & { err?: string; text?: string; host?: string; jid?: string };
+type Meta = Record<string, unknown>;
 
-const RESULT_PREFIX = "Result: ";
-const BASE64_PREFIX = "base64:";
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
-/** Turns a server-side error code from our Lua snippet or the module into a CamError. */
-function replyError(reply: Reply, jid: string, selector?: string): CamError {
-  const host = displaySafe(String(reply.host ?? jid.split("@")[1] ?? ""));
-  switch (reply.err) {
+/** Turns the err of a trailer (our Lua's or the module's) into a CamError. */
+function replyError(meta: Meta, jid: string, id?: string): CamError {
+  const host = displaySafe(String(meta.host ?? jid.split("@")[1] ?? ""));
+  const account = displaySafe(jid);
+  const entry = displaySafe(id ?? "");
+  switch (meta.err) {
     case "invalid-jid":
-      return new CamError("usage", `Prosody does not accept ${displaySafe(jid)} as a JID.`, "jid-malformed");
+      return new CamError("usage", `Prosody does not accept ${account} as a JID.`, "jid-malformed");
     case "host-not-found":
       return new CamError("notFound", `${host} is not a host of this Prosody server.`, "host-not-found");
     case "module-not-loaded":
@@ -26,45 +28,31 @@ function replyError(reply: Reply, jid: string, selector?: string): CamError {
         `mod_client_management is not loaded on ${host}. Add "client_management" to modules_enabled for that host and reload Prosody.`,
         "module-not-loaded");
     case "user-not-found":
-      return new CamError("notFound", `There is no account ${displaySafe(jid)} on this server.`, "user-not-found");
-    case "item-not-found":
+      return new CamError("notFound", `There is no account ${account} on this server.`, "user-not-found");
+    case "gone":
       return new CamError("notFound",
-        `No client matches ${displaySafe(selector ?? "")} for ${displaySafe(jid)}. List them with \`camctl user clients ${displaySafe(jid)}\`.`,
-        "item-not-found");
-    case "password-reset-required":
-      return new CamError("passwordResetRequired",
-        `This client signed in with the account's password, so its access ends only when the password is changed. ` +
-        `Prosody has already closed its session and revoked its tokens; change the password (prosodyctl passwd) to finish.`,
-        "password-reset-required");
+        `${entry} is no longer listed for ${account}, so nothing was revoked. List the clients again with \`camctl user clients ${account}\`.`,
+        "gone");
+    case "changed":
+      return new CamError("notFound",
+        `${entry} is now listed for ${account} as a different client than the one shown, so nothing was revoked. ` +
+        `List the clients again with \`camctl user clients ${account}\` and check.`,
+        "changed");
+    case "forbidden":
+      return new CamError("forbidden",
+        `Prosody's client management refused the request for ${account} (forbidden).`,
+        "forbidden");
     default: {
-      const detail = reply.text ? `: ${displaySafe(String(reply.text)).slice(0, 300)}` : "";
-      return new CamError("internal", `Prosody reported an error (${displaySafe(String(reply.err))})${detail}. See Prosody's log for details.`, String(reply.err));
+      const detail = meta.text ? `: ${displaySafe(String(meta.text)).slice(0, 300)}` : "";
+      return new CamError("internal", `Prosody reported an error (${displaySafe(String(meta.err))})${detail}. See Prosody's log for details.`, String(meta.err));
     }
   }
 }
 
-function parseReply(r: ReplReply): Reply {
-  if (r.isError || !r.result.startsWith(RESULT_PREFIX)) {
-    const text = displaySafe(r.result).slice(0, 300);
-    throw new CamError("internal", `Prosody's admin shell refused the request: ${text}. Is mod_admin_shell loaded?`);
-  }
-  const body = r.result.slice(RESULT_PREFIX.length);
-  try {
-    if (!body.startsWith(BASE64_PREFIX)) throw new Error("not base64");
-    const value: unknown = JSON.parse(Buffer.from(body.slice(BASE64_PREFIX.length), "base64").toString("utf8"));
-    if (value && typeof value === "object" && !Array.isArray(value)) return value as Reply;
-  } catch {
-    // fall through
-  }
-  throw new CamError("internal", "Prosody's admin shell answered with something that is not the expected JSON.");
-}
-
-const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
-
 /** Prosody's JSON encoder writes an empty table as {}; treat that as an empty list. */
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-/** One client as the listing chunk (lua.ts) sends it: an array, fields by position. */
+/** One client as the Lua sends it (lua/json_lines.lua, client): an array, fields by position. */
 export function clientFromSocket(raw: unknown[]): ClientRecord {
   const [id, type, connected, firstSeen, lastSeen, expires, auth, software, version, softwareId, uri, device] = raw;
   const userAgent = emptyUserAgent();
@@ -86,28 +74,66 @@ export function clientFromSocket(raw: unknown[]): ClientRecord {
   };
 }
 
+/** "2026-11-01T10:00:00Z" -> "1793527200" (what the Lua compares first-seen times by). */
+function secondsText(iso: string | null): string | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : null;
+}
+
 export class SocketClientSource implements ClientSource {
   private readonly stream: AdminStream;
   constructor(readonly path: string, signal?: AbortSignal) {
+    if (path === "") {
+      throw new CamError("usage",
+        "--socket was given an empty path. Give the path of Prosody's admin socket (for example /var/lib/prosody/prosody.sock), " +
+        "or leave --socket out to use $CAMCTL_SOCKET or that default.");
+    }
     this.stream = new AdminStream(path, signal);
   }
 
   async list(jid: string): Promise<ClientList> {
-    const reply = parseReply(await this.stream.request(listClientsLua(jid)));
-    if (reply.err) throw replyError(reply, jid);
-    const clients = list(reply.clients)
-      .filter((c): c is unknown[] => Array.isArray(c))
-      .map(clientFromSocket);
-    return { jid: str(reply.jid) ?? jid, transport: "socket", clients };
+    const { records, meta } = await readRecordStream(this.stream, requestChunk("list", { jid }), { what: `the clients of ${displaySafe(jid)}` });
+    if (meta.err) throw replyError(meta, jid);
+    const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
+    return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
   }
 
-  // TEMPORARY (issue 8 replaces it): revokes by exact id and reports nothing verified yet.
+  /**
+   * The complete revocation runs in the server in one request (client_access.lib.lua, shared with
+   * the companion module): it checks that `expected.id` is still listed as the same client, revokes
+   * its grant, its FAST tokens (used or not) and closes its sessions, then lists again. It can see
+   * and revoke everything, so nothing is ever "unverifiable" on this path.
+   */
   async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
-    const selector = expected.id;
-    const reply = parseReply(await this.stream.request(revokeClientLua(jid, selector)));
-    if (reply.err) throw replyError(reply, jid, selector);
-    if (reply.revoked !== true) throw new CamError("internal", "Prosody did not confirm the revocation.");
-    return { jid, id: selector, before: expected, done: { sessionClosed: null, fastTokensRevoked: null, grantRevoked: null }, after: null, unverifiable: [] };
+    const chunk = requestChunk("revoke", {
+      jid,
+      id: expected.id,
+      type: expected.type,
+      first_seen: secondsText(expected.firstSeen),
+      software: expected.userAgent.software,
+      device: expected.userAgent.device,
+    });
+    const what = `the revocation of ${displaySafe(expected.id)}`;
+    const { records, meta } = await readRecordStream(this.stream, chunk, { what });
+    if (meta.err) throw replyError(meta, jid, expected.id);
+    const report = records[0] as Meta | undefined;
+    if (records.length !== 1 || !report || typeof report !== "object" || report.id !== expected.id) {
+      throw new CamError("internal", `Prosody's answer to ${what} is not the report camctl expects.`);
+    }
+    const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
+    return {
+      jid,
+      id: expected.id,
+      before: expected,
+      done: {
+        sessionClosed: flag(report.session_closed),
+        fastTokensRevoked: flag(report.fast_tokens_revoked),
+        grantRevoked: flag(report.grant_revoked),
+      },
+      after: Array.isArray(report.after) ? clientFromSocket(report.after) : null,
+      unverifiable: [],
+    };
   }
 
   async close(): Promise<void> {

@@ -112,3 +112,41 @@ test("a peer that ends the stream before answering", async () => {
 test("connect errors say what to check", async () => {
   await expectUnreachable(new AdminStream(join(dir, "missing.sock")).request("x"), /no admin socket .*missing\.sock.*running/i);
 });
+
+test("with onOutput, each repl-output goes to it as it arrives; a throw fails the request and closes", async () => {
+  const p = await peer((sock) => sock.write("<repl-output>one</repl-output><repl-output>two</repl-output><repl-result>Result: x</repl-result>"));
+  const s = new AdminStream(p.path);
+  const seen: string[] = [];
+  const r = await s.request("x", (text) => seen.push(text));
+  assert.deepEqual(seen, ["one", "two"]);
+  assert.deepEqual(r.output, [], "handed over, not kept");
+  s.close();
+  p.server.close();
+
+  const q = await peer((sock) => sock.write("<repl-output>bad</repl-output><repl-result>Result: x</repl-result>"));
+  const t = new AdminStream(q.path);
+  await assert.rejects(t.request("x", () => {
+    throw new CamError("internal", "not what camctl asked for");
+  }), /not what camctl asked for/);
+  await assert.rejects(t.request("y"), CamError, "the connection is gone after that");
+  q.server.close();
+});
+
+test("a single element larger than camctl accepts is refused before it fills memory", async () => {
+  const p = await peer((sock) => {
+    sock.write("<repl-output>");
+    const chunk = "x".repeat(1024 * 1024);
+    let sent = 0;
+    const more = () => {
+      while (sent < 6 && !sock.destroyed) {
+        sent++;
+        if (!sock.write(chunk)) return void sock.once("drain", more);
+      }
+    };
+    more();
+  });
+  const s = new AdminStream(p.path);
+  await expectUnreachable(s.request("x", () => undefined), /single element larger than 4 MiB/);
+  s.close();
+  p.server.close();
+});

@@ -1,0 +1,92 @@
+-- Sends a stream of records to camctl over Prosody's admin socket, in bounded pieces.
+--
+-- A reply is zero or more <repl-output> pieces, each "base64:" + the base64 of at most PIECE_BYTES
+-- of NDJSON text (one record per line; a record longer than a piece continues in the next), then
+-- the request's result, the trailer: "base64:" + base64 of a JSON object
+--   { more, pieces, bytes, records, ...meta }
+-- where `pieces` and `bytes` count what this reply carried and `records` the lines sent so far in
+-- the whole stream, so camctl can tell a complete reply from one that lost something.
+--
+-- Why pieces: Prosody 13.0.1 silently drops the rest of a single write larger than its 4 MiB send
+-- chunk, so one big result never arrives whole. Why a budget: the shell runs this in one go and
+-- Prosody buffers everything it sends (up to 32 MiB per connection, then it disconnects), so a
+-- reply carries at most about BUDGET_BYTES; when more remains the trailer says more=true and the
+-- rest waits in this admin connection's own shell environment for camctl's next request
+-- (stream_continue.lua). A host-wide scan streams its records the same way.
+--
+-- Chunk arguments: json_lines (json_lines.lua).
+local json_lines = ...;
+local M = {};
+
+M.PIECE_BYTES = 512 * 1024;
+M.BUDGET_BYTES = 8 * 1024 * 1024;
+
+local function trailer(io, fields)
+	return "base64:" .. io.base64(json_lines.object(fields));
+end
+
+--- Sends as much of the stream as one reply may carry and returns the trailer.
+function M.resume(stream)
+	local io = stream.io;
+	local piece_bytes, budget = stream.piece_bytes or M.PIECE_BYTES, stream.budget_bytes or M.BUDGET_BYTES;
+	local pieces, bytes = 0, 0;
+	-- Unsent text: text:sub(pos), then the lines in `lines` (joined only when a piece needs them,
+	-- so a record of many megabytes is cut into pieces without being copied again for each).
+	local text, pos = stream.pending or "", 1;
+	local lines, lines_size = {}, 0;
+	local function unsent() return #text - pos + 1 + lines_size; end
+	local function join()
+		if lines[1] then
+			text, pos = text:sub(pos) .. table.concat(lines), 1;
+			lines, lines_size = {}, 0;
+		end
+	end
+	while true do
+		if unsent() >= piece_bytes or (stream.finished and unsent() > 0) then
+			if bytes >= budget then break; end
+			join();
+			local piece = text:sub(pos, pos + piece_bytes - 1);
+			pos = pos + #piece;
+			io.print("base64:" .. io.base64(piece));
+			pieces, bytes = pieces + 1, bytes + #piece;
+		elseif stream.finished then
+			break;
+		else
+			local line = stream.next_line();
+			if line == nil then
+				stream.finished = true;
+			else
+				stream.records = stream.records + 1;
+				lines[#lines + 1] = line;
+				lines[#lines + 1] = "\n";
+				lines_size = lines_size + #line + 1;
+			end
+		end
+	end
+	join();
+	stream.pending = text:sub(pos);
+	local more = not (stream.finished and stream.pending == "");
+	-- The rest waits for stream_continue.lua; a global of the shell environment belongs to this
+	-- admin connection only, and goes with it.
+	camctl_record_stream = more and stream or nil;
+	local fields = { more = more, pieces = pieces, bytes = bytes, records = stream.records };
+	for k, v in pairs(stream.meta) do fields[k] = v; end
+	return trailer(io, fields);
+end
+
+--- Starts a stream. io = { print = the shell's print, base64 = an encoder }; next_line() returns
+--- the next record as one line of JSON (no line feed) or nil at the end; meta goes into every
+--- trailer. Returns the first reply's trailer (the request's result).
+function M.start(io, next_line, meta)
+	return M.resume({ io = io, next_line = next_line, meta = meta or {}, records = 0, resume = M.resume });
+end
+
+--- A reply with no records that says what went wrong, e.g. { err = "user-not-found", jid = … }.
+function M.fail(io, meta)
+	camctl_record_stream = nil;
+	local fields = { more = false, pieces = 0, bytes = 0, records = 0 };
+	for k, v in pairs(meta) do fields[k] = v; end
+	return trailer(io, fields);
+end
+
+return M;

@@ -1,0 +1,46 @@
+// Runs Lua in a plain Lua 5.4 interpreter (what Prosody 13 runs on), for tests of camctl's Lua
+// files by name: each file is loaded the way a request loads it (src/socket/lua.ts, luaModule).
+import { execFileSync } from "node:child_process";
+import { LUA_SOURCES, luaModule } from "../../src/socket/lua.js";
+
+/** The interpreter's name, or undefined when none is installed (tests skip then). */
+export const LUA = ["lua5.4", "lua"].find((bin) => {
+  try {
+    return execFileSync(bin, ["-v"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).includes("5.4");
+  } catch {
+    return false;
+  }
+});
+
+export const NO_LUA = LUA ? false : "no Lua 5.4 interpreter";
+
+/** The chunk arguments each file takes, in the order lua.ts passes them. */
+const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
+  client_access: [],
+  json_lines: ["client_access"],
+  record_stream: ["json_lines"],
+  admin_requests: ["client_access", "json_lines", "record_stream"],
+  stream_continue: [],
+};
+
+/** Lua that defines the named files as locals (with what they depend on), as a request does. */
+export function luaFiles(...names: Array<keyof typeof LUA_SOURCES>): string {
+  const wanted = new Set<keyof typeof LUA_SOURCES>();
+  const add = (name: keyof typeof LUA_SOURCES) => {
+    for (const dep of DEPENDENCIES[name]) add(dep as keyof typeof LUA_SOURCES);
+    wanted.add(name);
+  };
+  names.forEach(add);
+  return [...wanted].map((name) => luaModule(name, LUA_SOURCES[name], DEPENDENCIES[name])).join("");
+}
+
+/** Runs `script` and returns what it wrote to stdout; a Lua error fails the test with its message. */
+export function runLua(script: string): string {
+  return execFileSync(LUA!, ["-"], { input: script, encoding: "utf8" });
+}
+
+/** A Lua string literal holding exactly the bytes of `s` (UTF-8), for test inputs. */
+export function luaBytes(s: string | Buffer): string {
+  const bytes = typeof s === "string" ? Buffer.from(s, "utf8") : s;
+  return `"${[...bytes].map((b) => `\\${b}`).join("")}"`;
+}
