@@ -49,9 +49,11 @@ function fakeSession(answers: Record<string, string>) {
   return { session, sent };
 }
 
-function withState<T>(fn: (state: CamState, dir: string) => Promise<T>): Promise<T> {
+async function withState<T>(fn: (state: CamState, dir: string) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-src-"));
-  return fn(new CamState(dir), dir).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const state = new CamState(dir);
+  await state.load(new AbortController().signal);
+  return fn(state, dir).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
 const listResult = (ns: string, from = "") =>
