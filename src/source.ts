@@ -1,5 +1,16 @@
 // One interface for both transports; commands never tell them apart.
+import type { ClientFilter, HostClientRecord } from "./filters.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
+import type { ScanProgress } from "./progress.js";
+
+/** A host-wide scan: which records, the deadline, and where progress goes. */
+export interface HostScan {
+  /** Applied on the server where it can be, and again by camctl on what arrives. */
+  filter: ClientFilter;
+  signal: AbortSignal;
+  /** Called as the scan advances (each batch or page); the caller redraws its progress line and re-arms --timeout. */
+  onProgress?(p: ScanProgress): void;
+}
 
 export interface ClientSource {
   /** Lists what has access to the account `jid` (a validated bare JID). */
@@ -12,6 +23,13 @@ export interface ClientSource {
    * "gone" or "changed". Other failures reject with a CamError (unsupported, forbidden, unreachable...).
    */
   revoke(jid: string, expected: ClientRecord): Promise<RevokeReport>;
+  /**
+   * Every (account, client) of the virtual host `host` that passes `scan.filter`, streamed as the
+   * server produces them: memory stays flat whatever the number of accounts. Rejects (while
+   * iterating) with notFound for an unknown host, unsupported where the host has no client
+   * management (or, over XMPP, no companion module), forbidden for a non-admin.
+   */
+  listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord>;
   /** Releases the connection. Safe to call more than once. */
   close(): Promise<void>;
 }

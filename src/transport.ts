@@ -66,7 +66,9 @@ export function timedOut(where: string, timeoutSeconds: number): CamError {
 
 /**
  * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
- * `timeoutSeconds`: the only clock in camctl. Its AbortSignal goes to open, to `work` and to
+ * `timeoutSeconds`: the only clock in camctl. Streaming work (host-wide scans, bulk revocation)
+ * calls `alive()` whenever a batch arrives: the deadline then starts again, so --timeout bounds the
+ * wait for each batch, not the whole scan. Its AbortSignal goes to open, to `work` and to
  * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
  * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
  * at the deadline).
@@ -74,16 +76,22 @@ export function timedOut(where: string, timeoutSeconds: number): CamError {
 export async function withSource<T>(
   prepared: PreparedSource,
   timeoutSeconds: number,
-  work: (source: ClientSource, signal: AbortSignal) => Promise<T>,
+  work: (source: ClientSource, signal: AbortSignal, alive: () => void) => Promise<T>,
 ): Promise<T> {
   const deadline = new AbortController();
   const { signal } = deadline;
-  const timer = setTimeout(() => deadline.abort(timedOut(prepared.where, timeoutSeconds)), timeoutSeconds * 1000);
+  const expire = () => deadline.abort(timedOut(prepared.where, timeoutSeconds));
+  let timer = setTimeout(expire, timeoutSeconds * 1000);
+  const alive = () => {
+    if (signal.aborted) return;
+    clearTimeout(timer);
+    timer = setTimeout(expire, timeoutSeconds * 1000);
+  };
   const opening = prepared.open(signal);
   let source: ClientSource | undefined;
   try {
     source = await abortable(opening, signal);
-    return await abortable(work(source, signal), signal);
+    return await abortable(work(source, signal, alive), signal);
   } finally {
     try {
       if (source) await source.close();

@@ -3,7 +3,8 @@
 // table, and revokes through the public APIs of the modules that hold the credentials.
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
-import type { ClientSource } from "../source.js";
+import type { ClientSource, HostScan } from "../source.js";
+import type { HostClientRecord } from "../filters.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream } from "./adminstream.js";
 import { requestChunk } from "./lua.js";
@@ -136,6 +137,12 @@ export class SocketClientSource implements ClientSource {
     };
   }
 
+
+  // Filled in by the host-wide audit.
+  // eslint-disable-next-line require-yield
+  async *listHost(host: string, _scan: HostScan): AsyncIterable<HostClientRecord> {
+    throw new CamError("unsupported", `Host-wide listings of ${host} are not available over this transport yet.`);
+  }
   async close(): Promise<void> {
     this.stream.close();
   }

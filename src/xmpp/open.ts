@@ -97,6 +97,7 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
       return {
         list: (jid) => source.list(jid),
         revoke: (jid, expected) => source.revoke(jid, expected),
+        listHost: (host, scan) => source.listHost(host, scan),
         async close() {
           await source.close();
           await state.flush(signal);

@@ -12,7 +12,9 @@ import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
 import { displaySafe } from "../render/sanitize.js";
-import type { ClientSource } from "../source.js";
+import { CamError } from "../errors.js";
+import type { ClientSource, HostScan } from "../source.js";
+import type { HostClientRecord } from "../filters.js";
 import { comparableJid } from "../validate.js";
 import {
   NAMESPACES,
@@ -311,6 +313,12 @@ export class XmppClientSource implements ClientSource {
     };
   }
 
+
+  // Filled in by the host-wide audit.
+  // eslint-disable-next-line require-yield
+  async *listHost(host: string, _scan: HostScan): AsyncIterable<HostClientRecord> {
+    throw new CamError("unsupported", `Host-wide listings of ${host} are not available over this transport yet.`);
+  }
   close(): Promise<void> {
     return this.session.close();
   }

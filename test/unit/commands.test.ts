@@ -7,6 +7,7 @@ import { main } from "../../src/cli.js";
 import { CamError } from "../../src/errors.js";
 import type { IOStreams } from "../../src/iostreams.js";
 import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
+import type { HostClientRecord } from "../../src/filters.js";
 import type { ClientSource } from "../../src/source.js";
 import { VERSION } from "../../src/version.js";
 import { interruptHint } from "../../src/cli.js";
@@ -35,6 +36,10 @@ class FakeSource implements ClientSource {
     if (this.failRevoke) throw this.failRevoke;
     this.revoked.push(expected.id);
     return { jid, id: expected.id, before: expected, done: { sessionClosed: true, fastTokensRevoked: true, grantRevoked: false }, after: null, unverifiable: [], ...this.outcome };
+  }
+  // eslint-disable-next-line require-yield
+  async *listHost(): AsyncIterable<HostClientRecord> {
+    throw new Error("not used");
   }
   async close() {
     this.closed++;

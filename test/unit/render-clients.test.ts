@@ -161,6 +161,9 @@ async function listWithCamctl(clients: ClientRecord[], args: string[]) {
     revoke: async () => {
       throw new Error("not used");
     },
+    listHost: () => {
+      throw new Error("not used");
+    },
     close: async () => undefined,
   };
   const code = await main(["user", "clients", "alice@example.com", ...args], {
@@ -217,6 +220,9 @@ test("through main: a full disk is exit 10 with one sentence; a vanished reader 
   const source: ClientSource = {
     list: async (jid) => ({ jid, transport: "socket", clients: many(3000, -1) }),
     revoke: async () => {
+      throw new Error("not used");
+    },
+    listHost: () => {
       throw new Error("not used");
     },
     close: async () => undefined,
