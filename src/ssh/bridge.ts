@@ -35,7 +35,8 @@ const BRIDGE_PERL = [
   "sub put { my ($fh, $b) = @_; while (length $b) { my $n = syswrite($fh, $b); exit 0 unless $n; substr($b, 0, $n, q()) } }",
   "while (my @r = $sel->can_read) { for my $fh (@r) { my $n = sysread($fh, my $b, 65536);",
   " if ($fh == $s) { exit 0 unless $n; put(\\*STDOUT, $b) }",
-  " elsif ($n) { put($s, $b) } else { $sel->remove(\\*STDIN); shutdown($s, 1) } } }",
+  // camctl closing its side means it is done (or gone): end the admin session at once.
+  " elsif ($n) { put($s, $b) } else { exit 0 } } }",
 ].join(" ");
 
 /** Quotes a word for the remote login shell; only for words without ' and ! (checked). */

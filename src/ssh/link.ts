@@ -76,12 +76,13 @@ const DEFAULT_OPTIONS = [
 ];
 
 // Keeps the forwarding ssh tied to camctl: it reads camctl's pipe and kills ssh when the pipe
-// closes, which also happens when camctl dies without cleaning up (SIGKILL). ssh's status is
-// the script's status. stdin of background jobs is /dev/null in sh, hence fd 3.
+// closes, which also happens when camctl dies without cleaning up (SIGKILL); then it removes the
+// socket file and the (then empty) private directory, $1. ssh's status is the script's status.
+// stdin of background jobs is /dev/null in sh, hence fd 3.
 const WATCHDOG =
-  'exec 3<&0; "$@" </dev/null 3<&- & p=$!; ' +
+  'd=$1; shift; exec 3<&0; "$@" </dev/null 3<&- & p=$!; ' +
   '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } & w=$!; ' +
-  'exec 3<&-; wait "$p"; s=$?; kill "$w" 2>/dev/null; exit "$s"';
+  'exec 3<&-; wait "$p"; s=$?; kill "$w" 2>/dev/null; rm -f "$d/s"; rmdir "$d" 2>/dev/null; exit "$s"';
 
 /** How long an error from the socket client waits for ssh to say why the link broke. */
 const EXPLAIN_GRACE_MS = 400;
@@ -251,7 +252,7 @@ class OpenSshLink implements SshLink {
     // at once; the watchdog / the bridge's stdin still ties it to camctl's life.
     const child =
       this.route === "forward"
-        ? spawn("/bin/sh", ["-c", WATCHDOG, "camctl-ssh", this.program, ...this.sshArgs()], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+        ? spawn("/bin/sh", ["-c", WATCHDOG, "camctl-ssh", this.dir, this.program, ...this.sshArgs()], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
         : spawn(this.program, this.sshArgs(), { env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     track(this);

@@ -50,6 +50,20 @@ function processesWith(needle: string): number[] {
   return out;
 }
 
+function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(name), ...descendantsOf(Number(name)));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
 async function expectCamError(p: Promise<unknown>, code: number, sentence: RegExp, maxMs = DEADLINE_MS): Promise<CamError> {
   const started = Date.now();
   const err = await p.then(() => assert.fail("expected a failure"), (e: unknown) => e);
@@ -192,6 +206,38 @@ describe("SSH link to a remote admin socket", { skip }, () => {
     await link.close();
     await assertGone(link);
   });
+
+  for (const route of ["forward", "exec"] as const) {
+    test(`${route} route: when camctl itself is killed (SIGKILL, no clean-up), ssh goes too`, async () => {
+      const linkModule = new URL("../../src/ssh/link.js", import.meta.url).href;
+      const script = `
+        const { openSshLink } = await import(${JSON.stringify(linkModule)});
+        const o = JSON.parse(process.argv[1]);
+        const link = await openSshLink({ ...o, signal: new AbortController().signal });
+        console.log(link.localPath);
+        setInterval(() => {}, 1000);`;
+      const { spawn } = await import("node:child_process");
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script, JSON.stringify({ target: sshd.target, remoteSocket: sb.socketPath, extraArgs: sshd.sshArgs, route })], { stdio: ["ignore", "pipe", "inherit"] });
+      const localPath = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          if (out.includes("\n")) resolve(out.trim());
+        });
+        child.once("exit", (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      const dir = localPath.slice(0, localPath.lastIndexOf("/"));
+      const ssh = descendantsOf(child.pid!);
+      assert.ok(ssh.length > 0, "ssh runs while camctl runs");
+      child.kill("SIGKILL");
+      const alive = () => ssh.filter((p) => fs.existsSync(`/proc/${p}`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, "utf8")));
+      const started = Date.now();
+      while (alive().length > 0 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(alive(), [], "ssh ended with camctl");
+      if (route === "forward") assert.equal(fs.existsSync(dir), false, "the watchdog removed the private directory");
+      else fs.rmSync(dir, { recursive: true, force: true }); // nothing can remove it after a SIGKILL: an empty directory
+    });
+  }
 
   test("a deadline that fires while ssh is still connecting rejects with its reason", async () => {
     const c = new AbortController();
