@@ -239,6 +239,35 @@ describe("SSH link to a remote admin socket", { skip }, () => {
     });
   }
 
+  test("fan-out over links: the reachable servers' records arrive, the broken ones each end in their own sentence", async () => {
+    const { runFanout, outcomesJson } = await import("../../src/fanout.js");
+    const { jid } = await sb.createAccount("fanned");
+    await sb.createGrant(jid, { software: "Fan" });
+    const targets: Record<string, Partial<SshLinkOptions>> = {
+      forward: {},
+      exec: { route: "exec" },
+      down: { target: `${sshd.user}@127.0.0.1:1` },
+      "no-socket": { remoteSocket: `${sb.dir}/gone.sock` },
+      "bad-key": { extraArgs: sshd.refusedKeyArgs },
+    };
+    const gen = runFanout(Object.keys(targets), async (ctx, emit, signal) => {
+      const source = await openSourceOverSsh(options({ ...targets[ctx], signal }), (p) => new SocketClientSource(p));
+      try {
+        for (const c of (await source.list(jid)).clients) await emit(c.id);
+      } finally {
+        await source.close();
+      }
+    }, { parallel: 3 });
+    const records: string[] = [];
+    let r = await gen.next();
+    for (; !r.done; r = await gen.next()) if (r.value.kind === "record") records.push(r.value.context);
+    const json = outcomesJson(r.value);
+    assert.deepEqual(records.sort(), ["exec", "forward"]);
+    assert.deepEqual(json.contexts.map((c) => [c.context, c.exitCode]), [["forward", 0], ["exec", 0], ["down", 3], ["no-socket", 3], ["bad-key", 4]]);
+    assert.equal(json.exitCode, 4);
+    assert.match(String(json.contexts[3]!.message), /There is no admin socket at/);
+  });
+
   test("a deadline that fires while ssh is still connecting rejects with its reason", async () => {
     const c = new AbortController();
     const p = openSshLink(options({ signal: c.signal }));
