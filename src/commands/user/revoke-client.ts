@@ -40,7 +40,9 @@ Selectors:
       the first client in the server's list with that software (or
       software/version); --dry-run shows which one, and any others
 camctl revokes exactly the entry it showed, and nothing if that entry is
-gone or has changed by then.
+gone or has changed by then: its sessions, its FAST tokens and its grant
+(over XMPP without the companion module, what mod_client_management can),
+then it reads the list again and says what is left.
 
 Exit codes: 0 revoked; 7 only the password is left (the client can sign in
 again until the password is changed); 9 something else is left (said on
