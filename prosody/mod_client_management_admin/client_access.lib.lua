@@ -194,6 +194,14 @@ local function grant_ids_of(client)
 	return ids;
 end
 
+-- Calls another module's function: a raise there is that module's failure, reported as one
+-- (nil and the error text), not a failure of camctl's request.
+local function call(f, ...)
+	local ok, result, err = pcall(f, ...);
+	if not ok then return nil, tostring(result); end
+	return result, err;
+end
+
 local function list_clients(cm, username)
 	local ok, clients, reason = pcall(cm.get_active_clients, username);
 	if not ok then
@@ -246,8 +254,13 @@ function M.revoke(ctx, username, id, expect)
 	if next(grant_ids) ~= nil and type(tokenauth) == "table" then
 		for grant_id in pairs(grant_ids) do
 			-- get_grant_info is nil for grants that are gone, expired or older than the password.
-			if tokenauth.get_grant_info(username, grant_id) then
-				local ok, err = tokenauth.revoke_grant(username, grant_id);
+			local ok_info, info = pcall(tokenauth.get_grant_info, username, grant_id);
+			if not ok_info then
+				log("error", "%s revoking %s of %s: reading grant %s failed: %s", ctx.actor, id, target, grant_id, tostring(info));
+				return nil, "internal-server-error", "reading the grant failed: " .. tostring(info);
+			end
+			if info then
+				local ok, err = call(tokenauth.revoke_grant, username, grant_id);
 				if not ok then
 					log("error", "%s revoking %s of %s: revoking grant %s failed: %s", ctx.actor, id, target, grant_id, tostring(err));
 					return nil, "internal-server-error", "revoking the grant failed: " .. tostring(err);
@@ -266,11 +279,12 @@ function M.revoke(ctx, username, id, expect)
 		local had_token = false;
 		if type(fast.is_client_fast) == "function" then
 			local account = require "prosody.core.usermanager".get_account_info(username, host);
-			had_token = fast.is_client_fast(username, client_id, account and account.password_updated) and true or false;
+			had_token = call(fast.is_client_fast, username, client_id, account and account.password_updated) and true or false;
 		end
-		if not fast.revoke_fast_tokens(username, client_id) then
-			log("error", "%s revoking %s of %s: revoking its FAST tokens failed", ctx.actor, id, target);
-			return nil, "internal-server-error", "revoking the FAST tokens failed";
+		local revoked, err = call(fast.revoke_fast_tokens, username, client_id);
+		if not revoked then
+			log("error", "%s revoking %s of %s: revoking its FAST tokens failed: %s", ctx.actor, id, target, tostring(err));
+			return nil, "internal-server-error", "revoking the FAST tokens failed" .. (err ~= nil and ": " .. tostring(err) or "");
 		end
 		report.fast_tokens_revoked = had_token;
 		if had_token then done[#done + 1] = "revoked its FAST tokens"; end

@@ -8,7 +8,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
-import { displaySafe } from "../render/sanitize.js";
+import { displaySafe, msg, type SafeText } from "../text/untrusted.js";
 
 export const NS_MANAGE_CLIENTS = "xmpp:prosody.im/protocol/manage-clients";
 export const NS_CAM = "urn:xmpp:cam:0";
@@ -49,7 +49,7 @@ const yes = (v: string | undefined): boolean | null => (v === undefined ? null :
 /** The companion's <revoked/> answer: what it did, and the entry as listed afterwards (null: no access left). */
 export function parseRevoked(result: Element): { done: RevokeReport["done"]; after: ClientRecord | null } {
   const revoked = result.getChild("revoked", NS_ADMIN);
-  if (!revoked) throw serverFault("The server confirmed the revocation without saying what it did (no <revoked/>); check with `camctl user clients`.", "bad-reply");
+  if (!revoked) throw serverFault("The server confirmed the revocation without saying what it did (no <revoked/>).", "bad-reply");
   const after = revoked.getChild("client", NS_ADMIN);
   return {
     done: {
@@ -199,21 +199,25 @@ export function unsupportedError(ctx: RequestContext): CamError {
 /**
  * The server failed at something it should do (an error of its own, an answer camctl cannot read,
  * an answer from the wrong sender): exit 3 like a server that cannot be reached, because camctl got
- * no usable answer; 1 is kept for camctl's own bugs.
+ * no usable answer; 1 is kept for camctl's own bugs. For a revoke, the command adds that it may
+ * have happened and how to check.
  */
-export function serverFault(sentence: string, condition: string): CamError {
+export function serverFault(sentence: string | SafeText, condition: string): CamError {
   return new CamError("unreachable", sentence, condition);
 }
 
-/** A request the server will never answer (it answered a ping sent after it): its handler failed. */
+/**
+ * A request the server will never answer: it answered a ping sent after it, and it handles one
+ * session's stanzas in order, so the request failed inside the server (a handler raised, or took
+ * it and sent nothing). A server that answers nothing at all runs into --timeout instead.
+ */
 export function unansweredError(ctx: RequestContext): CamError {
-  const target = displaySafe(ctx.target);
   return serverFault(
     ctx.op === "list"
-      ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
-          `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
-      : `The server answers, but not the revoke request for ${target}: its handler failed (see the server's log). ` +
-          `Check what was revoked with \`camctl user clients ${target}\`.`,
+      ? msg`The server answers camctl, but never answered its client list request for ${ctx.target}: the request failed inside the server. ` +
+          `See the server's log (mod_client_management fails like this on a grant whose client name holds a control character); ` +
+          `camctl --socket on the server lists such an account.`
+      : msg`The server answers camctl, but never answered its revoke request for ${ctx.target}: the request failed inside the server. See the server's log.`,
     "no-answer",
   );
 }
@@ -254,8 +258,7 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
       return new CamError("usage", `The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
     default:
       return serverFault(
-        `The server failed to answer the ${ctx.op} request (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details` +
-          (ctx.op === "revoke" ? `; check what was revoked with \`camctl user clients ${target}\`.` : "."),
+        `The server failed to answer the ${ctx.op} request (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details.`,
         e.condition,
       );
   }

@@ -11,7 +11,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 import { CamError } from "../errors.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { HostClientRecord } from "../filters.js";
@@ -183,11 +183,7 @@ export class XmppClientSource implements ClientSource {
     if (from === "") return;
     const allowed = new Set([ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)].map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
-      throw serverFault(
-        `An answer to the ${ctx.op} request came from ${displaySafe(from)}, not from ${displaySafe(ctx.target)}; camctl does not trust it` +
-          (ctx.op === "revoke" ? `. Check what was revoked with \`camctl user clients ${displaySafe(ctx.target)}\`.` : "."),
-        "unexpected-sender",
-      );
+      throw serverFault(msg`An answer to the ${ctx.op} request came from ${from}, not from ${ctx.target}; camctl does not trust it.`, "unexpected-sender");
     }
   }
 

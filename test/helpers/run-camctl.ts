@@ -34,3 +34,15 @@ export function runCamctl(
     child.stdin.end(o.input ?? "");
   });
 }
+
+/**
+ * How far past a deadline (or a signal) a camctl run may end on this machine at this moment: a
+ * fixed allowance for start-up and exit (which a busy machine stretches: 2 s were measured with
+ * a dozen camctl processes starting at once on two shared cores), plus twice what a run that
+ * does nothing (`camctl --version`) takes right now. That stays far below what the tests guard
+ * against: a run that outlasts its deadline by many seconds, or never ends.
+ */
+export async function lateAllowanceMs(fixedMs = 3000): Promise<number> {
+  const idle = await runCamctl(["--version"]);
+  return fixedMs + 2 * idle.ms;
+}

@@ -218,15 +218,11 @@ describe("a request the module never answers", () => {
   test("a grant name with a control character: the list is refused at once (3) with the likely cause, and --socket lists it", async () => {
     const acct = await sb.createAccount("ctrlname1");
     const g = await grant(acct.jid, { name: "bad\x01name" });
+    // mod_client_management raises while it builds the reply (XML cannot carry the character) and never answers.
     const r = await xmppCamctl(sb, home(), acct, ["user", "clients", acct.jid], { timeoutSeconds: 30 });
-    if (r.code === 0) {
-      // A module that copes with such a name (the stand-in may) lists it; nothing to work around then.
-      assert.ok(r.stdout.includes(g));
-      return;
-    }
     assert.equal(r.code, 3, r.stderr);
     assertOneSentence(r, acct.password);
-    assert.match(r.stderr, /answers, but not the client list request .*control character.*--socket/);
+    assert.match(r.stderr, /never answered its client list request .*control character.*--socket/);
     assert.ok(r.ms < 15_000, `took ${r.ms} ms, not the full --timeout`);
     assert.ok((await listed(acct.jid)).some((c) => c.id === g), "the socket lists it");
   });
@@ -246,7 +242,7 @@ describe("interrupted while the revoke request is out", () => {
     assert.equal(r.code, 130);
     assert.equal(
       r.stderr,
-      `camctl: interrupted. The revoke request for ${g} may already have reached the server, so it may have been revoked; check with \`camctl user clients ${acct.jid}\`.\n`,
+      `camctl: interrupted. The revoke of ${g} may have happened, entirely or in part; check with \`camctl user clients ${acct.jid}\`.\n`,
     );
   });
 });

@@ -53,7 +53,11 @@ async function withState<T>(fn: (state: CamState, dir: string) => Promise<T>): P
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-src-"));
   const state = new CamState(dir);
   await state.load(new AbortController().signal);
-  return fn(state, dir).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The state writes what it remembers in the background: let that finish before removing its directory.
+  return fn(state, dir).finally(async () => {
+    await state.flush(new AbortController().signal);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 const listResult = (ns: string, from = "") =>
