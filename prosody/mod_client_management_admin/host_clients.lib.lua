@@ -306,9 +306,9 @@ function M.handler(deps)
 		if page.first then result_set.first = { index = page.first_index; page.first }; end
 		answer:add_child(rsm.generate(result_set));
 		module:log(cursor == nil and "info" or "debug",
-			"Admin %s listed the clients of every account on %s: accounts %d..%d of %d, %d clients%s",
+			"Admin %s listed the clients of every account on %s: accounts %d..%d of %d, %d client%s%s",
 			actor, host, page.first_index and page.first_index + 1 or page.scanned, page.scanned, #accounts, #page.rows,
-			page.complete and ", done" or "");
+			#page.rows == 1 and "" or "s", page.complete and ", done" or "");
 		origin.send(st.reply(stanza):add_child(answer));
 		return true;
 	end

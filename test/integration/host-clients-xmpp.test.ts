@@ -1,0 +1,187 @@
+// The host-wide listing over XMPP against a real Prosody 13 (the sandbox): the companion's
+// <clients host-wide='true'/> paged with XEP-0059, through XmppClientSource.listHost as camctl
+// opens it. Page boundaries (small pages via the companion's page options, set at run time through
+// the admin socket), the union of per-account listings, filters on the server, and the refusals.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
+import { luaString } from "../sandbox/admin-socket.js";
+import { fakeIO } from "../helpers/fake-io.js";
+import { prepareXmppSource } from "../../src/xmpp/open.js";
+import { CamState } from "../../src/xmpp/state.js";
+import { exitCodeFor } from "../../src/errors.js";
+import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/filters.js";
+import type { ScanProgress } from "../../src/progress.js";
+import type { ClientSource } from "../../src/source.js";
+
+let sb: Sandbox;
+let boss: { jid: string; password: string };
+let joe: { jid: string; password: string };
+let accounts: PopulatedAccount[];
+const stateDirs: string[] = [];
+
+before(async () => {
+  sb = await startSandbox({ extraModules: ["client_management_admin"], admins: ["boss"] });
+  boss = await sb.createAccount("boss");
+  joe = await sb.createAccount("joe");
+  // Seven accounts of three clients (two real logins, one grant), accounts with only grants, one with none.
+  accounts = await sb.populate({ accounts: 7, prefix: "pop" });
+  accounts.push(...(await sb.populate({ accounts: 2, prefix: "grants", clients: [{ kind: "grant", software: "Webmail" }, { kind: "grant", software: "Bot", ttlSeconds: 3600 }] })));
+  await sb.createAccount("empty");
+});
+after(async () => {
+  for (const d of stateDirs) fs.rmSync(d, { recursive: true, force: true });
+  await sb?.stop();
+});
+
+/** Sets one of the companion's options on the host; it reads them at every page. */
+async function companionOption(name: string, value: number | null): Promise<void> {
+  await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, ${luaString(name)}, ${value === null ? "nil" : String(value)}) return true`);
+}
+
+/** One camctl installation per login (its state, so its login is one client of the account however often it runs). */
+const installations = new Map<string, string>();
+
+/** A camctl XMPP source, opened the way the commands open it, logged in as `login`. */
+async function openSource(login: { jid: string; password: string }): Promise<ClientSource> {
+  let dir = installations.get(login.jid);
+  if (!dir) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-hostxmpp-"));
+    stateDirs.push(dir);
+    installations.set(login.jid, dir);
+  }
+  const pw = path.join(dir, "pw");
+  fs.writeFileSync(pw, login.password + "\n", { mode: 0o600 });
+  const prepared = await prepareXmppSource(
+    { kind: "xmpp", loginJid: login.jid, passwordFile: pw, server: { host: "127.0.0.1", port: sb.c2sPort }, tls: "starttls", caFile: sb.caFile },
+    fakeIO().io,
+    { state: new CamState(path.join(dir, "state")) },
+  );
+  return prepared.open(AbortSignal.timeout(20_000));
+}
+
+async function scan(login: { jid: string; password: string }, host: string, filter: ClientFilter = NO_FILTER) {
+  const source = await openSource(login);
+  const records: HostClientRecord[] = [];
+  const progress: ScanProgress[] = [];
+  let error: unknown;
+  try {
+    for await (const r of source.listHost(host, { filter, signal: AbortSignal.timeout(60_000), onProgress: (p) => progress.push({ ...p }) })) records.push(r);
+  } catch (e) {
+    error = e;
+  } finally {
+    await source.close();
+  }
+  return { records, progress, error };
+}
+
+const key = (r: HostClientRecord) => `${r.account} ${r.id}`;
+const byKey = (a: HostClientRecord, b: HostClientRecord) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+/** Pages a scan took: progress is reported when a page arrives, and again before the next request. */
+const pagesOf = (progress: ScanProgress[]) => (progress.length + 1) / 2;
+
+/** Every account's own listing (the companion's admin <list/>), as host-wide records. */
+async function unionOfAccountListings(jids: string[]): Promise<HostClientRecord[]> {
+  const source = await openSource(boss);
+  try {
+    const out: HostClientRecord[] = [];
+    for (const jid of jids) out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c })));
+    return out;
+  } finally {
+    await source.close();
+  }
+}
+
+const allJids = () => [boss.jid, joe.jid, `empty@${sb.host}`, ...accounts.map((a) => a.jid)];
+
+describe("an admin lists every account's clients over XMPP", () => {
+  test("small pages: every record exactly once, equal to the union of per-account listings, accounts in order", async () => {
+    await companionOption("client_management_admin_page_size", 2);
+    const logFrom = sb.readLog().length;
+    try {
+      const { records, progress, error } = await scan(boss, sb.host);
+      assert.equal(error, undefined, String(error));
+      const union = await unionOfAccountListings(allJids());
+      // camctl's own login (connected while it scans, listed afresh by each run) is compared by id only.
+      const others = (rs: HostClientRecord[]) => rs.filter((r) => r.userAgent.software !== "camctl").sort(byKey);
+      assert.equal(new Set(records.map(key)).size, records.length, "no record twice");
+      assert.deepEqual(others(records), others(union), "field for field");
+      assert.deepEqual(records.map(key).sort(), union.map(key).sort());
+      assert.equal(records.length, 7 * 3 + 2 * 2 + 1, "seven accounts of three, two of two grants, boss's own login");
+      const order = records.map((r) => r.account.split("@")[0]!);
+      assert.deepEqual(order, [...order].sort(), "accounts in byte order");
+      // Pages of at most two records: each 3-client account is split; progress reaches every account.
+      assert.ok(pagesOf(progress) >= Math.ceil(records.length / 2), `${pagesOf(progress)} pages for ${records.length} records`);
+      // The scan's first page is logged with who asked (later pages at debug level).
+      assert.match(sb.readLog().slice(logFrom), new RegExp(`Admin ${boss.jid}/\\S+ listed the clients of every account on camctl\\.test: accounts 1\\.\\.2 of 12, 1 client$`, "m"));
+      const last = progress.at(-1)!;
+      assert.deepEqual(last, { scanned: allJids().length, total: allJids().length });
+      assert.ok(progress.every((p, i) => i === 0 || p.scanned >= progress[i - 1]!.scanned), "progress only grows");
+    } finally {
+      await companionOption("client_management_admin_page_size", null);
+    }
+  });
+
+  test("a byte budget bounds pages too; the default page holds this whole host", async () => {
+    const whole = await scan(boss, sb.host);
+    assert.equal(whole.error, undefined, String(whole.error));
+    await companionOption("client_management_admin_page_bytes", 1024);
+    try {
+      const small = await scan(boss, sb.host);
+      assert.equal(small.error, undefined, String(small.error));
+      assert.deepEqual(small.records.map(key), whole.records.map(key), "the same records in the same order");
+      assert.equal(pagesOf(whole.progress), 1, "the default page holds this small host");
+      assert.ok(pagesOf(small.progress) > 5, `a 1 KiB budget needs several pages (${pagesOf(small.progress)})`);
+    } finally {
+      await companionOption("client_management_admin_page_bytes", null);
+    }
+  });
+
+  test("filters are applied on the server: only matching rows travel", async () => {
+    await companionOption("client_management_admin_page_size", 3);
+    try {
+      const gajim = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Gajim", version: null } });
+      assert.equal(gajim.error, undefined);
+      assert.deepEqual(gajim.records.map((r) => r.account), accounts.slice(0, 7).map((a) => a.jid).sort());
+      assert.ok(gajim.records.every((r) => r.userAgent.software === "Gajim"));
+
+      const grantsOnly = await scan(boss, sb.host, { ...NO_FILTER, type: "access", account: "grants*" });
+      assert.deepEqual(grantsOnly.records.map((r) => r.userAgent.software).sort(), ["Bot", "Bot", "Webmail", "Webmail"]);
+      assert.deepEqual(grantsOnly.progress.at(-1), { scanned: 2, total: 2 }, "the account glob narrows the accounts scanned");
+
+      const noExpiry = await scan(boss, sb.host, { ...NO_FILTER, noExpiry: true, account: "grants1" });
+      assert.deepEqual(noExpiry.records.map((r) => r.userAgent.software), ["Webmail"]);
+
+      const connected = await scan(boss, sb.host, { ...NO_FILTER, connected: true });
+      assert.deepEqual(connected.records.map((r) => [r.account, r.userAgent.software]), [[boss.jid, "camctl"]], "only the scanning login itself");
+
+      const nothing = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Evil Client", version: "2.3" } });
+      assert.deepEqual([nothing.records, nothing.error], [[], undefined]);
+    } finally {
+      await companionOption("client_management_admin_page_size", null);
+    }
+  });
+
+  test("a non-admin is refused (5) and the refusal is logged; nothing is listed", async () => {
+    const { records, error } = await scan(joe, sb.host);
+    assert.deepEqual(records, []);
+    assert.equal(exitCodeFor(error), 5, String(error));
+    assert.match(String(error), /does not let joe@camctl\.test list the clients of every account on camctl\.test/);
+    assert.match(sb.readLog(), /Refused to list the clients of every account on camctl\.test for joe@camctl\.test\/\S+: not permitted by its role/);
+  });
+
+  test("a host without the companion is 8, naming it; an unknown host 6", async () => {
+    for (const host of [sb.strictHost, sb.bareHost]) {
+      const { error } = await scan(boss, host);
+      assert.equal(exitCodeFor(error), 8, `${host}: ${String(error)}`);
+      assert.match(String(error), /mod_client_management_admin/);
+    }
+    const started = Date.now();
+    const unknown = await scan(boss, "nowhere.invalid");
+    assert.equal(exitCodeFor(unknown.error), 6, String(unknown.error));
+    assert.ok(Date.now() - started < 30_000);
+  });
+});
