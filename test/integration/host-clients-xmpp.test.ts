@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
+import { sqliteStorageAvailable, startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { prepareXmppSource } from "../../src/xmpp/open.js";
@@ -38,15 +38,15 @@ after(async () => {
 });
 
 /** Sets one of the companion's options on the host; it reads them at every page. */
-async function companionOption(name: string, value: number | null): Promise<void> {
-  await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, ${luaString(name)}, ${value === null ? "nil" : String(value)}) return true`);
+async function companionOption(name: string, value: number | null, on: Sandbox = sb): Promise<void> {
+  await on.lua(`require "prosody.core.configmanager".set(${luaString(on.host)}, ${luaString(name)}, ${value === null ? "nil" : String(value)}) return true`);
 }
 
 /** One camctl installation per login (its state, so its login is one client of the account however often it runs). */
 const installations = new Map<string, string>();
 
 /** A camctl XMPP source, opened the way the commands open it, logged in as `login`. */
-async function openSource(login: { jid: string; password: string }): Promise<ClientSource> {
+async function openSource(login: { jid: string; password: string }, on: Sandbox = sb): Promise<ClientSource> {
   let dir = installations.get(login.jid);
   if (!dir) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-hostxmpp-"));
@@ -56,15 +56,15 @@ async function openSource(login: { jid: string; password: string }): Promise<Cli
   const pw = path.join(dir, "pw");
   fs.writeFileSync(pw, login.password + "\n", { mode: 0o600 });
   const prepared = await prepareXmppSource(
-    { kind: "xmpp", loginJid: login.jid, passwordFile: pw, server: { host: "127.0.0.1", port: sb.c2sPort }, tls: "starttls", caFile: sb.caFile },
+    { kind: "xmpp", loginJid: login.jid, passwordFile: pw, server: { host: "127.0.0.1", port: on.c2sPort }, tls: "starttls", caFile: on.caFile },
     fakeIO().io,
     { state: new CamState(path.join(dir, "state")) },
   );
   return prepared.open(AbortSignal.timeout(20_000));
 }
 
-async function scan(login: { jid: string; password: string }, host: string, filter: ClientFilter = NO_FILTER) {
-  const source = await openSource(login);
+async function scan(login: { jid: string; password: string }, host: string, filter: ClientFilter = NO_FILTER, on: Sandbox = sb) {
+  const source = await openSource(login, on);
   const records: HostClientRecord[] = [];
   const progress: ScanProgress[] = [];
   let error: unknown;
@@ -84,8 +84,8 @@ const byKey = (a: HostClientRecord, b: HostClientRecord) => (key(a) < key(b) ? -
 const pagesOf = (progress: ScanProgress[]) => (progress.length + 1) / 2;
 
 /** Every account's own listing (the companion's admin <list/>), as host-wide records. */
-async function unionOfAccountListings(jids: string[]): Promise<HostClientRecord[]> {
-  const source = await openSource(boss);
+async function unionOfAccountListings(jids: string[], on: Sandbox = sb, admin = boss): Promise<HostClientRecord[]> {
+  const source = await openSource(admin, on);
   try {
     const out: HostClientRecord[] = [];
     for (const jid of jids) out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c })));
@@ -183,5 +183,31 @@ describe("an admin lists every account's clients over XMPP", () => {
     const unknown = await scan(boss, "nowhere.invalid");
     assert.equal(exitCodeFor(unknown.error), 6, String(unknown.error));
     assert.ok(Date.now() - started < 30_000);
+  });
+});
+
+describe("on SQL storage (SQLite)", { skip: !sqliteStorageAvailable() && "LuaDBI's SQLite3 driver (lua-dbi-sqlite3) is not installed" }, () => {
+  let sql: Sandbox;
+  let admin: { jid: string; password: string };
+  let populated: PopulatedAccount[];
+  before(async () => {
+    sql = await startSandbox({ storage: "sqlite", extraModules: ["client_management_admin"], admins: ["boss"] });
+    admin = await sql.createAccount("boss");
+    populated = await sql.populate({ accounts: 4, prefix: "sq" });
+  });
+  after(async () => {
+    await sql?.stop();
+  });
+
+  test("small pages: the union of per-account listings", async () => {
+    await companionOption("client_management_admin_page_size", 2, sql);
+    const { records, error, progress } = await scan(admin, sql.host, NO_FILTER, sql);
+    assert.equal(error, undefined, String(error));
+    const union = await unionOfAccountListings([admin.jid, ...populated.map((a) => a.jid)], sql, admin);
+    const others = (rs: HostClientRecord[]) => rs.filter((r) => r.userAgent.software !== "camctl").sort(byKey);
+    assert.deepEqual(others(records), others(union));
+    assert.equal(records.length, 4 * 3 + 1);
+    assert.deepEqual(progress.at(-1), { scanned: 5, total: 5 });
+    assert.ok(pagesOf(progress) >= 7, `${pagesOf(progress)} pages`);
   });
 });
