@@ -8,7 +8,7 @@ import { OutputWriter, type IOStreams } from "../../iostreams.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
 import { progressLine, type ProgressLine } from "../../progress.js";
 import type { HostScan } from "../../source.js";
-import { msg } from "../../text/untrusted.js";
+import { excerpt, msg } from "../../text/untrusted.js";
 import { withSource } from "../../transport.js";
 import { isValidDomain } from "../../validate.js";
 import type { Deps } from "../deps.js";
@@ -114,12 +114,18 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
       // A slow reader of our output is not a slow server: keep the deadline armed while writing.
       const keepAlive = setInterval(() => state.busy && alive(), Math.min(1000, opts.timeoutSeconds * 500));
       keepAlive.unref();
+      const failed: { account: string; reason: string }[] = [];
+      let failedCount = 0;
       const scan: HostScan = {
         filter: opts.filter,
         signal,
         onProgress: (p) => {
           alive();
           if (!state.busy) progress.update(p);
+        },
+        onAccountFailed: (account, reason) => {
+          failedCount++;
+          if (failed.length < 3) failed.push({ account, reason });
         },
       };
       try {
@@ -135,14 +141,15 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
           const out = new OutputWriter(io.stdout);
           await out.write(text);
           await out.flush();
-          return;
+        } else {
+          const { writeClients } = await import("../../render/clients.js");
+          await writeClients(records, opts.output, io, {
+            head,
+            account: true,
+            empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
+          });
         }
-        const { writeClients } = await import("../../render/clients.js");
-        await writeClients(records, opts.output, io, {
-          head,
-          account: true,
-          empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
-        });
+        if (failedCount > 0) throw unreadAccounts(failedCount, failed);
       } finally {
         clearInterval(keepAlive);
       }
@@ -150,6 +157,14 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
   } finally {
     progress.clear();
   }
+}
+
+/** Accounts the server could not read: the listing is complete but for them (exit 9). */
+function unreadAccounts(count: number, some: { account: string; reason: string }[]): CamError {
+  const named = some.map((f) => msg`${f.account} (${excerpt(f.reason, 120)})`);
+  const more = count > some.length ? msg`, and ${count - some.length} more` : "";
+  return new CamError("partlyDone",
+    msg`The clients of ${count} ${count === 1 ? "account" : "accounts"} could not be read, so the listing leaves them out: ${named}${more}. Prosody's log may say why.`);
 }
 
 function hasFilter(f: ClientFilter): boolean {
