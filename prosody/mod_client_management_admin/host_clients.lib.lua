@@ -58,21 +58,25 @@ end
 ---   cursor    parse_cursor's result, or nil to start at the beginning
 ---   limits    { records, bytes, accounts, seconds }
 ---   read(localpart) -> array of rows { id = client id, size = bytes, ... } in the order to send
----                      them (the account's matching clients), or nil, condition, text
+---                      them (the account's matching clients), or nil and why it could not be read
 ---   clock()   seconds
---- Returns { rows = { { user = localpart, row = row }, ... }, first_index (0-based) and first (the
---- first account the page covered) or nil, last (the cursor for the next page) or nil, scanned
---- (accounts finished so far), complete }; or nil, condition, text when a read failed.
+--- Returns { rows = { { user = localpart, row = row }, ... }, failed = { { user =, reason = } },
+--- first_index (0-based) and first (the first account the page covered) or nil, last (the cursor
+--- for the next page) or nil, scanned (accounts finished so far), complete }. An account that
+--- cannot be read is reported in `failed` and the scan goes on.
 function M.page(accounts, cursor, limits, read, clock)
 	local start = cursor and search(accounts, cursor.user, cursor.id ~= nil) or 1;
-	local out = { rows = {}; scanned = start - 1; complete = false };
+	local out = { rows = {}; failed = {}; scanned = start - 1; complete = false };
 	local bytes, reads, started = 0, 0, clock();
 	local i = start;
 	while i <= #accounts do
 		if reads >= limits.accounts or (reads > 0 and clock() - started >= limits.seconds) then break; end
 		local user = accounts[i];
-		local rows, condition, text = read(user);
-		if not rows then return nil, condition, text; end
+		local rows, reason = read(user);
+		if not rows then
+			out.failed[#out.failed + 1] = { user = user; reason = tostring(reason) };
+			rows = {};
+		end
 		reads = reads + 1;
 		if reads == 1 then out.first, out.first_index = user, i - 1; end
 		-- Continuing an account split by the previous page: only the ids after the cursor's.
@@ -126,35 +130,32 @@ local function option(module, name, default, min, max)
 	return v;
 end
 
-local function child_time(filter_el, name)
-	local text = filter_el:get_child_text(name);
-	if text == nil then return nil; end
-	return client_access.parse_iso8601(text) or false;
-end
+local TIMES = { ["last-seen-before"] = "lastSeenBefore"; ["last-seen-after"] = "lastSeenAfter"; ["expires-before"] = "expiresBefore" };
 
---- The <filter/> child as client_filter's spec; or nil and what is wrong with it. Unknown
---- children are ignored: camctl filters again what arrives, so an older server that does not know
---- a filter returns more, never less.
+--- The <filter/> child as client_filter.compile takes it (camctl's ClientFilter: Unix seconds,
+--- software = { name, version }, ...); or nil and what is wrong with it. Unknown children are
+--- ignored: camctl filters again what arrives, so a server that does not know a filter returns
+--- more, never less.
 function M.parse_filter(filter_el)
 	local spec = {};
 	if not filter_el then return spec; end
-	for _, name in ipairs({ "last-seen-before", "last-seen-after", "expires-before" }) do
-		local t = child_time(filter_el, name);
-		if t == false then return nil, name .. " is not a UTC time like 2026-11-01T10:00:00Z"; end
-		spec[name:gsub("%-", "_")] = t;
+	for name, key in pairs(TIMES) do
+		local text = filter_el:get_child_text(name);
+		if text ~= nil then
+			spec[key] = client_access.parse_iso8601(text);
+			if not spec[key] then return nil, name .. " is not a UTC time like 2026-11-01T10:00:00Z"; end
+		end
 	end
-	if filter_el:get_child("no-expiry") then spec.no_expiry = true; end
+	spec.noExpiry = filter_el:get_child("no-expiry") ~= nil;
 	local software = filter_el:get_child("software");
-	if software then
-		spec.software = software:get_text();
-		spec.software_version = software.attr.version;
-	end
+	if software then spec.software = { name = software:get_text(); version = software.attr.version }; end
 	local auth = filter_el:get_child("auth");
 	if auth then
 		spec.auth = {};
 		for method in auth:childtags() do spec.auth[#spec.auth + 1] = method.name; end
 	end
 	spec.type = filter_el:get_child_text("type");
+	if spec.type ~= nil and spec.type ~= "session" and spec.type ~= "access" then return nil, "type is session or access"; end
 	local connected = filter_el:get_child_text("connected");
 	if connected ~= nil then
 		if connected == "true" or connected == "1" then spec.connected = true;
@@ -235,12 +236,11 @@ function M.handler(deps)
 			return true;
 		end
 		local spec, spec_error = M.parse_filter(request:get_child("filter"));
-		local filter;
-		if spec then filter, spec_error = client_filter.compile(spec); end
-		if not filter then
+		if not spec then
 			origin.send(st.error_reply(stanza, "modify", "bad-request", "Bad filter: " .. tostring(spec_error)));
 			return true;
 		end
+		local filter = client_filter.compile(spec);
 
 		local page_records = option(module, "client_management_admin_page_size", M.DEFAULTS.records, 1, 10000);
 		local limits = {
@@ -254,7 +254,7 @@ function M.handler(deps)
 		-- that list while it is recent. Either way the cursor is a position, so a page is right
 		-- even when the list had to be made again.
 		local cursor = M.parse_cursor(set.after);
-		local glob = filter.account or "";
+		local glob = spec.account or "";
 		local snapshot = snapshots[origin];
 		if cursor == nil or not snapshot or snapshot.glob ~= glob or time_now() - snapshot.made > SNAPSHOT_SECONDS then
 			local list, condition, text = accounts_of(filter);
@@ -278,13 +278,14 @@ function M.handler(deps)
 
 		local function read(username)
 			local ok, clients, reason = pcall(cm.get_active_clients, username);
-			if not ok then return nil, "internal-server-error", tostring(clients); end
-			if type(clients) ~= "table" then
-				return nil, client_access.condition_of(reason), "Listing the clients of " .. username .. " failed: " .. tostring(reason);
+			if not ok or type(clients) ~= "table" then
+				local why = not ok and tostring(clients) or tostring(reason or "no list");
+				module:log("warn", "%s listing the clients of every account on %s: the clients of %s could not be read: %s", actor, host, username, why);
+				return nil, why;
 			end
 			local rows, account = {}, client_access.xml_text(username .. "@" .. host);
 			for _, client in ipairs(clients) do
-				if type(client) == "table" and client.id ~= nil and client_filter.matches(filter, client_access.describe(client)) then
+				if type(client) == "table" and client.id ~= nil and client_filter.client_matches(filter, client_access.describe(client)) then
 					local el = deps.client_element(client);
 					el.attr.account = account;
 					rows[#rows + 1] = { id = tostring(client.id); size = #tostring(el); element = el };
@@ -293,13 +294,11 @@ function M.handler(deps)
 			return rows;
 		end
 
-		local page, condition, text = M.page(accounts, cursor, limits, read, time_now);
-		if not page then
-			module:log("error", "%s listing the clients of every account on %s failed: %s", actor, host, tostring(text));
-			origin.send(st.error_reply(stanza, "wait", condition == "forbidden" and "internal-server-error" or condition, text));
-			return true;
-		end
+		local page = M.page(accounts, cursor, limits, read, time_now);
 		for _, item in ipairs(page.rows) do answer:add_child(item.row.element); end
+		for _, failure in ipairs(page.failed) do
+			answer:text_tag("failed", client_access.xml_text(failure.reason), { account = client_access.xml_text(failure.user .. "@" .. host) });
+		end
 		answer.attr.scanned = string.format("%d", page.scanned);
 		answer.attr.complete = page.complete and "true" or "false";
 		local result_set = { count = #accounts; last = page.last };

@@ -9,7 +9,7 @@
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../prosody/mod_client_management_admin/client_access.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
-import clientFilterLua from "./lua/client_filter.lua";
+import clientFilterLua from "../../prosody/mod_client_management_admin/client_filter.lib.lua";
 import hostScanLua from "./lua/host_scan.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
 import recordStreamLua from "./lua/record_stream.lua";

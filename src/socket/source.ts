@@ -90,7 +90,8 @@ function secondsText(iso: string | null): string | null {
 export function filterForServer(f: ClientFilter): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(f)) {
-    if (value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    // connected: false is a filter (--disconnected); noExpiry: false is none.
+    if (value === null || (value === false && key !== "connected") || (Array.isArray(value) && value.length === 0)) continue;
     out[key] = value;
   }
   const software = f.software;

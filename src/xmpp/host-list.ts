@@ -56,6 +56,8 @@ export interface HostPage {
   scanned: number | null;
   /** No accounts left after this page. */
   complete: boolean;
+  /** Accounts whose clients the server could not read (the scan goes on without them), and why (untrusted text). */
+  failed: Array<{ account: string; reason: string }>;
 }
 
 const nonNegative = (text: string | undefined | null): number | null => {
@@ -72,14 +74,16 @@ export function parseHostPage(reply: Element, host: string): HostPage {
     throw serverFault(msg`The server answered the host-wide client listing of ${host} with something camctl does not understand.`.toString(), "bad-reply");
   }
   const wantedDomain = comparableJid(host);
-  const records = clients.getChildren("client", NS_ADMIN).map((el): HostClientRecord => {
+  const accountOf = (el: Element): string => {
     const account = el.attrs.account ?? "";
     const at = account.lastIndexOf("@");
     if (at <= 0 || account.includes("/") || comparableJid(domainOf(account)) !== wantedDomain) {
       throw serverFault(msg`The host-wide client listing of ${host} named an account camctl did not ask for (${account}); camctl does not trust it.`.toString(), "bad-reply");
     }
-    return { account, ...parseClient(el, NS_ADMIN) };
-  });
+    return account;
+  };
+  const records = clients.getChildren("client", NS_ADMIN).map((el): HostClientRecord => ({ account: accountOf(el), ...parseClient(el, NS_ADMIN) }));
+  const failed = clients.getChildren("failed", NS_ADMIN).map((el) => ({ account: accountOf(el), reason: el.getText() }));
   const set = clients.getChild("set", NS_RSM);
   const last = set?.getChildText("last") ?? null;
   return {
@@ -88,6 +92,7 @@ export function parseHostPage(reply: Element, host: string): HostPage {
     count: nonNegative(set?.getChildText("count")),
     scanned: nonNegative(clients.attrs.scanned),
     complete: clients.attrs.complete === "true",
+    failed,
   };
 }
 
@@ -151,6 +156,7 @@ export async function* pageThroughHost(pager: HostPager, host: string, scan: Hos
     const page = parseHostPage(reply, host);
     const progress = { scanned: page.scanned ?? (page.complete && page.count !== null ? page.count : 0), total: page.count };
     scan.onProgress?.(progress);
+    for (const f of page.failed) scan.onAccountFailed?.(f.account, f.reason);
     for (const record of page.records) {
       if (matchesFilter(record, scan.filter)) yield record;
     }

@@ -16,6 +16,9 @@ import { exitCodeFor } from "../../src/errors.js";
 import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/filters.js";
 import type { ScanProgress } from "../../src/progress.js";
 import type { ClientSource } from "../../src/source.js";
+import { spawn } from "node:child_process";
+import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
+import { CamctlHome, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
 
 let sb: Sandbox;
 let boss: { jid: string; password: string };
@@ -32,8 +35,11 @@ before(async () => {
   accounts.push(...(await sb.populate({ accounts: 2, prefix: "grants", clients: [{ kind: "grant", software: "Webmail" }, { kind: "grant", software: "Bot", ttlSeconds: 3600 }] })));
   await sb.createAccount("empty");
 });
+// One camctl installation for the command-line runs (its login is one client of boss).
+let cliHome: CamctlHome;
 after(async () => {
   for (const d of stateDirs) fs.rmSync(d, { recursive: true, force: true });
+  cliHome?.remove();
   await sb?.stop();
 });
 
@@ -183,6 +189,87 @@ describe("an admin lists every account's clients over XMPP", () => {
     const unknown = await scan(boss, "nowhere.invalid");
     assert.equal(exitCodeFor(unknown.error), 6, String(unknown.error));
     assert.ok(Date.now() - started < 30_000);
+  });
+});
+
+describe("camctl host clients <host> --jid admin@…", () => {
+  before(() => {
+    cliHome = new CamctlHome();
+  });
+  const ndjson = (text: string) => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as HostClientRecord);
+
+  test("-o ndjson over small pages: the same records as over the admin socket, field for field", async () => {
+    await companionOption("client_management_admin_page_size", 2);
+    try {
+      const viaXmpp = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+      assert.equal(viaXmpp.code, 0, viaXmpp.stderr);
+      assert.equal(viaXmpp.stderr, "", "no progress line when stderr is not a terminal");
+      const viaSocket = await runCamctl(["host", "clients", sb.host, "-o", "ndjson", "--socket", sb.socketPath], { timeoutMs: 30_000 });
+      assert.equal(viaSocket.code, 0, viaSocket.stderr);
+      const x = ndjson(viaXmpp.stdout);
+      const s = ndjson(viaSocket.stdout);
+      // camctl's own XMPP login is connected while it scans, and was seen again by then.
+      const settled = (rs: HostClientRecord[]) => rs.map((r) => (r.userAgent.software === "camctl" ? { ...r, connected: false, lastSeen: null } : r)).sort(byKey);
+      assert.deepEqual(settled(x), settled(s));
+      assert.ok(x.length >= 26, `${x.length} records`);
+      assert.ok(x.every((r) => r.account.endsWith(`@${sb.host}`)));
+    } finally {
+      await companionOption("client_management_admin_page_size", null);
+    }
+  });
+
+  test("filters, CSV and the summary over XMPP", async () => {
+    const gajim = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "--software", "Gajim", "--type", "session", "-o", "csv"]);
+    assert.equal(gajim.code, 0, gajim.stderr);
+    const rows = gajim.stdout.trim().split("\n");
+    assert.match(rows[0]!, /^account,/);
+    assert.equal(rows.length, 1 + 7);
+    const summary = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "--account", "grants*", "--summary", "-o", "json"]);
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.match(summary.stdout, /"Webmail"/);
+  });
+
+  test("refusals: a non-admin 5, a host without the companion 8, an unknown host 6, each one sentence", async () => {
+    const cases: Array<[{ jid: string; password: string }, string, number, RegExp]> = [
+      [joe, sb.host, 5, /does not let joe@camctl\.test list the clients of every account on camctl\.test \(forbidden\)/],
+      [boss, sb.strictHost, 8, /strict\.camctl\.test does not answer host-wide client listings, so the companion module mod_client_management_admin is not enabled there/],
+      [boss, sb.bareHost, 8, /mod_client_management_admin/],
+      [boss, "nowhere.invalid", 6, /nowhere\.invalid is not served by the server camctl logged in to/],
+    ];
+    for (const [login, host, code, re] of cases) {
+      const r = await xmppCamctl(sb, cliHome, login, ["host", "clients", host, "-o", "ndjson"]);
+      assert.equal(r.code, code, `${host}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+
+  test("a reader that goes away after the first row (| head -1) ends the scan cleanly; the server serves the next one", async () => {
+    await companionOption("client_management_admin_page_size", 1);
+    try {
+      const { args, env } = xmppInvocation(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+      const child = spawn(process.execPath, [CAMCTL_BIN, ...args], { env: { PATH: process.env.PATH, LANG: "C.UTF-8", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const first = await new Promise<string>((resolve) => {
+        let text = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          text += d;
+          if (text.includes("\n")) resolve(text.slice(0, text.indexOf("\n")));
+        });
+      });
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+      assert.ok(JSON.parse(first).account, first);
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, "");
+    } finally {
+      await companionOption("client_management_admin_page_size", null);
+    }
+    const again = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson", "--account", "pop1"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(ndjson(again.stdout).length, 3);
   });
 });
 

@@ -257,5 +257,24 @@ test("parseHostPage reads the recorded page", () => {
     count: 6,
     scanned: 2,
     complete: false,
+    failed: [],
   });
+});
+
+test("an account the server could not read is handed to onAccountFailed and the scan goes on", async () => {
+  await withState(async (state) => {
+    const s = scripted([
+      page({ rows: [{ account: "b@example.com", id: "client/1" }], count: 2, scanned: 2, complete: true, last: "b" })
+        .replace("<set ", `<failed account="a@example.com">storage error: \x1b[31mdisk</failed><set `),
+    ]);
+    const failures: Array<[string, string]> = [];
+    const ids: string[] = [];
+    const src = new XmppClientSource(s.session as never, state, LOGIN);
+    for await (const r of src.listHost(HOST, { filter: NO_FILTER, signal: new AbortController().signal, onAccountFailed: (a, why) => failures.push([a, why]) })) ids.push(r.id);
+    assert.deepEqual(ids, ["client/1"]);
+    assert.deepEqual(failures, [["a@example.com", "storage error: \x1b[31mdisk"]], "the reason as the server said it (the command escapes it)");
+  });
+  // A failure for another host's account is not believed either.
+  const other = await scan([page({ rows: [], count: 1, scanned: 1, complete: true }).replace("<set ", `<failed account="x@evil.example">no</failed><set `)]);
+  assert.equal(exitCodeFor(other.error), 3);
 });
