@@ -19,6 +19,8 @@ import type { ClientSource } from "../../src/source.js";
 import { spawn } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { CamctlHome, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
+import { randomUUID } from "node:crypto";
+import { child, rawSasl2Login, type Element } from "../helpers/sasl2-raw.js";
 
 let sb: Sandbox;
 let boss: { jid: string; password: string };
@@ -189,6 +191,43 @@ describe("an admin lists every account's clients over XMPP", () => {
     const unknown = await scan(boss, "nowhere.invalid");
     assert.equal(exitCodeFor(unknown.error), 6, String(unknown.error));
     assert.ok(Date.now() - started < 30_000);
+  });
+});
+
+describe("the protocol, raw", () => {
+  const NS = "urn:camctl:admin:0";
+  const RSM = "http://jabber.org/protocol/rsm";
+  let n = 0;
+  const request = (inner: string, attrs = "host-wide='true'") => `<iq type='get' id='raw${++n}' to='${sb.host}'><clients xmlns='${NS}' ${attrs}>${inner}</clients></iq>`;
+  const conditionOf = (reply: Element) => (child(reply, "error")?.children ?? []).filter((c) => c.name !== "text").map((c) => c.name);
+
+  test("<max>0</max> is the count only; <before/>, a malformed filter and a request without host-wide are bad requests; unknown filters are ignored", async () => {
+    const admin = await rawSasl2Login(sb, { jid: boss.jid, userAgentId: randomUUID(), software: "raw", credential: { password: boss.password }, keepConnected: true });
+    assert.ok(admin.ok);
+    try {
+      const countOnly = await admin.iq(request(`<set xmlns='${RSM}'><max>0</max></set>`));
+      const clients = child(countOnly, "clients")!;
+      assert.equal(clients.attrs.xmlns, NS);
+      assert.deepEqual(clients.children.map((c) => c.name), ["set"]);
+      assert.deepEqual(child(clients, "set")!.children.map((c) => [c.name, c.text]), [["count", "12"]]);
+
+      for (const bad of [
+        request(`<set xmlns='${RSM}'><before/></set>`),
+        request(`<filter><last-seen-before>last week</last-seen-before></filter>`),
+        request(`<filter><connected>maybe</connected></filter>`),
+        request(`<filter><type>grant</type></filter>`),
+        request(`<set xmlns='${RSM}'><max>-1</max></set>`),
+        request("", ""),
+      ]) {
+        const reply = await admin.iq(bad);
+        assert.equal(reply.attrs.type, "error", bad);
+        assert.deepEqual(conditionOf(reply), ["bad-request"], bad);
+      }
+      const ignored = await admin.iq(request(`<filter><future-filter>x</future-filter><account>pop1</account></filter>`));
+      assert.equal(child(ignored, "clients")!.children.filter((c) => c.name === "client").length, 3);
+    } finally {
+      await admin.close();
+    }
   });
 });
 
