@@ -124,12 +124,12 @@ function M.start(args, env)
 				out.flush();
 			end
 			progress();
+			local function stop()
+				log("info", "host-wide listing of %s stopped after %d of %d accounts: the admin connection is gone", host, scanned, total);
+			end
 			local i = 0;
 			while i < total do
-				if not still_wanted() then
-					log("info", "host-wide listing of %s stopped after %d of %d accounts: the admin connection is gone", host, scanned, total);
-					return;
-				end
+				if not still_wanted() then return stop(); end
 				local started = clock();
 				repeat
 					i = i + 1;
@@ -157,7 +157,7 @@ function M.start(args, env)
 				progress();
 				async.sleep(0);
 			end
-			if not still_wanted() then return; end
+			if not still_wanted() then return stop(); end
 			resolve(out.finish({ host = host, total = total, scanned = scanned, clients = matched, failed = failed }));
 		end
 
