@@ -312,6 +312,52 @@ describe("camctl host clients <host> --jid admin@…", () => {
   });
 });
 
+describe("camctl host clients over XMPP: hostile strings and --timeout", () => {
+  // Names a client chooses for itself, as an intruder might: terminal escapes, bidi, line breaks.
+  const HOSTILE = ["Evil\x1b]0;pwned\x07App", "Red\x1b[31mAlert\x1b[0m", "C1\u009b31mCSI", "Two\nLines\r\nFake row", "Safe\u202egpj.exe", "Zero\u200bWidth\ufeff", 'Comma, "quoted"'];
+  const UNSAFE_FOR_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]/u;
+  let mallory: { jid: string; password: string };
+  before(async () => {
+    mallory = await sb.createAccount("mallory");
+    for (const software of HOSTILE) await sb.createGrant(mallory.jid, { software });
+  });
+
+  test("every format: nothing a terminal interprets; NDJSON keeps the texts as XML carried them", async () => {
+    for (const format of ["table", "csv", "ndjson", "json"]) {
+      const r = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "--account", "mallory", "-o", format]);
+      assert.equal(r.code, 0, `${format}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout.replace(/\r?\n/g, ""), UNSAFE_FOR_TERMINAL, format);
+      if (format === "ndjson") {
+        const names = r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as HostClientRecord).userAgent.software);
+        // XML cannot carry C0 controls: the companion sends U+FFFD for them (README: server bugs worked around).
+        const asXmlCarries = HOSTILE.map((h) => h.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "\ufffd"));
+        assert.deepEqual(names.sort(), asXmlCarries.sort());
+      }
+      if (format === "table") assert.equal(r.stdout.trim().split("\n").length, 1 + HOSTILE.length, "one row per client");
+    }
+  });
+
+  test("--timeout bounds each page, not the whole scan: pages of 0.4 s under --timeout 2 make a scan of several seconds", async () => {
+    // Every account read takes 0.4 s (the whole server waits: fine for a test), one account per page.
+    await sb.lua(`local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+if not rawget(cm, "camctl_test_unslowed") then
+  cm.camctl_test_unslowed = cm.get_active_clients
+  cm.get_active_clients = function (...) os.execute("sleep 0.4") return cm.camctl_test_unslowed(...) end
+end return true`);
+    await companionOption("client_management_admin_page_accounts", 1);
+    try {
+      const r = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "--account", "pop*", "-o", "ndjson"], { timeoutSeconds: 2 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split("\n").length, 7 * 3);
+      assert.ok(r.ms > 2 * 1000, `the scan took ${r.ms} ms, longer than --timeout`);
+    } finally {
+      await companionOption("client_management_admin_page_accounts", null);
+      await sb.lua(`local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+if rawget(cm, "camctl_test_unslowed") then cm.get_active_clients = cm.camctl_test_unslowed cm.camctl_test_unslowed = nil end return true`);
+    }
+  });
+});
+
 describe("on SQL storage (SQLite)", { skip: !sqliteStorageAvailable() && "LuaDBI's SQLite3 driver (lua-dbi-sqlite3) is not installed" }, () => {
   let sql: Sandbox;
   let admin: { jid: string; password: string };
