@@ -203,12 +203,6 @@ for _, xmlns in ipairs({ xmlns_manage_clients, xmlns_cam }) do
 	module:hook("iq-set/bare/" .. xmlns .. ":revoke", function (event) return handle_admin_revoke(event, xmlns); end, 10);
 end
 
--- The host-wide listing for admins, paged (3. above; host_clients.lib.lua).
-module:default_permission("prosody:admin", ":list-host-clients");
-module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_clients").handler({
-	module = module; client_management = client_management; client_element = client_element;
-}));
-
 -- 2. urn:camctl:admin:0: the complete, verified revocation, for an account itself and for admins.
 
 local function camctl_error(stanza, error_type, condition, text, extra)
@@ -277,3 +271,9 @@ local function handle_camctl_revoke(event)
 end
 
 module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);
+
+-- 3. The host-wide listing for admins, paged (host_clients.lib.lua).
+module:default_permission("prosody:admin", ":list-host-clients");
+module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_clients").handler({
+	module = module; client_management = client_management; client_element = client_element;
+}));

@@ -16,7 +16,6 @@ import { CamError } from "../errors.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { HostClientRecord } from "../filters.js";
 import { comparableJid } from "../validate.js";
-import { checkHostSender, hostContext, hostRequestFailed, hostUnanswered, pageThroughHost } from "./host-list.js";
 import {
   NAMESPACES,
   NS_ADMIN,
@@ -36,6 +35,7 @@ import {
   type RequestContext,
 } from "./manage-clients.js";
 import type { CamState } from "./state.js";
+import { checkHostSender, hostContext, hostRequestFailed, hostUnanswered, pageThroughHost } from "./host-list.js";
 
 /** Same account, as the server decides it (see comparableJid). */
 export function sameAccount(a: string, b: string): boolean {
