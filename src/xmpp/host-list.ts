@@ -14,7 +14,7 @@ import { isoFromUnix } from "../model.js";
 import type { HostScan } from "../source.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { comparableJid } from "../validate.js";
-import { COMPANION_MODULE, NS_ADMIN, errorInfo, parseClient, replyError, serverFault, type ErrorInfo, type RequestContext } from "./manage-clients.js";
+import { COMPANION_MODULE, NS_ADMIN, parseClient, replyError, serverFault, type ErrorInfo, type RequestContext } from "./manage-clients.js";
 
 export const NS_RSM = "http://jabber.org/protocol/rsm";
 
@@ -96,32 +96,9 @@ export function parseHostPage(reply: Element, host: string): HostPage {
   };
 }
 
-/** The request context of a host-wide listing: a list whose target is the host. */
+/** The request context of a host-wide listing (target: the host). */
 export function hostContext(host: string, login: string): RequestContext {
-  return { op: "list", target: host, login, self: false };
-}
-
-/**
- * A page is answered by the host it was sent to (compared as the server preps it), with no
- * resource; no 'from' only by the login's own server (RFC 6120: the user's server).
- */
-export function checkHostSender(stanza: Element, ctx: RequestContext): void {
-  const from = stanza.attrs.from ?? "";
-  if (from === "" ? comparableJid(ctx.target) === comparableJid(domainOf(ctx.login)) : comparableJid(from) === comparableJid(ctx.target)) return;
-  throw serverFault(msg`An answer to the host-wide client listing of ${ctx.target} came from ${from || "the login's own server"}; camctl does not trust it.`.toString(), "unexpected-sender");
-}
-
-/** What a failed page request means: an error reply (from the host) as hostReplyError says it; anything else (what ended the stream) as it is. */
-export function hostRequestFailed(err: unknown, ctx: RequestContext): unknown {
-  if ((err as Error)?.name !== "StanzaError") return err;
-  const errorEl = (err as { element?: Element }).element;
-  if (errorEl?.parent) checkHostSender(errorEl.parent, ctx);
-  return hostReplyError(errorInfo(errorEl), ctx);
-}
-
-/** A page request the server will never answer (it answered a ping sent after it): the companion's handler failed. */
-export function hostUnanswered(ctx: RequestContext): CamError {
-  return serverFault(msg`The server answers, but not the host-wide client listing of ${ctx.target}: its handler failed. See the server's log; camctl --socket on the server can list the host.`.toString(), "no-answer");
+  return { op: "host clients", target: host, login, self: false };
 }
 
 /** What camctl says for an error reply to a page request. */

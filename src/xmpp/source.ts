@@ -12,10 +12,10 @@ import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
 import { displaySafe } from "../render/sanitize.js";
-import { CamError } from "../errors.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { HostClientRecord } from "../filters.js";
 import { comparableJid } from "../validate.js";
+import { hostContext, hostReplyError, pageThroughHost } from "./host-list.js";
 import {
   NAMESPACES,
   NS_ADMIN,
@@ -35,7 +35,6 @@ import {
   type RequestContext,
 } from "./manage-clients.js";
 import type { CamState } from "./state.js";
-import { checkHostSender, hostContext, hostRequestFailed, hostUnanswered, pageThroughHost } from "./host-list.js";
 
 /** Same account, as the server decides it (see comparableJid). */
 export function sameAccount(a: string, b: string): boolean {
@@ -183,8 +182,10 @@ export class XmppClientSource implements ClientSource {
    */
   private checkSender(stanza: Element, ctx: RequestContext): void {
     const from = stanza.attrs.from ?? "";
-    if (from === "") return;
-    const allowed = new Set([ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)].map(comparableJid));
+    // A host-wide listing is answered by that host: no 'from' only from the login's own server.
+    const hostWide = ctx.op === "host clients";
+    if (from === "" && (!hostWide || sameAccount(ctx.target, domainOf(this.loginJid)))) return;
+    const allowed = new Set((hostWide ? [ctx.target] : [ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)]).map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
       throw serverFault(
         `An answer to the ${ctx.op} request came from ${displaySafe(from)}, not from ${displaySafe(ctx.target)}; camctl does not trust it` +
@@ -317,8 +318,8 @@ export class XmppClientSource implements ClientSource {
   }
 
   /**
-   * The companion's host-wide listing, page by page (host-list.ts): each page is one request
-   * (askOnce: a request the server will never answer is noticed), answered by that host.
+   * The companion's host-wide listing, page by page (host-list.ts). Each page is one request,
+   * with the same checks as a list: who answered, and a request the server will never answer.
    */
   listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
     const ctx = hostContext(host, this.loginJid);
@@ -326,21 +327,20 @@ export class XmppClientSource implements ClientSource {
       {
         pageSize: this.options.hostPageSize,
         ask: async (request) => {
-          let reply: Element;
           try {
-            reply = await this.askOnce(request, ctx);
+            const reply = await this.askOnce(request, ctx);
+            this.checkSender(reply, ctx);
+            return reply;
           } catch (err) {
-            if (err instanceof CamError && err.condition === "no-answer") throw hostUnanswered(ctx);
-            throw hostRequestFailed(err, ctx);
+            throw hostReplyError(this.stanzaError(err, ctx), ctx);
           }
-          checkHostSender(reply, ctx);
-          return reply;
         },
       },
       host,
       scan,
     );
   }
+
   close(): Promise<void> {
     return this.session.close();
   }
