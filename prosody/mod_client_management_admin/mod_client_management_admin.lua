@@ -14,6 +14,9 @@
 --    revokes everything that listed client can come back with (its sessions, FAST tokens and
 --    grant), after checking it is still the client the requester saw, and answers with what holds
 --    afterwards. The logic is client_access.lib.lua, which camctl also runs over the admin socket.
+-- 3. Admins, the clients of every account of the host, paged (XEP-0059), with filters:
+--      <iq type="get" to="example.com"><clients xmlns="urn:camctl:admin:0" host-wide="true">…</clients></iq>
+--    (host_clients.lib.lua; permission :list-host-clients).
 --
 -- Permissions (Prosody 13 roles): client_management_admin:list-clients and :revoke-clients for
 -- other accounts (default prosody:admin, and so prosody:operator); for one's own account
@@ -268,3 +271,9 @@ local function handle_camctl_revoke(event)
 end
 
 module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);
+
+-- 3. The host-wide listing for admins, paged (host_clients.lib.lua).
+module:default_permission("prosody:admin", ":list-host-clients");
+module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_clients").handler({
+	module = module; client_management = client_management; client_element = client_element;
+}));

@@ -162,8 +162,9 @@ export function isFallbackError(e: ErrorInfo): boolean {
 }
 
 export interface RequestContext {
-  op: "list" | "revoke";
-  /** The account whose clients are asked for (bare JID). */
+  /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host. */
+  op: "list" | "revoke" | "host clients";
+  /** The account whose clients are asked for (bare JID); the host for "host clients". */
   target: string;
   /** The account camctl logged in as. */
   login: string;
@@ -217,6 +218,8 @@ export function unansweredError(ctx: RequestContext): CamError {
       ? msg`The server answers camctl, but never answered its client list request for ${ctx.target}: the request failed inside the server. ` +
           `See the server's log (mod_client_management fails like this on a grant whose client name holds a control character); ` +
           `camctl --socket on the server lists such an account.`
+      : ctx.op === "host clients"
+      ? msg`The server answers camctl, but never answered its host-wide client listing of ${ctx.target}: the request failed inside the server. See the server's log; camctl --socket on the server can list the host.`
       : msg`The server answers camctl, but never answered its revoke request for ${ctx.target}: the request failed inside the server. See the server's log.`,
     "no-answer",
   );
