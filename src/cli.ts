@@ -21,7 +21,7 @@ import {
   type IOStreams,
 } from "./iostreams.js";
 import { interruptHint } from "./interrupt.js";
-import { displaySafe } from "./text/untrusted.js";
+import { displaySafe, msg } from "./text/untrusted.js";
 import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
 
@@ -93,7 +93,7 @@ async function runProgram(argv: string[], deps: Deps): Promise<number> {
       return exitCodeFor(err);
     }
     const detail = err instanceof Error ? err.message : String(err);
-    io.stderr.write(messageLine(`unexpected error: ${displaySafe(detail)}. This is a bug in camctl; please report it.`));
+    io.stderr.write(messageLine(String(msg`unexpected error: ${detail}. This is a bug in camctl; please report it.`)));
     if (io.env.CAMCTL_DEBUG && err instanceof Error && err.stack) io.stderr.write(displaySafe(err.stack) + "\n");
     return ExitCode.internal;
   }

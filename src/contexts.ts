@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
-import { displaySafe } from "./render/sanitize.js";
+import { displaySafe } from "./text/untrusted.js";
 import { parseBareJid } from "./validate.js";
 import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/link.js";
 import { parseSshTarget } from "./ssh/target.js";

@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseBareJid } from "./validate.js";
 import { CamError } from "./errors.js";
-import { displaySafe } from "./render/sanitize.js";
+import { msg } from "./text/untrusted.js";
 import { TLS_MODES, type TlsMode, type Transport } from "./transport.js";
 
 // ndjson: one JSON record per line, written as each arrives (for pipes and jq).
@@ -57,7 +57,7 @@ function parseServer(value: string): { host: string; port: number | undefined } 
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value);
   const port = m?.[2] === undefined ? undefined : Number(m[2]);
   if (!m || (port !== undefined && (port < 1 || port > 65535))) {
-    throw new CamError("usage", `--server takes host or host:port, e.g. xmpp.example.com:5222; got "${displaySafe(value)}".`);
+    throw new CamError("usage", msg`--server takes host or host:port, e.g. xmpp.example.com:5222; got "${value}".`);
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }

@@ -6,7 +6,7 @@ import { abortable } from "./abort.js";
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
-import { displaySafe } from "./render/sanitize.js";
+import { msg } from "./text/untrusted.js";
 import type { ClientSource } from "./source.js";
 
 export const TLS_MODES = ["starttls", "direct", "none"] as const;
@@ -53,7 +53,7 @@ export const prepareSource: PrepareSource = async (opts, io) => {
   const t = opts.transport;
   if (t.kind === "socket") {
     const { SocketClientSource } = await import("./socket/source.js");
-    return { where: `the admin socket ${displaySafe(t.socketPath)}`, open: async (signal) => new SocketClientSource(t.socketPath, signal) };
+    return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
   }
   const { prepareXmppSource } = await import("./xmpp/open.js");
   return prepareXmppSource(t, io);

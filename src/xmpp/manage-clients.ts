@@ -1,5 +1,5 @@
 // The client-management protocol over XMPP, in both of its namespaces:
-//   Prosody's own   https://modules.prosody.im/mod_client_management (../shared/spec/mod_client_management.README.md)
+//   Prosody's own   https://modules.prosody.im/mod_client_management (its README describes the protocol)
 //   XEP-0494        https://xmpp.org/extensions/xep-0494.html (same <list/>, <clients/>, <client/>,
 //                   <revoke id/>, plus <permission status/> on each client)
 // Servers advertise neither in disco, so camctl tries one and falls back on service-unavailable /
@@ -8,7 +8,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
-import { displaySafe, msg, type SafeText } from "../text/untrusted.js";
+import { excerpt, msg, type SafeText } from "../text/untrusted.js";
 
 export const NS_MANAGE_CLIENTS = "xmpp:prosody.im/protocol/manage-clients";
 export const NS_CAM = "urn:xmpp:cam:0";
@@ -61,7 +61,7 @@ export function parseRevoked(result: Element): { done: RevokeReport["done"]; aft
   };
 }
 
-/** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the contract's form), or null. */
+/** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the form camctl prints), or null. */
 export function isoFromXmppTime(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
   const s = text.trim();
@@ -84,7 +84,7 @@ export function normaliseAuthName(name: string): string {
   return name === "bearer-token" ? "grant" : name;
 }
 
-/** One <client/> element -> the contract's record. Unknown children are ignored, unknown auth methods kept. */
+/** One <client/> element -> a ClientRecord. Unknown children are ignored, unknown auth methods kept. */
 export function parseClient(el: Element, ns: string | undefined): ClientRecord {
   const userAgent = emptyUserAgent();
   const ua = el.getChild("user-agent", ns);
@@ -173,17 +173,20 @@ export interface RequestContext {
   selector?: string;
 }
 
-const serverSaid = (e: ErrorInfo) => (e.text ? ` The server said: "${displaySafe(e.text).slice(0, 300)}".` : "");
+const serverSaid = (e: ErrorInfo) => (e.text ? msg` The server said: "${excerpt(e.text)}".` : "");
 
 export const COMPANION_MODULE = "mod_client_management_admin";
 
+/** The domain of a bare JID. */
+export const domainOf = (jid: string) => jid.slice(jid.lastIndexOf("@") + 1);
+
 /** "No module" once every namespace was refused: what to tell the user. */
 export function unsupportedError(ctx: RequestContext): CamError {
-  const host = displaySafe(ctx.target.split("@")[1] ?? "");
+  const host = domainOf(ctx.target);
   if (!ctx.self) {
     return new CamError(
       "unsupported",
-      `${host} does not answer client-management requests for another account (${displaySafe(ctx.target)}), so the companion module ` +
+      msg`${host} does not answer client-management requests for another account (${ctx.target}), so the companion module ` +
         `${COMPANION_MODULE} is not enabled there. Install it from camctl's prosody/ directory into Prosody's plugin_paths and add ` +
         `"client_management_admin" to that host's modules_enabled, or run camctl on the server with --socket.`,
       "service-unavailable",
@@ -191,7 +194,7 @@ export function unsupportedError(ctx: RequestContext): CamError {
   }
   return new CamError(
     "unsupported",
-    `${host} does not offer client management over XMPP (neither ${NS_MANAGE_CLIENTS} nor ${NS_CAM} answered): ` +
+    msg`${host} does not offer client management over XMPP (neither ${NS_MANAGE_CLIENTS} nor ${NS_CAM} answered): ` +
       `mod_client_management is not enabled for this account's host. Ask the server's operator to enable it.`,
     "service-unavailable",
   );
@@ -227,10 +230,9 @@ export function unansweredError(ctx: RequestContext): CamError {
 
 /** Another account's entry, and the companion's complete revoke is not served (missing, or older than this camctl). */
 export function companionRevokeMissing(ctx: RequestContext): CamError {
-  const host = displaySafe(ctx.target.split("@")[1] ?? "");
   return new CamError(
     "unsupported",
-    `${host} does not offer the complete revoke for another account (${displaySafe(ctx.target)}): the companion module ${COMPANION_MODULE} ` +
+    msg`${domainOf(ctx.target)} does not offer the complete revoke for another account (${ctx.target}): the companion module ${COMPANION_MODULE} ` +
       `is not enabled there, or is older than this camctl. Install the one from camctl's prosody/ directory into Prosody's plugin_paths ` +
       `(with "client_management_admin" in that host's modules_enabled), or run camctl on the server with --socket.`,
     "service-unavailable",
@@ -239,7 +241,7 @@ export function companionRevokeMissing(ctx: RequestContext): CamError {
 
 /** Maps an error reply (other than the namespace fallback cases and the revoke outcomes) to a CamError. */
 export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
-  const target = displaySafe(ctx.target);
+  const target = ctx.target;
   switch (e.condition) {
     case "forbidden":
     case "not-allowed":
@@ -247,22 +249,19 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
       return new CamError(
         "forbidden",
         !ctx.self
-          ? `The server does not let ${displaySafe(ctx.login)} manage ${target}'s clients (${e.condition}); that needs an account the server's roles allow (by default prosody:admin).${serverSaid(e)}`
-          : `The server refused to ${ctx.op === "list" ? "list" : "revoke"} ${target}'s clients (${e.condition}).${serverSaid(e)}`,
+          ? msg`The server does not let ${ctx.login} manage ${target}'s clients (${e.condition}); that needs an account the server's roles allow (by default prosody:admin).${serverSaid(e)}`
+          : msg`The server refused to ${ctx.op === "list" ? "list" : "revoke"} ${target}'s clients (${e.condition}).${serverSaid(e)}`,
         e.condition,
       );
     case "item-not-found":
-      return new CamError("notFound", `There is no account ${target} on this server.`, "item-not-found");
+      return new CamError("notFound", msg`There is no account ${target} on this server.`, "item-not-found");
     case "remote-server-not-found":
     case "remote-server-timeout":
-      return new CamError("notFound", `${displaySafe(ctx.target.split("@")[1] ?? "")} is not served by the server camctl logged in to.${serverSaid(e)}`, e.condition);
+      return new CamError("notFound", msg`${domainOf(target)} is not served by the server camctl logged in to.${serverSaid(e)}`, e.condition);
     case "bad-request":
     case "jid-malformed":
-      return new CamError("usage", `The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
+      return new CamError("usage", msg`The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
     default:
-      return serverFault(
-        `The server failed to answer the ${ctx.op} request (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details.`,
-        e.condition,
-      );
+      return serverFault(msg`The server failed to answer the ${ctx.op} request (${e.condition}).${serverSaid(e)} See the server's log for details.`, e.condition);
   }
 }

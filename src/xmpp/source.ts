@@ -21,6 +21,7 @@ import {
   NS_ADMIN,
   companionRevokeMissing,
   companionRevokeRequest,
+  domainOf,
   errorInfo,
   isFallbackError,
   listRequest,
@@ -40,8 +41,6 @@ import type { CamState } from "./state.js";
 export function sameAccount(a: string, b: string): boolean {
   return comparableJid(a) === comparableJid(b);
 }
-
-const domainOf = (jid: string) => jid.slice(jid.lastIndexOf("@") + 1);
 
 /** What the source needs of a logged-in session (xmpp/login.ts's XmppSession). */
 export interface XmppRequester {

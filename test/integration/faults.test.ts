@@ -21,11 +21,11 @@ import tls from "node:tls";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { rawSasl2, type RawSasl2Options } from "../sandbox/raw-client.js";
-import { lateAllowanceMs, runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+import { lateAllowanceMs, runCamctl, startCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
-import { ADMIN_HEADER, camctlForNobody, staleSocket, startCamctl, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
+import { ADMIN_HEADER, camctlForNobody, selfSignedCert, staleSocket, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
-import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
+import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
 
 /** --timeout for every run that is expected to wait for a silent peer. */
 const TIMEOUT_S = 2;
@@ -325,15 +325,7 @@ describe("XMPP peers that accept and then say nothing, at each stage", { concurr
   let certFile: string;
   const home = new CamctlHome();
   before(() => {
-    const dir = fs.mkdtempSync(path.join(scratch, "tls-"));
-    certFile = path.join(dir, "fake.pem");
-    const keyFile = path.join(dir, "fake.key");
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=fake.test", "-addext", "subjectAltName=DNS:fake.test",
-    ], { stdio: "ignore" });
-    key = fs.readFileSync(keyFile, "utf8");
-    cert = fs.readFileSync(certFile, "utf8");
+    ({ certFile, key, cert } = selfSignedCert(fs.mkdtempSync(path.join(scratch, "tls-")), "fake.test"));
   });
   after(() => home.remove());
 

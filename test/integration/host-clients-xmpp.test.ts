@@ -18,7 +18,7 @@ import type { ScanProgress } from "../../src/progress.js";
 import type { ClientSource } from "../../src/source.js";
 import { spawn } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
-import { CamctlHome, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
+import { CamctlHome, xmppCamctl, xmppInvocation } from "../helpers/xmpp-camctl.js";
 import { randomUUID } from "node:crypto";
 import { child, rawSasl2Login, type Element } from "../helpers/sasl2-raw.js";
 

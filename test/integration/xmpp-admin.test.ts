@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, populatedAccount, type JsonClient } from "../helpers/xmpp-camctl.js";
 
 let sb: Sandbox;
 let boss: { jid: string; password: string };
@@ -25,17 +25,7 @@ after(async () => {
   await sb?.stop();
 });
 
-async function populated(local: string) {
-  const acct = await sb.createAccount(local);
-  const kept = await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Gajim", version: "1.9.5", device: "Juliet's laptop", keepConnected: true });
-  closers.push(kept);
-  await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Conversations", version: "2.17", device: "Pixel 8" });
-  const legacy = await sb.legacyLogin({ ...acct, resource: "old-client", keepConnected: true });
-  closers.push(legacy);
-  const grant = await sb.createGrant(acct.jid, { software: "REST client", uri: "https://rest.example/" });
-  return { ...acct, grant };
-}
-
+const populated = (local: string) => populatedAccount(sb, local);
 
 function log(): string {
   return fs.readFileSync(path.join(sb.dir, "prosody.log"), "utf8");

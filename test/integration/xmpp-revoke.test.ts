@@ -4,13 +4,13 @@
 // code, the sentence, the JSON, and the server's state afterwards as the admin socket lists it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
-import { CAMCTL_BIN } from "../helpers/run-camctl.js";
-import { startCamctl } from "../helpers/fault-peers.js";
-import { assertOneSentence, homesRemovedAfterAll, socketList, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
+import { CAMCTL_BIN, startCamctl } from "../helpers/run-camctl.js";
+import { haveScript } from "../helpers/terminal.js";
+import { assertOneSentence, homesRemovedAfterAll, socketList, xmppCamctl, xmppInvocation } from "../helpers/xmpp-camctl.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
 
@@ -165,15 +165,6 @@ local ok, err = cm.revoke_client_access("selector1", ${lua(selector)}) return to
     }
   });
 });
-
-const haveScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe("what was confirmed is what is revoked", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
   test("the entry revoked elsewhere while the question is on screen: 6, and the other client of that name is untouched", async () => {

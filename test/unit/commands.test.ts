@@ -2,16 +2,15 @@
 // confirmation, and that nothing is revoked unless it should be.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { main } from "../../src/cli.js";
 import { CamError } from "../../src/errors.js";
-import type { IOStreams } from "../../src/iostreams.js";
 import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
 import type { HostClientRecord } from "../../src/filters.js";
 import type { ClientSource } from "../../src/source.js";
 import { VERSION } from "../../src/version.js";
 import { interruptHint } from "../../src/cli.js";
 import { readFileSync } from "node:fs";
+import { fakeIO } from "../helpers/fake-io.js";
 
 function client(id: string, software: string | null = null): ClientRecord {
   return {
@@ -46,22 +45,8 @@ class FakeSource implements ClientSource {
   }
 }
 
-function fakeIO(o: { stdinIsTTY?: boolean; env?: NodeJS.ProcessEnv } = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const io: IOStreams = {
-    stdin: new PassThrough(), stdout, stderr, stdinIsTTY: o.stdinIsTTY ?? false, stdoutIsTTY: false,
-    color: false, width: undefined, now: () => new Date("2026-11-27T12:00:00Z"), env: o.env ?? {},
-  };
-  return { io, out: () => out, err: () => err };
-}
-
 async function run(argv: string[], source: FakeSource, o: { stdinIsTTY?: boolean; answer?: boolean } = {}) {
-  const f = fakeIO(o);
+  const f = fakeIO({ stdinIsTTY: o.stdinIsTTY });
   const asked: string[] = [];
   const code = await main(argv, {
     io: f.io,

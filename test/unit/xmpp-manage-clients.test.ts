@@ -2,7 +2,7 @@
 // (the README's example, a XEP-0494 reply and error replies as Prosody sends them).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Parser, type Element } from "@xmpp/xml";
+import { stanza } from "../helpers/stanza.js";
 import {
   NS_ADMIN,
   NS_CAM,
@@ -20,15 +20,6 @@ import {
 } from "../../src/xmpp/manage-clients.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 
-/** Parses one stanza as it would arrive inside a jabber:client stream. */
-function stanza(text: string): Element {
-  const p = new Parser();
-  let out: Element | undefined;
-  p.on("element", (el: Element) => (out = el));
-  p.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>${text}`);
-  assert.ok(out, "parsed");
-  return out;
-}
 
 const README_REPLY = `<iq id="p" to="mattj-gajim@auth2.superxmpp.com/gajim.UYJKBHKT" type="result" xmlns="jabber:client">
   <clients xmlns="xmpp:prosody.im/protocol/manage-clients">
