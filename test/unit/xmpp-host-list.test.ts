@@ -291,6 +291,6 @@ test("a page request the server will never answer (a ping after it is answered):
     const src = new XmppClientSource(session as never, state, LOGIN, { stallMs: 20 });
     await assert.rejects(async () => {
       for await (const _ of src.listHost(HOST, { filter: NO_FILTER, signal: new AbortController().signal })) void _;
-    }, (e: unknown) => exitCodeFor(e) === 3 && /not the host-wide client listing of example\.com: its handler failed/.test((e as Error).message));
+    }, (e: unknown) => exitCodeFor(e) === 3 && /never answered its host-wide client listing of example\.com: the request failed inside the server/.test((e as Error).message));
   });
 });
