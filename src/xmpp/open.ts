@@ -69,7 +69,7 @@ export interface XmppPrepareDeps {
 export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: XmppPrepareDeps = {}): Promise<PreparedSource> {
   refuseWithoutNetwork(t);
   const ca = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, deps.prompt);
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile, passwordFromEnv: t.passwordFromEnv }, io, deps.prompt);
   const state = deps.state ?? new CamState();
   const login = deps.login ?? xmppLogin;
   const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
