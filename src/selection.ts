@@ -8,7 +8,7 @@
 import { Command as CommanderCommand, type Command, type Option } from "commander";
 import { CamError, usageError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
-import { addCommonOptions, addFanoutOptions, DEFAULT_PARALLEL, resolveCommon, type CommonOptions, type ServerSelection } from "./options.js";
+import { addCommonOptions, addFanoutOptions, DEFAULT_PARALLEL, resolveCommon, type CommonOptions, type OutputFormat, type ServerSelection } from "./options.js";
 import type { TransportOptionValues } from "./contexts.js";
 
 /**
@@ -95,7 +95,7 @@ export interface FanoutRun {
 }
 
 /** The runs of a fan-out (several contexts), or undefined when the command talks to one server. */
-export function fanoutRuns(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, defaultSocket: string): { runs: FanoutRun[]; parallel: number } | undefined {
+export function fanoutRuns(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, defaultSocket: string): { runs: FanoutRun[]; parallel: number; output: OutputFormat } | undefined {
   const selection = raw.selection as ServerSelection | undefined;
   if (selection?.kind !== "many") return undefined;
   const runs = selection.runs.map(({ context, applied }): FanoutRun => {
@@ -106,5 +106,5 @@ export function fanoutRuns(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
       throw e;
     }
   });
-  return { runs, parallel: selection.parallel };
+  return { runs, parallel: selection.parallel, output: raw.json === true ? "json" : ((raw.output as OutputFormat | undefined) ?? "table") };
 }
