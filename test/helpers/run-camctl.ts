@@ -19,7 +19,8 @@ export function runCamctl(
   const started = Date.now();
   return new Promise((resolve, reject) => {
     // A clean environment: nothing from the developer's shell leaks into what is tested.
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...o.env };
+    // No config file unless a test names one: a developer's own contexts must not redirect camctl.
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml", ...o.env };
     const child = spawn(process.execPath, [CAMCTL_BIN, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";

@@ -73,7 +73,7 @@ describe("reading the file", () => {
     assert.deepEqual(f.contexts.map((c) => c.name), ["prod", "local", "staging"]);
     assert.deepEqual(f.contexts[0], {
       name: "prod", description: "production", timeout: 30,
-      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com:2222", sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"] },
+      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com:2222", sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined },
     });
     assert.deepEqual(f.contexts[2]!.server, {
       kind: "xmpp", jid: "admin@staging.example.com", server: "xmpp.staging.example.com:5222", tls: undefined,
