@@ -215,9 +215,11 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 /** The certificate check's verdict. */
 export function certificateCheck(c: NonNullable<ProbeResult["certificate"]>, domain: string, where: string, now: Date): Check {
   const names = c.names.length > 0 ? c.names.map(displaySafe).join(", ") : "no DNS names";
-  const days = Math.floor((c.validTo.getTime() - now.getTime()) / DAY_MS);
-  if (c.authorizationError === "CERT_HAS_EXPIRED" || days < 0) {
-    return fail(null, "tls-certificate", `The certificate of ${where} expired on ${day(c.validTo)} (${-days} days ago): clients, camctl included, refuse it. Renew it.`, 3);
+  const left = (c.validTo.getTime() - now.getTime()) / DAY_MS;
+  const days = Math.floor(left);
+  if (c.authorizationError === "CERT_HAS_EXPIRED" || left < 0) {
+    const ago = Math.floor(-left);
+    return fail(null, "tls-certificate", `The certificate of ${where} expired on ${day(c.validTo)} (${ago === 0 ? "today" : `${ago} ${ago === 1 ? "day" : "days"} ago`}): clients, camctl included, refuse it until it is renewed.`, 3);
   }
   if (c.authorizationError === "CERT_NOT_YET_VALID" || c.validFrom.getTime() > now.getTime()) {
     return fail(null, "tls-certificate", `The certificate of ${where} is valid only from ${day(c.validFrom)}: clients refuse it until then (or this machine's clock is wrong).`, 3);
