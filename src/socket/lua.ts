@@ -8,8 +8,10 @@
 // Values from the command line travel hex-encoded: the literal can only hold [0-9a-f], so no
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../prosody/mod_client_management_admin/client_access.lib.lua";
+import accountLockoutLua from "../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
+import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
 
@@ -20,6 +22,8 @@ export const LUA_SOURCES = {
   record_stream: recordStreamLua,
   admin_requests: adminRequestsLua,
   stream_continue: streamContinueLua,
+  account_lockout: accountLockoutLua,
+  lockout_request: lockoutRequestLua,
 } as const;
 
 export function luaHexString(value: string): string {
@@ -40,15 +44,33 @@ const LIBRARY =
 /** Arguments of a request: names are camctl's own identifiers; absent values are left out. */
 export type LuaArgs = Record<string, string | null | undefined>;
 
-/** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
-export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
+/** `local ARGS = { name = "<hex>", … }`: the request's values, hex-encoded. */
+function argsLua(args: LuaArgs): string {
   const fields = Object.entries(args)
     .filter((entry): entry is [string, string] => typeof entry[1] === "string")
     .map(([name, value]) => {
       if (!/^[a-z_]+$/.test(name)) throw new Error(`not a Lua argument name: ${name}`);
       return `${name} = ${luaHexString(value)}`;
     });
-  return `>local ARGS = { ${fields.join(", ")} }\n${LIBRARY}return admin_requests.${request}(ARGS)`;
+  return `local ARGS = { ${fields.join(", ")} }\n`;
+}
+
+/** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
+export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
+  return `>${argsLua(args)}${LIBRARY}return admin_requests.${request}(ARGS)`;
+}
+
+/**
+ * The `>` chunk of `user lockout` (lua/lockout_request.lua on account_lockout.lib.lua): only this
+ * request carries that code. Its reply is a record stream.
+ */
+export function lockoutChunk(args: LuaArgs): string {
+  return (
+    `>${argsLua(args)}${LIBRARY}` +
+    luaModule("account_lockout", accountLockoutLua, ["client_access"]) +
+    luaModule("lockout_request", lockoutRequestLua, ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"]) +
+    "return lockout_request.lockout(ARGS)"
+  );
 }
 
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */
