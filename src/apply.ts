@@ -54,7 +54,7 @@ export function tallyExitCode(t: ApplyTally): 0 | 7 | 9 {
   return 0;
 }
 
-export const PASSWORD_REASON = "its session is closed and its tokens revoked, but it signed in with the account's password and can come back with it until the password is changed";
+export const PASSWORD_REASON = "nothing but the password is left: it can sign in again with its account's password until that is changed";
 
 /** What a revocation's report means for the item. */
 export function resultOfReport(item: PlanItem, report: RevokeReport): ItemResult {

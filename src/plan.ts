@@ -23,7 +23,7 @@
 // The reader does not depend on the line layout: it scans the JSON itself, so a plan reformatted by
 // jq (keys in another order, other indentation) reads the same. Writing never follows a symlink and
 // never replaces a file: the plan is created exclusively, readable by its owner only (0600).
-import { constants as fsc, createReadStream } from "node:fs";
+import { constants as fsc } from "node:fs";
 import fsp, { type FileHandle } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -233,6 +233,8 @@ export class PlanWriter {
 
 // ---------------------------------------------------------------------------------------------
 // Reading
+
+const READ_CHUNK = 64 * 1024;
 
 /** The largest single value (an item, or a header field) camctl reads from a plan. */
 const MAX_VALUE_CHARS = 1024 * 1024;
@@ -462,13 +464,22 @@ export class PlanReader {
     return new PlanReader(file, handle);
   }
 
-  private async *scan(): AsyncGenerator<Scanned> {
-    const stream = createReadStream("", { fd: this.handle.fd, start: 0, autoClose: false, encoding: "utf8", highWaterMark: 64 * 1024 });
-    try {
-      yield* scanPlanText(stream as AsyncIterable<string>, this.file);
-    } finally {
-      stream.destroy();
+  /** The file's text from its start, in chunks (positioned reads: several passes share the descriptor). */
+  private async *chunks(): AsyncGenerator<string> {
+    const buffer = Buffer.alloc(READ_CHUNK);
+    const decoder = new TextDecoder("utf-8");
+    for (let position = 0; ; ) {
+      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      yield decoder.decode(buffer.subarray(0, bytesRead), { stream: true });
     }
+    const rest = decoder.decode();
+    if (rest !== "") yield rest;
+  }
+
+  private scan(): AsyncGenerator<Scanned> {
+    return scanPlanText(this.chunks(), this.file);
   }
 
   /**

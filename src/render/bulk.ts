@@ -31,6 +31,16 @@ export function resultRecord(r: ItemResult): Record<string, unknown> {
   return { account: r.account, id: r.id, outcome: r.outcome, ...(r.reason !== undefined ? { reason: r.reason } : {}), done: r.done };
 }
 
+/** "closed its session, revoked its FAST tokens": what this run did to an item, or "". */
+function doneWords(done: ItemResult["done"]): string {
+  if (!done) return "";
+  const words: string[] = [];
+  if (done.sessionClosed) words.push("closed its session");
+  if (done.fastTokensRevoked) words.push("revoked its FAST tokens");
+  if (done.grantRevoked) words.push("revoked its grant");
+  return words.join(", ");
+}
+
 const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? "" : String(b));
 
 /** "password-reset-required" is the longest outcome name. */
@@ -47,7 +57,7 @@ export class ResultsWriter {
 
   constructor(
     private readonly format: BulkFormat,
-    private readonly io: IOStreams,
+    io: IOStreams,
     private readonly head: Readonly<Record<string, unknown>>,
   ) {
     this.out = new OutputWriter(io.stdout);
@@ -73,7 +83,8 @@ export class ResultsWriter {
       case "table": {
         const tone = { revoked: this.chalk.green, "password-reset-required": this.chalk.yellow, gone: this.chalk.dim, changed: this.chalk.dim, failed: this.chalk.red }[r.outcome];
         const who = entry ? clientLabel(entry) : displaySafe(r.id);
-        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${displaySafe(r.account)}  ${who}\n`;
+        const did = doneWords(r.done);
+        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${displaySafe(r.account)}  ${who}${did ? `: ${did}` : ""}\n`;
         // The password case is explained once, in the summary; the others item by item.
         if (r.reason !== undefined && r.outcome !== "password-reset-required") line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
         await this.out.write(line);
@@ -83,15 +94,19 @@ export class ResultsWriter {
     }
   }
 
-  /** Ends the output: the JSON document's summary, the table's summary lines; nothing more for NDJSON and CSV. */
-  async end(tally: ApplyTally, extra: Readonly<Record<string, unknown>> = {}): Promise<void> {
+  /**
+   * Ends the output: the JSON document's summary (and `extra` fields), the table's summary lines
+   * (`tableLines` instead of the bulk summary when given); nothing more for NDJSON and CSV.
+   */
+  async end(tally: ApplyTally, extra: Readonly<Record<string, unknown>> = {}, tableLines?: readonly string[]): Promise<void> {
     if (this.format === "json") {
       const results = this.count === 0 ? this.open() + "[]" : "\n  ]";
       const rest = { summary: tally, ...extra };
       const tail = Object.entries(rest).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${safeJson(v, 2).replace(/\n/g, "\n  ")}`).join("");
       await this.out.write(`${results}${tail}\n}\n`);
     } else if (this.format === "table") {
-      await this.out.write((this.count > 0 ? "\n" : "") + summarySentences(tally).join("\n") + "\n");
+      const lines = tableLines ?? summarySentences(tally);
+      if (lines.length > 0) await this.out.write((this.count > 0 ? "\n" : "") + lines.join("\n") + "\n");
     } else if (this.format === "csv" && this.count === 0) {
       await this.out.write(csvRow(RESULT_CSV_COLUMNS));
     }
