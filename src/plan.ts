@@ -265,6 +265,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
     pos = 0;
     return true;
   };
+  const cutShort = "it ends in the middle (was camctl interrupted while writing it?)";
   const bad = (detail: string) => notAPlan(file, detail);
   /** The next character that is not white space (not consumed); "" at the end. */
   const peek = async (): Promise<string> => {
@@ -275,7 +276,8 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
     }
   };
   const expect = async (ch: string, what: string) => {
-    if ((await peek()) !== ch) throw bad(`expected ${what}`);
+    const next = await peek();
+    if (next !== ch) throw bad(next === "" ? cutShort : `expected ${what}`);
     pos++;
   };
   /** The raw text of the JSON value starting at the next non-space character. */
@@ -293,7 +295,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
         if (out.length > MAX_VALUE_CHARS) throw bad("a value in it is larger than camctl reads");
         if (!(await more())) {
           if (primitive && depth === 0) return out;
-          throw bad("it ends in the middle (was camctl interrupted while writing it?)");
+          throw bad(cutShort);
         }
         start = 0;
       }
@@ -355,7 +357,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
             const sep = await peek();
             pos++;
             if (sep === "]") break;
-            if (sep !== ",") throw bad('the list of items is malformed');
+            if (sep !== ",") throw bad(sep === "" ? cutShort : "the list of items is malformed");
           }
         }
       } else {
@@ -364,7 +366,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
       const sep = await peek();
       pos++;
       if (sep === "}") break;
-      if (sep !== ",") throw bad("it is malformed");
+      if (sep !== ",") throw bad(sep === "" ? cutShort : "it is malformed");
     }
   }
   if ((await peek()) !== "") throw bad("there is more after the plan");
