@@ -173,17 +173,22 @@ function M.lockout(ctx, username, opts)
 	local enabled = usermanager.user_is_enabled(username, host);
 	if type(enabled) == "boolean" then report.enabled = enabled; end
 
-	local revoked_entries, failed_entries = 0, 0;
+	local revoked_entries, gone_entries, failed_entries = 0, 0, 0;
 	for _, entry in ipairs(report.entries) do
-		if entry.err == nil then revoked_entries = revoked_entries + 1; else failed_entries = failed_entries + 1; end
+		if entry.err == nil then revoked_entries = revoked_entries + 1;
+		elseif entry.err == "gone" then gone_entries = gone_entries + 1; -- went with another one (a grant with its client)
+		else failed_entries = failed_entries + 1; end
 	end
+	local entry_notes = {};
+	if gone_entries > 0 then entry_notes[#entry_notes + 1] = gone_entries .. " gone with another"; end
+	if failed_entries > 0 then entry_notes[#entry_notes + 1] = failed_entries .. " FAILED"; end
 	local left = {};
 	for _, client in ipairs(after) do
 		if type(client) == "table" then left[#left + 1] = tostring(client.id); end
 	end
 	log(#report.failures > 0 and "warn" or "info",
 		"%s locked out %s: revoked %d listed clients%s, %d more grants, %d more FAST tokens; %s; closed %d more sessions; %s%s",
-		ctx.actor, target, revoked_entries, failed_entries > 0 and (" (" .. failed_entries .. " not)") or "",
+		ctx.actor, target, revoked_entries, #entry_notes > 0 and (" (" .. table.concat(entry_notes, ", ") .. ")") or "",
 		report.grants_revoked, report.fast_tokens_revoked,
 		report.password_changed and "set a new password" or report.disabled and "disabled the account" or "left the password",
 		report.sessions_closed,
