@@ -37,7 +37,7 @@ test("bash completes commands, subcommands, options and --output values", async 
   assert.equal(complete(["camctl", "user", "lockout", "a@b.c", "--new"]), "--new-password-file");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--last-seen-b"]), "--last-seen-before");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--type", ""]), "session access");
-  assert.equal(complete(["camctl", "host", "clients", "example.com", "--su"]), "--summary");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--summ"]), "--summary");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--no-e"]), "--no-expiry");
   // `user clients` does not take the host-wide filters.
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--last-seen"]), "");
