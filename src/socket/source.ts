@@ -4,10 +4,12 @@
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource, HostScan } from "../source.js";
+import type { ScanProgress } from "../progress.js";
 import type { ClientFilter, HostClientRecord } from "../filters.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream } from "./adminstream.js";
-import { hostScanChunk, requestChunk } from "./lua.js";
+import { hostScanChunk, lockoutChunk, requestChunk } from "./lua.js";
+import type { LockoutEntry, LockoutReport, LockoutRequest } from "../lockout.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 
 type Meta = Record<string, unknown>;
@@ -43,6 +45,11 @@ function replyError(meta: Meta, jid: string, id?: string): CamError {
         `${entry} is now listed for ${account} as a different client than the one shown, so nothing was revoked. ` +
         `List the clients again with \`camctl user clients ${account}\` and check.`,
         "changed");
+    case "disable-unsupported":
+    case "password-unsupported":
+      return new CamError("unsupported",
+        `${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
+        String(meta.err));
     case "forbidden":
       return new CamError("forbidden",
         `Prosody's client management refused the request for ${account} (forbidden).`,
@@ -86,11 +93,14 @@ function secondsText(iso: string | null): string | null {
   return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : null;
 }
 
+const PROGRESS_MS = 100;
+
 /** The filter as the server's Lua reads it (client_filter.lua): ClientFilter without its empty fields. */
 export function filterForServer(f: ClientFilter): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(f)) {
-    if (value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    // connected: false is a filter (--disconnected); noExpiry: false is none.
+    if (value === null || (key === "noExpiry" && value === false) || (Array.isArray(value) && value.length === 0)) continue;
     out[key] = value;
   }
   const software = f.software;
@@ -103,8 +113,8 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
  * at LOW, so memory stays flat whatever the consumer's pace.
  */
 class RecordQueue<T> {
-  static readonly HIGH = 2000;
-  static readonly LOW = 500;
+  static readonly HIGH = 1000;
+  static readonly LOW = 250;
   private items: (T | undefined)[] = [];
   private head = 0;
   private paused = false;
@@ -166,6 +176,45 @@ export class SocketClientSource implements ClientSource {
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
   }
 
+  /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */
+  async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
+    const chunk = lockoutChunk({
+      jid,
+      disable: request.action === "disable" ? "true" : null,
+      new_password: request.action === "new-password" ? request.newPassword : null,
+    });
+    const { records, meta } = await readRecordStream(this.stream, chunk, { what: `the lockout of ${displaySafe(jid)}` });
+    if (meta.err) throw replyError(meta, jid);
+    const entries: LockoutEntry[] = [];
+    const after: ClientRecord[] = [];
+    for (const r of records) {
+      if (Array.isArray(r)) {
+        after.push(clientFromSocket(r));
+      } else if (r && typeof r === "object" && typeof (r as Meta).id === "string") {
+        const e = r as Meta;
+        const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
+        const failed = typeof e.err === "string";
+        entries.push({
+          id: e.id as string,
+          done: failed ? null : { sessionClosed: flag(e.session_closed), fastTokensRevoked: flag(e.fast_tokens_revoked), grantRevoked: flag(e.grant_revoked) },
+          error: failed ? (e.err as string) : null,
+          errorText: str(e.text),
+        });
+      }
+    }
+    const count = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : 0);
+    return {
+      jid: str(meta.jid) ?? jid,
+      entries,
+      swept: { grants: count(meta.grants_revoked), fastTokens: count(meta.fast_tokens_revoked), sessions: count(meta.sessions_closed) },
+      disabled: meta.disabled === true,
+      passwordChanged: meta.password_changed === true,
+      enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
+      failures: typeof meta.failures === "string" ? meta.failures.split("\n") : [],
+      after,
+    };
+  }
+
   /**
    * The complete revocation runs in the server in one request (client_access.lib.lua, shared with
    * the companion module): it checks that `expected.id` is still listed as the same client, revokes
@@ -219,6 +268,15 @@ export class SocketClientSource implements ClientSource {
       () => this.stream.resume(),
     );
     let outcome: { meta: Meta } | { error: unknown } | undefined;
+    // Records arriving are the scan advancing too (a batch can be one account with a long list):
+    // they re-announce the last progress, at most every PROGRESS_MS.
+    let last: ScanProgress = { scanned: 0, total: null };
+    let announced = 0;
+    const announce = (p: ScanProgress) => {
+      last = p;
+      announced = Date.now();
+      scan.onProgress?.(p);
+    };
     const reading = readRecordStream(this.stream, chunk, {
       what,
       // Records are handed on, not kept: no cap on the whole, only on each record.
@@ -228,11 +286,12 @@ export class SocketClientSource implements ClientSource {
         if (Array.isArray(raw)) {
           const [account, client] = raw as [unknown, unknown];
           if (typeof account === "string" && Array.isArray(client)) queue.push({ account, ...clientFromSocket(client) });
+          if (Date.now() - announced >= PROGRESS_MS) announce(last);
         } else if (raw && typeof raw === "object") {
           const line = raw as Meta;
           if (typeof line.failed === "string") scan.onAccountFailed?.(line.failed, String(line.error ?? ""));
           else if (typeof line.scanned === "number") {
-            scan.onProgress?.({ scanned: line.scanned, total: typeof line.total === "number" ? line.total : null });
+            announce({ scanned: line.scanned, total: typeof line.total === "number" ? line.total : null });
           }
         }
       },
