@@ -149,7 +149,7 @@ async function doctorFanout(
   io: IOStreams,
   deps: Pick<Deps, "prepareSource">,
 ): Promise<void> {
-  const { fanoutRecords, finishFanout, fanoutJsonTail } = await import("./fanout.js");
+  const { fanoutRecords, finishFanout, fanoutJsonTail, prepareWith } = await import("./fanout.js");
   const outcomes: ContextOutcome[] = [];
   const rows: CheckRow[] = [];
   const streaming = fan.output === "ndjson" || fan.output === "csv";
@@ -161,8 +161,7 @@ async function doctorFanout(
       const code = checksExitCode(checks);
       if (code !== 0) throw failedChecks(checks, code, true);
     },
-    io,
-    deps,
+    prepareWith(deps, io),
     outcomes,
   );
   if (streaming) {

@@ -21,7 +21,16 @@ export interface Fanout {
 }
 
 /** One context's work: records go to `emit` (await it: it waits while the output is behind). */
-export type ContextTask<R> = (prepared: PreparedSource, opts: CommonOptions, emit: (record: R) => Promise<void>, signal: AbortSignal) => Promise<number | void>;
+export type ContextTask<R> = (
+  prepared: PreparedSource,
+  opts: CommonOptions,
+  emit: (record: R) => Promise<void>,
+  signal: AbortSignal,
+  context: string,
+) => Promise<number | void>;
+
+/** The usual preparation of a run: its options through deps.prepareSource. */
+export const prepareWith = (deps: Pick<Deps, "prepareSource">, io: IOStreams) => (run: FanoutRun) => deps.prepareSource(run.opts!, io);
 
 /**
  * Prepares every context first, one after the other (a password prompt must not interleave with
@@ -31,8 +40,7 @@ export type ContextTask<R> = (prepared: PreparedSource, opts: CommonOptions, emi
 export async function* fanoutRecords<R extends object>(
   fan: Fanout,
   task: ContextTask<R>,
-  io: IOStreams,
-  deps: Pick<Deps, "prepareSource">,
+  prepare: (run: FanoutRun) => Promise<PreparedSource>,
   outcomes: ContextOutcome[],
 ): AsyncGenerator<R & { context: string }> {
   const ready = new Map<string, { prepared: PreparedSource; opts: CommonOptions } | { error: unknown }>();
@@ -42,7 +50,7 @@ export async function* fanoutRecords<R extends object>(
       continue;
     }
     try {
-      ready.set(run.context, { prepared: await deps.prepareSource(run.opts, io), opts: run.opts });
+      ready.set(run.context, { prepared: await prepare(run), opts: run.opts });
     } catch (error) {
       ready.set(run.context, { error });
     }
@@ -52,7 +60,7 @@ export async function* fanoutRecords<R extends object>(
     async (context, emit, signal) => {
       const r = ready.get(context)!;
       if ("error" in r) throw r.error;
-      return abortable(task(r.prepared, r.opts, emit, signal), signal);
+      return abortable(task(r.prepared, r.opts, emit, signal, context), signal);
     },
     { parallel: fan.parallel },
   );
@@ -107,7 +115,7 @@ export async function userClientsFanout(fan: Fanout, jid: string, format: Output
     for (const c of list.clients) await emit(c);
   };
   const { writeClients } = await import("../render/clients.js");
-  await writeClients(fanoutRecords(fan, task, io, deps, outcomes), format, io, {
+  await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
     head: { jid },
     context: true,
     empty: `No clients have access to ${jid} on any of the contexts that answered.`,
@@ -160,7 +168,7 @@ export async function hostClientsFanout(
       }
     });
   const { writeClients } = await import("../render/clients.js");
-  await writeClients(fanoutRecords(fan, task, io, deps, outcomes), format, io, {
+  await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
     head: { host },
     account: true,
     context: true,

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
-import { runCamctl } from "../helpers/run-camctl.js";
+import { spawnSync } from "node:child_process";
+import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 
 const sshSkip = sshdUnavailable();
 const ALICE = "alice@camctl.test";
@@ -204,6 +205,75 @@ describe("fan-out over three servers, one of them down", () => {
       assert.ok(doc.checks.some((x) => x.context === ctx && x.check === "client-management" && x.status === "ok"), ctx);
     }
     assert.deepEqual(doc.checks.filter((x) => x.context === "c").map((x) => [x.check, x.status]), [["admin-socket", "fail"]]);
+  });
+
+  test("host revoke --dry-run on several contexts: every context's plan, tagged", async () => {
+    for (const sb of [a, b]) await sb.createGrant((await sb.createAccount("dry")).jid, { software: "Evil Dry" });
+    const r = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Dry", "--dry-run", "-o", "ndjson", "--all-contexts"], { env: config(threeServers()) });
+    assert.equal(r.code, 3, r.stderr);
+    const records = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { context: string; account: string });
+    assert.deepEqual(records.map((x) => [x.context, x.account]).sort(), [["a", "dry@camctl.test"], ["b", "dry@camctl.test"]]);
+    assert.match(r.stderr, /^camctl: c\s+exit 3/m);
+  });
+
+  test("host revoke --plan-out on several contexts: one plan per context, the file name carries it", async () => {
+    for (const sb of [a, b]) await sb.createGrant((await sb.createAccount("planned")).jid, { software: "Evil Planned" });
+    const env = config(threeServers());
+    const file = path.join(dir, "prune.json");
+    const r = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Planned", "--plan-out", file, "--context", "a,b"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^a: wrote a plan to revoke 1 client on 1 account of camctl\.test to \S+prune\.a\.json; apply it with: camctl --context a host apply \S+prune\.a\.json$/m);
+    assert.ok(fs.existsSync(path.join(dir, "prune.a.json")) && fs.existsSync(path.join(dir, "prune.b.json")));
+    assert.equal(fs.existsSync(file), false);
+    const applied = await runCamctl(["--context", "b", "host", "apply", path.join(dir, "prune.b.json"), "--yes", "-o", "ndjson"], { env });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal((JSON.parse(applied.stdout.trim()) as { outcome: string }).outcome, "revoked");
+  });
+
+  test("applying on several contexts needs --all-contexts --yes; then each context applies its own plan", async () => {
+    for (const sb of [a, b]) await sb.createGrant((await sb.createAccount("applied")).jid, { software: "Evil Applied" });
+    const env = config(threeServers());
+    const list = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Applied", "--yes", "--context", "a,b"], { env });
+    assert.equal(list.code, 2);
+    assert.match(list.stderr, /needs --all-contexts --yes/);
+    const r = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Applied", "--yes", "--all-contexts", "-o", "ndjson"], { env });
+    assert.equal(r.code, 3, r.stderr);
+    const results = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { context: string; account: string; outcome: string });
+    assert.deepEqual(results.map((x) => [x.context, x.account, x.outcome]).sort(), [["a", "applied@camctl.test", "revoked"], ["b", "applied@camctl.test", "revoked"]]);
+    assert.match(r.stderr, /^camctl: c\s+exit 3\s+There is no admin socket/m);
+    for (const sb of [a, b]) {
+      const after = await runCamctl(["user", "clients", "applied@camctl.test", "--json", "--socket", sb.socketPath]);
+      assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+    }
+  });
+
+  const haveScript = spawnSync("script", ["--version"]).status === 0;
+  test("on a terminal, --all-contexts --yes still shows each context's plan and asks once", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    for (const sb of [a, b]) await sb.createGrant((await sb.createAccount("asked")).jid, { software: "Evil Asked" });
+    const env = config(threeServers());
+    const onTerminal = (typed: string) => {
+      const args = [process.execPath, CAMCTL_BIN, "host", "revoke", "camctl.test", "--software", "Evil Asked", "--yes", "--all-contexts"];
+      const quoted = args.map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(" ");
+      const r = spawnSync("script", ["-qec", `stty cols 200 rows 50; ${quoted}`, "/dev/null"], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", ...env },
+        encoding: "utf8",
+        timeout: 60_000,
+        input: typed,
+      });
+      return { code: r.status, out: r.stdout.replace(/\r\n/g, "\n") };
+    };
+    const left = async () => (await Promise.all([a, b].map((sb) => runCamctl(["user", "clients", "asked@camctl.test", "--json", "--socket", sb.socketPath]))))
+      .map((r) => (JSON.parse(r.stdout) as { clients: unknown[] }).clients.length);
+    let r = onTerminal("n\r");
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /camctl: a: 1 client on 1 account\n/);
+    assert.match(r.out, /camctl: b: 1 client on 1 account\n/);
+    assert.match(r.out, /camctl: c: cannot plan, so nothing is revoked there \(There is no admin socket/);
+    assert.match(r.out, /Revoke 2 clients of camctl\.test on 2 contexts\?/);
+    assert.deepEqual(await left(), [1, 1], "no means nothing is revoked anywhere");
+    r = onTerminal("y\r");
+    assert.equal(r.code, 3, r.out);
+    assert.deepEqual(await left(), [0, 0]);
   });
 
   test("several contexts refuse options that name one server, and commands that work on one", async () => {

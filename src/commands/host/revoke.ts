@@ -9,7 +9,8 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../errors.js";
 import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../iostreams.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { fanoutRuns } from "../../selection.js";
 import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../plan.js";
 import { progressLine } from "../../progress.js";
 import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
@@ -80,7 +81,12 @@ export function register(host: Command, deps: Deps): void {
     .option("--dry-run", "print the plan and change nothing")
     .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addCommonOptions(cmd).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      const { hostRevokeFanout } = await import("../fanout-revoke.js");
+      return hostRevokeFanout(fan, raw, parseHost(hostArg), deps);
+    }
     const opts: HostRevokeOptions = {
       ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
       host: parseHost(hostArg),
@@ -96,7 +102,7 @@ export function register(host: Command, deps: Deps): void {
   });
 }
 
-function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
+export function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
   const filtered = !isEmptyFilter(opts.filter);
   if (!filtered && !opts.all) {
     throw new CamError("usage",
@@ -124,7 +130,7 @@ async function* planRecords(records: AsyncIterable<HostClientRecord>, opts: Host
  * gets the planned records as they arrive. While it handles one (writing it), the wait is ours,
  * not the server's: the deadline stays armed and the progress line is not drawn.
  */
-async function scanPlan(
+export async function scanPlan(
   prepared: PreparedSource,
   opts: HostRevokeOptions,
   io: IOStreams,
