@@ -94,6 +94,29 @@ describe("camctl over --ssh", { skip }, () => {
     });
   }
 
+  test("host revoke --plan-out, host apply and user lockout over --ssh", async () => {
+    const planned = await sb.createAccount("ssh-planned");
+    await sb.createGrant(planned.jid, { software: "Evil over SSH" });
+    const file = `${sb.dir}/ssh-plan.json`;
+    const plan = await runCamctl(["host", "revoke", sb.host, "--software", "Evil over SSH", "--plan-out", file, ...overSsh()]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const apply = await runCamctl(["host", "apply", file, "--yes", "-o", "ndjson", ...overSsh()]);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.deepEqual(apply.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { account: string; outcome: string })).map((x) => [x.account, x.outcome]), [[planned.jid, "revoked"]]);
+
+    const direct = await sb.createAccount("ssh-direct");
+    await sb.createGrant(direct.jid, { software: "Evil direct" });
+    const revoke = await runCamctl(["host", "revoke", sb.host, "--account", "ssh-direct", "--yes", "-o", "ndjson", ...overSsh(), "--ssh-route", "exec"]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+
+    const locked = await sb.createAccount("ssh-locked");
+    await sb.createGrant(locked.jid, { software: "Lockout app" });
+    const lockout = await runCamctl(["user", "lockout", locked.jid, "--disable", "--yes", ...overSsh()]);
+    assert.equal(lockout.code, 0, lockout.stderr);
+    const after = await runCamctl(["user", "clients", locked.jid, "--json", "--socket", sb.socketPath]);
+    assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+  });
+
   test("a changed host key: one sentence, code 4, before any login", async () => {
     const r = await runCamctl(["user", "clients", "x@camctl.test", ...overSsh(sshd.wrongHostKeyArgs)]);
     assertOneSentence(r, 4, /SSH host key of 127\.0\.0\.1 does not match the one in known_hosts/);
