@@ -93,7 +93,7 @@ export function finishFanout(outcomes: readonly ContextOutcome[], format: Output
   // On stderr the status lines above say why; JSON readers find it in "contexts", but a person
   // reading stderr next to JSON should still see the reason when there is one.
   const only = failed.length === 1 ? failed[0]! : undefined;
-  const why = format === "json" && only?.message ? msg`: ${excerpt(only.message, 400)}` : "";
+  const why = format === "json" && only?.message ? msg`: ${excerpt(only.message.replace(/\.$/, ""), 400)}` : "";
   throw new CamError(
     kindOfCode(code),
     msg`${failed.length} of ${outcomes.length} contexts failed (${failed.map((o) => o.context).join(", ")}${why}); the others' results are complete.`,

@@ -65,6 +65,12 @@ describe("where the file is", () => {
 });
 
 describe("reading the file", () => {
+  test("ssh_config: an ssh_config file for the context, relative to the config file; only with ssh", async () => {
+    const f = await parseContextFile(`[contexts.a]\nssh = "h"\nssh_config = "fleet/ssh_config"\n`, "/etc/camctl/config.toml", {});
+    assert.equal(f.contexts[0]!.server.kind === "socket" && f.contexts[0]!.server.sshConfig, "/etc/camctl/fleet/ssh_config");
+    await assert.rejects(parseContextFile(`[contexts.a]\nsocket = "/s"\nssh_config = "x"\n`, "/c.toml", {}), /has ssh_route, sudo_user, ssh_args or ssh_config but no ssh/);
+  });
+
   test("a complete file: three kinds of context, paths resolved, the default", async () => {
     const { path: file, env } = configFile(SAMPLE);
     const f = (await loadContextFile(env))!;
