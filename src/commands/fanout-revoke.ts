@@ -14,13 +14,13 @@ import { parseFilter, type HostClientRecord, type RawFilterOptions } from "../fi
 import { messageLine, OutputWriter, type IOStreams } from "../iostreams.js";
 import { setInterruptHint } from "../interrupt.js";
 import type { OutputFormat } from "../options.js";
-import { PlanWriter, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../plan.js";
+import { PlanWriter, planItem, type PlanHeader } from "../plan.js";
 import { SummaryBuilder } from "../summary.js";
 import { msg } from "../text/untrusted.js";
 import { withSource, type PreparedSource } from "../transport.js";
 import type { Deps } from "./deps.js";
 import { fanoutJsonTail, fanoutRecords, finishFanout, kindOfCode, prepareWith, type Fanout } from "./fanout.js";
-import { checkOptions, scanPlan, type HostRevokeOptions } from "./host/revoke.js";
+import { checkOptions, planHeader, scanPlan, type HostRevokeOptions } from "./host/revoke.js";
 import { confirmBulk } from "./host/bulk.js";
 
 type RevokeSettings = Omit<HostRevokeOptions, "transport" | "timeoutSeconds" | "output">;
@@ -91,15 +91,7 @@ interface PlanMade {
 
 /** Plans one context into `writer`; the plan's counts. A partlyDone error (unread accounts) comes after the plan is complete. */
 async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, writer: PlanWriter, io: IOStreams): Promise<{ header: PlanHeader; items: number; accounts: number; unread?: CamError }> {
-  const header: PlanHeader = {
-    format: PLAN_FORMAT,
-    version: PLAN_VERSION,
-    host: opts.host,
-    transport: opts.transport.kind,
-    createdAt: io.now().toISOString().replace(/\.\d{3}Z$/, "Z"),
-    filters: planFilters(opts.filter, opts.all),
-    keepNewest: opts.keepNewest,
-  };
+  const header = planHeader(opts, io.now());
   const summary = new SummaryBuilder(io.now());
   let unread: CamError | undefined;
   await writer.begin(header);

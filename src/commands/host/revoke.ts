@@ -186,19 +186,24 @@ export async function scanPlan(
   }
 }
 
-export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
-  const prepared = await deps.prepareSource(opts, io);
-  if (opts.dryRun) return dryRun(prepared, opts, io);
-
-  const header: PlanHeader = {
+/** The header of a plan made now with these options. */
+export function planHeader(opts: HostRevokeOptions, now: Date): PlanHeader {
+  return {
     format: PLAN_FORMAT,
     version: PLAN_VERSION,
     host: opts.host,
     transport: opts.transport.kind,
-    createdAt: io.now().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
     filters: planFilters(opts.filter, opts.all),
     keepNewest: opts.keepNewest,
   };
+}
+
+export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
+  const prepared = await deps.prepareSource(opts, io);
+  if (opts.dryRun) return dryRun(prepared, opts, io);
+
+  const header = planHeader(opts, io.now());
   const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
   const summary = new SummaryBuilder(io.now());
   const first: HostClientRecord[] = [];
