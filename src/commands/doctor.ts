@@ -95,7 +95,9 @@ function failedChecks(checks: readonly Check[], code: number, withReason: boolea
   const what = `${title(first)}${first.host ? ` on ${first.host}` : ""}`;
   const count = failed.length === 1 ? `1 of ${checks.length} checks failed (${what})` : `${failed.length} of ${checks.length} checks failed (the first: ${what})`;
   // In a table the sentences are on screen already.
-  return new CamError(kindOfCode(code), withReason ? msg`${count}: ${excerpt(first.message.replace(/\.$/, ""), 400)}.` : msg`${count}.`);
+  if (!withReason) return new CamError(kindOfCode(code), msg`${count}.`);
+  const sentence = excerpt(first.message.replace(/\.$/, ""), 400);
+  return new CamError(kindOfCode(code), failed.length === 1 ? msg`${what}: ${sentence}.` : msg`${count}: ${sentence}.`);
 }
 
 const CSV_HEADER = ["host", "check", "status", "exitCode", "message"];
