@@ -195,7 +195,7 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
       }
       if (total > 0) {
         await confirmBulk(
-          { question: `Revoke ${total} ${total === 1 ? "client" : "clients"} of ${s.host} on ${[...planned.values()].filter((p) => p.items > 0).length} contexts?`, items: total, name: s.host, kind: "host name" },
+          { question: `Revoke ${total} ${total === 1 ? "client" : "clients"} of ${s.host} on ${contextCount(planned)}?`, items: total, name: s.host, kind: "host name" },
           io,
           deps,
         );
@@ -206,6 +206,12 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
   } finally {
     for (const p of planned.values()) await p.writer.close(true);
   }
+}
+
+/** "2 contexts": those with something to revoke. */
+function contextCount(planned: Map<string, Planned>): string {
+  const n = [...planned.values()].filter((p) => p.items > 0).length;
+  return `${n} ${n === 1 ? "context" : "contexts"}`;
 }
 
 async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<string, Planned>, planning: ContextOutcome[], s: RevokeSettings, io: IOStreams): Promise<void> {
