@@ -218,6 +218,25 @@ describe("plan and apply over the admin socket", () => {
     assert.equal((await state("halfway")).size, 0, "every planned grant is revoked");
   });
 
+  test("--keep-newest keeps each account's most recently seen matching clients", async () => {
+    const logins: { jid: string; ids: string[] }[] = [];
+    for (const name of ["keep1", "keep2"]) {
+      const { jid, password } = await sb.createAccount(name);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // last seen one second apart
+        const id = randomUUID();
+        await sb.sasl2Login({ jid, password, userAgentId: id, software: "Old phone" });
+        ids.push(`client/${id}`);
+      }
+      logins.push({ jid, ids });
+    }
+    const r = await socket(["host", "revoke", host, "--account", "keep*", "--software", "Old phone", "--keep-newest", "1", "--yes", "-o", "ndjson"]);
+    assert.equal(r.code, 7, r.stderr);
+    const planned = ndjson<{ account: string; id: string }>(r.stdout).map((x) => `${x.account} ${x.id}`).sort();
+    assert.deepEqual(planned, logins.flatMap((l) => l.ids.slice(0, 2).map((id) => `${l.jid} ${id}`)).sort(), "all but the newest of each account");
+  });
+
   test("entries that vanished or changed between plan and apply are reported and not touched", async () => {
     const accounts = await evilHost("drift", 1);
     const jid = accounts[0]!.jid;
@@ -362,6 +381,26 @@ describe("over XMPP as an admin (companion module)", () => {
     assert.equal(outcomes[outcomes.length - 1]!.id, bossPlan[own]!.id, "camctl's own login comes last");
     assert.ok(outcomes.some((x) => x.id === grantId && x.outcome === "revoked"), JSON.stringify(outcomes));
     assert.equal(mine.code, 7, mine.stderr);
+  });
+
+  test("host revoke --jid admin: the plan is the same as over the socket, and --yes revokes it", async () => {
+    const home = newHome();
+    await evilHost("samexmpp", 2);
+    const filters = ["--account", "samexmpp*", "--software", "Evil Client"];
+    const overSocket = await socket(["host", "revoke", host, ...filters, "--dry-run", "-o", "ndjson"]);
+    const overXmpp = await xmppCamctl(sb, home, boss, ["host", "revoke", host, ...filters, "--dry-run", "-o", "ndjson"]);
+    assert.equal(overXmpp.code, 0, overXmpp.stderr);
+    assert.equal(overXmpp.stdout, overSocket.stdout);
+    const before = await state("samexmpp");
+    const r = await xmppCamctl(sb, home, boss, ["host", "revoke", host, ...filters, "--yes", "-o", "ndjson"]);
+    assert.equal(r.code, 7, r.stderr);
+    const results = ndjson<{ account: string; id: string; outcome: string }>(r.stdout);
+    assert.deepEqual(results.map((x) => `${x.account} ${x.id}`), ndjson<Row>(overSocket.stdout).map((x) => `${x.account} ${x.id}`));
+    const afterState = await state("samexmpp");
+    for (const [key, row] of before) {
+      if (row.userAgent.software !== "Evil Client") assert.deepEqual(afterState.get(key), row, `${key} was not touched`);
+      else if (row.id.startsWith("grant/")) assert.ok(!afterState.has(key));
+    }
   });
 
   test("a non-admin: every item is refused (forbidden), nothing is revoked (9)", async () => {
