@@ -79,15 +79,6 @@ local function close_every_session(host_session, username)
 	return #open;
 end
 
-local function list(cm, username)
-	local ok, clients, reason = pcall(cm.get_active_clients, username);
-	if not ok then return nil, "internal-server-error", tostring(clients); end
-	if type(clients) ~= "table" then
-		return nil, client_access.condition_of(reason), reason ~= nil and tostring(reason) or nil;
-	end
-	return clients;
-end
-
 --- Locks username@host out.
 ---
 --- ctx: as for client_access.revoke ({ host, actor, log }).
@@ -123,7 +114,7 @@ function M.lockout(ctx, username, opts)
 		return nil, "password-unsupported", "this host's authentication provider cannot set passwords";
 	end
 
-	local before, condition, text = list(cm, username);
+	local before, condition, text = client_access.list_clients(cm, username);
 	if not before then return nil, condition, text; end
 
 	local report = { entries = {}; failures = {}; grants_revoked = 0; fast_tokens_revoked = 0; sessions_closed = 0;
@@ -164,7 +155,7 @@ function M.lockout(ctx, username, opts)
 	-- 4. Whatever session is still open (one the list never showed, or one that was left).
 	report.sessions_closed = close_every_session(host_session, username);
 
-	local after, after_condition, after_text = list(cm, username);
+	local after, after_condition, after_text = client_access.list_clients(cm, username);
 	if not after then
 		report.failures[#report.failures + 1] = "listing the clients afterwards failed: " .. tostring(after_text or after_condition);
 		after = {};

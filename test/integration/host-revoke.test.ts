@@ -9,7 +9,7 @@
 // tests share one sandbox without seeing each other's clients.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -17,16 +17,8 @@ import path from "node:path";
 import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login, createBearerGrant } from "../helpers/sasl2-raw.js";
+import { haveScript, onTerminal } from "../helpers/terminal.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
-
-const haveScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 // Revoking a grant of an account whose name starts with "doomed" fails in mod_tokenauth, as a
 // store that refuses writes would: an honest per-item failure on the server side.
@@ -301,17 +293,7 @@ describe("plan and apply over the admin socket", () => {
 });
 
 describe("the question on a real pseudo-terminal", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
-  /** Runs camctl on a pseudo-terminal, typing `typed`; returns what the terminal showed. */
-  function onTerminal(args: string[], typed: string): { code: number | null; out: string } {
-    const quoted = [process.execPath, CAMCTL_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-    const r = spawnSync("script", ["-qec", `stty cols 160 rows 50; ${quoted}`, "/dev/null"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" },
-      encoding: "utf8",
-      timeout: 60_000,
-      input: typed,
-    });
-    return { code: r.status, out: r.stdout.replace(/\r\n/g, "\n") };
-  }
+  const ask = (args: string[], typed: string) => onTerminal(args, { typed, env: { NO_COLOR: "1" } });
 
   test("above 20 items the host name must be typed: anything else revokes nothing", async () => {
     const { jid } = await sb.createAccount("typed1");
@@ -319,7 +301,7 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     await addBulkGrants(sb, jid, 25, "Typed app");
     const args = ["host", "revoke", host, "--account", "typed*", "--socket", sb.socketPath];
 
-    let r = onTerminal(args, "camctl.tes\r");
+    let r = ask(args, "camctl.tes\r");
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /25 clients on 1 accounts of camctl\.test/);
     assert.match(r.out, /The first 10 of 25:/);
@@ -327,11 +309,11 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     assert.match(r.out, /camctl: "camctl\.tes" is not camctl\.test; nothing was revoked\./);
     assert.equal((await state("typed")).size, 25);
 
-    r = onTerminal(args, "y\r");
+    r = ask(args, "y\r");
     assert.equal(r.code, 2, r.out);
     assert.equal((await state("typed")).size, 25, "y is not the host name");
 
-    r = onTerminal(args, `${host}\r`);
+    r = ask(args, `${host}\r`);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /25 items: 25 revoked\./);
     assert.equal((await state("typed")).size, 0);
@@ -342,11 +324,11 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     await sb.createGrant(jid, { software: "Yes app" });
     await sb.createGrant(jid, { software: "Yes app" });
     const args = ["host", "revoke", host, "--account", "yesno*", "--socket", sb.socketPath];
-    let r = onTerminal(args, "n\r");
+    let r = ask(args, "n\r");
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /Revoke these 2 clients on 1 account of camctl\.test\?/);
     assert.equal((await state("yesno")).size, 2);
-    r = onTerminal(args, "y\r");
+    r = ask(args, "y\r");
     assert.equal(r.code, 0, r.out);
     assert.equal((await state("yesno")).size, 0);
   });
