@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../errors.js";
 import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../iostreams.js";
+import { setInterruptHint } from "../../interrupt.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
 import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../plan.js";
 import { progressLine } from "../../progress.js";
@@ -200,6 +201,8 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
   let unread: CamError | undefined;
   try {
     await writer.begin(header);
+    // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
+    if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
     try {
       await scanPlan(prepared, opts, io, async (records) => {
         for await (const r of records) {
@@ -215,6 +218,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
     }
     const items = await writer.finish();
     finished = true;
+    setInterruptHint(undefined);
     const s = summary.result();
 
     if (opts.planOut !== null) {
@@ -235,19 +239,26 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
           deps,
         );
       }
-      await applyPlan(
-        writer.reader(),
-        {
-          prepared,
-          timeoutSeconds: opts.timeoutSeconds,
-          output: opts.output,
-          head: { host: opts.host, transport: opts.transport.kind },
-          resume: "run the same `camctl host revoke` again",
-        },
-        io,
-      );
+      try {
+        await applyPlan(
+          writer.reader(),
+          {
+            prepared,
+            timeoutSeconds: opts.timeoutSeconds,
+            output: opts.output,
+            head: { host: opts.host, transport: opts.transport.kind },
+            resume: "run the same `camctl host revoke` again",
+          },
+          io,
+        );
+      } catch (err) {
+        // Unread accounts make the run partly done (9) even when every planned item went well (7).
+        if (unread && err instanceof CamError && err.kind === "passwordResetRequired") throw new CamError("partlyDone", `${unread.message} ${err.message}`);
+        throw err;
+      }
     }
   } finally {
+    setInterruptHint(undefined);
     await writer.close(finished);
   }
   if (unread) throw unread;
