@@ -11,6 +11,7 @@ import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
 import { clientLabel } from "./revoke.js";
 import { renderSummaryText } from "./summary.js";
+import { displayWidth } from "./width.js";
 import { renderJson, renderJsonLine } from "./json.js";
 
 export type BulkFormat = "table" | "json" | "csv" | "ndjson";
@@ -26,12 +27,12 @@ export function resultRecord(r: ItemResult): Record<string, unknown> {
 }
 
 /** "closed its session, revoked its FAST tokens": what this run did to an item, or "". */
-function doneWords(done: ItemResult["done"]): string {
+function doneWords(done: ItemResult["done"], isGrant: boolean): string {
   if (!done) return "";
   const words: string[] = [];
   if (done.sessionClosed) words.push("closed its session");
   if (done.fastTokensRevoked) words.push("revoked its FAST tokens");
-  if (done.grantRevoked) words.push("revoked its grant");
+  if (done.grantRevoked) words.push(isGrant ? "revoked the grant" : "revoked its grant");
   return words.join(", ");
 }
 
@@ -39,6 +40,8 @@ const flag = (b: boolean | null | undefined) => (b === null || b === undefined ?
 
 /** "password-reset-required" is the longest outcome name. */
 const OUTCOME_WIDTH = 23;
+/** Accounts longer than this shift the rest of their line rather than widen every line. */
+export const ACCOUNT_CAP = 40;
 
 /**
  * Writes item outcomes as they come. `head` opens the JSON document ({ host, transport } or
@@ -53,6 +56,8 @@ export class ResultsWriter {
     private readonly format: BulkFormat,
     io: IOStreams,
     private readonly head: Readonly<Record<string, unknown>>,
+    /** Table: the account column's width (the widest account of the plan, at most ACCOUNT_CAP). */
+    private readonly accountWidth = 0,
   ) {
     this.out = new OutputWriter(io.stdout);
     this.chalk = new Chalk({ level: io.color ? 1 : 0 });
@@ -77,8 +82,10 @@ export class ResultsWriter {
       case "table": {
         const tone = { revoked: this.chalk.green, "password-reset-required": this.chalk.yellow, gone: this.chalk.dim, changed: this.chalk.dim, failed: this.chalk.red }[r.outcome];
         const who = entry ? clientLabel(entry) : displaySafe(r.id);
-        const did = doneWords(r.done);
-        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${displaySafe(r.account)}  ${who}${did ? `: ${did}` : ""}\n`;
+        const did = doneWords(r.done, entry?.type === "access");
+        const account = displaySafe(r.account);
+        const pad = " ".repeat(Math.max(0, Math.min(this.accountWidth, ACCOUNT_CAP) - displayWidth(account)));
+        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${account}${pad}  ${who}${did ? `: ${did}` : ""}\n`;
         // The password case is explained once, in the summary; the others item by item.
         if (r.reason !== undefined && r.outcome !== "password-reset-required") line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
         await this.out.write(line);

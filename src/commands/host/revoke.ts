@@ -19,7 +19,7 @@ import { SummaryBuilder, type ClientSummary } from "../../summary.js";
 import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
 import { withSource, type PreparedSource } from "../../transport.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE } from "./bulk.js";
+import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 import { parseHost } from "./clients.js";
 
 export interface HostRevokeOptions extends CommonOptions {
@@ -197,6 +197,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
   const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
   const summary = new SummaryBuilder(io.now());
   const first: HostClientRecord[] = [];
+  let accountWidth = 0;
   let finished = false;
   let unread: CamError | undefined;
   try {
@@ -208,6 +209,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
         for await (const r of records) {
           await writer.add(planItem(r));
           summary.add(r);
+          accountWidth = widest(accountWidth, r.account);
           if (first.length < PREVIEW_ROWS) first.push(r);
         }
       });
@@ -248,6 +250,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
             output: opts.output,
             head: { host: opts.host, transport: opts.transport.kind },
             resume: "run the same `camctl host revoke` again",
+            accountWidth,
           },
           io,
         );
