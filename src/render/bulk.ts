@@ -86,8 +86,8 @@ export class ResultsWriter {
         const account = displaySafe(r.account);
         const pad = " ".repeat(Math.max(0, Math.min(this.accountWidth, ACCOUNT_CAP) - displayWidth(account)));
         let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${account}${pad}  ${who}${did ? `: ${did}` : ""}\n`;
-        // The password case is explained once, in the summary; the others item by item.
-        if (r.reason !== undefined && r.outcome !== "password-reset-required") line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
+        // Password and gone are explained once, in the summary; changed and failed item by item.
+        if (r.reason !== undefined && (r.outcome === "changed" || r.outcome === "failed")) line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
         await this.out.write(line);
         // A person watches a table: each line as it comes.
         await this.out.flush();
@@ -134,13 +134,17 @@ export function tallyLine(t: ApplyTally): string {
   return `${plural(t.items, "item")}: ${parts.join(", ")}.`;
 }
 
-/** The summary at the end of a run, in sentences. */
-export function summarySentences(t: ApplyTally): string[] {
+/**
+ * The summary at the end of a run, in sentences. `withPassword`: the sentence on password clients
+ * (left out where the exit message, which says the same, follows on the same stream).
+ */
+export function summarySentences(t: ApplyTally, withPassword = true): string[] {
   const lines = [tallyLine(t)];
+  if (t.gone > 0 && t.acted < t.items) lines.push("Gone items: no longer listed, since they were revoked, or their access ended, after the plan was made.");
   if (t.items > 0 && t.acted === 0 && t.failed === 0) {
     lines.push("Nothing was revoked this time: every item was already revoked, gone, or can only come back with its account's password.");
   }
-  if (t.passwordResetRequired > 0) {
+  if (t.passwordResetRequired > 0 && withPassword) {
     lines.push(
       "Password clients: their sessions are closed and their tokens revoked, but they can sign in again with their account's password " +
         "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",

@@ -152,7 +152,7 @@ describe("plan and apply over the admin socket", () => {
     const between = await state("twice");
     const second = await socket(["host", "apply", file, "--yes"]);
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /4 items: 0 revoked, 4 gone\.\nNothing was revoked this time/);
+    assert.match(second.stdout, /4 items: 0 revoked, 4 gone\.\nGone items: .*\nNothing was revoked this time/);
     assert.deepEqual(await state("twice"), between);
     const json = await socket(["host", "apply", file, "--yes", "-o", "json"]);
     const doc = JSON.parse(json.stdout) as { summary: { acted: number; gone: number } };

@@ -122,7 +122,7 @@ export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStr
 async function finish(writer: ResultsWriter, tally: ApplyTally, ctx: ApplyContext, io: IOStreams): Promise<void> {
   await writer.end(tally);
   // NDJSON and CSV carry only records: the summary goes to stderr.
-  if (ctx.output === "ndjson" || ctx.output === "csv") for (const line of summarySentences(tally)) io.stderr.write(messageLine(line));
+  if (ctx.output === "ndjson" || ctx.output === "csv") for (const line of summarySentences(tally, false)) io.stderr.write(messageLine(line));
 }
 
 /** Keeps the widest account shown, for ApplyContext.accountWidth. */
