@@ -30,7 +30,8 @@ import path from "node:path";
 import { CamError } from "./errors.js";
 import type { ClientFilter, HostClientRecord } from "./filters.js";
 import type { ClientRecord, ClientType, TransportName } from "./model.js";
-import { displaySafe, replaceUnsafe } from "./text/untrusted.js";
+import { renderJsonLine } from "./render/json.js";
+import { displaySafe } from "./text/untrusted.js";
 import { comparableJid } from "./validate.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
@@ -132,14 +133,8 @@ export async function* keepNewest(records: AsyncIterable<HostClientRecord>, n: n
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** JSON text with no raw control, bidi or format character (the file may be shown with cat). */
-function jsonLine(value: unknown, indent?: number): string {
-  return replaceUnsafe(JSON.stringify(value, null, indent), (ch) => {
-    let out = "";
-    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
-    return out;
-  }, indent !== undefined);
-}
+/** One line of JSON with no raw control, bidi or format character (the file may be shown with cat). */
+const jsonLine = (value: unknown) => renderJsonLine(value).slice(0, -1);
 
 const WRITE_CHUNK = 64 * 1024;
 

@@ -79,15 +79,6 @@ local function close_every_session(host_session, username)
 	return #open;
 end
 
-local function list(cm, username)
-	local ok, clients, reason = pcall(cm.get_active_clients, username);
-	if not ok then return nil, "internal-server-error", tostring(clients); end
-	if type(clients) ~= "table" then
-		return nil, client_access.condition_of(reason), reason ~= nil and tostring(reason) or nil;
-	end
-	return clients;
-end
-
 --- Locks username@host out.
 ---
 --- ctx: as for client_access.revoke ({ host, actor, log }).
@@ -107,12 +98,8 @@ end
 function M.lockout(ctx, username, opts)
 	local host, log = ctx.host, ctx.log;
 	local target = username .. "@" .. host;
-	local host_session = prosody.hosts[host];
-	local modules = host_session and host_session.modules or {};
-	local cm = modules.client_management;
-	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
-		return nil, "module-not-loaded";
-	end
+	local host_session, modules, cm = client_access.host_modules(host);
+	if not cm then return nil, "module-not-loaded"; end
 	local usermanager = require "prosody.core.usermanager";
 	local provider = host_session.users or {};
 	-- What cannot be done is refused before anything is revoked.
@@ -123,7 +110,7 @@ function M.lockout(ctx, username, opts)
 		return nil, "password-unsupported", "this host's authentication provider cannot set passwords";
 	end
 
-	local before, condition, text = list(cm, username);
+	local before, condition, text = client_access.list_clients(cm, username);
 	if not before then return nil, condition, text; end
 
 	local report = { entries = {}; failures = {}; grants_revoked = 0; fast_tokens_revoked = 0; sessions_closed = 0;
@@ -164,7 +151,7 @@ function M.lockout(ctx, username, opts)
 	-- 4. Whatever session is still open (one the list never showed, or one that was left).
 	report.sessions_closed = close_every_session(host_session, username);
 
-	local after, after_condition, after_text = list(cm, username);
+	local after, after_condition, after_text = client_access.list_clients(cm, username);
 	if not after then
 		report.failures[#report.failures + 1] = "listing the clients afterwards failed: " .. tostring(after_text or after_condition);
 		after = {};

@@ -9,7 +9,7 @@
 // tests share one sandbox without seeing each other's clients.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -17,16 +17,8 @@ import path from "node:path";
 import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login, createBearerGrant } from "../helpers/sasl2-raw.js";
+import { haveScript, onTerminal } from "../helpers/terminal.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
-
-const haveScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 // Revoking a grant of an account whose name starts with "doomed" fails in mod_tokenauth, as a
 // store that refuses writes would: an honest per-item failure on the server side.
@@ -160,7 +152,7 @@ describe("plan and apply over the admin socket", () => {
     const between = await state("twice");
     const second = await socket(["host", "apply", file, "--yes"]);
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /4 items: 0 revoked, 4 gone\.\nNothing was revoked this time/);
+    assert.match(second.stdout, /4 items: 0 revoked, 4 gone\.\nGone items: .*\nNothing was revoked this time/);
     assert.deepEqual(await state("twice"), between);
     const json = await socket(["host", "apply", file, "--yes", "-o", "json"]);
     const doc = JSON.parse(json.stdout) as { summary: { acted: number; gone: number } };
@@ -216,6 +208,25 @@ describe("plan and apply over the admin socket", () => {
     }
     assert.ok(secondRun.filter((x) => x.outcome === "revoked").length >= 300 - firstRun.length - 1);
     assert.equal((await state("halfway")).size, 0, "every planned grant is revoked");
+  });
+
+  test("--keep-newest keeps each account's most recently seen matching clients", async () => {
+    const logins: { jid: string; ids: string[] }[] = [];
+    for (const name of ["keep1", "keep2"]) {
+      const { jid, password } = await sb.createAccount(name);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // last seen one second apart
+        const id = randomUUID();
+        await sb.sasl2Login({ jid, password, userAgentId: id, software: "Old phone" });
+        ids.push(`client/${id}`);
+      }
+      logins.push({ jid, ids });
+    }
+    const r = await socket(["host", "revoke", host, "--account", "keep*", "--software", "Old phone", "--keep-newest", "1", "--yes", "-o", "ndjson"]);
+    assert.equal(r.code, 7, r.stderr);
+    const planned = ndjson<{ account: string; id: string }>(r.stdout).map((x) => `${x.account} ${x.id}`).sort();
+    assert.deepEqual(planned, logins.flatMap((l) => l.ids.slice(0, 2).map((id) => `${l.jid} ${id}`)).sort(), "all but the newest of each account");
   });
 
   test("entries that vanished or changed between plan and apply are reported and not touched", async () => {
@@ -282,17 +293,7 @@ describe("plan and apply over the admin socket", () => {
 });
 
 describe("the question on a real pseudo-terminal", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
-  /** Runs camctl on a pseudo-terminal, typing `typed`; returns what the terminal showed. */
-  function onTerminal(args: string[], typed: string): { code: number | null; out: string } {
-    const quoted = [process.execPath, CAMCTL_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-    const r = spawnSync("script", ["-qec", `stty cols 160 rows 50; ${quoted}`, "/dev/null"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" },
-      encoding: "utf8",
-      timeout: 60_000,
-      input: typed,
-    });
-    return { code: r.status, out: r.stdout.replace(/\r\n/g, "\n") };
-  }
+  const ask = (args: string[], typed: string) => onTerminal(args, { typed, env: { NO_COLOR: "1" } });
 
   test("above 20 items the host name must be typed: anything else revokes nothing", async () => {
     const { jid } = await sb.createAccount("typed1");
@@ -300,7 +301,7 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     await addBulkGrants(sb, jid, 25, "Typed app");
     const args = ["host", "revoke", host, "--account", "typed*", "--socket", sb.socketPath];
 
-    let r = onTerminal(args, "camctl.tes\r");
+    let r = ask(args, "camctl.tes\r");
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /25 clients on 1 accounts of camctl\.test/);
     assert.match(r.out, /The first 10 of 25:/);
@@ -308,11 +309,11 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     assert.match(r.out, /camctl: "camctl\.tes" is not camctl\.test; nothing was revoked\./);
     assert.equal((await state("typed")).size, 25);
 
-    r = onTerminal(args, "y\r");
+    r = ask(args, "y\r");
     assert.equal(r.code, 2, r.out);
     assert.equal((await state("typed")).size, 25, "y is not the host name");
 
-    r = onTerminal(args, `${host}\r`);
+    r = ask(args, `${host}\r`);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /25 items: 25 revoked\./);
     assert.equal((await state("typed")).size, 0);
@@ -323,11 +324,11 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
     await sb.createGrant(jid, { software: "Yes app" });
     await sb.createGrant(jid, { software: "Yes app" });
     const args = ["host", "revoke", host, "--account", "yesno*", "--socket", sb.socketPath];
-    let r = onTerminal(args, "n\r");
+    let r = ask(args, "n\r");
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /Revoke these 2 clients on 1 account of camctl\.test\?/);
     assert.equal((await state("yesno")).size, 2);
-    r = onTerminal(args, "y\r");
+    r = ask(args, "y\r");
     assert.equal(r.code, 0, r.out);
     assert.equal((await state("yesno")).size, 0);
   });
@@ -362,6 +363,26 @@ describe("over XMPP as an admin (companion module)", () => {
     assert.equal(outcomes[outcomes.length - 1]!.id, bossPlan[own]!.id, "camctl's own login comes last");
     assert.ok(outcomes.some((x) => x.id === grantId && x.outcome === "revoked"), JSON.stringify(outcomes));
     assert.equal(mine.code, 7, mine.stderr);
+  });
+
+  test("host revoke --jid admin: the plan is the same as over the socket, and --yes revokes it", async () => {
+    const home = newHome();
+    await evilHost("samexmpp", 2);
+    const filters = ["--account", "samexmpp*", "--software", "Evil Client"];
+    const overSocket = await socket(["host", "revoke", host, ...filters, "--dry-run", "-o", "ndjson"]);
+    const overXmpp = await xmppCamctl(sb, home, boss, ["host", "revoke", host, ...filters, "--dry-run", "-o", "ndjson"]);
+    assert.equal(overXmpp.code, 0, overXmpp.stderr);
+    assert.equal(overXmpp.stdout, overSocket.stdout);
+    const before = await state("samexmpp");
+    const r = await xmppCamctl(sb, home, boss, ["host", "revoke", host, ...filters, "--yes", "-o", "ndjson"]);
+    assert.equal(r.code, 7, r.stderr);
+    const results = ndjson<{ account: string; id: string; outcome: string }>(r.stdout);
+    assert.deepEqual(results.map((x) => `${x.account} ${x.id}`), ndjson<Row>(overSocket.stdout).map((x) => `${x.account} ${x.id}`));
+    const afterState = await state("samexmpp");
+    for (const [key, row] of before) {
+      if (row.userAgent.software !== "Evil Client") assert.deepEqual(afterState.get(key), row, `${key} was not touched`);
+      else if (row.id.startsWith("grant/")) assert.ok(!afterState.has(key));
+    }
   });
 
   test("a non-admin: every item is refused (forbidden), nothing is revoked (9)", async () => {

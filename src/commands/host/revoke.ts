@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../errors.js";
 import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../iostreams.js";
+import { setInterruptHint } from "../../interrupt.js";
 import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
 import { fanoutRuns } from "../../selection.js";
 import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../plan.js";
@@ -19,7 +20,7 @@ import { SummaryBuilder, type ClientSummary } from "../../summary.js";
 import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
 import { withSource, type PreparedSource } from "../../transport.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE } from "./bulk.js";
+import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 import { parseHost } from "./clients.js";
 
 export interface HostRevokeOptions extends CommonOptions {
@@ -207,15 +208,19 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
   const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
   const summary = new SummaryBuilder(io.now());
   const first: HostClientRecord[] = [];
+  let accountWidth = 0;
   let finished = false;
   let unread: CamError | undefined;
   try {
     await writer.begin(header);
+    // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
+    if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
     try {
       await scanPlan(prepared, opts, io, async (records) => {
         for await (const r of records) {
           await writer.add(planItem(r));
           summary.add(r);
+          accountWidth = widest(accountWidth, r.account);
           if (first.length < PREVIEW_ROWS) first.push(r);
         }
       });
@@ -226,6 +231,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
     }
     const items = await writer.finish();
     finished = true;
+    setInterruptHint(undefined);
     const s = summary.result();
 
     if (opts.planOut !== null) {
@@ -246,19 +252,27 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
           deps,
         );
       }
-      await applyPlan(
-        writer.reader(),
-        {
-          prepared,
-          timeoutSeconds: opts.timeoutSeconds,
-          output: opts.output,
-          head: { host: opts.host, transport: opts.transport.kind },
-          resume: "run the same `camctl host revoke` again",
-        },
-        io,
-      );
+      try {
+        await applyPlan(
+          writer.reader(),
+          {
+            prepared,
+            timeoutSeconds: opts.timeoutSeconds,
+            output: opts.output,
+            head: { host: opts.host, transport: opts.transport.kind },
+            resume: "run the same `camctl host revoke` again",
+            accountWidth,
+          },
+          io,
+        );
+      } catch (err) {
+        // Unread accounts make the run partly done (9) even when every planned item went well (7).
+        if (unread && err instanceof CamError && err.kind === "passwordResetRequired") throw new CamError("partlyDone", `${unread.message} ${err.message}`);
+        throw err;
+      }
     }
   } finally {
+    setInterruptHint(undefined);
     await writer.close(finished);
   }
   if (unread) throw unread;
