@@ -28,7 +28,13 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir().length <= 60 ? os.tmpdir() : "/tmp", "camctl-ctx-"));
   silentPath = path.join(dir, "silent.sock");
   silent = net.createServer(() => undefined).listen(silentPath);
-  [a, b, c, sshd] = await Promise.all([startSandbox(), startSandbox(), startSandbox(), sshSkip ? undefined : startSshd()]);
+  // a: alice is an admin and the companion is loaded, so an XMPP context can list the whole host.
+  [a, b, c, sshd] = await Promise.all([
+    startSandbox({ admins: ["alice"], extraModules: ["client_management_admin"] }),
+    startSandbox(),
+    startSandbox(),
+    sshSkip ? undefined : startSshd(),
+  ]);
   // The same account on each server, with a client that says which server it is on.
   for (const [sb, name] of [[a, "A"], [b, "B"], [c, "C"]] as const) {
     const { jid } = await sb.createAccount("alice", undefined, "alice-password");
@@ -183,6 +189,18 @@ describe("fan-out over three servers, one of them down", () => {
     assert.deepEqual(doc.contexts.map((x) => [x.context, x.exitCode, x.status]), [["c", 3, "failed"], ["a", 0, "ok"], ["b", 0, "ok"]]);
     assert.equal(doc.exitCode, 3);
     assert.match(r.stderr, /^camctl: 1 of 3 contexts failed \(c: There is no admin socket at [^\n]+\n$/);
+  });
+
+  test("socket and XMPP contexts mixed: the same host listed through both, each record tagged", async () => {
+    const pw = path.join(dir, "alice-admin.pw");
+    fs.writeFileSync(pw, "alice-password\n", { mode: 0o600 });
+    const env = config(`${threeServers()}[contexts.ax]\njid = "${ALICE}"\npassword_file = "${pw}"\nserver = "127.0.0.1:${a.c2sPort}"\nca_file = "${a.caFile}"\n`);
+    const r = await runCamctl(["host", "clients", "camctl.test", "--software", "App A", "-o", "ndjson", "--context", "a,ax"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const records = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { context: string; account: string; id: string });
+    const byContext = (ctx: string) => records.filter((x) => x.context === ctx).map((x) => [x.account, x.id]);
+    assert.deepEqual(byContext("ax"), byContext("a"), "the XMPP listing (companion) equals the socket's");
+    assert.equal(byContext("a").length, 1);
   });
 
   test("the table gets a Context column; CSV a context field first", async () => {
