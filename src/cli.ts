@@ -7,7 +7,13 @@ import type { Deps } from "./commands/deps.js";
 import * as clients from "./commands/user/clients.js";
 import * as revokeClient from "./commands/user/revoke-client.js";
 import * as hostClients from "./commands/host/clients.js";
+import * as hostRevoke from "./commands/host/revoke.js";
+import * as hostApply from "./commands/host/apply.js";
+import * as lockout from "./commands/user/lockout.js";
 import * as completion from "./commands/completion.js";
+import * as config from "./commands/config.js";
+import * as doctor from "./commands/doctor.js";
+import { addGlobalServerOptions, selectServers } from "./selection.js";
 import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "./errors.js";
 import {
   OutputFailed,
@@ -37,8 +43,11 @@ Examples:
   camctl user revoke_client alice@example.com grant/HjEEr45_LQr --yes
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
   camctl host clients example.com --last-seen-before 90d -o ndjson
+  camctl --ssh prosody-admin@xmpp.example.com host clients example.com -o ndjson
+  camctl --all-contexts doctor --json
 
-Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, NO_COLOR, FORCE_COLOR.
+Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, CAMCTL_CONTEXT, CAMCTL_CONFIG,
+NO_COLOR, FORCE_COLOR.
 
 Exit codes:
 ${exitCodeHelp()}
@@ -56,11 +65,18 @@ export function buildProgram(deps: Deps): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   program.addHelpText("after", HELP_FOOTER);
+  // Which server(s): options typed before the command, the environment, the config file's contexts.
+  addGlobalServerOptions(program).hook("preAction", (_program, action) => selectServers(program, action, io));
   const user = program.command("user").description("commands about one account's clients");
   clients.register(user, deps);
   revokeClient.register(user, deps);
+  lockout.register(user, deps);
   const host = program.command("host").description("commands about every account of a virtual host");
   hostClients.register(host, deps);
+  hostRevoke.register(host, deps);
+  hostApply.register(host, deps);
+  doctor.register(program, deps);
+  config.register(program, deps);
   completion.register(program, deps);
   return program;
 }
@@ -72,6 +88,11 @@ async function confirmOnTerminal(question: string, io: IOStreams): Promise<boole
   } catch {
     return false; // Ctrl-C or a closed terminal means no.
   }
+}
+
+async function askOnTerminal(question: string, io: IOStreams): Promise<string | undefined> {
+  const { askOnTerminal: ask } = await import("./ask.js");
+  return ask(question, io);
 }
 
 /** Runs the command tree; writes the message of an error and returns the exit code. */
@@ -111,6 +132,7 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
     prepareSource,
     defaultSocket: DEFAULT_SOCKET_PATH,
     confirm: confirmOnTerminal,
+    ask: askOnTerminal,
     ...overrides,
     io,
   };

@@ -202,6 +202,16 @@ local function call(f, ...)
 	return result, err;
 end
 
+--- The host's session, its modules, and its mod_client_management (nil when not loaded).
+function M.host_modules(host)
+	local host_session = prosody.hosts[host];
+	local modules = host_session and host_session.modules or {};
+	local cm = modules.client_management;
+	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then cm = nil; end
+	return host_session, modules, cm;
+end
+
+--- The clients mod_client_management `cm` lists for username, or nil, condition, text.
 local function list_clients(cm, username)
 	local ok, clients, reason = pcall(cm.get_active_clients, username);
 	if not ok then
@@ -211,6 +221,7 @@ local function list_clients(cm, username)
 	end
 	return clients;
 end
+M.list_clients = list_clients;
 
 --- Revokes everything the listed client `id` of username@host can come back with, after checking
 --- that it is still listed as the client the caller saw (`expect`, see same_client; nil skips the
@@ -226,12 +237,8 @@ end
 function M.revoke(ctx, username, id, expect)
 	local host, log = ctx.host, ctx.log;
 	local target = username .. "@" .. host;
-	local host_session = prosody.hosts[host];
-	local modules = host_session and host_session.modules or {};
-	local cm = modules.client_management;
-	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
-		return nil, "module-not-loaded";
-	end
+	local host_session, modules, cm = M.host_modules(host);
+	if not cm then return nil, "module-not-loaded"; end
 
 	local clients, condition, text = list_clients(cm, username);
 	if not clients then return nil, condition, text; end

@@ -163,7 +163,7 @@ export function isFallbackError(e: ErrorInfo): boolean {
 
 export interface RequestContext {
   /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host. */
-  op: "list" | "revoke" | "host clients";
+  op: "list" | "revoke" | "lockout" | "host clients";
   /** The account whose clients are asked for (bare JID); the host for "host clients". */
   target: string;
   /** The account camctl logged in as. */
@@ -223,7 +223,7 @@ export function unansweredError(ctx: RequestContext): CamError {
           `camctl --socket on the server lists such an account.`
       : ctx.op === "host clients"
       ? msg`The server answers camctl, but never answered its host-wide client listing of ${ctx.target}: the request failed inside the server. See the server's log; camctl --socket on the server can list the host.`
-      : msg`The server answers camctl, but never answered its revoke request for ${ctx.target}: the request failed inside the server. See the server's log.`,
+      : msg`The server answers camctl, but never answered its ${ctx.op} request for ${ctx.target}: the request failed inside the server. See the server's log.`,
     "no-answer",
   );
 }

@@ -69,7 +69,7 @@ export interface XmppPrepareDeps {
 export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: XmppPrepareDeps = {}): Promise<PreparedSource> {
   refuseWithoutNetwork(t);
   const ca = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, deps.prompt);
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile, passwordFromEnv: t.passwordFromEnv }, io, deps.prompt);
   const state = deps.state ?? new CamState();
   const login = deps.login ?? xmppLogin;
   const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
@@ -100,6 +100,8 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
         list: (jid) => source.list(jid),
         revoke: (jid, expected) => source.revoke(jid, expected),
         listHost: (host, scan) => source.listHost(host, scan),
+        lockout: (jid, request) => source.lockout(jid, request),
+        ownEntry: () => source.ownEntry(),
         async close() {
           await source.close();
           await state.flush(signal);

@@ -10,6 +10,8 @@ import { readUserFile } from "./user-file.js";
 export interface PasswordSource {
   loginJid: string;
   passwordFile: string | undefined;
+  /** false under a context chosen by name: $CAMCTL_PASSWORD belongs to another server then. */
+  passwordFromEnv?: boolean;
 }
 
 /** The prompt, injectable for tests; the real one is loaded only when it is needed. */
@@ -44,7 +46,7 @@ export async function readPassword(src: PasswordSource, io: IOStreams, prompt: P
     } catch (e) {
       throw new CamError("usage", msg`Cannot read --password-file ${src.passwordFile}: ${(e as Error).message}.`);
     }
-  } else if (io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
+  } else if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
     from = msg`CAMCTL_PASSWORD`;
     password = io.env.CAMCTL_PASSWORD;
   } else if (io.stdinIsTTY) {
@@ -59,7 +61,9 @@ export async function readPassword(src: PasswordSource, io: IOStreams, prompt: P
     throw new CamError(
       "usage",
       msg`No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
-        `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`,
+        (src.passwordFromEnv === false
+          ? `Give the context a password_file (CAMCTL_PASSWORD is not used for a context chosen by name), or pass --password-file <file>.`
+          : `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`),
     );
   }
   if (password.length === 0) throw new CamError("usage", msg`The password from ${from} is empty.`);

@@ -36,7 +36,8 @@ export interface StartedCamctl {
 export function startCamctl(args: string[], o: CamctlOptions & { input?: string } = {}): StartedCamctl {
   const started = Date.now();
   // A clean environment: nothing from the developer's shell leaks into what is tested.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...o.env };
+  // No config file unless a test names one: a developer's own contexts must not redirect camctl.
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml", ...o.env };
   const argv = [...(o.prefix ?? []), process.execPath, o.bin ?? CAMCTL_BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
   const result = new Promise<CamctlRun>((resolve, reject) => {
