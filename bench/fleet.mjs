@@ -1,0 +1,3 @@
+export async function runFleetBench() {
+  return { skipped: ["not written yet"] };
+}

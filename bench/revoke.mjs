@@ -1,0 +1,3 @@
+export async function runRevokeBench() {
+  return { skipped: "not written yet" };
+}
