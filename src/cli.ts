@@ -6,6 +6,7 @@ import { CamCommand } from "./command.js";
 import type { Deps } from "./commands/deps.js";
 import * as clients from "./commands/user/clients.js";
 import * as revokeClient from "./commands/user/revoke-client.js";
+import * as hostClients from "./commands/host/clients.js";
 import * as completion from "./commands/completion.js";
 import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "./errors.js";
 import {
@@ -35,6 +36,7 @@ Examples:
   camctl user clients alice@example.com --json
   camctl user revoke_client alice@example.com grant/HjEEr45_LQr --yes
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
+  camctl host clients example.com --last-seen-before 90d -o ndjson
 
 Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, NO_COLOR, FORCE_COLOR.
 
@@ -57,6 +59,8 @@ export function buildProgram(deps: Deps): Command {
   const user = program.command("user").description("commands about one account's clients");
   clients.register(user, deps);
   revokeClient.register(user, deps);
+  const host = program.command("host").description("commands about every account of a virtual host");
+  hostClients.register(host, deps);
   completion.register(program, deps);
   return program;
 }

@@ -6,7 +6,8 @@ import { CamError } from "./errors.js";
 import { displaySafe } from "./render/sanitize.js";
 import { TLS_MODES, type TlsMode, type Transport } from "./transport.js";
 
-export const OUTPUT_FORMATS = ["table", "json", "csv"] as const;
+// ndjson: one JSON record per line, written as each arrives (for pipes and jq).
+export const OUTPUT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const DEFAULT_TIMEOUT_SECONDS = 15;

@@ -10,6 +10,11 @@ export interface HostScan {
   signal: AbortSignal;
   /** Called as the scan advances (each batch or page); the caller redraws its progress line and re-arms --timeout. */
   onProgress?(p: ScanProgress): void;
+  /**
+   * An account whose clients the server could not read (its store failed): the scan goes on
+   * without it, and the caller says so at the end. `reason` is the server's text (untrusted).
+   */
+  onAccountFailed?(account: string, reason: string): void;
 }
 
 export interface ClientSource {

@@ -32,6 +32,9 @@ function describeOption(o: Option) {
 
 const groups = (cmd: Command): string[] => (cmd.commands as Command[]).map((c) => c.name());
 
+/** The command groups (user, host, ...): commands that have subcommands of their own. */
+const commandGroups = (program: Command): Command[] => (program.commands as Command[]).filter((c) => (c.commands as Command[]).length > 0);
+
 function bash(program: Command): string {
   const cases = leaves(program)
     .map((l) => {
@@ -43,7 +46,9 @@ function bash(program: Command): string {
       return `    "${l.path.join(" ")}")\n      case "$prev" in\n${valueCases}\n      esac\n      COMPREPLY=($(compgen -W "${opts}" -- "$cur")); return ;;`;
     })
     .join("\n");
-  const userCmds = groups(program.commands.find((c) => c.name() === "user")!).join(" ");
+  const groupCases = commandGroups(program)
+    .map((g) => `    ${g.name()}) COMPREPLY=($(compgen -W "${groups(g).join(" ")}" -- "$cur")); return ;;`)
+    .join("\n");
   return `# bash completion for camctl; load with: source <(camctl completion bash)
 _camctl() {
   local cur prev words=()
@@ -54,7 +59,7 @@ _camctl() {
 ${cases}
   esac
   case "\${words[0]}" in
-    user) COMPREPLY=($(compgen -W "${userCmds}" -- "$cur")); return ;;
+${groupCases}
     completion) COMPREPLY=($(compgen -W "${SHELLS.join(" ")}" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -W "${groups(program).join(" ")} --help --version" -- "$cur"))
@@ -74,10 +79,14 @@ ${bash(program).split("\n").slice(1).join("\n")}`;
 function fish(program: Command): string {
   const lines = ["# fish completion for camctl; load with: camctl completion fish | source", "complete -c camctl -f"];
   lines.push(`complete -c camctl -n "__fish_use_subcommand" -a "${groups(program).join(" ")}"`);
-  lines.push(`complete -c camctl -n "__fish_seen_subcommand_from user; and not __fish_seen_subcommand_from ${groups(program.commands.find((c) => c.name() === "user")!).join(" ")}" -a "${groups(program.commands.find((c) => c.name() === "user")!).join(" ")}"`);
+  for (const g of commandGroups(program)) {
+    const subs = groups(g).join(" ");
+    lines.push(`complete -c camctl -n "__fish_seen_subcommand_from ${g.name()}; and not __fish_seen_subcommand_from ${subs}" -a "${subs}"`);
+  }
   lines.push(`complete -c camctl -n "__fish_seen_subcommand_from completion" -a "${SHELLS.join(" ")}"`);
   for (const l of leaves(program)) {
-    const cond = `__fish_seen_subcommand_from ${l.path[l.path.length - 1]}`;
+    // Every word of the path: `user clients` and `host clients` have different options.
+    const cond = l.path.map((word) => `__fish_seen_subcommand_from ${word}`).join("; and ");
     for (const o of l.options) {
       const parts = [`complete -c camctl -n "${cond}"`];
       for (const f of o.flags) parts.push(f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);

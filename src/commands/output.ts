@@ -12,7 +12,11 @@ export async function writeClientList(list: ClientList, format: OutputFormat, io
 /** The revoke command's result: JSON/CSV always carry the record; the table format prints the
  * dry run or a complete revocation, and leaves every other outcome to the error sentence. */
 export async function writeRevokeOutcome(view: RevokeView, format: OutputFormat, io: IOStreams): Promise<void> {
-  if (format === "json") {
+  if (format === "ndjson") {
+    // One line, like every other ndjson record.
+    const [{ renderJsonLine }, { revokeJson }] = await Promise.all([import("../render/json.js"), import("../render/revoke.js")]);
+    io.stdout.write(renderJsonLine(revokeJson(view)));
+  } else if (format === "json") {
     const [{ renderJson }, { revokeJson }] = await Promise.all([import("../render/json.js"), import("../render/revoke.js")]);
     io.stdout.write(renderJson(revokeJson(view)));
   } else if (format === "csv") {

@@ -50,11 +50,16 @@ export class JsonClients {
   }
 }
 
+/** `value` as one line of JSON (NDJSON), with no raw control or bidi character. */
+export function renderJsonLine(value: unknown): string {
+  // Without indentation JSON.stringify writes no line feed at all: the value is one line.
+  return replaceUnsafe(JSON.stringify(value) ?? "null", unicodeEscape) + "\n";
+}
+
 /** NDJSON: one record per line, nothing else; each line is complete when it is written. */
 export class NdjsonClients {
   push(c: ClientRow): string {
-    // Without indentation JSON.stringify writes no line feed at all: the record is one line.
-    return replaceUnsafe(JSON.stringify(c), unicodeEscape) + "\n";
+    return renderJsonLine(c);
   }
   end(): string {
     return "";

@@ -171,6 +171,15 @@ export class AdminStream {
     });
   }
 
+  /** Stops reading from the socket (the consumer is behind); the server then waits. */
+  pause(): void {
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.socket?.resume();
+  }
+
   close(): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;

@@ -9,6 +9,8 @@
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../prosody/mod_client_management_admin/client_access.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
+import clientFilterLua from "./lua/client_filter.lua";
+import hostScanLua from "./lua/host_scan.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
@@ -20,6 +22,8 @@ export const LUA_SOURCES = {
   record_stream: recordStreamLua,
   admin_requests: adminRequestsLua,
   stream_continue: streamContinueLua,
+  client_filter: clientFilterLua,
+  host_scan: hostScanLua,
 } as const;
 
 export function luaHexString(value: string): string {
@@ -37,18 +41,40 @@ const LIBRARY =
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
   luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream"]);
 
+// The host-wide listing needs neither the revocation nor the per-account requests, and the
+// per-account requests not the scan: each request carries only its own code.
+const HOST_SCAN_LIBRARY =
+  luaModule("client_access", clientAccessLua) +
+  luaModule("json_lines", jsonLinesLua, ["client_access"]) +
+  luaModule("record_stream", recordStreamLua, ["json_lines"]) +
+  luaModule("client_filter", clientFilterLua, ["client_access"]) +
+  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter"]);
+
 /** Arguments of a request: names are camctl's own identifiers; absent values are left out. */
 export type LuaArgs = Record<string, string | null | undefined>;
 
-/** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
-export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
+function argsTable(args: LuaArgs): string {
   const fields = Object.entries(args)
     .filter((entry): entry is [string, string] => typeof entry[1] === "string")
     .map(([name, value]) => {
       if (!/^[a-z_]+$/.test(name)) throw new Error(`not a Lua argument name: ${name}`);
       return `${name} = ${luaHexString(value)}`;
     });
-  return `>local ARGS = { ${fields.join(", ")} }\n${LIBRARY}return admin_requests.${request}(ARGS)`;
+  return `{ ${fields.join(", ")} }`;
+}
+
+/** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
+export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
+  return `>local ARGS = ${argsTable(args)}\n${LIBRARY}return admin_requests.${request}(ARGS)`;
+}
+
+/**
+ * The `>` chunk of a host-wide listing (lua/host_scan.lua): ARGS { host, filter (JSON text) }.
+ * It answers later, with a promise; `_ENV` (this admin connection's shell environment) lets the
+ * scan find its own connection, to stop when it goes away.
+ */
+export function hostScanChunk(args: { host: string; filter: string }): string {
+  return `>local ARGS = ${argsTable(args)}\n${HOST_SCAN_LIBRARY}return host_scan.start(ARGS, _ENV)`;
 }
 
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */

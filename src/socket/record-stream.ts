@@ -11,7 +11,8 @@ import { displaySafe } from "../render/sanitize.js";
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
 const BASE64_PREFIX = "base64:";
-const RESULT_PREFIX = "Result: ";
+// A chunk's return value comes as "Result: …"; a promise's, once it resolves, as "OK: …".
+const RESULT_PREFIXES = ["Result: ", "OK: "];
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export interface RecordStream {
@@ -26,6 +27,8 @@ export interface ReadOptions {
   what: string;
   /** Default MAX_STREAM_BYTES; a consumer that streams with onRecord may allow more. */
   maxBytes?: number;
+  /** The largest single record accepted (default: maxBytes), for streams with no total cap. */
+  maxRecordBytes?: number;
   /**
    * Takes each record as soon as it is complete (e.g. to write NDJSON as it arrives) instead of
    * collecting them; `records` is then empty. The counts are still checked, at the end.
@@ -53,7 +56,8 @@ function decodeBase64(text: string, what: string, where: string): Buffer {
 }
 
 function parseTrailer(result: string, isError: boolean, what: string): Record<string, unknown> {
-  if (isError || !result.startsWith(RESULT_PREFIX)) {
+  const prefix = RESULT_PREFIXES.find((p) => result.startsWith(p));
+  if (isError || prefix === undefined) {
     const text = displaySafe(result).slice(0, 300);
     if (/No module handled this query/.test(result)) {
       throw new CamError("unsupported", `Prosody's admin socket has no shell to run camctl's request (${text}). Add "admin_shell" to modules_enabled and reload Prosody.`);
@@ -64,7 +68,7 @@ function parseTrailer(result: string, isError: boolean, what: string): Record<st
   }
   let value: unknown;
   try {
-    value = JSON.parse(decodeBase64(result.slice(RESULT_PREFIX.length), what, "the result").toString("utf8"));
+    value = JSON.parse(decodeBase64(result.slice(prefix.length), what, "the result").toString("utf8"));
   } catch (e) {
     if (e instanceof CamError) throw e;
     throw unreadable(what, "the result is not JSON");
@@ -85,7 +89,11 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
   let received = 0;
   const take = o.onRecord ?? ((record: unknown) => records.push(record));
   let unfinishedLine: Buffer[] = [];
+  let unfinishedBytes = 0;
   let total = 0;
+  const maxRecordBytes = o.maxRecordBytes ?? maxBytes;
+  // Like the total cap, this one stops reading at once: the rest is not wanted.
+  let recordTooLarge: CamError | undefined;
 
   /** Takes the complete lines of a piece; the rest waits for the next piece. */
   const takeLines = (data: Buffer) => {
@@ -94,6 +102,7 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       unfinishedLine.push(data.subarray(start, nl));
       const line = unfinishedLine.length === 1 ? unfinishedLine[0]! : Buffer.concat(unfinishedLine);
       unfinishedLine = [];
+      unfinishedBytes = 0;
       start = nl + 1;
       let record: unknown;
       try {
@@ -104,7 +113,15 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       received++;
       take(record);
     }
-    if (start < data.length) unfinishedLine.push(data.subarray(start));
+    if (start < data.length) {
+      unfinishedLine.push(data.subarray(start));
+      unfinishedBytes += data.length - start;
+      if (unfinishedBytes > maxRecordBytes) {
+        throw (recordTooLarge = new CamError("unreachable",
+          `A single record of ${o.what} is larger than ${Math.floor(maxRecordBytes / 1024 / 1024)} MiB, more than camctl accepts; camctl stopped reading. ` +
+          `So much client data usually means someone filled a list on purpose: changing that account's password removes every client and grant from it.`));
+      }
+    }
   };
 
   let request = chunk;
@@ -134,6 +151,7 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       try {
         takeLines(data);
       } catch (e) {
+        if (e === recordTooLarge) throw e;
         unreadablePiece = e as CamError;
       }
     });

@@ -4,11 +4,11 @@
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource, HostScan } from "../source.js";
-import type { HostClientRecord } from "../filters.js";
+import type { ClientFilter, HostClientRecord } from "../filters.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream } from "./adminstream.js";
-import { requestChunk } from "./lua.js";
-import { readRecordStream } from "./record-stream.js";
+import { hostScanChunk, requestChunk } from "./lua.js";
+import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 
 type Meta = Record<string, unknown>;
 
@@ -28,6 +28,10 @@ function replyError(meta: Meta, jid: string, id?: string): CamError {
       return new CamError("unsupported",
         `mod_client_management is not loaded on ${host}. Add "client_management" to modules_enabled for that host and reload Prosody.`,
         "module-not-loaded");
+    case "users-not-listed":
+      return new CamError("unsupported",
+        `Prosody cannot list the accounts of ${host}: its authentication provider does not offer a list of users.`,
+        "users-not-listed");
     case "user-not-found":
       return new CamError("notFound", `There is no account ${account} on this server.`, "user-not-found");
     case "gone":
@@ -80,6 +84,68 @@ function secondsText(iso: string | null): string | null {
   if (iso === null) return null;
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : null;
+}
+
+/** The filter as the server's Lua reads it (client_filter.lua): ClientFilter without its empty fields. */
+export function filterForServer(f: ClientFilter): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(f)) {
+    if (value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    out[key] = value;
+  }
+  const software = f.software;
+  if (software) out.software = software.version === null ? { name: software.name } : software;
+  return out;
+}
+
+/**
+ * Records between the socket and their consumer: reading pauses when HIGH are waiting and resumes
+ * at LOW, so memory stays flat whatever the consumer's pace.
+ */
+class RecordQueue<T> {
+  static readonly HIGH = 2000;
+  static readonly LOW = 500;
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  private paused = false;
+  private waiting: (() => void) | undefined;
+
+  constructor(private readonly pause: () => void, private readonly resume: () => void) {}
+
+  push(item: T): void {
+    this.items.push(item);
+    if (!this.paused && this.items.length - this.head >= RecordQueue.HIGH) {
+      this.paused = true;
+      this.pause();
+    }
+    this.wake();
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    if (this.paused && this.items.length - this.head <= RecordQueue.LOW) {
+      this.paused = false;
+      this.resume();
+    }
+    return item;
+  }
+
+  /** Resolves at the next push (or wake). */
+  arrival(): Promise<void> {
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  wake(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
 }
 
 export class SocketClientSource implements ClientSource {
@@ -137,12 +203,62 @@ export class SocketClientSource implements ClientSource {
     };
   }
 
-
-  // Filled in by the host-wide audit.
-  // eslint-disable-next-line require-yield
-  async *listHost(host: string, _scan: HostScan): AsyncIterable<HostClientRecord> {
-    throw new CamError("unsupported", `Host-wide listings of ${host} are not available over this transport yet.`);
+  /**
+   * The host-wide listing runs in the server (lua/host_scan.lua) as one request that answers
+   * later: it reads the accounts in batches, yielding to Prosody between them, filters there and
+   * sends each batch's records and a progress line as it goes. Records are handed on as they
+   * arrive; when the consumer falls behind, camctl stops reading the socket and the server,
+   * whose send buffer then fills, waits. Stopping early (a break, an error, the deadline) closes
+   * the admin connection, which ends the scan in the server.
+   */
+  async *listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
+    const what = `the clients of ${displaySafe(host)}`;
+    const chunk = hostScanChunk({ host, filter: JSON.stringify(filterForServer(scan.filter)) });
+    const queue = new RecordQueue<HostClientRecord>(
+      () => this.stream.pause(),
+      () => this.stream.resume(),
+    );
+    let outcome: { meta: Meta } | { error: unknown } | undefined;
+    const reading = readRecordStream(this.stream, chunk, {
+      what,
+      // Records are handed on, not kept: no cap on the whole, only on each record.
+      maxBytes: Number.POSITIVE_INFINITY,
+      maxRecordBytes: MAX_STREAM_BYTES,
+      onRecord: (raw) => {
+        if (Array.isArray(raw)) {
+          const [account, client] = raw as [unknown, unknown];
+          if (typeof account === "string" && Array.isArray(client)) queue.push({ account, ...clientFromSocket(client) });
+        } else if (raw && typeof raw === "object") {
+          const line = raw as Meta;
+          if (typeof line.failed === "string") scan.onAccountFailed?.(line.failed, String(line.error ?? ""));
+          else if (typeof line.scanned === "number") {
+            scan.onProgress?.({ scanned: line.scanned, total: typeof line.total === "number" ? line.total : null });
+          }
+        }
+      },
+    }).then(
+      (r) => (outcome = { meta: r.meta }),
+      (error: unknown) => (outcome = { error }),
+    );
+    void reading.finally(() => queue.wake());
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (outcome) break;
+        await queue.arrival();
+      }
+    } finally {
+      // Given up before the end: the connection goes, and with it the scan in the server.
+      if (!outcome) this.stream.close();
+    }
+    if ("error" in outcome) throw outcome.error;
+    if (outcome.meta.err) throw replyError(outcome.meta, `@${host}`);
   }
+
   async close(): Promise<void> {
     this.stream.close();
   }

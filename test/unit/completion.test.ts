@@ -28,7 +28,15 @@ test("bash completes commands, subcommands, options and --output values", async 
   assert.equal(complete(["camctl", "us"]), "user");
   assert.equal(complete(["camctl", "user", ""]), "clients revoke_client");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--outp"]), "--output");
-  assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--output", ""]), "table json csv");
+  assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--output", ""]), "table json csv ndjson");
+  assert.equal(complete(["camctl", "ho"]), "host");
+  assert.equal(complete(["camctl", "host", ""]), "clients");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--last-seen-b"]), "--last-seen-before");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--type", ""]), "session access");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--su"]), "--summary");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--no-e"]), "--no-expiry");
+  // `user clients` does not take the host-wide filters.
+  assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--last-seen"]), "");
   assert.equal(complete(["camctl", "user", "revoke-client", "a@b.c", "grant/x", "--dr"]), "--dry-run");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--tls", "d"]), "direct");
   assert.equal(complete(["camctl", "completion", "f"]), "fish");
@@ -55,7 +63,10 @@ test("zsh script: a #compdef header, then the bash function through bashcompinit
 
 test("fish script: every line is a comment or a complete -c camctl command with balanced quotes", async () => {
   const fish = await script("fish");
-  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from clients" -s o -l output -x -a "table json csv"/);
+  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from clients" -s o -l output -x -a "table json csv ndjson"/);
+  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and __fish_seen_subcommand_from clients" -l last-seen-before -r/);
+  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients" -a "clients"/);
+  assert.doesNotMatch(fish, /subcommand_from user; and __fish_seen_subcommand_from clients" -l last-seen-before/);
   for (const line of fish.trimEnd().split("\n")) {
     if (line.startsWith("#")) continue;
     assert.match(line, /^complete -c camctl( |$)/, line);

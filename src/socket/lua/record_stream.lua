@@ -12,7 +12,8 @@
 -- Prosody buffers everything it sends (up to 32 MiB per connection, then it disconnects), so a
 -- reply carries at most about BUDGET_BYTES; when more remains the trailer says more=true and the
 -- rest waits in this admin connection's own shell environment for camctl's next request
--- (stream_continue.lua). A host-wide scan streams its records the same way.
+-- (stream_continue.lua). A host-wide scan, which answers later, sends its pieces as it goes
+-- instead (M.open).
 --
 -- Chunk arguments: json_lines (json_lines.lua).
 local json_lines = ...;
@@ -79,6 +80,55 @@ end
 --- trailer. Returns the first reply's trailer (the request's result).
 function M.start(io, next_line, meta)
 	return M.resume({ io = io, next_line = next_line, meta = meta or {}, records = 0, resume = M.resume });
+end
+
+--- A stream sent while it is produced, for a request that answers later (its chunk returns a
+--- promise, whose value mod_admin_shell sends as the result when it resolves): each piece is
+--- printed at once, so records reach camctl while the request is still running. Same pieces, same
+--- trailer as above (in one reply: more is always false). io.wait, when given, is called after
+--- each piece and may pause (e.g. until the connection's send buffer has drained), so a large
+--- batch never piles up in Prosody's memory.
+--- Returns { line(text), flush(), finish(meta) -> trailer, records, pieces, bytes }.
+function M.open(io, piece_bytes)
+	piece_bytes = piece_bytes or M.PIECE_BYTES;
+	local w = { records = 0, pieces = 0, bytes = 0 };
+	local lines, size = {}, 0;
+	-- Prints the pending text as pieces; with whole_only, what is shorter than a piece stays.
+	local function send(whole_only)
+		if size == 0 or (whole_only and size < piece_bytes) then return; end
+		local text, pos = table.concat(lines), 1;
+		lines, size = {}, 0;
+		while #text - pos + 1 >= piece_bytes or (not whole_only and pos <= #text) do
+			local piece = text:sub(pos, pos + piece_bytes - 1);
+			pos = pos + #piece;
+			io.print("base64:" .. io.base64(piece));
+			w.pieces, w.bytes = w.pieces + 1, w.bytes + #piece;
+			if io.wait then io.wait(); end
+		end
+		if pos <= #text then
+			lines[1], size = text:sub(pos), #text - pos + 1;
+		end
+	end
+	--- One record: a line of JSON without its line feed.
+	function w.line(text)
+		w.records = w.records + 1;
+		lines[#lines + 1] = text;
+		lines[#lines + 1] = "\n";
+		size = size + #text + 1;
+		send(true);
+	end
+	--- Sends everything pending now (the end of a batch).
+	function w.flush()
+		send(false);
+	end
+	--- Sends the rest; returns the trailer, the request's result.
+	function w.finish(meta)
+		send(false);
+		local fields = { more = false, pieces = w.pieces, bytes = w.bytes, records = w.records };
+		for k, v in pairs(meta or {}) do fields[k] = v; end
+		return trailer(io, fields);
+	end
+	return w;
 end
 
 --- A reply with no records that says what went wrong, e.g. { err = "user-not-found", jid = … }.

@@ -1,0 +1,174 @@
+-- camctl's host-wide listing over the admin socket: every account's clients on a virtual host,
+-- filtered in the server (client_filter.lua), sent batch by batch while the server keeps serving.
+--
+-- Prosody runs a `>` chunk inside the admin connection's handler and, when the chunk returns a
+-- promise, sends the promise's value as the request's result once it resolves ("OK: …"); `print`
+-- sends a <repl-output> at once. So the chunk returns a promise at once and the scan runs in its
+-- own util.async runner: it lists the usernames (usermanager.users), then reads accounts with
+-- get_active_clients for a slice of time (SLICE_SECONDS), prints that batch's matching records and
+-- a progress line, and sleeps on a timer (async.sleep(0)) so everything else Prosody has to do runs
+-- in between. It also waits while this connection's send buffer holds more than HIGH_WATER_BYTES
+-- (camctl reads slower than the server finds), and stops when the admin connection is gone
+-- (camctl interrupted, `| head` done, --timeout): nothing keeps working for nobody.
+--
+-- The stream is record_stream.open's: NDJSON in pieces of at most 512 KiB, then the trailer
+-- { more = false, pieces, bytes, records, host, total, scanned, clients, failed } as the result,
+-- so camctl knows the scan is complete and nothing was lost. Lines:
+--   [account, client]                  a matching client (json_lines.client), account = user@host
+--   {"scanned": n, "total": m}         progress, after each batch (and once before the first)
+--   {"failed": account, "error": text} an account whose clients could not be read (the scan goes on)
+--
+-- Values arrive hex-encoded in ARGS: host, and filter (camctl's filter as JSON, decoded with
+-- util.json: data, never code).
+--
+-- Chunk arguments: client_access, json_lines, record_stream, client_filter.
+local client_access, json_lines, record_stream, client_filter = ...;
+local M = {};
+
+M.SLICE_SECONDS = 0.01;
+M.HIGH_WATER_BYTES = 1024 * 1024;
+-- How long to wait before looking again at a full send buffer.
+M.DRAIN_POLL_SECONDS = 0.005;
+
+local function unhex(h)
+	if h == nil then return nil; end
+	return (h:gsub("%x%x", function (c) return string.char(tonumber(c, 16)); end));
+end
+
+--- The admin connection this chunk runs for: the session whose shell environment is `env` (the
+--- `>` chunks' global environment is one per admin connection). nil when it cannot be found,
+--- e.g. another Prosody version: the scan then runs to the end without flow control.
+function M.admin_session(env)
+	local ok, found = pcall(function ()
+		local admin_socket = require "prosody.core.modulemanager".get_module("*", "admin_socket");
+		local sessions = admin_socket and admin_socket.module:shared("sessions");
+		for _, session in pairs(sessions or {}) do
+			local shell = session.shell_session;
+			if type(shell) == "table" and shell.globalenv == env then return session; end
+		end
+	end);
+	return ok and found or nil;
+end
+
+--- Bytes waiting in the session's send buffer (0 when that cannot be seen).
+local function buffered(session)
+	local ok, n = pcall(function ()
+		local buffer = session.conn and session.conn.writebuffer;
+		return buffer and #buffer or 0;
+	end);
+	return ok and tonumber(n) or 0;
+end
+
+--- Whether camctl is still connected (true when the session is unknown).
+local function connected(session)
+	if not session then return true; end
+	local shell = session.shell_session;
+	if type(shell) == "table" and type(shell.is_connected) == "function" then return shell.is_connected(); end
+	return session.conn ~= nil;
+end
+
+--- ARGS: { host, filter }. Returns the failure trailer at once (host-not-found, module-not-loaded,
+--- bad-filter), or a promise of the trailer of the whole scan.
+function M.start(args, env)
+	local io = { print = print; base64 = require "prosody.util.encodings".base64.encode };
+	local host = unhex(args.host);
+	local host_session = prosody.hosts[host];
+	if not host_session then return record_stream.fail(io, { err = "host-not-found", host = host }); end
+	local cm = host_session.modules and host_session.modules.client_management;
+	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
+		return record_stream.fail(io, { err = "module-not-loaded", host = host });
+	end
+	local decoded = require "prosody.util.json".decode(unhex(args.filter) or "{}");
+	if type(decoded) ~= "table" then
+		return record_stream.fail(io, { err = "bad-filter", host = host });
+	end
+	local filter = client_filter.compile(decoded);
+
+	local async = require "prosody.util.async";
+	local time = require "prosody.util.time";
+	local clock = time.monotonic or time.now;
+	local log = require "prosody.util.logger".init("camctl");
+	local admin = M.admin_session(env);
+
+	return require "prosody.util.promise".new(function (resolve, reject)
+		local gone = false;
+		local function still_wanted()
+			if not gone and not connected(admin) then gone = true; end
+			return not gone;
+		end
+		-- After each piece: let the connection drain before adding more.
+		io.wait = function ()
+			while admin and buffered(admin) > M.HIGH_WATER_BYTES and still_wanted() do
+				async.sleep(M.DRAIN_POLL_SECONDS);
+			end
+		end
+		local out = record_stream.open(io);
+
+		local function scan()
+			local names = {};
+			-- A generic for's iterator, state and control value (the storage's own iterator needs all three).
+			local ok, users, state, control = pcall(require "prosody.core.usermanager".users, host);
+			if not ok or type(users) ~= "function" then
+				resolve(record_stream.fail(io, { err = "users-not-listed", host = host, text = not ok and tostring(users) or nil }));
+				return;
+			end
+			for username in users, state, control do
+				if type(username) == "string" and client_filter.account_matches(filter, username, host) then
+					names[#names + 1] = username;
+				end
+			end
+			table.sort(names);
+			local total, scanned, matched, failed = #names, 0, 0, 0;
+			local function progress()
+				out.line(json_lines.object({ scanned = scanned, total = total }));
+				out.flush();
+			end
+			progress();
+			local i = 0;
+			while i < total do
+				if not still_wanted() then
+					log("info", "host-wide listing of %s stopped after %d of %d accounts: the admin connection is gone", host, scanned, total);
+					return;
+				end
+				local started = clock();
+				repeat
+					i = i + 1;
+					local username = names[i];
+					local jid = username .. "@" .. host;
+					local got, clients, reason = pcall(cm.get_active_clients, username);
+					if not got or type(clients) ~= "table" then
+						failed = failed + 1;
+						local why = not got and tostring(clients) or tostring(reason or "no list");
+						out.line(json_lines.object({ failed = jid, error = why }));
+					else
+						local account = json_lines.str(jid);
+						for _, client in ipairs(clients) do
+							if type(client) == "table" then
+								local d = client_access.describe(client);
+								if client_filter.client_matches(filter, d) then
+									matched = matched + 1;
+									out.line("[" .. account .. "," .. json_lines.client(d) .. "]");
+								end
+							end
+						end
+					end
+					scanned = scanned + 1;
+				until i >= total or clock() - started >= M.SLICE_SECONDS or gone
+				progress();
+				async.sleep(0);
+			end
+			if not still_wanted() then return; end
+			resolve(out.finish({ host = host, total = total, scanned = scanned, clients = matched, failed = failed }));
+		end
+
+		local runner = async.runner(scan, {
+			error = function (_, err)
+				log("error", "host-wide listing of %s failed: %s", host, tostring(err));
+				reject(tostring(err));
+			end;
+		});
+		runner:run(true);
+	end);
+end
+
+return M;
