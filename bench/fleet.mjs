@@ -1,3 +1,116 @@
-export async function runFleetBench() {
-  return { skipped: ["not written yet"] };
+// The fleet benchmark:
+// - `camctl host clients -o ndjson` through --ssh (a context with `ssh`, `socket` and `ssh_args`
+//   pointing at a throw-away sshd from test/sshd, in front of the same sandbox) against the local
+//   socket: the cost of the link;
+// - a fan-out `--context s1,…,s5 host clients` over 5 sandboxes against the slowest single one
+//   (target ≤ 1.3 × the slowest).
+// Contexts live in a config.toml under a private XDG_CONFIG_HOME. Each part is skipped with the
+// reason when this build lacks what it needs.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { camctl, hostClientsMissing } from "./host.mjs";
+import { median } from "./measure.mjs";
+import { populateHost } from "./populate.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+
+function writeContexts(dir, contexts) {
+  const conf = path.join(dir, "camctl");
+  fs.mkdirSync(conf, { recursive: true, mode: 0o700 });
+  const toml = Object.entries(contexts)
+    .map(([name, c]) => `[contexts.${name}]\n` + Object.entries(c).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n"))
+    .join("\n\n");
+  fs.writeFileSync(path.join(conf, "config.toml"), toml + "\n", { mode: 0o600 });
+  return { XDG_CONFIG_HOME: dir };
+}
+
+async function helpMentions(work, args, pattern) {
+  const out = path.join(work, "help.txt");
+  const r = await camctl([...args, "--help"], { work, expectCode: null, outFile: out });
+  return r.code === 0 && pattern.test(fs.readFileSync(out, "utf8"));
+}
+
+export async function runFleetBench({ work, quick, log }) {
+  const result = { skipped: [], targets: [] };
+  const missing = await hostClientsMissing(work);
+  if (missing) {
+    result.skipped.push(`fleet: ${missing}`);
+    console.log(`  skipped: ${missing}`);
+    return result;
+  }
+  const hasContexts = await helpMentions(work, ["host", "clients"], /--context\b/);
+  if (!hasContexts) {
+    const why = "this build has no --context (named servers, fan-out) on `host clients` yet";
+    result.skipped.push(`--ssh vs local socket: ${why}`, `fan-out over 5 sandboxes: ${why}`);
+    console.log(`  skipped: ${why}`);
+    return result;
+  }
+  const { startSandbox } = await import(`${root}build/test/sandbox/sandbox.js`);
+  const accounts = quick ? 300 : 1000;
+  const runs = 3;
+
+  // --ssh vs the local socket, same sandbox, same host.
+  const sshdFile = path.join(root, "build/test/sshd/sshd.js");
+  const sshd = fs.existsSync(sshdFile) ? await import(sshdFile) : null;
+  const sshWhy = !sshd ? "the throw-away sshd (test/sshd) is not in this build" : sshd.sshdUnavailable();
+  if (sshWhy) {
+    result.skipped.push(`--ssh vs local socket: ${sshWhy}`);
+    console.log(`  --ssh: skipped (${sshWhy})`);
+  } else {
+    const sb = await startSandbox({});
+    const server = await sshd.startSshd();
+    try {
+      await populateHost(sb, { count: accounts, seed: 11, log });
+      const env = writeContexts(path.join(work, "ssh-config"), {
+        local: { socket: sb.socketPath },
+        viassh: { ssh: server.target, socket: sb.socketPath, ssh_args: server.sshArgs },
+      });
+      const local = [];
+      const viaSsh = [];
+      const scan = (ctx) => camctl(["--context", ctx, "host", "clients", sb.host, "-o", "ndjson"], { work, env });
+      for (let i = 0; i < runs; i++) {
+        local.push(await scan("local"));
+        viaSsh.push(await scan("viassh"));
+      }
+      if (viaSsh[0].lines !== local[0].lines) throw new Error(`bench: over ssh ${viaSsh[0].lines} rows, locally ${local[0].lines}`);
+      result.ssh = { accounts, rows: local[0].lines, localMs: median(local.map((r) => r.ms)), sshMs: median(viaSsh.map((r) => r.ms)), localFirstRowMs: median(local.map((r) => r.firstLineMs)), sshFirstRowMs: median(viaSsh.map((r) => r.firstLineMs)) };
+      console.log(`\n${accounts.toLocaleString("en")} accounts, ${result.ssh.rows.toLocaleString("en")} rows, median of ${runs}`);
+      console.log(`  camctl host clients, local socket   ${f2(result.ssh.localMs / 1000)} s, first row ${result.ssh.localFirstRowMs.toFixed(0)} ms`);
+      console.log(`  camctl host clients, --ssh          ${f2(result.ssh.sshMs / 1000)} s, first row ${result.ssh.sshFirstRowMs.toFixed(0)} ms  (link: +${(result.ssh.sshMs - result.ssh.localMs).toFixed(0)} ms)`);
+    } finally {
+      await server.stop();
+      await sb.stop();
+    }
+  }
+
+  // Fan-out over 5 sandboxes against the slowest single one.
+  const sandboxes = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const sb = await startSandbox({});
+      sandboxes.push(sb);
+      await populateHost(sb, { count: accounts, seed: 100 + i, log });
+    }
+    const names = sandboxes.map((_, i) => `s${i + 1}`);
+    const env = writeContexts(path.join(work, "fanout-config"), Object.fromEntries(sandboxes.map((sb, i) => [names[i], { socket: sb.socketPath }])));
+    const singles = names.map(() => []);
+    const fan = [];
+    for (let k = 0; k < runs; k++) {
+      for (let i = 0; i < names.length; i++) singles[i].push((await camctl(["--context", names[i], "host", "clients", "camctl.test", "-o", "ndjson"], { work, env })).ms);
+      fan.push(await camctl(["--context", names.join(","), "host", "clients", "camctl.test", "-o", "ndjson"], { work, env }));
+    }
+    const slowest = Math.max(...singles.map(median));
+    const fanMs = median(fan.map((r) => r.ms));
+    result.fanout = { accounts, singlesMs: singles.map(median), slowestMs: slowest, fanoutMs: fanMs, rows: fan[0].lines, rssKiB: Math.max(...fan.map((r) => r.rssKiB)) };
+    console.log(`\nfan-out over 5 sandboxes of ${accounts.toLocaleString("en")} accounts (median of ${runs})`);
+    console.log(`  single contexts: ${result.fanout.singlesMs.map((x) => f2(x / 1000)).join(", ")} s; slowest ${f2(slowest / 1000)} s`);
+    console.log(`  --context s1,…,s5: ${f2(fanMs / 1000)} s = ${f2(fanMs / slowest)} × the slowest; ${result.fanout.rows.toLocaleString("en")} lines; peak RSS ${(result.fanout.rssKiB / 1024).toFixed(1)} MiB`);
+    result.targets.push({ what: "fan-out over 5 sandboxes ≤ 1.3 × the slowest single one", value: `${f2(fanMs / slowest)} ×`, met: fanMs / slowest <= 1.3 });
+  } finally {
+    for (const sb of sandboxes) await sb.stop();
+  }
+  return result;
 }

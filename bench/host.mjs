@@ -195,7 +195,8 @@ export function printHost(r) {
     console.log(`  camctl host clients -o ndjson: skipped (${r.scanSkipped})`);
   }
   console.log(`  one camctl start (camctl --version, median of 5)               ${ms2s(r.camctlStartMs)} s`);
-  console.log(`  prosodyctl shell user clients, per account (${r.anchorSampleMs.length} sampled)       ${ms2s(r.anchorPerAccountMs)} s → ${(r.anchorExtrapolatedMs / 1000).toFixed(0)} s for all ${r.accounts.toLocaleString("en")} (extrapolated)`);
+  console.log(`  prosodyctl shell user clients, per account (${r.anchorSampleMs.length} sampled)       ${ms2s(r.anchorPerAccountMs)} s → ${(r.anchorExtrapolatedMs / 1000).toFixed(0)} s for all ${r.accounts.toLocaleString("en")} (extrapolated)` +
+    `; camctl ${(r.anchorExtrapolatedMs / s.scanMs).toFixed(0)} × faster, the floor ${(r.anchorExtrapolatedMs / s.floorMs).toFixed(0)} ×`);
   console.log(`  ping round trip, ms p50 / p99 / max: idle ${pingText(r.pingIdle)}`);
   if (r.pingDuringScan) console.log(`                                     during the scan ${pingText(r.pingDuringScan)}`);
   console.log(`                                     during the floor's one blocking loop ${pingText(r.pingDuringFloor)}`);
@@ -212,7 +213,8 @@ export function hostTargets(results) {
       continue;
     }
     out.push({ what: `${tag}: total ≤ 1.5 × floor + one camctl start`, value: `${ms2s(s.scanMs)} s ≤ ${ms2s(s.allowedMs)} s`, met: s.scanMs <= s.allowedMs });
-    out.push({ what: `${tag}: ≥ 100 × faster than the prosodyctl loop`, value: `${s.speedup.toFixed(0)} ×`, met: s.speedup >= 100 });
+    out.push({ what: `${tag}: ≥ 100 × faster than the prosodyctl loop`, value: `${s.speedup.toFixed(0)} ×`, met: s.speedup >= 100,
+      note: `the floor alone: ${(r.anchorExtrapolatedMs / s.floorMs).toFixed(0)} ×` });
     out.push({ what: `${tag}: first row ≤ 0.5 s`, value: `${f1(s.firstRowMs)} ms`, met: s.firstRowMs <= 500 });
     out.push({ what: `${tag}: ping p99 during the scan ≤ 50 ms`, value: `${f1(r.pingDuringScan.p99)} ms`, met: r.pingDuringScan.p99 <= 50 && r.pingDuringScan.lost === 0 });
     out.push({ what: `${tag}: ping max during the scan ≤ 200 ms`, value: `${f1(r.pingDuringScan.max)} ms`, met: r.pingDuringScan.max <= 200 && r.pingDuringScan.lost === 0 });
