@@ -1,0 +1,49 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { formatSshTarget, parseSshTarget, sshDestinationArgs } from "../../src/ssh/target.js";
+import { checkRemoteSocketPath } from "../../src/ssh/link.js";
+import { bridgeCommand } from "../../src/ssh/bridge.js";
+import { CamError, exitCodeFor } from "../../src/errors.js";
+
+const usage = (fn: () => unknown, re?: RegExp) =>
+  assert.throws(fn, (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && (!re || re.test(e.message)) && !/[\x00-\x1f]/.test(e.message));
+
+test("parses [user@]host[:port], IPv6 in brackets, and an ssh:// prefix", () => {
+  assert.deepEqual(parseSshTarget("xmpp.example.com"), { user: undefined, host: "xmpp.example.com", port: undefined });
+  assert.deepEqual(parseSshTarget("prosody-admin@xmpp.example.com:2222"), { user: "prosody-admin", host: "xmpp.example.com", port: 2222 });
+  assert.deepEqual(parseSshTarget("root@[2001:db8::1]:22"), { user: "root", host: "2001:db8::1", port: 22 });
+  assert.deepEqual(parseSshTarget("[::1]"), { user: undefined, host: "::1", port: undefined });
+  assert.deepEqual(parseSshTarget("ssh://ops@prod-xmpp"), { user: "ops", host: "prod-xmpp", port: undefined });
+  assert.deepEqual(parseSshTarget("prod_xmpp"), { user: undefined, host: "prod_xmpp", port: undefined }, "ssh_config aliases may have underscores");
+});
+
+test("refuses what would become an ssh option, a second argument or a shell word", () => {
+  for (const bad of ["", "-oProxyCommand=sh", "host -p 1", "a@-oProxyCommand=x", "host:0", "host:65536", "host:22x",
+    "2001:db8::1", "[host]:22", "user name@host", "u@h\u001b[31m", "u;id@host", "h`id`", "@host", "host:"]) {
+    usage(() => parseSshTarget(bad), /--ssh .*give \[user@\]host\[:port\]/);
+  }
+  usage(() => parseSshTarget("x y", "ssh in context prod"), /^ssh in context prod "x y"/);
+});
+
+test("the destination ends the option list and round-trips for messages", () => {
+  const t = parseSshTarget("ops@[2001:db8::1]:2222");
+  assert.deepEqual(sshDestinationArgs(t), ["-p", "2222", "-l", "ops", "--", "2001:db8::1"]);
+  assert.equal(formatSshTarget(t), "ops@[2001:db8::1]:2222");
+  assert.deepEqual(sshDestinationArgs(parseSshTarget("prod")), ["--", "prod"]);
+});
+
+test("the remote socket must be an absolute path ssh and the bridge can carry", () => {
+  assert.equal(checkRemoteSocketPath("/var/lib/prosody/prosody.sock"), "/var/lib/prosody/prosody.sock");
+  for (const bad of ["prosody.sock", "/a b.sock", "/a:b", "/a'b", "/a\nb", "/a$b", "/a[1]", `/${"x".repeat(120)}`]) {
+    usage(() => checkRemoteSocketPath(bad), /--socket/);
+  }
+});
+
+test("the bridge command is one line of single-quoted words, with sudo -n for the sudo route", () => {
+  const plain = bridgeCommand({ remoteSocket: "/var/lib/prosody/prosody.sock", sudoUser: undefined });
+  assert.match(plain, /^'perl' '-e' '[^'\n]+' '--' '\/var\/lib\/prosody\/prosody\.sock'$/);
+  assert.doesNotMatch(plain, /!/, "no history expansion in any shell");
+  const sudo = bridgeCommand({ remoteSocket: "/s", sudoUser: "prosody", probe: true });
+  assert.match(sudo, /^'sudo' '-n' '-u' 'prosody' '--' 'perl' '-e' '[^']+' '--' '\/s' 'probe'$/);
+  assert.throws(() => bridgeCommand({ remoteSocket: "/it's", sudoUser: undefined }));
+});
