@@ -89,10 +89,16 @@ try {
       for (const size of sizes) {
         log(`\n== host clients: ${storage}, ${size} accounts (load ${loadavg()})`);
         const o = storage === "postgresql" ? { sql: pg.database(`bench_${size}_${Date.now() % 100000}`) } : sandboxOptions;
-        const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: size <= 1000 ? 3 : 1, log });
-        r.load = os.loadavg();
-        report.host.push(r);
-        host.printHost(r);
+        try {
+          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: size <= 1000 ? 3 : 1, log });
+          r.load = os.loadavg();
+          report.host.push(r);
+          host.printHost(r);
+        } catch (e) {
+          // One storage or size failing must not cost the other figures.
+          console.log(`\n${storage}, ${size} accounts: FAILED: ${e.message}`);
+          targets.push({ what: `${storage}, ${size.toLocaleString("en")}: host clients benchmark`, value: "failed", met: false, note: e.message.split("\n")[0] });
+        }
       }
     }
     targets.push(...host.hostTargets(report.host));
@@ -101,17 +107,27 @@ try {
   if (sections.includes("revoke")) {
     console.log("\n== host revoke: bulk revocation");
     const { runRevokeBench } = await import("./revoke.mjs");
-    report.revoke = await runRevokeBench({ work, quick, log });
-    targets.push(...(report.revoke.targets ?? []));
-    if (report.revoke.skipped) skipped.push(`host revoke: ${report.revoke.skipped}`);
+    try {
+      report.revoke = await runRevokeBench({ work, quick, log });
+      targets.push(...(report.revoke.targets ?? []));
+      if (report.revoke.skipped) skipped.push(`host revoke: ${report.revoke.skipped}`);
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "host revoke benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
   }
 
   if (sections.includes("fleet")) {
     console.log("\n== fleet: --ssh and fan-out");
     const { runFleetBench } = await import("./fleet.mjs");
-    report.fleet = await runFleetBench({ work, quick, log });
-    targets.push(...(report.fleet.targets ?? []));
-    skipped.push(...(report.fleet.skipped ?? []));
+    try {
+      report.fleet = await runFleetBench({ work, quick, log });
+      targets.push(...(report.fleet.targets ?? []));
+      skipped.push(...(report.fleet.skipped ?? []));
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "fleet benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
   }
 } finally {
   await pg?.stop?.();
