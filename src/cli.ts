@@ -7,6 +7,9 @@ import type { Deps } from "./commands/deps.js";
 import * as clients from "./commands/user/clients.js";
 import * as revokeClient from "./commands/user/revoke-client.js";
 import * as hostClients from "./commands/host/clients.js";
+import * as hostRevoke from "./commands/host/revoke.js";
+import * as hostApply from "./commands/host/apply.js";
+import * as lockout from "./commands/user/lockout.js";
 import * as completion from "./commands/completion.js";
 import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "./errors.js";
 import {
@@ -59,8 +62,11 @@ export function buildProgram(deps: Deps): Command {
   const user = program.command("user").description("commands about one account's clients");
   clients.register(user, deps);
   revokeClient.register(user, deps);
+  lockout.register(user, deps);
   const host = program.command("host").description("commands about every account of a virtual host");
   hostClients.register(host, deps);
+  hostRevoke.register(host, deps);
+  hostApply.register(host, deps);
   completion.register(program, deps);
   return program;
 }
@@ -72,6 +78,21 @@ async function confirmOnTerminal(question: string, io: IOStreams): Promise<boole
   } catch {
     return false; // Ctrl-C or a closed terminal means no.
   }
+}
+
+async function askOnTerminal(question: string, io: IOStreams): Promise<string | undefined> {
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
+  return new Promise((resolve) => {
+    let answer: string | undefined;
+    // Ctrl-C (readline gets it as a key on a terminal) and Ctrl-D close the question: no answer.
+    rl.on("SIGINT", () => rl.close());
+    rl.on("close", () => resolve(answer));
+    rl.question(`${question} `, (line) => {
+      answer = line;
+      rl.close();
+    });
+  });
 }
 
 /** Runs the command tree; writes the message of an error and returns the exit code. */
@@ -111,6 +132,7 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
     prepareSource,
     defaultSocket: DEFAULT_SOCKET_PATH,
     confirm: confirmOnTerminal,
+    ask: askOnTerminal,
     ...overrides,
     io,
   };

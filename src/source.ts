@@ -1,5 +1,6 @@
 // One interface for both transports; commands never tell them apart.
 import type { ClientFilter, HostClientRecord } from "./filters.js";
+import type { LockoutReport, LockoutRequest } from "./lockout.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
 import type { ScanProgress } from "./progress.js";
 
@@ -28,6 +29,19 @@ export interface ClientSource {
    * "gone" or "changed". Other failures reject with a CamError (unsupported, forbidden, unreachable...).
    */
   revoke(jid: string, expected: ClientRecord): Promise<RevokeReport>;
+  /**
+   * Locks the account `jid` out, in one server-side step: the complete revocation of every listed
+   * client, then every grant and FAST token the list does not show, then the password action
+   * (disable the account, or set `request.newPassword`), then every session still open is closed;
+   * then the list is read again. Rejects with a CamError when nothing was done (unsupported,
+   * forbidden, notFound, ...). Absent on a transport that cannot lock accounts out.
+   */
+  lockout?(jid: string, request: LockoutRequest): Promise<LockoutReport>;
+  /**
+   * The entry camctl itself is listed under while it is connected (over XMPP: its own login),
+   * or null. Bulk revocation revokes it last, since revoking it ends the connection.
+   */
+  ownEntry?(): Promise<{ account: string; id: string } | null>;
   /**
    * Every (account, client) of the virtual host `host` that passes `scan.filter`, streamed as the
    * server produces them: memory stays flat whatever the number of accounts. Rejects (while

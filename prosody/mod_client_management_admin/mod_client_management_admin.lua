@@ -268,3 +268,6 @@ local function handle_camctl_revoke(event)
 end
 
 module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);
+
+-- 3. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
+module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element });

@@ -8,10 +8,12 @@
 // Values from the command line travel hex-encoded: the literal can only hold [0-9a-f], so no
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../prosody/mod_client_management_admin/client_access.lib.lua";
+import accountLockoutLua from "../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
 import clientFilterLua from "./lua/client_filter.lua";
 import hostScanLua from "./lua/host_scan.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
+import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
 
@@ -24,6 +26,8 @@ export const LUA_SOURCES = {
   stream_continue: streamContinueLua,
   client_filter: clientFilterLua,
   host_scan: hostScanLua,
+  account_lockout: accountLockoutLua,
+  lockout_request: lockoutRequestLua,
 } as const;
 
 export function luaHexString(value: string): string {
@@ -66,6 +70,19 @@ function argsTable(args: LuaArgs): string {
 /** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
 export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
   return `>local ARGS = ${argsTable(args)}\n${LIBRARY}return admin_requests.${request}(ARGS)`;
+}
+
+/**
+ * The `>` chunk of `user lockout` (lua/lockout_request.lua on account_lockout.lib.lua): only this
+ * request carries that code. Its reply is a record stream.
+ */
+export function lockoutChunk(args: LuaArgs): string {
+  return (
+    `>local ARGS = ${argsTable(args)}\n${LIBRARY}` +
+    luaModule("account_lockout", accountLockoutLua, ["client_access"]) +
+    luaModule("lockout_request", lockoutRequestLua, ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"]) +
+    "return lockout_request.lockout(ARGS)"
+  );
 }
 
 /**

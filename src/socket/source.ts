@@ -7,7 +7,8 @@ import type { ClientSource, HostScan } from "../source.js";
 import type { ClientFilter, HostClientRecord } from "../filters.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream } from "./adminstream.js";
-import { hostScanChunk, requestChunk } from "./lua.js";
+import { hostScanChunk, lockoutChunk, requestChunk } from "./lua.js";
+import type { LockoutEntry, LockoutReport, LockoutRequest } from "../lockout.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 
 type Meta = Record<string, unknown>;
@@ -43,6 +44,11 @@ function replyError(meta: Meta, jid: string, id?: string): CamError {
         `${entry} is now listed for ${account} as a different client than the one shown, so nothing was revoked. ` +
         `List the clients again with \`camctl user clients ${account}\` and check.`,
         "changed");
+    case "disable-unsupported":
+    case "password-unsupported":
+      return new CamError("unsupported",
+        `${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
+        String(meta.err));
     case "forbidden":
       return new CamError("forbidden",
         `Prosody's client management refused the request for ${account} (forbidden).`,
@@ -164,6 +170,45 @@ export class SocketClientSource implements ClientSource {
     if (meta.err) throw replyError(meta, jid);
     const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
+  }
+
+  /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */
+  async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
+    const chunk = lockoutChunk({
+      jid,
+      disable: request.action === "disable" ? "true" : null,
+      new_password: request.action === "new-password" ? request.newPassword : null,
+    });
+    const { records, meta } = await readRecordStream(this.stream, chunk, { what: `the lockout of ${displaySafe(jid)}` });
+    if (meta.err) throw replyError(meta, jid);
+    const entries: LockoutEntry[] = [];
+    const after: ClientRecord[] = [];
+    for (const r of records) {
+      if (Array.isArray(r)) {
+        after.push(clientFromSocket(r));
+      } else if (r && typeof r === "object" && typeof (r as Meta).id === "string") {
+        const e = r as Meta;
+        const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
+        const failed = typeof e.err === "string";
+        entries.push({
+          id: e.id as string,
+          done: failed ? null : { sessionClosed: flag(e.session_closed), fastTokensRevoked: flag(e.fast_tokens_revoked), grantRevoked: flag(e.grant_revoked) },
+          error: failed ? (e.err as string) : null,
+          errorText: str(e.text),
+        });
+      }
+    }
+    const count = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : 0);
+    return {
+      jid: str(meta.jid) ?? jid,
+      entries,
+      swept: { grants: count(meta.grants_revoked), fastTokens: count(meta.fast_tokens_revoked), sessions: count(meta.sessions_closed) },
+      disabled: meta.disabled === true,
+      passwordChanged: meta.password_changed === true,
+      enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
+      failures: typeof meta.failures === "string" ? meta.failures.split("\n") : [],
+      after,
+    };
   }
 
   /**

@@ -162,7 +162,7 @@ export function isFallbackError(e: ErrorInfo): boolean {
 }
 
 export interface RequestContext {
-  op: "list" | "revoke";
+  op: "list" | "revoke" | "lockout";
   /** The account whose clients are asked for (bare JID). */
   target: string;
   /** The account camctl logged in as. */
@@ -212,7 +212,7 @@ export function unansweredError(ctx: RequestContext): CamError {
     ctx.op === "list"
       ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
           `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
-      : `The server answers, but not the revoke request for ${target}: its handler failed (see the server's log). ` +
+      : `The server answers, but not the ${ctx.op} request for ${target}: its handler failed (see the server's log). ` +
           `Check what was revoked with \`camctl user clients ${target}\`.`,
     "no-answer",
   );

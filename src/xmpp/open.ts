@@ -98,6 +98,8 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
         list: (jid) => source.list(jid),
         revoke: (jid, expected) => source.revoke(jid, expected),
         listHost: (host, scan) => source.listHost(host, scan),
+        lockout: (jid, request) => source.lockout(jid, request),
+        ownEntry: () => source.ownEntry(),
         async close() {
           await source.close();
           await state.flush(signal);

@@ -35,6 +35,8 @@ import {
   type RequestContext,
 } from "./manage-clients.js";
 import type { CamState } from "./state.js";
+import type { LockoutReport, LockoutRequest } from "../lockout.js";
+import { lockoutError, lockoutRequest, parseLockedOut } from "./lockout.js";
 
 /** Same account, as the server decides it (see comparableJid). */
 export function sameAccount(a: string, b: string): boolean {
@@ -196,6 +198,29 @@ export class XmppClientSource implements ClientSource {
     const { ns, reply, error } = await this.exchange(ctx, (n, to) => listRequest(n, to));
     if (!reply) throw replyError(error!, ctx);
     return { jid, transport: "xmpp", clients: parseClients(reply, ns) };
+  }
+
+  /** The companion's lockout, for another account (an account cannot lock itself out over XMPP). */
+  async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
+    const ctx = this.context("lockout", jid);
+    if (ctx.self) {
+      throw new CamError("usage",
+        `camctl is logged in as ${displaySafe(jid)}, and an account cannot lock itself out over XMPP (its own session would end first). ` +
+          "Log in as an admin with --jid, or run camctl on the server with --socket.");
+    }
+    let reply: Element;
+    try {
+      reply = await this.askOnce(lockoutRequest(jid, request), ctx);
+    } catch (err) {
+      throw lockoutError(this.stanzaError(err, ctx), ctx);
+    }
+    this.checkSender(reply, ctx);
+    return parseLockedOut(reply, jid);
+  }
+
+  /** camctl's own login: revoking it ends the connection, so bulk revocation does it last. */
+  async ownEntry(): Promise<{ account: string; id: string } | null> {
+    return { account: this.loginJid, id: `client/${await this.state.userAgentId()}` };
   }
 
   async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {

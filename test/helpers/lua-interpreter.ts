@@ -21,6 +21,8 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   record_stream: ["json_lines"],
   admin_requests: ["client_access", "json_lines", "record_stream"],
   stream_continue: [],
+  account_lockout: ["client_access"],
+  lockout_request: ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"],
   client_filter: ["client_access"],
   host_scan: ["client_access", "json_lines", "record_stream", "client_filter"],
 };

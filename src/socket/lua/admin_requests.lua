@@ -35,6 +35,7 @@ local function account(jid_text)
 	end
 	return { user = user, host = host, cm = cm, jid = user .. "@" .. host };
 end
+M.account = account;
 
 --- ARGS: { jid }. Records: one client array per line (json_lines.client); trailer meta: jid.
 function M.list(args)

@@ -1,0 +1,195 @@
+-- account_lockout: ends everything that lets an account back in without its password, and, if
+-- asked, the password too (the account is disabled, or gets a new password).
+--
+-- Like client_access.lib.lua, one implementation with two callers: mod_client_management_admin
+-- loads it (module:require("account_lockout")) for admins over XMPP, and camctl sends this very
+-- file over Prosody's admin socket for `camctl user lockout --socket`, passing client_access as
+-- the chunk's argument. It uses only globals both environments have and Prosody's public APIs:
+-- client_access.revoke for every listed client (the same complete revocation as one revoke),
+-- mod_tokenauth's get_user_grants/revoke_grant, usermanager's disable_user/set_password, the
+-- storage manager, and the sessions' own close().
+--
+-- Order matters. Everything is revoked while the clients are still listed (a new password or a
+-- disabled account hides them from get_active_clients), then the password is changed or the
+-- account disabled, then every session still open is closed. The whole lockout runs in one go,
+-- without yielding to the network, so no client can sign in between the steps.
+
+local client_access = ...;
+if client_access == nil then
+	-- Loaded by the module (module:require passes no arguments).
+	client_access = module:require("client_access");
+end
+
+local M = {};
+
+-- The stream error every session still open at the end is closed with.
+M.CLOSE_REASON = { condition = "not-authorized"; text = "Access to this account was revoked" };
+
+-- mod_sasl2_fast keeps an account's FAST tokens in its "fast_tokens" map store, under
+-- sha256(client id) .. "-cur" and "-new". revoke_fast_tokens needs the client id, which cannot be
+-- recovered from the hash, so tokens of client ids that are not listed (or never were) are found
+-- by reading the account's keys and removed key by key, the way revoke_fast_tokens removes them.
+-- Returns how many tokens that had not expired were removed, or nil and the error.
+local function revoke_every_fast_token(host, username)
+	local storagemanager = require "prosody.core.storagemanager";
+	local ok, tokens, err = pcall(function ()
+		return storagemanager.open(host, "fast_tokens"):get(username);
+	end);
+	if not ok then return nil, tostring(tokens); end
+	if tokens == nil then
+		if err then return nil, tostring(err); end
+		return 0;
+	end
+	local map = storagemanager.open(host, "fast_tokens", "map");
+	local now, count = os.time(), 0;
+	for key, token in pairs(tokens) do
+		if type(key) == "string" and (key:sub(-4) == "-cur" or key:sub(-4) == "-new") then
+			local set_ok, set_err = map:set(username, key, nil);
+			if not set_ok then return nil, tostring(set_err); end
+			if type(token) == "table" and (tonumber(token.expires_at) or 0) >= now then
+				count = count + 1;
+			end
+		end
+	end
+	return count;
+end
+
+-- Every grant of the account, listed or not (get_user_grants drops the invalid ones itself).
+-- Returns how many were revoked, or nil and the error.
+local function revoke_every_grant(tokenauth, username)
+	if type(tokenauth) ~= "table" or type(tokenauth.get_user_grants) ~= "function" then return 0; end
+	local grants = tokenauth.get_user_grants(username);
+	local ids = {};
+	for grant_id, grant in pairs(grants or {}) do
+		if grant then ids[#ids + 1] = grant_id; end
+	end
+	for _, grant_id in ipairs(ids) do
+		local ok, err = tokenauth.revoke_grant(username, grant_id);
+		if not ok then return nil, tostring(err); end
+	end
+	return #ids;
+end
+
+-- Closes every session of the account still open. Returns how many.
+local function close_every_session(host_session, username)
+	local user = host_session.sessions and host_session.sessions[username];
+	local open = {};
+	for _, session in pairs(user and user.sessions or {}) do open[#open + 1] = session; end
+	for _, session in ipairs(open) do pcall(session.close, session, M.CLOSE_REASON); end
+	return #open;
+end
+
+local function list(cm, username)
+	local ok, clients, reason = pcall(cm.get_active_clients, username);
+	if not ok then return nil, "internal-server-error", tostring(clients); end
+	if type(clients) ~= "table" then
+		return nil, client_access.condition_of(reason), reason ~= nil and tostring(reason) or nil;
+	end
+	return clients;
+end
+
+--- Locks username@host out.
+---
+--- ctx: as for client_access.revoke ({ host, actor, log }).
+--- opts: { disable = true|nil, new_password = "…"|nil } (at most one of them; neither: only the
+---       revocations, the password keeps working).
+---
+--- Returns a report:
+---   { entries = { { id, session_closed, fast_tokens_revoked, grant_revoked } or { id, err, text } … }
+---       (one per client listed before, in list order),
+---     grants_revoked, fast_tokens_revoked, sessions_closed (counts of the sweep after the entries),
+---     disabled = the account was disabled now, password_changed = a new password was set now,
+---     enabled = whether the account can log in afterwards (nil: the auth provider cannot tell),
+---     failures = { "what could not be done", … },
+---     after = the clients listed afterwards }
+--- or nil, condition, text: "module-not-loaded", "disable-unsupported", "password-unsupported",
+--- "forbidden", "internal-server-error" — and then nothing was changed.
+function M.lockout(ctx, username, opts)
+	local host, log = ctx.host, ctx.log;
+	local target = username .. "@" .. host;
+	local host_session = prosody.hosts[host];
+	local modules = host_session and host_session.modules or {};
+	local cm = modules.client_management;
+	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
+		return nil, "module-not-loaded";
+	end
+	local usermanager = require "prosody.core.usermanager";
+	local provider = host_session.users or {};
+	-- What cannot be done is refused before anything is revoked.
+	if opts.disable and type(provider.disable) ~= "function" then
+		return nil, "disable-unsupported", "this host's authentication provider cannot disable accounts";
+	end
+	if opts.new_password and type(provider.set_password) ~= "function" then
+		return nil, "password-unsupported", "this host's authentication provider cannot set passwords";
+	end
+
+	local before, condition, text = list(cm, username);
+	if not before then return nil, condition, text; end
+
+	local report = { entries = {}; failures = {}; grants_revoked = 0; fast_tokens_revoked = 0; sessions_closed = 0;
+		disabled = false; password_changed = false };
+
+	-- 1. Each listed client, completely (its own log line names the actor).
+	for _, client in ipairs(before) do
+		if type(client) == "table" and type(client.id) == "string" then
+			local revoked, revoke_condition, revoke_text = client_access.revoke(ctx, username, client.id, nil);
+			if revoked then
+				report.entries[#report.entries + 1] = { id = client.id; session_closed = revoked.session_closed;
+					fast_tokens_revoked = revoked.fast_tokens_revoked; grant_revoked = revoked.grant_revoked };
+			else
+				report.entries[#report.entries + 1] = { id = client.id; err = revoke_condition; text = revoke_text };
+			end
+		end
+	end
+
+	-- 2. What the list does not show: grants, FAST tokens of any client id.
+	local grants, grant_err = revoke_every_grant(modules.tokenauth, username);
+	if grants then report.grants_revoked = grants;
+	else report.failures[#report.failures + 1] = "revoking the grants failed: " .. grant_err; end
+	local fast, fast_err = revoke_every_fast_token(host, username);
+	if fast then report.fast_tokens_revoked = fast;
+	else report.failures[#report.failures + 1] = "revoking the FAST tokens failed: " .. fast_err; end
+
+	-- 3. The password: a new one, or none at all. The password itself is never logged or returned.
+	if opts.new_password then
+		local ok, err = usermanager.set_password(username, opts.new_password, host, nil);
+		if ok then report.password_changed = true;
+		else report.failures[#report.failures + 1] = "setting the new password failed: " .. tostring(err); end
+	elseif opts.disable then
+		local ok, err = usermanager.disable_user(username, host, { reason = "locked out"; by = ctx.actor; when = os.time() });
+		if ok then report.disabled = true;
+		else report.failures[#report.failures + 1] = "disabling the account failed: " .. tostring(err); end
+	end
+
+	-- 4. Whatever session is still open (one the list never showed, or one that was left).
+	report.sessions_closed = close_every_session(host_session, username);
+
+	local after, after_condition, after_text = list(cm, username);
+	if not after then
+		report.failures[#report.failures + 1] = "listing the clients afterwards failed: " .. tostring(after_text or after_condition);
+		after = {};
+	end
+	report.after = after;
+	local enabled = usermanager.user_is_enabled(username, host);
+	if type(enabled) == "boolean" then report.enabled = enabled; end
+
+	local revoked_entries, failed_entries = 0, 0;
+	for _, entry in ipairs(report.entries) do
+		if entry.err == nil then revoked_entries = revoked_entries + 1; else failed_entries = failed_entries + 1; end
+	end
+	local left = {};
+	for _, client in ipairs(after) do
+		if type(client) == "table" then left[#left + 1] = tostring(client.id); end
+	end
+	log(#report.failures > 0 and "warn" or "info",
+		"%s locked out %s: revoked %d listed clients%s, %d more grants, %d more FAST tokens; %s; closed %d more sessions; %s%s",
+		ctx.actor, target, revoked_entries, failed_entries > 0 and (" (" .. failed_entries .. " not)") or "",
+		report.grants_revoked, report.fast_tokens_revoked,
+		report.password_changed and "set a new password" or report.disabled and "disabled the account" or "left the password",
+		report.sessions_closed,
+		#left > 0 and ("still listed: " .. table.concat(left, ", ")) or "nothing listed",
+		#report.failures > 0 and ("; FAILED: " .. table.concat(report.failures, "; ")) or "");
+	return report;
+end
+
+return M;

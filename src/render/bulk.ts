@@ -1,0 +1,169 @@
+// What the bulk commands (`host revoke`, `host apply`, `user lockout`) write: the outcome of each
+// item as it is known (table, NDJSON, JSON written progressively, CSV), the final summary, and the
+// preview shown before the question on a terminal.
+import { Chalk } from "chalk";
+import type { ApplyTally, ItemResult } from "../apply.js";
+import type { HostClientRecord } from "../filters.js";
+import { OutputWriter, type IOStreams } from "../iostreams.js";
+import type { ClientRecord } from "../model.js";
+import type { ClientSummary } from "../summary.js";
+import { displaySafe } from "../text/untrusted.js";
+import { csvRow } from "./csv.js";
+import { clientLabel } from "./revoke.js";
+import { renderSummaryText } from "./summary.js";
+import { replaceUnsafe } from "../text/untrusted.js";
+
+export type BulkFormat = "table" | "json" | "csv" | "ndjson";
+
+export const RESULT_CSV_COLUMNS = ["account", "id", "outcome", "reason", "sessionClosed", "fastTokensRevoked", "grantRevoked"] as const;
+
+/** JSON text with no raw control, bidi or format character (see render/json.ts). */
+function safeJson(value: unknown, indent?: number): string {
+  return replaceUnsafe(JSON.stringify(value, null, indent), (ch) => {
+    let out = "";
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
+    return out;
+  }, indent !== undefined);
+}
+
+/** The record as written: the contract's fields (account, id, outcome, reason?) then done. */
+export function resultRecord(r: ItemResult): Record<string, unknown> {
+  return { account: r.account, id: r.id, outcome: r.outcome, ...(r.reason !== undefined ? { reason: r.reason } : {}), done: r.done };
+}
+
+/** "closed its session, revoked its FAST tokens": what this run did to an item, or "". */
+function doneWords(done: ItemResult["done"]): string {
+  if (!done) return "";
+  const words: string[] = [];
+  if (done.sessionClosed) words.push("closed its session");
+  if (done.fastTokensRevoked) words.push("revoked its FAST tokens");
+  if (done.grantRevoked) words.push("revoked its grant");
+  return words.join(", ");
+}
+
+const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? "" : String(b));
+
+/** "password-reset-required" is the longest outcome name. */
+const OUTCOME_WIDTH = 23;
+
+/**
+ * Writes item outcomes as they come. `head` opens the JSON document ({ host, transport } or
+ * { jid, transport }); the table shows each item's client, taken from `entry`.
+ */
+export class ResultsWriter {
+  private readonly out: OutputWriter;
+  private readonly chalk: InstanceType<typeof Chalk>;
+  private count = 0;
+
+  constructor(
+    private readonly format: BulkFormat,
+    io: IOStreams,
+    private readonly head: Readonly<Record<string, unknown>>,
+  ) {
+    this.out = new OutputWriter(io.stdout);
+    this.chalk = new Chalk({ level: io.color ? 1 : 0 });
+  }
+
+  async push(r: ItemResult, entry?: ClientRecord): Promise<void> {
+    const first = this.count++ === 0;
+    switch (this.format) {
+      case "ndjson":
+        await this.out.write(safeJson(resultRecord(r)) + "\n");
+        await this.out.flush();
+        return;
+      case "json":
+        await this.out.write((first ? this.open() + "[\n    " : ",\n    ") + safeJson(resultRecord(r), 2).replace(/\n/g, "\n    "));
+        return;
+      case "csv":
+        await this.out.write(
+          (first ? csvRow(RESULT_CSV_COLUMNS) : "") +
+            csvRow([r.account, r.id, r.outcome, r.reason ?? "", flag(r.done?.sessionClosed), flag(r.done?.fastTokensRevoked), flag(r.done?.grantRevoked)]),
+        );
+        return;
+      case "table": {
+        const tone = { revoked: this.chalk.green, "password-reset-required": this.chalk.yellow, gone: this.chalk.dim, changed: this.chalk.dim, failed: this.chalk.red }[r.outcome];
+        const who = entry ? clientLabel(entry) : displaySafe(r.id);
+        const did = doneWords(r.done);
+        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${displaySafe(r.account)}  ${who}${did ? `: ${did}` : ""}\n`;
+        // The password case is explained once, in the summary; the others item by item.
+        if (r.reason !== undefined && r.outcome !== "password-reset-required") line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
+        await this.out.write(line);
+        // A person watches a table: each line as it comes.
+        await this.out.flush();
+      }
+    }
+  }
+
+  /**
+   * Ends the output: the JSON document's summary (and `extra` fields), the table's summary lines
+   * (`tableLines` instead of the bulk summary when given); nothing more for NDJSON and CSV.
+   */
+  async end(tally: ApplyTally, extra: Readonly<Record<string, unknown>> = {}, tableLines?: readonly string[]): Promise<void> {
+    if (this.format === "json") {
+      const results = this.count === 0 ? this.open() + "[]" : "\n  ]";
+      const rest = { summary: tally, ...extra };
+      const tail = Object.entries(rest).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${safeJson(v, 2).replace(/\n/g, "\n  ")}`).join("");
+      await this.out.write(`${results}${tail}\n}\n`);
+    } else if (this.format === "table") {
+      const lines = tableLines ?? summarySentences(tally);
+      if (lines.length > 0) await this.out.write((this.count > 0 ? "\n" : "") + lines.join("\n") + "\n");
+    } else if (this.format === "csv" && this.count === 0) {
+      await this.out.write(csvRow(RESULT_CSV_COLUMNS));
+    }
+    await this.out.flush();
+  }
+
+  private open(): string {
+    let out = "{\n";
+    for (const [k, v] of Object.entries(this.head)) out += `  ${JSON.stringify(k)}: ${safeJson(v)},\n`;
+    return out + '  "results": ';
+  }
+}
+
+const n = (x: number) => x.toLocaleString("en-US");
+const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
+
+/** The counts in words: "12 items: 8 revoked, 2 need a password reset, 1 gone, 1 changed." */
+export function tallyLine(t: ApplyTally): string {
+  const parts = [`${n(t.revoked)} revoked`];
+  if (t.passwordResetRequired > 0) parts.push(`${n(t.passwordResetRequired)} can still sign in with the password (password-reset-required)`);
+  if (t.gone > 0) parts.push(`${n(t.gone)} gone`);
+  if (t.changed > 0) parts.push(`${n(t.changed)} changed (not touched)`);
+  if (t.failed > 0) parts.push(`${n(t.failed)} failed`);
+  return `${plural(t.items, "item")}: ${parts.join(", ")}.`;
+}
+
+/** The summary at the end of a run, in sentences. */
+export function summarySentences(t: ApplyTally): string[] {
+  const lines = [tallyLine(t)];
+  if (t.items > 0 && t.acted === 0 && t.failed === 0) {
+    lines.push("Nothing was revoked this time: every item was already revoked, gone, or can only come back with its account's password.");
+  }
+  if (t.passwordResetRequired > 0) {
+    lines.push(
+      "Password clients: their sessions are closed and their tokens revoked, but they can sign in again with their account's password " +
+        "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",
+    );
+  }
+  if (t.changed > 0) lines.push("Changed items: the id is listed for a different client now; make a new plan if that one should go too.");
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Before the question
+
+/** How many rows of the plan the preview shows. */
+export const PREVIEW_ROWS = 10;
+
+/** The preview on stderr before the question: the summary, then the first rows as a table. */
+export async function renderPreview(host: string, summary: ClientSummary, first: readonly HostClientRecord[], io: IOStreams): Promise<string> {
+  let out = renderSummaryText(host, summary);
+  if (first.length > 0) {
+    const { ClientTable } = await import("./table.js");
+    const table = new ClientTable({ color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now(), account: true }, "");
+    out += `\n${summary.clients > first.length ? `The first ${first.length} of ${n(summary.clients)}:` : "All of them:"}\n`;
+    for (const r of first) out += table.push(r);
+    out += table.end();
+  }
+  return out;
+}
