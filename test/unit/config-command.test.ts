@@ -47,7 +47,7 @@ async function camctl(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: n
   stderr.on("data", (d: Buffer) => (err += d.toString()));
   const io: IOStreams = { stdin: new PassThrough(), stdout, stderr, stdinIsTTY: false, stdoutIsTTY: false, color: false, width: undefined, now: () => new Date(), env };
   const program = new Command("camctl").exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  config.register(program, { io, defaultSocket: "/var/lib/prosody/prosody.sock", prepareSource: async () => assert.fail("no server"), confirm: async () => false });
+  config.register(program, { io, defaultSocket: "/var/lib/prosody/prosody.sock", prepareSource: async () => assert.fail("no server"), confirm: async () => false, ask: async () => undefined });
   try {
     await program.parseAsync(args, { from: "user" });
     return { code: 0, out, err };
