@@ -41,9 +41,10 @@ export async function runFleetBench({ work, quick, log }) {
     console.log(`  skipped: ${missing}`);
     return result;
   }
-  const hasContexts = await helpMentions(work, ["host", "clients"], /--context\b/);
+  // --context may come as an option of the command or of the program.
+  const hasContexts = (await helpMentions(work, ["host", "clients"], /--context\b/)) || (await helpMentions(work, [], /--context\b/));
   if (!hasContexts) {
-    const why = "this build has no --context (named servers, fan-out) on `host clients` yet";
+    const why = "this build has no --context (named servers, fan-out) for `host clients` yet";
     result.skipped.push(`--ssh vs local socket: ${why}`, `fan-out over 5 sandboxes: ${why}`);
     console.log(`  skipped: ${why}`);
     return result;
