@@ -81,18 +81,8 @@ async function confirmOnTerminal(question: string, io: IOStreams): Promise<boole
 }
 
 async function askOnTerminal(question: string, io: IOStreams): Promise<string | undefined> {
-  const { createInterface } = await import("node:readline");
-  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
-  return new Promise((resolve) => {
-    let answer: string | undefined;
-    // Ctrl-C (readline gets it as a key on a terminal) and Ctrl-D close the question: no answer.
-    rl.on("SIGINT", () => rl.close());
-    rl.on("close", () => resolve(answer));
-    rl.question(`${question} `, (line) => {
-      answer = line;
-      rl.close();
-    });
-  });
+  const { askOnTerminal: ask } = await import("./ask.js");
+  return ask(question, io);
 }
 
 /** Runs the command tree; writes the message of an error and returns the exit code. */

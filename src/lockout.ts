@@ -88,7 +88,9 @@ export function entryOutcome(e: LockoutEntry, report: LockoutReport, action: Pas
     return { outcome: "failed", reason: e.errorText ?? e.error };
   }
   const after = report.after.find((c) => c.id === e.id);
-  if (!after) return e.error === "gone" ? { outcome: "gone" } : { outcome: "revoked" };
+  if (!after) {
+    return e.error === "gone" ? { outcome: "gone", reason: "no longer listed when its turn came: it went with a client revoked before it" } : { outcome: "revoked" };
+  }
   const left = leftovers({ ...report, after: [after] }, action);
   if (left.length > 0) return { outcome: "failed", reason: left[0]!.reasons.join("; ") };
   if (action === "none" && after.auth.includes("password")) return { outcome: "password-reset-required" };

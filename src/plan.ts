@@ -30,7 +30,8 @@ import path from "node:path";
 import { CamError } from "./errors.js";
 import type { ClientFilter, HostClientRecord } from "./filters.js";
 import type { ClientRecord, ClientType, TransportName } from "./model.js";
-import { displaySafe, replaceUnsafe } from "./text/untrusted.js";
+import { renderJsonLine } from "./render/json.js";
+import { displaySafe } from "./text/untrusted.js";
 import { comparableJid } from "./validate.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
@@ -132,14 +133,8 @@ export async function* keepNewest(records: AsyncIterable<HostClientRecord>, n: n
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** JSON text with no raw control, bidi or format character (the file may be shown with cat). */
-function jsonLine(value: unknown, indent?: number): string {
-  return replaceUnsafe(JSON.stringify(value, null, indent), (ch) => {
-    let out = "";
-    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
-    return out;
-  }, indent !== undefined);
-}
+/** One line of JSON with no raw control, bidi or format character (the file may be shown with cat). */
+const jsonLine = (value: unknown) => renderJsonLine(value).slice(0, -1);
 
 const WRITE_CHUNK = 64 * 1024;
 
@@ -265,6 +260,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
     pos = 0;
     return true;
   };
+  const cutShort = "it ends in the middle (was camctl interrupted while writing it?)";
   const bad = (detail: string) => notAPlan(file, detail);
   /** The next character that is not white space (not consumed); "" at the end. */
   const peek = async (): Promise<string> => {
@@ -275,7 +271,8 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
     }
   };
   const expect = async (ch: string, what: string) => {
-    if ((await peek()) !== ch) throw bad(`expected ${what}`);
+    const next = await peek();
+    if (next !== ch) throw bad(next === "" ? cutShort : `expected ${what}`);
     pos++;
   };
   /** The raw text of the JSON value starting at the next non-space character. */
@@ -293,7 +290,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
         if (out.length > MAX_VALUE_CHARS) throw bad("a value in it is larger than camctl reads");
         if (!(await more())) {
           if (primitive && depth === 0) return out;
-          throw bad("it ends in the middle (was camctl interrupted while writing it?)");
+          throw bad(cutShort);
         }
         start = 0;
       }
@@ -355,7 +352,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
             const sep = await peek();
             pos++;
             if (sep === "]") break;
-            if (sep !== ",") throw bad('the list of items is malformed');
+            if (sep !== ",") throw bad(sep === "" ? cutShort : "the list of items is malformed");
           }
         }
       } else {
@@ -364,7 +361,7 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
       const sep = await peek();
       pos++;
       if (sep === "}") break;
-      if (sep !== ",") throw bad("it is malformed");
+      if (sep !== ",") throw bad(sep === "" ? cutShort : "it is malformed");
     }
   }
   if ((await peek()) !== "") throw bad("there is more after the plan");

@@ -79,15 +79,6 @@ local function close_every_session(host_session, username)
 	return #open;
 end
 
-local function list(cm, username)
-	local ok, clients, reason = pcall(cm.get_active_clients, username);
-	if not ok then return nil, "internal-server-error", tostring(clients); end
-	if type(clients) ~= "table" then
-		return nil, client_access.condition_of(reason), reason ~= nil and tostring(reason) or nil;
-	end
-	return clients;
-end
-
 --- Locks username@host out.
 ---
 --- ctx: as for client_access.revoke ({ host, actor, log }).
@@ -123,7 +114,7 @@ function M.lockout(ctx, username, opts)
 		return nil, "password-unsupported", "this host's authentication provider cannot set passwords";
 	end
 
-	local before, condition, text = list(cm, username);
+	local before, condition, text = client_access.list_clients(cm, username);
 	if not before then return nil, condition, text; end
 
 	local report = { entries = {}; failures = {}; grants_revoked = 0; fast_tokens_revoked = 0; sessions_closed = 0;
@@ -164,7 +155,7 @@ function M.lockout(ctx, username, opts)
 	-- 4. Whatever session is still open (one the list never showed, or one that was left).
 	report.sessions_closed = close_every_session(host_session, username);
 
-	local after, after_condition, after_text = list(cm, username);
+	local after, after_condition, after_text = client_access.list_clients(cm, username);
 	if not after then
 		report.failures[#report.failures + 1] = "listing the clients afterwards failed: " .. tostring(after_text or after_condition);
 		after = {};
@@ -173,17 +164,22 @@ function M.lockout(ctx, username, opts)
 	local enabled = usermanager.user_is_enabled(username, host);
 	if type(enabled) == "boolean" then report.enabled = enabled; end
 
-	local revoked_entries, failed_entries = 0, 0;
+	local revoked_entries, gone_entries, failed_entries = 0, 0, 0;
 	for _, entry in ipairs(report.entries) do
-		if entry.err == nil then revoked_entries = revoked_entries + 1; else failed_entries = failed_entries + 1; end
+		if entry.err == nil then revoked_entries = revoked_entries + 1;
+		elseif entry.err == "gone" then gone_entries = gone_entries + 1; -- went with another one (a grant with its client)
+		else failed_entries = failed_entries + 1; end
 	end
+	local entry_notes = {};
+	if gone_entries > 0 then entry_notes[#entry_notes + 1] = gone_entries .. " gone with another"; end
+	if failed_entries > 0 then entry_notes[#entry_notes + 1] = failed_entries .. " FAILED"; end
 	local left = {};
 	for _, client in ipairs(after) do
 		if type(client) == "table" then left[#left + 1] = tostring(client.id); end
 	end
 	log(#report.failures > 0 and "warn" or "info",
 		"%s locked out %s: revoked %d listed clients%s, %d more grants, %d more FAST tokens; %s; closed %d more sessions; %s%s",
-		ctx.actor, target, revoked_entries, failed_entries > 0 and (" (" .. failed_entries .. " not)") or "",
+		ctx.actor, target, revoked_entries, #entry_notes > 0 and (" (" .. table.concat(entry_notes, ", ") .. ")") or "",
 		report.grants_revoked, report.fast_tokens_revoked,
 		report.password_changed and "set a new password" or report.disabled and "disabled the account" or "left the password",
 		report.sessions_closed,

@@ -194,6 +194,7 @@ local function grant_ids_of(client)
 	return ids;
 end
 
+--- The clients mod_client_management `cm` lists for username, or nil, condition, text.
 local function list_clients(cm, username)
 	local ok, clients, reason = pcall(cm.get_active_clients, username);
 	if not ok then
@@ -203,6 +204,7 @@ local function list_clients(cm, username)
 	end
 	return clients;
 end
+M.list_clients = list_clients;
 
 --- Revokes everything the listed client `id` of username@host can come back with, after checking
 --- that it is still listed as the client the caller saw (`expect`, see same_client; nil skips the

@@ -14,6 +14,13 @@
 --    revokes everything that listed client can come back with (its sessions, FAST tokens and
 --    grant), after checking it is still the client the requester saw, and answers with what holds
 --    afterwards. The logic is client_access.lib.lua, which camctl also runs over the admin socket.
+-- 3. Admins, the clients of every account of the host, paged (XEP-0059), with filters:
+--      <iq type="get" to="example.com"><clients xmlns="urn:camctl:admin:0" host-wide="true">…</clients></iq>
+--    (host_clients.lib.lua; permission :list-host-clients).
+-- 4. Admins, locking another account out (camctl user lockout --jid admin@…):
+--      <iq type="set" to="bob@example.com"><lockout xmlns="urn:camctl:admin:0"><disable/></lockout></iq>
+--    revokes everything that can come back without the password, then disables the account or
+--    sets <new-password/> (lockout.lib.lua on account_lockout.lib.lua; permission :lockout-accounts).
 --
 -- Permissions (Prosody 13 roles): client_management_admin:list-clients and :revoke-clients for
 -- other accounts (default prosody:admin, and so prosody:operator); for one's own account
@@ -269,5 +276,11 @@ end
 
 module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);
 
--- 3. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
+-- 3. The host-wide listing for admins, paged (host_clients.lib.lua).
+module:default_permission("prosody:admin", ":list-host-clients");
+module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_clients").handler({
+	module = module; client_management = client_management; client_element = client_element;
+}));
+
+-- 4. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
 module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element });

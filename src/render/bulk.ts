@@ -11,20 +11,14 @@ import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
 import { clientLabel } from "./revoke.js";
 import { renderSummaryText } from "./summary.js";
-import { replaceUnsafe } from "../text/untrusted.js";
+import { renderJson, renderJsonLine } from "./json.js";
 
 export type BulkFormat = "table" | "json" | "csv" | "ndjson";
 
 export const RESULT_CSV_COLUMNS = ["account", "id", "outcome", "reason", "sessionClosed", "fastTokensRevoked", "grantRevoked"] as const;
 
-/** JSON text with no raw control, bidi or format character (see render/json.ts). */
-function safeJson(value: unknown, indent?: number): string {
-  return replaceUnsafe(JSON.stringify(value, null, indent), (ch) => {
-    let out = "";
-    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`;
-    return out;
-  }, indent !== undefined);
-}
+/** JSON with no raw control, bidi or format character: one line, or indented (render/json.ts). */
+const safeJson = (value: unknown, indent?: 2) => (indent ? renderJson(value) : renderJsonLine(value)).slice(0, -1);
 
 /** The record as written: the contract's fields (account, id, outcome, reason?) then done. */
 export function resultRecord(r: ItemResult): Record<string, unknown> {

@@ -4,6 +4,7 @@
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource, HostScan } from "../source.js";
+import type { ScanProgress } from "../progress.js";
 import type { ClientFilter, HostClientRecord } from "../filters.js";
 import { displaySafe } from "../render/sanitize.js";
 import { AdminStream } from "./adminstream.js";
@@ -92,11 +93,14 @@ function secondsText(iso: string | null): string | null {
   return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : null;
 }
 
+const PROGRESS_MS = 100;
+
 /** The filter as the server's Lua reads it (client_filter.lua): ClientFilter without its empty fields. */
 export function filterForServer(f: ClientFilter): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(f)) {
-    if (value === null || value === false || (Array.isArray(value) && value.length === 0)) continue;
+    // connected: false is a filter (--disconnected); noExpiry: false is none.
+    if (value === null || (key === "noExpiry" && value === false) || (Array.isArray(value) && value.length === 0)) continue;
     out[key] = value;
   }
   const software = f.software;
@@ -109,8 +113,8 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
  * at LOW, so memory stays flat whatever the consumer's pace.
  */
 class RecordQueue<T> {
-  static readonly HIGH = 2000;
-  static readonly LOW = 500;
+  static readonly HIGH = 1000;
+  static readonly LOW = 250;
   private items: (T | undefined)[] = [];
   private head = 0;
   private paused = false;
@@ -264,6 +268,15 @@ export class SocketClientSource implements ClientSource {
       () => this.stream.resume(),
     );
     let outcome: { meta: Meta } | { error: unknown } | undefined;
+    // Records arriving are the scan advancing too (a batch can be one account with a long list):
+    // they re-announce the last progress, at most every PROGRESS_MS.
+    let last: ScanProgress = { scanned: 0, total: null };
+    let announced = 0;
+    const announce = (p: ScanProgress) => {
+      last = p;
+      announced = Date.now();
+      scan.onProgress?.(p);
+    };
     const reading = readRecordStream(this.stream, chunk, {
       what,
       // Records are handed on, not kept: no cap on the whole, only on each record.
@@ -273,11 +286,12 @@ export class SocketClientSource implements ClientSource {
         if (Array.isArray(raw)) {
           const [account, client] = raw as [unknown, unknown];
           if (typeof account === "string" && Array.isArray(client)) queue.push({ account, ...clientFromSocket(client) });
+          if (Date.now() - announced >= PROGRESS_MS) announce(last);
         } else if (raw && typeof raw === "object") {
           const line = raw as Meta;
           if (typeof line.failed === "string") scan.onAccountFailed?.(line.failed, String(line.error ?? ""));
           else if (typeof line.scanned === "number") {
-            scan.onProgress?.({ scanned: line.scanned, total: typeof line.total === "number" ? line.total : null });
+            announce({ scanned: line.scanned, total: typeof line.total === "number" ? line.total : null });
           }
         }
       },

@@ -162,8 +162,9 @@ export function isFallbackError(e: ErrorInfo): boolean {
 }
 
 export interface RequestContext {
-  op: "list" | "revoke" | "lockout";
-  /** The account whose clients are asked for (bare JID). */
+  /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host. */
+  op: "list" | "revoke" | "lockout" | "host clients";
+  /** The account whose clients are asked for (bare JID); the host for "host clients". */
   target: string;
   /** The account camctl logged in as. */
   login: string;
@@ -212,6 +213,8 @@ export function unansweredError(ctx: RequestContext): CamError {
     ctx.op === "list"
       ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
           `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
+      : ctx.op === "host clients"
+      ? `The server answers, but not the host-wide client listing of ${target}: its handler failed. See the server's log; camctl --socket on the server can list the host.`
       : `The server answers, but not the ${ctx.op} request for ${target}: its handler failed (see the server's log). ` +
           `Check what was revoked with \`camctl user clients ${target}\`.`,
     "no-answer",

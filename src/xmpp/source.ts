@@ -12,10 +12,10 @@ import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
 import { displaySafe } from "../render/sanitize.js";
-import { CamError } from "../errors.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { HostClientRecord } from "../filters.js";
 import { comparableJid } from "../validate.js";
+import { hostContext, hostReplyError, pageThroughHost } from "./host-list.js";
 import {
   NAMESPACES,
   NS_ADMIN,
@@ -35,6 +35,7 @@ import {
   type RequestContext,
 } from "./manage-clients.js";
 import type { CamState } from "./state.js";
+import { CamError } from "../errors.js";
 import type { LockoutReport, LockoutRequest } from "../lockout.js";
 import { lockoutError, lockoutRequest, parseLockedOut } from "./lockout.js";
 
@@ -64,6 +65,8 @@ export interface XmppSourceOptions {
    * open: Prosody keeps it until the client answers the close, at most c2s_close_timeout (5 s by default).
    */
   closeWaitMs?: number;
+  /** Records per page of a host-wide listing (<max/>); the server's page size when undefined. */
+  hostPageSize?: number;
 }
 
 const POLL_MS = 250;
@@ -182,8 +185,10 @@ export class XmppClientSource implements ClientSource {
    */
   private checkSender(stanza: Element, ctx: RequestContext): void {
     const from = stanza.attrs.from ?? "";
-    if (from === "") return;
-    const allowed = new Set([ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)].map(comparableJid));
+    // A host-wide listing is answered by that host: no 'from' only from the login's own server.
+    const hostWide = ctx.op === "host clients";
+    if (from === "" && (!hostWide || sameAccount(ctx.target, domainOf(this.loginJid)))) return;
+    const allowed = new Set((hostWide ? [ctx.target] : [ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)]).map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
       throw serverFault(
         `An answer to the ${ctx.op} request came from ${displaySafe(from)}, not from ${displaySafe(ctx.target)}; camctl does not trust it` +
@@ -338,12 +343,30 @@ export class XmppClientSource implements ClientSource {
     };
   }
 
-
-  // Filled in by the host-wide audit.
-  // eslint-disable-next-line require-yield
-  async *listHost(host: string, _scan: HostScan): AsyncIterable<HostClientRecord> {
-    throw new CamError("unsupported", `Host-wide listings of ${host} are not available over this transport yet.`);
+  /**
+   * The companion's host-wide listing, page by page (host-list.ts). Each page is one request,
+   * with the same checks as a list: who answered, and a request the server will never answer.
+   */
+  listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
+    const ctx = hostContext(host, this.loginJid);
+    return pageThroughHost(
+      {
+        pageSize: this.options.hostPageSize,
+        ask: async (request) => {
+          try {
+            const reply = await this.askOnce(request, ctx);
+            this.checkSender(reply, ctx);
+            return reply;
+          } catch (err) {
+            throw hostReplyError(this.stanzaError(err, ctx), ctx);
+          }
+        },
+      },
+      host,
+      scan,
+    );
   }
+
   close(): Promise<void> {
     return this.session.close();
   }

@@ -26,14 +26,18 @@ test("bash completes commands, subcommands, options and --output values", async 
   const complete = (words: string[]) =>
     execFileSync("bash", ["-c", `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _camctl; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" }).trim();
   assert.equal(complete(["camctl", "us"]), "user");
-  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client");
+  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client lockout");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--outp"]), "--output");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--output", ""]), "table json csv ndjson");
   assert.equal(complete(["camctl", "ho"]), "host");
-  assert.equal(complete(["camctl", "host", ""]), "clients");
+  assert.equal(complete(["camctl", "host", ""]), "clients revoke apply");
+  assert.equal(complete(["camctl", "host", "revoke", "example.com", "--keep"]), "--keep-newest");
+  assert.equal(complete(["camctl", "host", "revoke", "example.com", "--last-seen-b"]), "--last-seen-before");
+  assert.equal(complete(["camctl", "host", "apply", "plan.json", "--y"]), "--yes");
+  assert.equal(complete(["camctl", "user", "lockout", "a@b.c", "--new"]), "--new-password-file");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--last-seen-b"]), "--last-seen-before");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--type", ""]), "session access");
-  assert.equal(complete(["camctl", "host", "clients", "example.com", "--su"]), "--summary");
+  assert.equal(complete(["camctl", "host", "clients", "example.com", "--summ"]), "--summary");
   assert.equal(complete(["camctl", "host", "clients", "example.com", "--no-e"]), "--no-expiry");
   // `user clients` does not take the host-wide filters.
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--last-seen"]), "");
@@ -65,7 +69,7 @@ test("fish script: every line is a comment or a complete -c camctl command with 
   const fish = await script("fish");
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from clients" -s o -l output -x -a "table json csv ndjson"/);
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and __fish_seen_subcommand_from clients" -l last-seen-before -r/);
-  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients" -a "clients"/);
+  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients revoke apply" -a "clients revoke apply"/);
   assert.doesNotMatch(fish, /subcommand_from user; and __fish_seen_subcommand_from clients" -l last-seen-before/);
   for (const line of fish.trimEnd().split("\n")) {
     if (line.startsWith("#")) continue;

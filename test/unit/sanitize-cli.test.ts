@@ -95,7 +95,7 @@ test("the reported leaks: socket path, --server, parse errors — escaped, one l
 test("parse errors speak camctl's voice with exit 2", async () => {
   const cases: Array<[string[], string]> = [
     [["user", "clients", "alice@example.com", "--timeout", "abc"], 'camctl: Invalid value "abc" for --timeout: give a number of seconds between 0 and 3600, e.g. --timeout 15. See `camctl user clients --help`.'],
-    [["user", "clients", "alice@example.com", "-o", "xml"], 'camctl: Invalid value "xml" for --output: allowed choices are table, json, csv. See `camctl user clients --help`.'],
+    [["user", "clients", "alice@example.com", "-o", "xml"], 'camctl: Invalid value "xml" for --output: allowed choices are table, json, csv, ndjson. See `camctl user clients --help`.'],
     [["user", "clients", "alice@example.com", "--jsn"], 'camctl: Unknown option "--jsn" (did you mean --json?). See `camctl user clients --help`.'],
     [["user", "clients"], "camctl: Missing <jid> (the account, e.g. alice@example.com). See `camctl user clients --help`."],
     [["user", "clients", "alice@example.com", "--socket"], "camctl: --socket needs a value (--socket <path>). See `camctl user clients --help`."],

@@ -78,7 +78,7 @@ export function register(host: Command, deps: Deps): void {
     .option("--all", "every client of every account (instead of filters)")
     .addOption(new Option("--keep-newest <n>", "per account, keep the n most recently seen matching clients out of the plan").argParser(parseKeepNewest))
     .option("--dry-run", "print the plan and change nothing")
-    .option("--plan-out <file>", "write the plan to <file> for `camctl host apply` and change nothing")
+    .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addCommonOptions(cmd).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const opts: HostRevokeOptions = {

@@ -25,7 +25,9 @@
 local client_access, json_lines, record_stream, client_filter = ...;
 local M = {};
 
-M.SLICE_SECONDS = 0.01;
+-- Work per batch before yielding. A yield costs about 1 ms (the event loop's minimum wait), so
+-- 20 ms keeps that overhead near 5 % while other clients wait at most about one slice.
+M.SLICE_SECONDS = 0.02;
 M.HIGH_WATER_BYTES = 1024 * 1024;
 -- How long to wait before looking again at a full send buffer.
 M.DRAIN_POLL_SECONDS = 0.005;
@@ -124,12 +126,12 @@ function M.start(args, env)
 				out.flush();
 			end
 			progress();
+			local function stop()
+				log("info", "host-wide listing of %s stopped after %d of %d accounts: the admin connection is gone", host, scanned, total);
+			end
 			local i = 0;
 			while i < total do
-				if not still_wanted() then
-					log("info", "host-wide listing of %s stopped after %d of %d accounts: the admin connection is gone", host, scanned, total);
-					return;
-				end
+				if not still_wanted() then return stop(); end
 				local started = clock();
 				repeat
 					i = i + 1;
@@ -157,7 +159,7 @@ function M.start(args, env)
 				progress();
 				async.sleep(0);
 			end
-			if not still_wanted() then return; end
+			if not still_wanted() then return stop(); end
 			resolve(out.finish({ host = host, total = total, scanned = scanned, clients = matched, failed = failed }));
 		end
 

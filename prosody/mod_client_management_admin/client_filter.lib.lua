@@ -3,8 +3,14 @@
 -- the one rule here is: never drop a row camctl's filter would keep. Where this cannot decide
 -- exactly (a field of the wrong type, a glob with non-ASCII letters), it keeps the row.
 --
--- Chunk arguments: client_access (for utf8_text: texts are compared as camctl receives them).
+-- One implementation, two callers (like client_access.lib.lua beside it): camctl's admin-socket
+-- scan (src/socket/lua/host_scan.lua) and mod_client_management_admin's host-wide listing over
+-- XMPP (host_clients.lib.lua), which loads it with module:require("client_filter").
+--
+-- Chunk arguments: client_access (texts are compared as camctl receives them); without them (as
+-- module:require loads it) it loads client_access itself.
 local client_access = ...;
+if not client_access then client_access = module:require("client_access"); end
 local M = {};
 
 local function int(v)
@@ -108,6 +114,13 @@ function M.account_matches(c, username, host)
 	return c.account(client_access.utf8_text(subject));
 end
 
+-- Whether a stored text is `wanted` as camctl receives it: over the admin socket as UTF-8
+-- (utf8_text), over XMPP with what XML cannot carry replaced (xml_text).
+local function received_as(stored, wanted)
+	if stored == nil then return false; end
+	return client_access.utf8_text(stored) == wanted or client_access.xml_text(stored) == wanted;
+end
+
 --- Whether one client passes the filter. `d` is client_access.describe(client): the same values
 --- camctl receives (whole seconds, nil outside years 0000-9999).
 function M.client_matches(c, d)
@@ -121,10 +134,8 @@ function M.client_matches(c, d)
 		if not any then return false; end
 	end
 	if c.software then
-		if d.software == nil or client_access.utf8_text(d.software) ~= c.software then return false; end
-		if c.software_version and (d.version == nil or client_access.utf8_text(d.version) ~= c.software_version) then
-			return false;
-		end
+		if not received_as(d.software, c.software) then return false; end
+		if c.software_version and not received_as(d.version, c.software_version) then return false; end
 	end
 	-- Not seen since T: last seen before T, or never.
 	if c.last_seen_before and d.last_seen ~= nil and d.last_seen >= c.last_seen_before then return false; end

@@ -1,0 +1,211 @@
+// Plan files: written exclusively (0600, never over a file or through a symlink), read back item by
+// item whatever their layout, refused when cut short or not a plan; and --keep-newest.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CamError, exitCodeFor } from "../../src/errors.js";
+import type { HostClientRecord } from "../../src/filters.js";
+import { NO_FILTER } from "../../src/filters.js";
+import { PlanReader, PlanWriter, keepNewest, planFilters, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/plan.js";
+
+const HEADER: PlanHeader = {
+  format: PLAN_FORMAT,
+  version: PLAN_VERSION,
+  host: "example.com",
+  transport: "socket",
+  createdAt: "2026-11-27T12:00:00Z",
+  filters: planFilters({ ...NO_FILTER, software: { name: "Evil Client", version: null }, lastSeenBefore: 1790000000 }, false),
+  keepNewest: null,
+};
+
+function rec(account: string, id: string, lastSeen: string | null = "2026-11-01T00:00:00Z", software = "Evil \u202e Client \"x\"\n"): HostClientRecord {
+  return {
+    account, id, type: id.startsWith("grant/") ? "access" : "session", connected: false,
+    firstSeen: "2026-10-01T00:00:00Z", lastSeen, expires: null, auth: ["password"],
+    userAgent: { software, version: null, softwareId: null, uri: null, device: "phone" }, permission: null,
+  };
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "camctl-plan-test-"));
+
+async function writePlan(file: string, items: PlanItem[], header = HEADER): Promise<void> {
+  const w = await PlanWriter.create(file);
+  await w.begin(header);
+  for (const i of items) await w.add(i);
+  await w.finish();
+  await w.close(true);
+}
+
+async function readAll(file: string): Promise<{ header: Awaited<ReturnType<PlanReader["check"]>>; checked: PlanItem[]; items: PlanItem[] }> {
+  const r = await PlanReader.open(file);
+  try {
+    const checked: PlanItem[] = [];
+    const header = await r.check((i) => checked.push(i));
+    const items: PlanItem[] = [];
+    for await (const i of r.items()) items.push(i);
+    return { header, checked, items };
+  } finally {
+    await r.close();
+  }
+}
+
+const usage = (re: RegExp) => (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && re.test(e.message);
+
+test("a plan round-trips: header, items in order, entries exactly as listed, mode 0600", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  const items = [rec("a@example.com", "client/x/y z"), rec("a@example.com", "grant/g1"), rec("b@example.com", "client/\u0000odd")].map(planItem);
+  const old = process.umask(0);
+  try {
+    await writePlan(file, items);
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const text = fs.readFileSync(file, "utf8");
+  assert.doesNotMatch(text, /[\u202e\u0000]/, "no raw control or bidi character in the file");
+  assert.equal(text.split("\n").filter((l) => l.startsWith('    {"account"')).length, 3, "one item per line");
+  const { header, checked, items: read } = await readAll(file);
+  assert.equal(header.count, 3);
+  assert.equal(header.host, "example.com");
+  assert.equal(header.filters.software, "Evil Client");
+  assert.equal(header.filters.lastSeenBefore, "2026-09-21T14:13:20Z");
+  assert.deepEqual(read, items);
+  assert.deepEqual(checked, items);
+});
+
+test("an empty plan is a plan", async () => {
+  const file = path.join(tmp(), "empty.json");
+  await writePlan(file, []);
+  const { header, items } = await readAll(file);
+  assert.equal(header.count, 0);
+  assert.deepEqual(items, []);
+});
+
+test("the layout does not matter: reformatted (other key order, other indentation) it reads the same", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  const items = [rec("a@example.com", "client/1"), rec("b@example.com", "grant/2")].map(planItem);
+  await writePlan(file, items);
+  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  const sorted = Object.fromEntries(Object.entries(doc).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const [name, text] of [["sorted", JSON.stringify(sorted, null, 3)], ["compact", JSON.stringify(doc)], ["items last", JSON.stringify({ ...doc, items: undefined, count: doc.count }).replace(/}$/, `,"items":${JSON.stringify(doc.items)}}`)]] as const) {
+    const other = path.join(dir, `${name}.json`);
+    fs.writeFileSync(other, text);
+    const { items: read } = await readAll(other);
+    assert.deepEqual(read, items, name);
+  }
+});
+
+test("the scanner hands over values across chunk boundaries, one character at a time", async () => {
+  const text = JSON.stringify({ format: "x", items: [{ a: "}]\\\"{[" }, { b: [1, 2, { c: null }] }], count: 2, t: true, n: -1.5 });
+  async function* oneByOne() {
+    for (const ch of text) yield ch;
+  }
+  const out: unknown[] = [];
+  for await (const s of scanPlanText(oneByOne(), "x")) out.push(s);
+  assert.deepEqual(out, [
+    { key: "format", value: "x" },
+    { item: { a: '}]\\"{[' } },
+    { item: { b: [1, 2, { c: null }] } },
+    { key: "count", value: 2 },
+    { key: "t", value: true },
+    { key: "n", value: -1.5 },
+  ]);
+});
+
+test("refused: cut short, wrong count, not a plan, newer version, foreign accounts, malformed items", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  await writePlan(file, [rec("a@example.com", "client/1"), rec("a@example.com", "client/2")].map(planItem));
+  const full = fs.readFileSync(file, "utf8");
+  const variant = async (name: string, text: string, re: RegExp) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    await assert.rejects(readAll(f), usage(re), name);
+  };
+  await variant("cut.json", full.slice(0, full.indexOf('"count"') - 5), /ends in the middle|malformed/);
+  await variant("cut2.json", full.slice(0, full.length - 20), /ends in the middle/);
+  await variant("count.json", full.replace('"count": 2', '"count": 3'), /says it has 3 items but holds 2/);
+  await variant("nocount.json", full.replace(/,\s*"count": 2/, ""), /no "count"/);
+  await variant("format.json", full.replace(PLAN_FORMAT, "something-else"), /not a plan camctl can apply/);
+  await variant("newer.json", full.replace('"version": 1', '"version": 7'), /version 7, made by a newer camctl/);
+  await variant("foreign.json", full.replace('"account":"a@example.com"', '"account":"a@elsewhere.org"'), /accounts on elsewhere\.org/);
+  await variant("entry.json", full.replace('"type":"session"', '"type":"weird"'), /not a client as camctl lists it/);
+  await variant("ids.json", full.replace('"id":"client/1","entry"', '"id":"client/9","entry"'), /not a client as camctl lists it/);
+  await variant("trailing.json", full + "{}", /more after the plan/);
+  await variant("array.json", "[1,2]", /expected a JSON object/);
+  await variant("huge.json", `{"format": "${"x".repeat(2 * 1024 * 1024)}"}`, /larger than camctl reads/);
+  await assert.rejects(PlanReader.open(path.join(dir, "missing.json")), usage(/does not exist/));
+  await assert.rejects(PlanReader.open(dir), usage(/not a regular file/));
+});
+
+test("writing never replaces a file and never follows a symlink", async () => {
+  const dir = tmp();
+  const existing = path.join(dir, "existing.json");
+  fs.writeFileSync(existing, "keep me");
+  await assert.rejects(PlanWriter.create(existing), usage(/already exists/));
+  assert.equal(fs.readFileSync(existing, "utf8"), "keep me");
+  const target = path.join(dir, "target");
+  const link = path.join(dir, "link.json");
+  fs.symlinkSync(target, link); // dangling: O_CREAT would create the target through it
+  await assert.rejects(PlanWriter.create(link), usage(/already exists/));
+  assert.equal(fs.existsSync(target), false, "nothing was created through the symlink");
+  await assert.rejects(PlanWriter.create(path.join(dir, "no", "such", "dir.json")), usage(/directory does not exist/));
+});
+
+test("an unfinished plan is removed; a spool file leaves nothing behind and reads back", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "partial.json");
+  const w = await PlanWriter.create(file);
+  await w.begin(HEADER);
+  await w.add(planItem(rec("a@example.com", "client/1")));
+  await w.close(false);
+  assert.equal(fs.existsSync(file), false);
+
+  const before = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("camctl-plan-"));
+  const spool = await PlanWriter.spool();
+  assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("camctl-plan-")), before, "the spool file has no name");
+  await spool.begin(HEADER);
+  const items = Array.from({ length: 500 }, (_, i) => planItem(rec(`u${i}@example.com`, `client/${i}`)));
+  for (const i of items) await spool.add(i);
+  await spool.finish();
+  const r = spool.reader();
+  assert.equal((await r.check()).count, 500);
+  const read: PlanItem[] = [];
+  for await (const i of r.items()) read.push(i);
+  assert.deepEqual(read, items);
+  await spool.close(true);
+});
+
+test("--keep-newest keeps the n most recently seen of each account, never-seen counting as oldest", async () => {
+  const records = [
+    rec("a@x", "client/old", "2026-01-01T00:00:00Z"),
+    rec("a@x", "client/never", null),
+    rec("a@x", "client/new", "2026-11-01T00:00:00Z"),
+    rec("a@x", "client/mid", "2026-06-01T00:00:00Z"),
+    rec("b@x", "client/only", "2026-01-01T00:00:00Z"),
+    rec("c@x", "client/tie1", "2026-05-05T00:00:00Z"),
+    rec("c@x", "client/tie2", "2026-05-05T00:00:00Z"),
+  ];
+  async function* from(list: HostClientRecord[]) {
+    yield* list;
+  }
+  const ids = async (n: number) => {
+    const out: string[] = [];
+    for await (const r of keepNewest(from(records), n)) out.push(r.id);
+    return out;
+  };
+  assert.deepEqual(await ids(1), ["client/old", "client/never", "client/mid", "client/tie1"], "in the server's order; the later of a tie is kept");
+  assert.deepEqual(await ids(2), ["client/old", "client/never"]);
+  assert.deepEqual(await ids(10), []);
+  const split = [records[0]!, records[4]!, records[1]!];
+  await assert.rejects(
+    (async () => {
+      for await (const _ of keepNewest(from(split), 1)) void _;
+    })(),
+    (e: unknown) => e instanceof CamError && /in two places/.test(e.message),
+  );
+});
