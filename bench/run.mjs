@@ -58,8 +58,13 @@ try {
     log("\n== start-up");
     console.log("\n== start-up: one account, whole processes, interleaved rounds");
     const { runStartupBench } = await import("./startup.mjs");
-    report.startup = await runStartupBench({ rounds });
-    for (const t of report.startup.targets) targets.push({ what: `start-up: ${t.what}`, value: t.ratio.toFixed(2), met: t.met });
+    try {
+      report.startup = await runStartupBench({ rounds });
+      for (const t of report.startup.targets) targets.push({ what: `start-up: ${t.what}`, value: t.ratio.toFixed(2), met: t.met });
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "start-up benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
   }
 
   if (sections.includes("host")) {
