@@ -84,6 +84,10 @@ export async function runRevokeBench({ work, quick, log }) {
     await sleep(3000);
     idle.push(clock());
 
+    // The plan alone (the audit with the same filter), to tell planning from applying.
+    const dry = await camctl(["host", "revoke", sb.host, "--all", "--dry-run", "-o", "ndjson", "--socket", sb.socketPath], { work, outFile: path.join(work, "plan.ndjson") });
+    result.dryRun = { ms: dry.ms, rssKiB: dry.rssKiB, lines: dry.lines };
+
     const outFile = path.join(work, "revoke.ndjson");
     // Exit 7: some items need a password reset (password clients), which is what this host has.
     const r = await camctl(["host", "revoke", sb.host, "--all", "--yes", "-o", "ndjson", "--socket", sb.socketPath], { work, outFile, expectCode: null });
@@ -116,6 +120,7 @@ export async function runRevokeBench({ work, quick, log }) {
   const p = (x) => (x.count ? `${f1(x.p50)} / ${f1(x.p99)} / ${f1(x.max)}${x.lost ? `, ${x.lost} unanswered` : ""} (${x.count} pings)` : "-");
   console.log(`\n${accounts.toLocaleString("en")} accounts, ${result.items.toLocaleString("en")} listed items (internal storage)`);
   console.log(`  camctl host revoke --all --yes -o ndjson   ${(result.ms / 1000).toFixed(2)} s (${(result.items / (result.ms / 1000)).toFixed(0)} items/s), exit ${result.code}, peak RSS ${f1(result.rssKiB / 1024)} MiB`);
+  console.log(`  camctl host revoke --all --dry-run -o ndjson (the plan only)   ${(result.dryRun.ms / 1000).toFixed(2)} s, ${result.dryRun.lines} lines, peak RSS ${f1(result.dryRun.rssKiB / 1024)} MiB`);
   console.log(`  outcomes: ${Object.entries(result.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log(`  afterwards: ${result.after.rows} listed (${result.after.password} with a password, ${result.after.grants} grants, ${result.after.fast} FAST): ${result.verified ? "as expected" : "NOT as expected"}`);
   console.log(`  module's own revoke_client_access over every entry, one loop inside Prosody: ${(result.moduleLoop.ms / 1000).toFixed(2)} s for ${result.moduleLoop.items} items (bare module: no checks, connected sessions and FAST tokens left as the module leaves them)`);
