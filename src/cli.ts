@@ -11,6 +11,9 @@ import * as hostRevoke from "./commands/host/revoke.js";
 import * as hostApply from "./commands/host/apply.js";
 import * as lockout from "./commands/user/lockout.js";
 import * as completion from "./commands/completion.js";
+import * as config from "./commands/config.js";
+import * as doctor from "./commands/doctor.js";
+import { addGlobalServerOptions, selectServers } from "./selection.js";
 import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "./errors.js";
 import {
   OutputFailed,
@@ -24,7 +27,7 @@ import {
   type IOStreams,
 } from "./iostreams.js";
 import { interruptHint } from "./interrupt.js";
-import { displaySafe } from "./text/untrusted.js";
+import { displaySafe, msg } from "./text/untrusted.js";
 import { prepareSource } from "./transport.js";
 import { VERSION } from "./version.js";
 
@@ -40,8 +43,11 @@ Examples:
   camctl user revoke_client alice@example.com grant/HjEEr45_LQr --yes
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
   camctl host clients example.com --last-seen-before 90d -o ndjson
+  camctl --ssh prosody-admin@xmpp.example.com host clients example.com -o ndjson
+  camctl --all-contexts doctor --json
 
-Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, NO_COLOR, FORCE_COLOR.
+Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, CAMCTL_CONTEXT, CAMCTL_CONFIG,
+NO_COLOR, FORCE_COLOR.
 
 Exit codes:
 ${exitCodeHelp()}
@@ -59,6 +65,8 @@ export function buildProgram(deps: Deps): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   program.addHelpText("after", HELP_FOOTER);
+  // Which server(s): options typed before the command, the environment, the config file's contexts.
+  addGlobalServerOptions(program).hook("preAction", (_program, action) => selectServers(program, action, io));
   const user = program.command("user").description("commands about one account's clients");
   clients.register(user, deps);
   revokeClient.register(user, deps);
@@ -67,6 +75,8 @@ export function buildProgram(deps: Deps): Command {
   hostClients.register(host, deps);
   hostRevoke.register(host, deps);
   hostApply.register(host, deps);
+  doctor.register(program, deps);
+  config.register(program, deps);
   completion.register(program, deps);
   return program;
 }
@@ -104,7 +114,7 @@ async function runProgram(argv: string[], deps: Deps): Promise<number> {
       return exitCodeFor(err);
     }
     const detail = err instanceof Error ? err.message : String(err);
-    io.stderr.write(messageLine(`unexpected error: ${displaySafe(detail)}. This is a bug in camctl; please report it.`));
+    io.stderr.write(messageLine(String(msg`unexpected error: ${detail}. This is a bug in camctl; please report it.`)));
     if (io.env.CAMCTL_DEBUG && err instanceof Error && err.stack) io.stderr.write(displaySafe(err.stack) + "\n");
     return ExitCode.internal;
   }

@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
-import { displaySafe } from "./render/sanitize.js";
+import { displaySafe } from "./text/untrusted.js";
 import { parseBareJid } from "./validate.js";
 import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/link.js";
 import { parseSshTarget } from "./ssh/target.js";
@@ -38,6 +38,8 @@ export interface SocketContextServer {
   sshRoute: SshRoute | undefined;
   sudoUser: string | undefined;
   sshArgs: string[] | undefined;
+  /** An ssh_config file for this server (ssh -F), absolute. */
+  sshConfig: string | undefined;
 }
 
 export interface XmppContextServer {
@@ -75,7 +77,7 @@ export interface SelectedContext {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SUDO_USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
 const TOP_KEYS = ["default", "contexts"] as const;
-const SOCKET_KEYS = ["socket", "ssh", "ssh_route", "sudo_user", "ssh_args"] as const;
+const SOCKET_KEYS = ["socket", "ssh", "ssh_route", "sudo_user", "ssh_args", "ssh_config"] as const;
 const XMPP_KEYS = ["jid", "password_file", "ca_file", "server", "tls"] as const;
 const COMMON_KEYS = ["description", "timeout"] as const;
 const CONTEXT_KEYS: readonly string[] = [...SOCKET_KEYS, ...XMPP_KEYS, ...COMMON_KEYS];
@@ -214,9 +216,11 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
     }
     sshArgs = [...raw.ssh_args];
   }
-  if (ssh === undefined && (sshRoute !== undefined || sudoUser !== undefined || sshArgs !== undefined)) {
-    throw invalid(file, `${where} has ssh_route, sudo_user or ssh_args but no ssh = "[user@]host[:port]".`);
+  const sshConfigText = str("ssh_config");
+  if (ssh === undefined && (sshRoute !== undefined || sudoUser !== undefined || sshArgs !== undefined || sshConfigText !== undefined)) {
+    throw invalid(file, `${where} has ssh_route, sudo_user, ssh_args or ssh_config but no ssh = "[user@]host[:port]".`);
   }
+  const sshConfig = sshConfigText === undefined ? undefined : expandPath(sshConfigText, base, env);
   if (sudoUser !== undefined && !SUDO_USER.test(sudoUser)) throw invalid(file, `${where}: sudo_user is not a user name.`);
   try {
     if (ssh !== undefined) {
@@ -232,7 +236,7 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
   if (ssh === undefined && socket === undefined) {
     throw invalid(file, `${where} names no server; give socket = "…", ssh = "[user@]host", or jid = "…".`);
   }
-  return { name, description, timeout, server: { kind: "socket", socket, ssh, sshRoute, sudoUser, sshArgs } };
+  return { name, description, timeout, server: { kind: "socket", socket, ssh, sshRoute, sudoUser, sshArgs, sshConfig } };
 }
 
 /** Parses and checks a config file's text (no file system access except path expansion). */
@@ -329,6 +333,7 @@ export interface TransportOptionValues {
   sshRoute?: SshRoute;
   sudoUser?: string;
   sshArgs?: string[];
+  sshConfig?: string;
   jid?: string;
   passwordFile?: string;
   server?: string;
@@ -348,7 +353,7 @@ export interface AppliedOptions extends TransportOptionValues {
   context: string | undefined;
 }
 
-const SOCKET_FIELDS = ["socket", "ssh", "sshRoute", "sudoUser", "sshArgs"] as const;
+const SOCKET_FIELDS = ["socket", "ssh", "sshRoute", "sudoUser", "sshArgs", "sshConfig"] as const;
 const XMPP_FIELDS = ["jid", "passwordFile", "server", "tls", "caFile"] as const;
 type Family = "socket" | "xmpp";
 
@@ -361,22 +366,26 @@ function familyOf(v: TransportOptionValues): Family | undefined {
 function contextValues(c: Context): TransportOptionValues {
   const s = c.server;
   const v: TransportOptionValues = { timeout: c.timeout };
-  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs });
+  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs, sshConfig: s.sshConfig });
   else Object.assign(v, { jid: s.jid, passwordFile: s.passwordFile, server: s.server, tls: s.tls, caFile: s.caFile });
   return v;
 }
 
 /**
  * Merges the command line, the environment and a context into the options a command runs with.
- * Pure. Precedence, field by field: command line > environment > context > built-in defaults
- * (left to the option resolver: what stays undefined here is defaulted there).
+ * Pure. Precedence: command line > environment > context > built-in defaults (left to the option
+ * resolver: what stays undefined here is defaulted there).
  *
- * Which transport (admin socket, local or over ssh, vs. XMPP login) comes from the highest level
- * that names one, and a level that names the other transport contributes nothing (its values
- * would describe another server). One exception keeps an explicit choice explicit: a context
- * chosen by --context or $CAMCTL_CONTEXT is not overridden by $CAMCTL_SOCKET, $CAMCTL_JID or
- * $CAMCTL_PASSWORD (personal defaults that would otherwise send `--context prod` elsewhere, and
- * turn a fan-out over every context into the same server N times).
+ * The server comes from the highest level that names one (--jid, --ssh or --socket;
+ * $CAMCTL_JID or $CAMCTL_SOCKET; the context), and only that level and the command line above it
+ * supply its settings: a lower level describes another server, so nothing of it is mixed in
+ * ($CAMCTL_SOCKET is a path on this machine, never the remote path of an ssh context). Above the
+ * naming level the command line overrides field by field (--tls, --ca-file, --ssh-route, ...);
+ * --socket alone over an ssh context is the path on that context's server. One exception keeps an
+ * explicit choice explicit: a context chosen by --context or $CAMCTL_CONTEXT is not overridden by
+ * $CAMCTL_SOCKET, $CAMCTL_JID or $CAMCTL_PASSWORD (personal defaults that would otherwise send
+ * `--context prod` elsewhere, and turn a fan-out over every context into the same server N times).
+ * The timeout is not about which server: it comes from the highest level that has one.
  */
 export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv, selected: SelectedContext | undefined): AppliedOptions {
   const explicit = selected !== undefined && selected.source !== "default";
@@ -389,7 +398,12 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
     ["environment", envValues],
     [`context ${selected?.context.name ?? ""}`, ctxValues],
   ];
-  const family = levels.map(([, v]) => familyOf(v)).find((f) => f !== undefined) ?? "socket";
+  let naming = levels.findIndex(([, v]) => familyOf(v) !== undefined);
+  if (naming === 0 && cli.jid === undefined && cli.ssh === undefined) {
+    const below = levels.findIndex(([, v], i) => i > 0 && familyOf(v) !== undefined);
+    if (below > 0 && levels[below]![1].ssh !== undefined) naming = below;
+  }
+  const family = naming === -1 ? "socket" : familyOf(levels[naming]![1])!;
   const fields = family === "xmpp" ? XMPP_FIELDS : SOCKET_FIELDS;
   const out: AppliedOptions = { passwordFromEnv: !explicit, origin: {}, context: selected?.context.name };
   const take = <K extends keyof TransportOptionValues>(key: K, from: [OptionOrigin, TransportOptionValues][]) => {
@@ -401,8 +415,9 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
       }
     }
   };
-  // Only levels of the chosen transport (or that name none) supply its fields.
-  const sameFamily = levels.filter(([, v]) => {
+  // The naming level, and the command line above it when it is about the same transport.
+  const serverLevels = naming === -1 ? [levels[0]!] : naming === 0 ? [levels[0]!] : [levels[0]!, levels[naming]!];
+  const sameFamily = serverLevels.filter(([, v]) => {
     const f = familyOf(v);
     return f === undefined || f === family;
   });

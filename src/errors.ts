@@ -8,7 +8,7 @@ export const EXIT_CODES = [
   { code: 0, name: "ok", meaning: "done" },
   { code: 1, name: "internal", meaning: "unexpected internal error (a bug in camctl: please report it)" },
   { code: 2, name: "usage", meaning: "usage error or invalid input (bad JID, selector or option, missing --yes, confirmation declined)" },
-  { code: 3, name: "unreachable", meaning: "cannot reach the server (socket missing or refused, DNS, TCP, TLS, timeout)" },
+  { code: 3, name: "unreachable", meaning: "cannot reach the server, or it gave no usable answer (socket missing or refused, DNS, TCP, TLS, timeout, a failure inside the server)" },
   { code: 4, name: "auth", meaning: "authentication failed (wrong password, login refused)" },
   { code: 5, name: "forbidden", meaning: "not permitted (forbidden / not-allowed, or the admin socket is not accessible to this user)" },
   { code: 6, name: "notFound", meaning: "not found (no such client, account or host, or the client changed before it could be revoked)" },

@@ -17,7 +17,7 @@
 import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
 import type { ClientRecord, ClientType } from "./model.js";
-import { displaySafe } from "./render/sanitize.js";
+import { msg } from "./text/untrusted.js";
 
 export const AUTH_METHODS = ["password", "grant", "fast"] as const;
 
@@ -105,7 +105,7 @@ export function parseWhen(text: string, option: string, now: Date): number {
     if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
   }
   throw usageError(
-    `${option} takes a duration back from now (90d, 12h, 30m, 2w) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${displaySafe(text)}".`,
+    msg`${option} takes a duration back from now (90d, 12h, 30m, 2w) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${text}".`,
   );
 }
 
@@ -114,7 +114,7 @@ function parseSoftware(text: string): { name: string; version: string | null } {
   const name = cut === -1 ? text : text.slice(0, cut);
   const version = cut === -1 ? null : text.slice(cut + 1);
   if (name.length === 0 || version === "") {
-    throw usageError(`--software takes a name or name/version, e.g. --software Gajim or --software 'Evil Client/2.3'; got "${displaySafe(text)}".`);
+    throw usageError(msg`--software takes a name or name/version, e.g. --software Gajim or --software 'Evil Client/2.3'; got "${text}".`);
   }
   return { name, version };
 }
@@ -125,7 +125,7 @@ export function parseFilter(raw: RawFilterOptions, now: Date): ClientFilter {
   const auth = [...new Set(raw.auth ?? [])];
   for (const a of auth) {
     if (!(AUTH_METHODS as readonly string[]).includes(a)) {
-      throw usageError(`--auth takes ${AUTH_METHODS.join(", ")}; got "${displaySafe(a)}".`);
+      throw usageError(msg`--auth takes ${AUTH_METHODS}; got "${a}".`);
     }
   }
   if (raw.account !== undefined && raw.account.length === 0) throw usageError("--account takes a glob such as 'test-*'; it is empty.");

@@ -1,5 +1,5 @@
 // The data camctl works with, independent of where it came from (admin socket or XMPP).
-// Field names follow the JSON contract (cli-contract.md); absent values are null.
+// Field names are those of the JSON output (README, "Tables, JSON, CSV"); absent values are null.
 
 export type ClientType = "session" | "access";
 

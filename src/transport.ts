@@ -6,8 +6,9 @@ import { abortable } from "./abort.js";
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
-import { displaySafe } from "./render/sanitize.js";
+import { msg } from "./text/untrusted.js";
 import type { ClientSource } from "./source.js";
+import type { SshSettings } from "./ssh/settings.js";
 
 export const TLS_MODES = ["starttls", "direct", "none"] as const;
 export type TlsMode = (typeof TLS_MODES)[number];
@@ -15,7 +16,10 @@ export type TlsMode = (typeof TLS_MODES)[number];
 /** Prosody's admin socket. */
 export interface SocketTransport {
   kind: "socket";
+  /** With `ssh`, the path on that server. */
   socketPath: string;
+  /** Reach the admin socket of another machine through OpenSSH (src/ssh). */
+  ssh?: SshSettings;
 }
 
 /** An XMPP login. */
@@ -27,6 +31,8 @@ export interface XmppTransport {
   server: { host: string; port: number | undefined } | undefined;
   tls: TlsMode;
   caFile: string | undefined;
+  /** Whether $CAMCTL_PASSWORD may supply the password (not under a context chosen by name). */
+  passwordFromEnv?: boolean;
 }
 
 export type Transport = SocketTransport | XmppTransport;
@@ -51,9 +57,22 @@ export type PrepareSource = (opts: CommonOptions, io: IOStreams) => Promise<Prep
 
 export const prepareSource: PrepareSource = async (opts, io) => {
   const t = opts.transport;
+  if (t.kind === "socket" && t.ssh) {
+    const ssh = t.ssh;
+    const [{ SocketClientSource }, { openSourceOverSsh }, { formatSshTarget }] = await Promise.all([
+      import("./socket/source.js"), import("./ssh/source.js"), import("./ssh/target.js"),
+    ]);
+    return {
+      where: msg`the admin socket ${t.socketPath} on ${formatSshTarget(ssh.target)} (over SSH)`.toString(),
+      open: (signal) => openSourceOverSsh(
+        { target: ssh.target, remoteSocket: t.socketPath, signal, route: ssh.route, sudoUser: ssh.sudoUser, extraArgs: ssh.extraArgs },
+        (path) => new SocketClientSource(path, signal),
+      ),
+    };
+  }
   if (t.kind === "socket") {
     const { SocketClientSource } = await import("./socket/source.js");
-    return { where: `the admin socket ${displaySafe(t.socketPath)}`, open: async (signal) => new SocketClientSource(t.socketPath, signal) };
+    return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
   }
   const { prepareXmppSource } = await import("./xmpp/open.js");
   return prepareXmppSource(t, io);

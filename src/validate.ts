@@ -1,10 +1,7 @@
 // Input checks done before anything is sent to a server. The server still has the last word
 // (it runs stringprep); these catch what can only be a mistake and keep odd bytes out of requests.
 import { usageError } from "./errors.js";
-import { displaySafe } from "./render/sanitize.js";
-
-/** Echoes user input inside a message without letting control characters through. */
-const quoted = (s: string) => `"${displaySafe(s)}"`;
+import { msg } from "./text/untrusted.js";
 
 // RFC 7622 forbids these in a localpart; controls and spaces are never valid anywhere in a JID.
 const LOCALPART_FORBIDDEN = /["&'/:<>@\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
@@ -16,20 +13,20 @@ const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
 
 /** Returns the bare JID (domain lowercased) or throws a usage error that says what is wrong. */
 export function parseBareJid(input: string, what = "JID"): string {
-  const shown = quoted(input);
+  const shown = msg`"${input}"`;
   if (input.length === 0) throw usageError(`The ${what} is empty; give an account such as alice@example.com.`);
   if (input.includes("/")) {
-    throw usageError(`The ${what} ${shown} has a resource part; give the bare account JID, e.g. alice@example.com.`);
+    throw usageError(msg`The ${what} ${shown} has a resource part; give the bare account JID, e.g. alice@example.com.`);
   }
   const at = input.lastIndexOf("@");
-  if (at <= 0) throw usageError(`The ${what} ${shown} is not an account JID; expected user@domain, e.g. alice@example.com.`);
+  if (at <= 0) throw usageError(msg`The ${what} ${shown} is not an account JID; expected user@domain, e.g. alice@example.com.`);
   const local = input.slice(0, at);
   const domain = input.slice(at + 1).replace(/\.$/, "").toLowerCase();
   if (LOCALPART_FORBIDDEN.test(local)) {
-    throw usageError(`The ${what} ${shown} has a character that is not allowed before the @.`);
+    throw usageError(msg`The ${what} ${shown} has a character that is not allowed before the @.`);
   }
   if (byteLength(local) > MAX_PART_BYTES) throw usageError(`The ${what} is too long before the @ (over ${MAX_PART_BYTES} bytes).`);
-  if (!isValidDomain(domain)) throw usageError(`The ${what} ${shown} does not end in a valid domain name.`);
+  if (!isValidDomain(domain)) throw usageError(msg`The ${what} ${shown} does not end in a valid domain name.`);
   return `${local}@${domain}`;
 }
 
@@ -73,7 +70,7 @@ export function parseSelector(input: string): Selector {
   const kind = slash > 0 ? input.slice(0, slash) : "";
   const rest = slash > 0 ? input.slice(slash + 1) : "";
   if (kind !== "client" && kind !== "grant" && kind !== "software") {
-    throw usageError(`${quoted(input)} is not a selector camctl understands. ${SELECTOR_HELP}`);
+    throw usageError(msg`"${input}" is not a selector camctl understands. ${SELECTOR_HELP}`);
   }
   if (rest.length === 0) {
     const why =

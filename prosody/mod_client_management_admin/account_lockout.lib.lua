@@ -98,12 +98,8 @@ end
 function M.lockout(ctx, username, opts)
 	local host, log = ctx.host, ctx.log;
 	local target = username .. "@" .. host;
-	local host_session = prosody.hosts[host];
-	local modules = host_session and host_session.modules or {};
-	local cm = modules.client_management;
-	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
-		return nil, "module-not-loaded";
-	end
+	local host_session, modules, cm = client_access.host_modules(host);
+	if not cm then return nil, "module-not-loaded"; end
 	local usermanager = require "prosody.core.usermanager";
 	local provider = host_session.users or {};
 	-- What cannot be done is refused before anything is revoked.

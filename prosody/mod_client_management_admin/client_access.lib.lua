@@ -194,6 +194,23 @@ local function grant_ids_of(client)
 	return ids;
 end
 
+-- Calls another module's function: a raise there is that module's failure, reported as one
+-- (nil and the error text), not a failure of camctl's request.
+local function call(f, ...)
+	local ok, result, err = pcall(f, ...);
+	if not ok then return nil, tostring(result); end
+	return result, err;
+end
+
+--- The host's session, its modules, and its mod_client_management (nil when not loaded).
+function M.host_modules(host)
+	local host_session = prosody.hosts[host];
+	local modules = host_session and host_session.modules or {};
+	local cm = modules.client_management;
+	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then cm = nil; end
+	return host_session, modules, cm;
+end
+
 --- The clients mod_client_management `cm` lists for username, or nil, condition, text.
 local function list_clients(cm, username)
 	local ok, clients, reason = pcall(cm.get_active_clients, username);
@@ -220,12 +237,8 @@ M.list_clients = list_clients;
 function M.revoke(ctx, username, id, expect)
 	local host, log = ctx.host, ctx.log;
 	local target = username .. "@" .. host;
-	local host_session = prosody.hosts[host];
-	local modules = host_session and host_session.modules or {};
-	local cm = modules.client_management;
-	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
-		return nil, "module-not-loaded";
-	end
+	local host_session, modules, cm = M.host_modules(host);
+	if not cm then return nil, "module-not-loaded"; end
 
 	local clients, condition, text = list_clients(cm, username);
 	if not clients then return nil, condition, text; end
@@ -248,8 +261,13 @@ function M.revoke(ctx, username, id, expect)
 	if next(grant_ids) ~= nil and type(tokenauth) == "table" then
 		for grant_id in pairs(grant_ids) do
 			-- get_grant_info is nil for grants that are gone, expired or older than the password.
-			if tokenauth.get_grant_info(username, grant_id) then
-				local ok, err = tokenauth.revoke_grant(username, grant_id);
+			local ok_info, info = pcall(tokenauth.get_grant_info, username, grant_id);
+			if not ok_info then
+				log("error", "%s revoking %s of %s: reading grant %s failed: %s", ctx.actor, id, target, grant_id, tostring(info));
+				return nil, "internal-server-error", "reading the grant failed: " .. tostring(info);
+			end
+			if info then
+				local ok, err = call(tokenauth.revoke_grant, username, grant_id);
 				if not ok then
 					log("error", "%s revoking %s of %s: revoking grant %s failed: %s", ctx.actor, id, target, grant_id, tostring(err));
 					return nil, "internal-server-error", "revoking the grant failed: " .. tostring(err);
@@ -268,11 +286,12 @@ function M.revoke(ctx, username, id, expect)
 		local had_token = false;
 		if type(fast.is_client_fast) == "function" then
 			local account = require "prosody.core.usermanager".get_account_info(username, host);
-			had_token = fast.is_client_fast(username, client_id, account and account.password_updated) and true or false;
+			had_token = call(fast.is_client_fast, username, client_id, account and account.password_updated) and true or false;
 		end
-		if not fast.revoke_fast_tokens(username, client_id) then
-			log("error", "%s revoking %s of %s: revoking its FAST tokens failed", ctx.actor, id, target);
-			return nil, "internal-server-error", "revoking the FAST tokens failed";
+		local revoked, err = call(fast.revoke_fast_tokens, username, client_id);
+		if not revoked then
+			log("error", "%s revoking %s of %s: revoking its FAST tokens failed: %s", ctx.actor, id, target, tostring(err));
+			return nil, "internal-server-error", "revoking the FAST tokens failed" .. (err ~= nil and ": " .. tostring(err) or "");
 		end
 		report.fast_tokens_revoked = had_token;
 		if had_token then done[#done + 1] = "revoked its FAST tokens"; end

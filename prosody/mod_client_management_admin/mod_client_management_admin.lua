@@ -43,6 +43,9 @@ module:default_permission("prosody:admin", ":list-clients");
 module:default_permission("prosody:admin", ":revoke-clients");
 module:add_feature(xmlns_camctl);
 
+-- This copy's version, for `camctl doctor` (it reads prosody.hosts[host].modules.client_management_admin).
+camctl_companion_version = "0.1.0";
+
 local function log(level, fmt, ...)
 	return module:log(level, fmt, ...);
 end

@@ -7,7 +7,7 @@ import { Option, type Command } from "commander";
 import type { IOStreams } from "../iostreams.js";
 import type { Deps } from "./deps.js";
 import type { Context, ContextFile, SelectedContext } from "../contexts.js";
-import { displaySafe } from "../render/sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 import { displayWidth } from "../render/width.js";
 
 const FORMATS = ["table", "json"] as const;

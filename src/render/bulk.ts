@@ -11,6 +11,7 @@ import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
 import { clientLabel } from "./revoke.js";
 import { renderSummaryText } from "./summary.js";
+import { displayWidth } from "./width.js";
 import { renderJson, renderJsonLine } from "./json.js";
 
 export type BulkFormat = "table" | "json" | "csv" | "ndjson";
@@ -26,12 +27,12 @@ export function resultRecord(r: ItemResult): Record<string, unknown> {
 }
 
 /** "closed its session, revoked its FAST tokens": what this run did to an item, or "". */
-function doneWords(done: ItemResult["done"]): string {
+function doneWords(done: ItemResult["done"], isGrant: boolean): string {
   if (!done) return "";
   const words: string[] = [];
   if (done.sessionClosed) words.push("closed its session");
   if (done.fastTokensRevoked) words.push("revoked its FAST tokens");
-  if (done.grantRevoked) words.push("revoked its grant");
+  if (done.grantRevoked) words.push(isGrant ? "revoked the grant" : "revoked its grant");
   return words.join(", ");
 }
 
@@ -39,6 +40,8 @@ const flag = (b: boolean | null | undefined) => (b === null || b === undefined ?
 
 /** "password-reset-required" is the longest outcome name. */
 const OUTCOME_WIDTH = 23;
+/** Accounts longer than this shift the rest of their line rather than widen every line. */
+export const ACCOUNT_CAP = 40;
 
 /**
  * Writes item outcomes as they come. `head` opens the JSON document ({ host, transport } or
@@ -53,6 +56,8 @@ export class ResultsWriter {
     private readonly format: BulkFormat,
     io: IOStreams,
     private readonly head: Readonly<Record<string, unknown>>,
+    /** Table: the account column's width (the widest account of the plan, at most ACCOUNT_CAP). */
+    private readonly accountWidth = 0,
   ) {
     this.out = new OutputWriter(io.stdout);
     this.chalk = new Chalk({ level: io.color ? 1 : 0 });
@@ -77,10 +82,12 @@ export class ResultsWriter {
       case "table": {
         const tone = { revoked: this.chalk.green, "password-reset-required": this.chalk.yellow, gone: this.chalk.dim, changed: this.chalk.dim, failed: this.chalk.red }[r.outcome];
         const who = entry ? clientLabel(entry) : displaySafe(r.id);
-        const did = doneWords(r.done);
-        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${displaySafe(r.account)}  ${who}${did ? `: ${did}` : ""}\n`;
-        // The password case is explained once, in the summary; the others item by item.
-        if (r.reason !== undefined && r.outcome !== "password-reset-required") line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
+        const did = doneWords(r.done, entry?.type === "access");
+        const account = displaySafe(r.account);
+        const pad = " ".repeat(Math.max(0, Math.min(this.accountWidth, ACCOUNT_CAP) - displayWidth(account)));
+        let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${account}${pad}  ${who}${did ? `: ${did}` : ""}\n`;
+        // Password and gone are explained once, in the summary; changed and failed item by item.
+        if (r.reason !== undefined && (r.outcome === "changed" || r.outcome === "failed")) line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
         await this.out.write(line);
         // A person watches a table: each line as it comes.
         await this.out.flush();
@@ -127,13 +134,17 @@ export function tallyLine(t: ApplyTally): string {
   return `${plural(t.items, "item")}: ${parts.join(", ")}.`;
 }
 
-/** The summary at the end of a run, in sentences. */
-export function summarySentences(t: ApplyTally): string[] {
+/**
+ * The summary at the end of a run, in sentences. `withPassword`: the sentence on password clients
+ * (left out where the exit message, which says the same, follows on the same stream).
+ */
+export function summarySentences(t: ApplyTally, withPassword = true): string[] {
   const lines = [tallyLine(t)];
+  if (t.gone > 0 && t.acted < t.items) lines.push("Gone items: no longer listed, since they were revoked, or their access ended, after the plan was made.");
   if (t.items > 0 && t.acted === 0 && t.failed === 0) {
     lines.push("Nothing was revoked this time: every item was already revoked, gone, or can only come back with its account's password.");
   }
-  if (t.passwordResetRequired > 0) {
+  if (t.passwordResetRequired > 0 && withPassword) {
     lines.push(
       "Password clients: their sessions are closed and their tokens revoked, but they can sign in again with their account's password " +
         "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",

@@ -10,8 +10,8 @@ import { displaySafe } from "../text/untrusted.js";
 export const CLIENT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type ClientsFormat = (typeof CLIENT_FORMATS)[number];
 
-/** A listed client; listings of several accounts add the account it belongs to. */
-export type ClientRow = ClientRecord & { account?: string };
+/** A listed client; listings of several accounts add the account it belongs to, of several servers the context. */
+export type ClientRow = ClientRecord & { account?: string; context?: string };
 
 export interface WriteClientsOptions {
   /**
@@ -23,6 +23,10 @@ export interface WriteClientsOptions {
   account?: boolean;
   /** Table only: the sentence for an empty listing (default: "No clients have access to <head.jid>."). */
   empty?: string;
+  /** Adds a context column first (table: "Context", CSV: "context"): listings of several servers. */
+  context?: boolean;
+  /** JSON only: fields written after "clients", asked for once the records have ended. */
+  tail?: () => Readonly<Record<string, unknown>>;
 }
 
 /** Turns records into text, one call per record, then once at the end. */
@@ -35,7 +39,7 @@ export async function clientsRenderer(format: ClientsFormat, io: IOStreams, opts
   switch (format) {
     case "json": {
       const { JsonClients } = await import("./json.js");
-      return new JsonClients(opts.head);
+      return new JsonClients(opts.head, opts.tail);
     }
     case "ndjson": {
       const { NdjsonClients } = await import("./json.js");
@@ -43,12 +47,12 @@ export async function clientsRenderer(format: ClientsFormat, io: IOStreams, opts
     }
     case "csv": {
       const { CsvClients } = await import("./csv.js");
-      return new CsvClients(opts.account ?? false);
+      return new CsvClients(opts.account ?? false, opts.context ?? false);
     }
     case "table": {
       const { ClientTable } = await import("./table.js");
       const empty = opts.empty ?? `No clients have access to ${displaySafe(opts.head.jid ?? "this account")}.`;
-      return new ClientTable({ color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now(), account: opts.account ?? false }, empty);
+      return new ClientTable({ color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now(), account: opts.account ?? false, context: opts.context ?? false }, empty);
     }
   }
 }

@@ -6,7 +6,7 @@
 // - Times are absolute ISO 8601 UTC (`2026-11-27T14:37:25Z`); absent values are empty fields.
 // - `auth` holds the method names separated by `;` (one field, sorted as the server gave them).
 // - Booleans are `true` / `false`.
-// - Listings of several accounts put an `account` column first.
+// - Listings of several accounts put an `account` column first; of several servers, `context` before it.
 // - Spreadsheet guard: a value that starts with `=`, `+`, `-` or `@` gets a leading `'` so that
 //   a client name chosen by an intruder is never run as a formula when the file is opened in a
 //   spreadsheet. Use the JSON output when the exact values matter.
@@ -71,11 +71,11 @@ function row(c: ClientRecord): string[] {
 /** The client CSV, a row at a time: push() each record, then end() (the header alone when empty). */
 export class CsvClients {
   private header: string | undefined;
-  constructor(private readonly account: boolean) {
-    this.header = csvRow(account ? ["account", ...CSV_COLUMNS] : CSV_COLUMNS);
+  constructor(private readonly account: boolean, private readonly context = false) {
+    this.header = csvRow([...(context ? ["context"] : []), ...(account ? ["account"] : []), ...CSV_COLUMNS]);
   }
   push(c: ClientRow): string {
-    const line = csvRow(this.account ? [c.account ?? "", ...row(c)] : row(c));
+    const line = csvRow([...(this.context ? [c.context ?? ""] : []), ...(this.account ? [c.account ?? ""] : []), ...row(c)]);
     return this.takeHeader() + line;
   }
   end(): string {

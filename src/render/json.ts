@@ -29,7 +29,11 @@ export function renderJson(value: unknown): string {
  */
 export class JsonClients {
   private count = 0;
-  constructor(private readonly head: Readonly<Record<string, string>>) {}
+  constructor(
+    private readonly head: Readonly<Record<string, string>>,
+    /** Fields after "clients" (e.g. the contexts of a fan-out), known only at the end. */
+    private readonly tail?: () => Readonly<Record<string, unknown>>,
+  ) {}
 
   push(c: ClientRow): string {
     // A record's own line feeds are its indentation (inside strings JSON.stringify escapes them),
@@ -40,7 +44,15 @@ export class JsonClients {
   }
 
   end(): string {
-    return this.count === 0 ? replaceUnsafe(this.open(), unicodeEscape, true) + "[]\n}\n" : "\n  ]\n}\n";
+    return (this.count === 0 ? replaceUnsafe(this.open(), unicodeEscape, true) + "[]" : "\n  ]") + this.close();
+  }
+
+  private close(): string {
+    let out = "";
+    for (const [key, value] of Object.entries(this.tail?.() ?? {})) {
+      out += `,\n  ${JSON.stringify(key)}: ${JSON.stringify(value, null, 2).replace(/\n/g, "\n  ")}`;
+    }
+    return replaceUnsafe(out, unicodeEscape, true) + "\n}\n";
   }
 
   private open(): string {

@@ -5,7 +5,7 @@ import { Chalk } from "chalk";
 import { CamError, ExitCode } from "../errors.js";
 import type { ClientRecord, RevokeReport } from "../model.js";
 import { csvRow } from "./csv.js";
-import { displaySafe } from "./sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 
 /** The companion module shipped in prosody/ (named in sentences about what the bare module cannot do). */
 const COMPANION_MODULE = "mod_client_management_admin";
@@ -198,7 +198,7 @@ export function renderRevokeHuman(v: RevokeView, o: { color: boolean }): string 
 }
 
 export interface RevokeJson {
-  /** The contract's fields. */
+  /** The fields every camctl version prints. */
   jid: string;
   selector: string;
   revoked: boolean;
@@ -220,7 +220,7 @@ export interface RevokeJson {
 }
 
 export function revokeJson(v: RevokeView): RevokeJson {
-  // Key order: the contract's fields first, then what was added.
+  // Key order: the original fields first, then what was added.
   const record = (r: Omit<RevokeJson, "jid" | "selector" | "otherMatches">): RevokeJson => ({
     jid: v.jid,
     selector: v.selector,

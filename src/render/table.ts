@@ -35,6 +35,8 @@ export interface TableOptions {
   now: Date;
   /** Adds an Account column first (listings of several accounts). */
   account?: boolean;
+  /** Adds a Context column before everything (listings of several servers). */
+  context?: boolean;
 }
 
 /** Rows the column widths are planned from; later rows follow that plan. */
@@ -43,7 +45,7 @@ export const BUFFERED_ROWS = 200;
 /** Off a terminal, ids and accounts wider than this do not widen their column (their row shifts). */
 export const ID_PAD_CAP = 64;
 
-type ColumnKey = "account" | "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth";
+type ColumnKey = "context" | "account" | "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth";
 
 /** One table cell: display-safe text, its terminal width, and how to colour it. */
 interface Cell {
@@ -129,6 +131,7 @@ function columnSpecs(o: TableOptions): ColumnSpec[] {
     },
   ];
   if (o.account) specs.unshift({ key: "account", header: "Account", cell: (c) => (c.account === undefined ? NULL_CELL : cell(displaySafe(c.account))) });
+  if (o.context) specs.unshift({ key: "context", header: "Context", cell: (c) => (c.context === undefined ? NULL_CELL : cell(displaySafe(c.context))) });
   return specs;
 }
 
@@ -165,7 +168,7 @@ function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number)
   let kept = specs.map((spec, index) => ({ spec, index }));
   let compact = false;
   const steps = [...DEGRADE_STEPS];
-  const whole = (k: ColumnKey) => k === "id" || k === "account";
+  const whole = (k: ColumnKey) => k === "id" || k === "account" || k === "context";
   for (;;) {
     // An id wider than the terminal wraps anyway: it does not decide the layout of the others.
     const sizes = kept.map(({ spec, index }) => measure(spec, rows.map((r) => pick(r[index]!, compact)), { limit: width, otherwise: "widest" }));

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { SaxesParser } from "saxes";
 import { CamError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 
 export const NS_ADMIN = "xmpp:prosody.im/admin";
 const STREAM_HEADER =
@@ -56,28 +56,25 @@ function isNotSocket(path: string): boolean {
 }
 
 /** Maps a socket connect error to the sentence an operator needs. */
-function connectError(rawPath: string, err: NodeJS.ErrnoException): CamError {
-  const path = displaySafe(rawPath); // it comes from the command line or the environment
-  const where = `the admin socket ${path}`;
-  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(rawPath)) {
-    return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
-  }
+function connectError(path: string, err: NodeJS.ErrnoException): CamError {
+  const notSocket = () => new CamError("unreachable", msg`${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
+  if ((err.code === "ECONNREFUSED" || err.code === "ENOTSOCK") && isNotSocket(path)) return notSocket();
   switch (err.code) {
     case "ENOENT":
       return new CamError("unreachable",
-        `There is no admin socket at ${path}. Is Prosody running with mod_admin_socket loaded? ` +
+        msg`There is no admin socket at ${path}. Is Prosody running with mod_admin_socket loaded? ` +
         `Point camctl at the right path with --socket or $CAMCTL_SOCKET.`);
     case "ECONNREFUSED":
       return new CamError("unreachable",
-        `Connection to ${where} was refused: the file exists but no Prosody is listening on it (stale socket?). Is Prosody running?`);
+        msg`Connection to the admin socket ${path} was refused: the file exists but no Prosody is listening on it (stale socket?). Is Prosody running?`);
     case "EACCES":
     case "EPERM":
       return new CamError("forbidden",
-        `Permission denied opening ${where}. Only root or the prosody user may use it; run camctl as one of them (e.g. with sudo -u prosody).`);
+        msg`Permission denied opening the admin socket ${path}. Only root or the prosody user may use it; run camctl as one of them (e.g. with sudo -u prosody).`);
     case "ENOTSOCK":
-      return new CamError("unreachable", `${path} is not a socket. Check --socket or $CAMCTL_SOCKET.`);
+      return notSocket();
     default:
-      return new CamError("unreachable", `Cannot connect to ${where}: ${displaySafe(err.message)}.`);
+      return new CamError("unreachable", msg`Cannot connect to the admin socket ${path}: ${err.message}.`);
   }
 }
 
@@ -144,7 +141,7 @@ export class AdminStream {
         }
       });
       socket.once("error", (err: NodeJS.ErrnoException) => {
-        const e = opened ? new CamError("unreachable", `The admin socket connection failed: ${err.message}.`) : connectError(this.path, err);
+        const e = opened ? new CamError("unreachable", msg`The admin socket connection failed: ${err.message}.`) : connectError(this.path, err);
         this.fail(e);
         reject(e);
       });

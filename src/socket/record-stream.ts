@@ -5,7 +5,7 @@
 import { CamError } from "../errors.js";
 import type { AdminStream } from "./adminstream.js";
 import { CONTINUE_CHUNK } from "./lua.js";
-import { displaySafe } from "../render/sanitize.js";
+import { excerpt } from "../text/untrusted.js";
 
 /** What camctl accepts from the admin socket for one answer (the XMPP transport has the same cap). */
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
@@ -58,7 +58,7 @@ function decodeBase64(text: string, what: string, where: string): Buffer {
 function parseTrailer(result: string, isError: boolean, what: string): Record<string, unknown> {
   const prefix = RESULT_PREFIXES.find((p) => result.startsWith(p));
   if (isError || prefix === undefined) {
-    const text = displaySafe(result).slice(0, 300);
+    const text = excerpt(result);
     if (/No module handled this query/.test(result)) {
       throw new CamError("unsupported", `Prosody's admin socket has no shell to run camctl's request (${text}). Add "admin_shell" to modules_enabled and reload Prosody.`);
     }

@@ -6,7 +6,8 @@ import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type R
 import type { ClientSource, HostScan } from "../source.js";
 import type { ScanProgress } from "../progress.js";
 import type { ClientFilter, HostClientRecord } from "../filters.js";
-import { displaySafe } from "../render/sanitize.js";
+import { changedError, goneError } from "../render/revoke.js";
+import { excerpt, msg } from "../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
 import { hostScanChunk, lockoutChunk, requestChunk } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../lockout.js";
@@ -16,49 +17,39 @@ type Meta = Record<string, unknown>;
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
-/** Turns the err of a trailer (our Lua's or the module's) into a CamError. */
-function replyError(meta: Meta, jid: string, id?: string): CamError {
-  const host = displaySafe(String(meta.host ?? jid.split("@")[1] ?? ""));
-  const account = displaySafe(jid);
-  const entry = displaySafe(id ?? "");
+/**
+ * Turns the err of a trailer (our Lua's or the module's) into a CamError. A failure inside the
+ * server is exit 3, as over XMPP: camctl got no usable answer; 1 is kept for camctl's own bugs.
+ */
+function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError {
+  const host = String(meta.host ?? jid.split("@")[1] ?? "");
   switch (meta.err) {
     case "invalid-jid":
-      return new CamError("usage", `Prosody does not accept ${account} as a JID.`, "jid-malformed");
+      return new CamError("usage", msg`Prosody does not accept ${jid} as a JID.`, "jid-malformed");
     case "host-not-found":
-      return new CamError("notFound", `${host} is not a host of this Prosody server.`, "host-not-found");
+      return new CamError("notFound", msg`${host} is not a host of this Prosody server.`, "host-not-found");
     case "module-not-loaded":
       return new CamError("unsupported",
-        `mod_client_management is not loaded on ${host}. Add "client_management" to modules_enabled for that host and reload Prosody.`,
+        msg`mod_client_management is not loaded on ${host}. Add "client_management" to modules_enabled for that host and reload Prosody.`,
         "module-not-loaded");
     case "users-not-listed":
       return new CamError("unsupported",
-        `Prosody cannot list the accounts of ${host}: its authentication provider does not offer a list of users.`,
+        msg`Prosody cannot list the accounts of ${host}: its authentication provider does not offer a list of users.`,
         "users-not-listed");
     case "user-not-found":
-      return new CamError("notFound", `There is no account ${account} on this server.`, "user-not-found");
-    case "gone":
-      return new CamError("notFound",
-        `${entry} is no longer listed for ${account}, so nothing was revoked. List the clients again with \`camctl user clients ${account}\`.`,
-        "gone");
-    case "changed":
-      return new CamError("notFound",
-        `${entry} is now listed for ${account} as a different client than the one shown, so nothing was revoked. ` +
-        `List the clients again with \`camctl user clients ${account}\` and check.`,
-        "changed");
+      return new CamError("notFound", msg`There is no account ${jid} on this server.`, "user-not-found");
     case "disable-unsupported":
     case "password-unsupported":
       return new CamError("unsupported",
-        `${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
+        msg`${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
         String(meta.err));
     case "forbidden":
-      return new CamError("forbidden",
-        `Prosody's client management refused the request for ${account} (forbidden).`,
-        "forbidden");
-    default: {
-      const detail = meta.text ? `: ${displaySafe(String(meta.text)).slice(0, 300)}` : "";
-      return new CamError("internal", `Prosody reported an error (${displaySafe(String(meta.err))})${detail}. See Prosody's log for details.`, String(meta.err));
-    }
+      return new CamError("forbidden", msg`Prosody's client management refused the request for ${jid} (forbidden).`, "forbidden");
   }
+  if (expected && meta.err === "gone") return goneError(jid, expected);
+  if (expected && meta.err === "changed") return changedError(jid, expected);
+  const detail = meta.text ? msg`: ${excerpt(String(meta.text))}` : "";
+  return new CamError("unreachable", msg`Prosody reported an error (${String(meta.err)})${detail}. See Prosody's log for details.`, String(meta.err));
 }
 
 /** Prosody's JSON encoder writes an empty table as {}; treat that as an empty list. */
@@ -170,7 +161,7 @@ export class SocketClientSource implements ClientSource {
   }
 
   async list(jid: string): Promise<ClientList> {
-    const { records, meta } = await readRecordStream(this.stream, requestChunk("list", { jid }), { what: `the clients of ${displaySafe(jid)}` });
+    const { records, meta } = await readRecordStream(this.stream, requestChunk("list", { jid }), { what: String(msg`the clients of ${jid}`) });
     if (meta.err) throw replyError(meta, jid);
     const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
@@ -183,7 +174,7 @@ export class SocketClientSource implements ClientSource {
       disable: request.action === "disable" ? "true" : null,
       new_password: request.action === "new-password" ? request.newPassword : null,
     });
-    const { records, meta } = await readRecordStream(this.stream, chunk, { what: `the lockout of ${displaySafe(jid)}` });
+    const { records, meta } = await readRecordStream(this.stream, chunk, { what: msg`the lockout of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
     const entries: LockoutEntry[] = [];
     const after: ClientRecord[] = [];
@@ -230,12 +221,12 @@ export class SocketClientSource implements ClientSource {
       software: expected.userAgent.software,
       device: expected.userAgent.device,
     });
-    const what = `the revocation of ${displaySafe(expected.id)}`;
+    const what = String(msg`the revocation of ${expected.id}`);
     const { records, meta } = await readRecordStream(this.stream, chunk, { what });
-    if (meta.err) throw replyError(meta, jid, expected.id);
+    if (meta.err) throw replyError(meta, jid, expected);
     const report = records[0] as Meta | undefined;
     if (records.length !== 1 || !report || typeof report !== "object" || report.id !== expected.id) {
-      throw new CamError("internal", `Prosody's answer to ${what} is not the report camctl expects.`);
+      throw new CamError("unreachable", `Prosody's answer to ${what} is not the report camctl expects.`, "bad-reply");
     }
     const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
     return {
@@ -261,7 +252,7 @@ export class SocketClientSource implements ClientSource {
    * the admin connection, which ends the scan in the server.
    */
   async *listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
-    const what = `the clients of ${displaySafe(host)}`;
+    const what = msg`the clients of ${host}`.toString();
     const chunk = hostScanChunk({ host, filter: JSON.stringify(filterForServer(scan.filter)) });
     const queue = new RecordQueue<HostClientRecord>(
       () => this.stream.pause(),

@@ -6,7 +6,7 @@
 // listening on the far side), 4 authentication (host key unknown or changed, login refused),
 // 5 not permitted (the account may not open the socket, forwarding or sudo refused).
 import { CamError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 import { BRIDGE_EXIT, BRIDGE_READY } from "./bridge.js";
 import { formatSshTarget, type SshTarget } from "./target.js";
 

@@ -15,7 +15,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { CamError, usageError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 import { BRIDGE_READY, bridgeCommand } from "./bridge.js";
 import { diagnoseSsh, remoteSocketError, socketProblemFromExit, type SshEvidence, type SshRoute } from "./diagnose.js";
 import { formatSshTarget, parseSshTarget, sshDestinationArgs, type SshTarget } from "./target.js";

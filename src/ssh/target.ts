@@ -2,7 +2,7 @@
 // The host is handed to ssh as written, so aliases from ~/.ssh/config (Host blocks, ProxyJump,
 // User, Port, IdentityFile) apply exactly as they do for `ssh host`.
 import { usageError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { displaySafe } from "../text/untrusted.js";
 
 export interface SshTarget {
   /** Login name, when given; otherwise ssh decides (User in ssh_config, else the local user). */

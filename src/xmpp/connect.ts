@@ -17,7 +17,7 @@ import tls from "node:tls";
 import { domainToASCII } from "node:url";
 import { onAbort } from "../abort.js";
 import { CamError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 import type { TlsMode } from "../transport.js";
 import { plaintextNotLoopback } from "./login-errors.js";
 
@@ -93,7 +93,7 @@ export async function resolveTargets(
   signal.throwIfAborted();
   if (records.length === 1 && records[0]!.name.replace(/\.$/, "") === "") {
     // RFC 2782: a target of "." means the service is decidedly not available at this domain.
-    throw new CamError("unreachable", `${displaySafe(domain)} says in DNS (${name}) that it offers no XMPP client service${mode === "direct" ? " over direct TLS; try --tls starttls" : ""}.`);
+    throw new CamError("unreachable", msg`${domain} says in DNS (${name}) that it offers no XMPP client service${mode === "direct" ? " over direct TLS; try --tls starttls" : ""}.`);
   }
   const targets = orderSrv(records.filter((r) => r.name.replace(/\.$/, "") !== ""));
   return targets.length > 0 ? targets : [{ host: domain, port: defaultPort }];
@@ -325,28 +325,28 @@ export function openSocket(target: Target, addresses: string[], mode: TlsMode, s
 }
 
 function unresolvable(host: string): CamError {
-  return new CamError("unreachable", `Cannot resolve ${displaySafe(host)}; check the domain, or give the server's address with --server host[:port].`);
+  return new CamError("unreachable", msg`Cannot resolve ${host}; check the domain, or give the server's address with --server host[:port].`);
 }
 
 export function netError(err: Error, target: Target): CamError {
   const code = (err as NodeJS.ErrnoException).code;
-  const where = displaySafe(hostPort(target));
+  const where = hostPort(target);
   switch (code) {
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_NONAME":
       return unresolvable(target.host);
     case "ECONNREFUSED":
-      return new CamError("unreachable", `Nothing accepts connections at ${where} (connection refused); is the XMPP server running, and is that its client port?`);
+      return new CamError("unreachable", msg`Nothing accepts connections at ${where} (connection refused); is the XMPP server running, and is that its client port?`);
     case "ETIMEDOUT":
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return new CamError("unreachable", `Cannot reach ${where} (${code}); check the address and the network.`);
+      return new CamError("unreachable", msg`Cannot reach ${where} (${code}); check the address and the network.`);
     case "ECONNRESET":
     case "EPIPE":
-      return new CamError("unreachable", `The server at ${where} dropped the connection (${code}).`);
+      return new CamError("unreachable", msg`The server at ${where} dropped the connection (${code}).`);
     default:
-      return new CamError("unreachable", `Cannot connect to ${where}: ${displaySafe(err.message)}.`);
+      return new CamError("unreachable", msg`Cannot connect to ${where}: ${err.message}.`);
   }
 }
 
@@ -355,10 +355,9 @@ const TRUST_HINT = "If the server uses a private CA or a self-signed certificate
 /** Why the TLS handshake failed, in words, with what to do. Exit code 3. */
 export function tlsError(err: Error, target: Target, domain: string): CamError {
   const code = (err as NodeJS.ErrnoException).code ?? "";
-  const where = displaySafe(hostPort(target));
-  const d = displaySafe(domain);
+  const where = hostPort(target);
   const untrusted = (why: string) =>
-    new CamError("unreachable", `The TLS certificate of ${where} is not trusted: ${why}. camctl stopped before logging in. ${TRUST_HINT}`, code);
+    new CamError("unreachable", msg`The TLS certificate of ${where} is not trusted: ${why}. camctl stopped before logging in. ${TRUST_HINT}`, code);
   switch (code) {
     case "DEPTH_ZERO_SELF_SIGNED_CERT":
       return untrusted("it is self-signed");
@@ -377,7 +376,7 @@ export function tlsError(err: Error, target: Target, domain: string): CamError {
     case "ERR_TLS_CERT_ALTNAME_INVALID":
       return new CamError(
         "unreachable",
-        `The TLS certificate of ${where} is not valid for ${d} (${displaySafe((err as { reason?: string }).reason ?? err.message)}). ` +
+        msg`The TLS certificate of ${where} is not valid for ${domain} (${(err as { reason?: string }).reason ?? err.message}). ` +
           `camctl checks it against the JID's domain; the server may be misconfigured, or not the right server.`,
         code,
       );
@@ -385,19 +384,19 @@ export function tlsError(err: Error, target: Target, domain: string): CamError {
       if (/unrecognized name/i.test(err.message)) {
         return new CamError(
           "unreachable",
-          `The server at ${where} has no certificate for ${d} (it answered "unrecognized name" to the TLS handshake); check the JID's domain and --server.`,
+          msg`The server at ${where} has no certificate for ${domain} (it answered "unrecognized name" to the TLS handshake); check the JID's domain and --server.`,
           code || "tls",
         );
       }
       if (/wrong version number|unknown protocol|packet length too long|http request/i.test(err.message)) {
         return new CamError(
           "unreachable",
-          `${where} does not speak TLS right away, so it is not a direct TLS port; for the usual client port use --tls starttls (the default).`,
+          msg`${where} does not speak TLS right away, so it is not a direct TLS port; for the usual client port use --tls starttls (the default).`,
           code || "tls",
         );
       }
       if (code.startsWith("E") && !code.startsWith("ERR_")) return netError(err, target);
       // OpenSSL's message carries a hex prefix and source paths; its `reason` is the readable part.
-      return new CamError("unreachable", `The TLS handshake with ${where} failed: ${displaySafe((err as { reason?: string }).reason ?? err.message)}.`, code || "tls");
+      return new CamError("unreachable", msg`The TLS handshake with ${where} failed: ${(err as { reason?: string }).reason ?? err.message}.`, code || "tls");
   }
 }

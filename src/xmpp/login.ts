@@ -17,7 +17,7 @@ import _middleware, { type MiddlewareApi } from "@xmpp/middleware";
 import _streamFeatures from "@xmpp/stream-features";
 import { onAbort } from "../abort.js";
 import { CamError } from "../errors.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 import type { TlsMode } from "../transport.js";
 import {
   DEFAULT_DIRECT_TLS_PORT,
@@ -78,7 +78,7 @@ export async function login(o: LoginOptions, signal: AbortSignal): Promise<XmppS
     tlsSettings: { domain, caPem: o.caPem },
     signal,
     sockets: new Set(),
-    where: displaySafe(o.server ? hostPort({ host: o.server.host, port: o.server.port ?? defaultPort }) : domain),
+    where: msg`${o.server ? hostPort({ host: o.server.host, port: o.server.port ?? defaultPort }) : domain}`,
     socket: undefined,
     target: undefined,
     plaintextAllowed: false,
@@ -134,7 +134,7 @@ async function connect(o: LoginOptions, ctx: LoginContext): Promise<XmppSocket> 
   const targets = await resolveTargets(ctx.domain, o.server, o.tls, ctx.signal, o.lookupSrv);
   let lastError: CamError | undefined;
   for (const target of targets) {
-    ctx.where = displaySafe(hostPort(target));
+    ctx.where = msg`${hostPort(target)}`;
     try {
       const addresses = await (o.lookupHost ?? lookupHost)(target.host, ctx.signal);
       if (o.tls === "none") refuseUnlessLoopback(target.host, addresses);
@@ -152,7 +152,7 @@ async function connect(o: LoginOptions, ctx: LoginContext): Promise<XmppSocket> 
       lastError = err; // unresolvable, refused, unreachable...: try the next target
     }
   }
-  throw lastError ?? new CamError("unreachable", `Cannot connect to ${ctx.where}.`);
+  throw lastError ?? new CamError("unreachable", msg`Cannot connect to ${ctx.where}.`);
 }
 
 /** Features that none of the handlers took, before camctl is online: nothing it can log in with. */

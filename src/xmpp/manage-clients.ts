@@ -1,5 +1,5 @@
 // The client-management protocol over XMPP, in both of its namespaces:
-//   Prosody's own   https://modules.prosody.im/mod_client_management (../shared/spec/mod_client_management.README.md)
+//   Prosody's own   https://modules.prosody.im/mod_client_management (its README describes the protocol)
 //   XEP-0494        https://xmpp.org/extensions/xep-0494.html (same <list/>, <clients/>, <client/>,
 //                   <revoke id/>, plus <permission status/> on each client)
 // Servers advertise neither in disco, so camctl tries one and falls back on service-unavailable /
@@ -8,7 +8,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
-import { displaySafe } from "../render/sanitize.js";
+import { excerpt, msg, type SafeText } from "../text/untrusted.js";
 
 export const NS_MANAGE_CLIENTS = "xmpp:prosody.im/protocol/manage-clients";
 export const NS_CAM = "urn:xmpp:cam:0";
@@ -49,7 +49,7 @@ const yes = (v: string | undefined): boolean | null => (v === undefined ? null :
 /** The companion's <revoked/> answer: what it did, and the entry as listed afterwards (null: no access left). */
 export function parseRevoked(result: Element): { done: RevokeReport["done"]; after: ClientRecord | null } {
   const revoked = result.getChild("revoked", NS_ADMIN);
-  if (!revoked) throw serverFault("The server confirmed the revocation without saying what it did (no <revoked/>); check with `camctl user clients`.", "bad-reply");
+  if (!revoked) throw serverFault("The server confirmed the revocation without saying what it did (no <revoked/>).", "bad-reply");
   const after = revoked.getChild("client", NS_ADMIN);
   return {
     done: {
@@ -61,7 +61,7 @@ export function parseRevoked(result: Element): { done: RevokeReport["done"]; aft
   };
 }
 
-/** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the contract's form), or null. */
+/** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the form camctl prints), or null. */
 export function isoFromXmppTime(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
   const s = text.trim();
@@ -84,7 +84,7 @@ export function normaliseAuthName(name: string): string {
   return name === "bearer-token" ? "grant" : name;
 }
 
-/** One <client/> element -> the contract's record. Unknown children are ignored, unknown auth methods kept. */
+/** One <client/> element -> a ClientRecord. Unknown children are ignored, unknown auth methods kept. */
 export function parseClient(el: Element, ns: string | undefined): ClientRecord {
   const userAgent = emptyUserAgent();
   const ua = el.getChild("user-agent", ns);
@@ -173,17 +173,20 @@ export interface RequestContext {
   selector?: string;
 }
 
-const serverSaid = (e: ErrorInfo) => (e.text ? ` The server said: "${displaySafe(e.text).slice(0, 300)}".` : "");
+const serverSaid = (e: ErrorInfo) => (e.text ? msg` The server said: "${excerpt(e.text)}".` : "");
 
 export const COMPANION_MODULE = "mod_client_management_admin";
 
+/** The domain of a bare JID. */
+export const domainOf = (jid: string) => jid.slice(jid.lastIndexOf("@") + 1);
+
 /** "No module" once every namespace was refused: what to tell the user. */
 export function unsupportedError(ctx: RequestContext): CamError {
-  const host = displaySafe(ctx.target.split("@")[1] ?? "");
+  const host = domainOf(ctx.target);
   if (!ctx.self) {
     return new CamError(
       "unsupported",
-      `${host} does not answer client-management requests for another account (${displaySafe(ctx.target)}), so the companion module ` +
+      msg`${host} does not answer client-management requests for another account (${ctx.target}), so the companion module ` +
         `${COMPANION_MODULE} is not enabled there. Install it from camctl's prosody/ directory into Prosody's plugin_paths and add ` +
         `"client_management_admin" to that host's modules_enabled, or run camctl on the server with --socket.`,
       "service-unavailable",
@@ -191,7 +194,7 @@ export function unsupportedError(ctx: RequestContext): CamError {
   }
   return new CamError(
     "unsupported",
-    `${host} does not offer client management over XMPP (neither ${NS_MANAGE_CLIENTS} nor ${NS_CAM} answered): ` +
+    msg`${host} does not offer client management over XMPP (neither ${NS_MANAGE_CLIENTS} nor ${NS_CAM} answered): ` +
       `mod_client_management is not enabled for this account's host. Ask the server's operator to enable it.`,
     "service-unavailable",
   );
@@ -200,33 +203,36 @@ export function unsupportedError(ctx: RequestContext): CamError {
 /**
  * The server failed at something it should do (an error of its own, an answer camctl cannot read,
  * an answer from the wrong sender): exit 3 like a server that cannot be reached, because camctl got
- * no usable answer; 1 is kept for camctl's own bugs.
+ * no usable answer; 1 is kept for camctl's own bugs. For a revoke, the command adds that it may
+ * have happened and how to check.
  */
-export function serverFault(sentence: string, condition: string): CamError {
+export function serverFault(sentence: string | SafeText, condition: string): CamError {
   return new CamError("unreachable", sentence, condition);
 }
 
-/** A request the server will never answer (it answered a ping sent after it): its handler failed. */
+/**
+ * A request the server will never answer: it answered a ping sent after it, and it handles one
+ * session's stanzas in order, so the request failed inside the server (a handler raised, or took
+ * it and sent nothing). A server that answers nothing at all runs into --timeout instead.
+ */
 export function unansweredError(ctx: RequestContext): CamError {
-  const target = displaySafe(ctx.target);
   return serverFault(
     ctx.op === "list"
-      ? `The server answers, but not the client list request for ${target}: mod_client_management failed while building the list ` +
-          `(a known cause: a grant whose client name contains a control character). See the server's log; camctl --socket on the server lists such an account.`
+      ? msg`The server answers camctl, but never answered its client list request for ${ctx.target}: the request failed inside the server. ` +
+          `See the server's log (mod_client_management fails like this on a grant whose client name holds a control character); ` +
+          `camctl --socket on the server lists such an account.`
       : ctx.op === "host clients"
-      ? `The server answers, but not the host-wide client listing of ${target}: its handler failed. See the server's log; camctl --socket on the server can list the host.`
-      : `The server answers, but not the ${ctx.op} request for ${target}: its handler failed (see the server's log). ` +
-          `Check what was revoked with \`camctl user clients ${target}\`.`,
+      ? msg`The server answers camctl, but never answered its host-wide client listing of ${ctx.target}: the request failed inside the server. See the server's log; camctl --socket on the server can list the host.`
+      : msg`The server answers camctl, but never answered its ${ctx.op} request for ${ctx.target}: the request failed inside the server. See the server's log.`,
     "no-answer",
   );
 }
 
 /** Another account's entry, and the companion's complete revoke is not served (missing, or older than this camctl). */
 export function companionRevokeMissing(ctx: RequestContext): CamError {
-  const host = displaySafe(ctx.target.split("@")[1] ?? "");
   return new CamError(
     "unsupported",
-    `${host} does not offer the complete revoke for another account (${displaySafe(ctx.target)}): the companion module ${COMPANION_MODULE} ` +
+    msg`${domainOf(ctx.target)} does not offer the complete revoke for another account (${ctx.target}): the companion module ${COMPANION_MODULE} ` +
       `is not enabled there, or is older than this camctl. Install the one from camctl's prosody/ directory into Prosody's plugin_paths ` +
       `(with "client_management_admin" in that host's modules_enabled), or run camctl on the server with --socket.`,
     "service-unavailable",
@@ -235,7 +241,7 @@ export function companionRevokeMissing(ctx: RequestContext): CamError {
 
 /** Maps an error reply (other than the namespace fallback cases and the revoke outcomes) to a CamError. */
 export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
-  const target = displaySafe(ctx.target);
+  const target = ctx.target;
   switch (e.condition) {
     case "forbidden":
     case "not-allowed":
@@ -243,23 +249,19 @@ export function replyError(e: ErrorInfo, ctx: RequestContext): CamError {
       return new CamError(
         "forbidden",
         !ctx.self
-          ? `The server does not let ${displaySafe(ctx.login)} manage ${target}'s clients (${e.condition}); that needs an account the server's roles allow (by default prosody:admin).${serverSaid(e)}`
-          : `The server refused to ${ctx.op === "list" ? "list" : "revoke"} ${target}'s clients (${e.condition}).${serverSaid(e)}`,
+          ? msg`The server does not let ${ctx.login} manage ${target}'s clients (${e.condition}); that needs an account the server's roles allow (by default prosody:admin).${serverSaid(e)}`
+          : msg`The server refused to ${ctx.op === "list" ? "list" : "revoke"} ${target}'s clients (${e.condition}).${serverSaid(e)}`,
         e.condition,
       );
     case "item-not-found":
-      return new CamError("notFound", `There is no account ${target} on this server.`, "item-not-found");
+      return new CamError("notFound", msg`There is no account ${target} on this server.`, "item-not-found");
     case "remote-server-not-found":
     case "remote-server-timeout":
-      return new CamError("notFound", `${displaySafe(ctx.target.split("@")[1] ?? "")} is not served by the server camctl logged in to.${serverSaid(e)}`, e.condition);
+      return new CamError("notFound", msg`${domainOf(target)} is not served by the server camctl logged in to.${serverSaid(e)}`, e.condition);
     case "bad-request":
     case "jid-malformed":
-      return new CamError("usage", `The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
+      return new CamError("usage", msg`The server rejected the request as malformed (${e.condition}).${serverSaid(e)}`, e.condition);
     default:
-      return serverFault(
-        `The server failed to answer the ${ctx.op} request (${displaySafe(e.condition)}).${serverSaid(e)} See the server's log for details` +
-          (ctx.op === "revoke" ? `; check what was revoked with \`camctl user clients ${target}\`.` : "."),
-        e.condition,
-      );
+      return serverFault(msg`The server failed to answer the ${ctx.op} request (${e.condition}).${serverSaid(e)} See the server's log for details.`, e.condition);
   }
 }

@@ -7,7 +7,7 @@ import net from "node:net";
 import os from "node:os";
 import { CamError } from "../errors.js";
 import type { IOStreams } from "../iostreams.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 import type { ClientSource } from "../source.js";
 import type { PreparedSource, XmppTransport } from "../transport.js";
 import { VERSION } from "../version.js";
@@ -32,22 +32,22 @@ async function readCaFile(file: string): Promise<string[]> {
   try {
     pem = await readUserFile(file, MAX_CA_FILE_BYTES);
   } catch (e) {
-    throw new CamError("usage", `Cannot read --ca-file ${displaySafe(file)}: ${(e as Error).message}.`);
+    throw new CamError("usage", msg`Cannot read --ca-file ${file}: ${(e as Error).message}.`);
   }
   const begins = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g) ?? [];
   if (begins === 0) {
-    throw new CamError("usage", `--ca-file ${displaySafe(file)} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+    throw new CamError("usage", msg`--ca-file ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
   }
   blocks.forEach((block, i) => {
     try {
       new X509Certificate(block);
     } catch {
-      throw new CamError("usage", `--ca-file ${displaySafe(file)} is damaged: certificate ${i + 1} of ${begins} cannot be read. Export the CA certificate again.`);
+      throw new CamError("usage", msg`--ca-file ${file} is damaged: certificate ${i + 1} of ${begins} cannot be read. Export the CA certificate again.`);
     }
   });
   if (blocks.length !== begins) {
-    throw new CamError("usage", `--ca-file ${displaySafe(file)} is damaged: a certificate has no END line. Export the CA certificate again.`);
+    throw new CamError("usage", msg`--ca-file ${file} is damaged: a certificate has no END line. Export the CA certificate again.`);
   }
   return blocks;
 }
@@ -69,13 +69,15 @@ export interface XmppPrepareDeps {
 export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: XmppPrepareDeps = {}): Promise<PreparedSource> {
   refuseWithoutNetwork(t);
   const ca = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile }, io, deps.prompt);
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile, passwordFromEnv: t.passwordFromEnv }, io, deps.prompt);
   const state = deps.state ?? new CamState();
   const login = deps.login ?? xmppLogin;
   const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
-  const where = t.server
-    ? `the XMPP server at ${displaySafe(t.server.port === undefined ? t.server.host : hostPort({ host: t.server.host, port: t.server.port }))}`
-    : `the XMPP server for ${displaySafe(domain)}`;
+  const where = String(
+    t.server
+      ? msg`the XMPP server at ${t.server.port === undefined ? t.server.host : hostPort({ host: t.server.host, port: t.server.port })}`
+      : msg`the XMPP server for ${domain}`,
+  );
   return {
     where,
     async open(signal: AbortSignal): Promise<ClientSource> {

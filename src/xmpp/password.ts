@@ -4,12 +4,14 @@
 // (transport.ts), before --timeout starts: a person typing is not a slow server.
 import { CamError } from "../errors.js";
 import type { IOStreams } from "../iostreams.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg, type SafeText } from "../text/untrusted.js";
 import { readUserFile } from "./user-file.js";
 
 export interface PasswordSource {
   loginJid: string;
   passwordFile: string | undefined;
+  /** false under a context chosen by name: $CAMCTL_PASSWORD belongs to another server then. */
+  passwordFromEnv?: boolean;
 }
 
 /** The prompt, injectable for tests; the real one is loaded only when it is needed. */
@@ -34,36 +36,39 @@ export function passwordFromFileText(text: string): string {
 }
 
 export async function readPassword(src: PasswordSource, io: IOStreams, prompt: PromptPassword = promptWithInquirer): Promise<string> {
-  const who = displaySafe(src.loginJid);
+  const who = src.loginJid;
   let password: string;
-  let from: string;
+  let from: SafeText;
   if (src.passwordFile !== undefined) {
-    from = `the password file ${displaySafe(src.passwordFile)}`;
+    from = msg`the password file ${src.passwordFile}`;
     try {
       password = passwordFromFileText(await readUserFile(src.passwordFile, MAX_PASSWORD_FILE_BYTES));
     } catch (e) {
-      throw new CamError("usage", `Cannot read --password-file ${displaySafe(src.passwordFile)}: ${(e as Error).message}.`);
+      throw new CamError("usage", msg`Cannot read --password-file ${src.passwordFile}: ${(e as Error).message}.`);
     }
-  } else if (io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
-    from = "CAMCTL_PASSWORD";
+  } else if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
+    from = msg`CAMCTL_PASSWORD`;
     password = io.env.CAMCTL_PASSWORD;
   } else if (io.stdinIsTTY) {
-    from = "the prompt";
+    from = msg`the prompt`;
     try {
-      password = await prompt(`Password for ${who}:`, io);
+      // The prompt is written by the prompt library, not through camctl's message net: escaped here.
+      password = await prompt(String(msg`Password for ${who}:`), io);
     } catch {
       throw new CamError("usage", "No password was entered; nothing was sent to the server.");
     }
   } else {
     throw new CamError(
       "usage",
-      `No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
-        `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`,
+      msg`No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
+        (src.passwordFromEnv === false
+          ? `Give the context a password_file (CAMCTL_PASSWORD is not used for a context chosen by name), or pass --password-file <file>.`
+          : `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`),
     );
   }
-  if (password.length === 0) throw new CamError("usage", `The password from ${from} is empty.`);
+  if (password.length === 0) throw new CamError("usage", msg`The password from ${from} is empty.`);
   if (/[\r\n]/.test(password)) {
-    throw new CamError("usage", `The password from ${from} spans several lines; a password file holds only the password, on one line.`);
+    throw new CamError("usage", msg`The password from ${from} spans several lines; a password file holds only the password, on one line.`);
   }
   return password;
 }

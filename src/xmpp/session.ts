@@ -14,6 +14,7 @@ import type { MiddlewareApi } from "@xmpp/middleware";
 import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
 import { abortable } from "../abort.js";
 import type { CamError } from "../errors.js";
+import type { SafeText } from "../text/untrusted.js";
 import type { XmppSocket } from "./connect.js";
 import { ReceivedStreamError, closed, malformedXml, streamError, tooMuchData } from "./login-errors.js";
 
@@ -118,8 +119,8 @@ export class XmppSession {
     readonly entity: OneShotClient,
     private readonly iq: IqRequests,
     private readonly sockets: Set<XmppSocket>,
-    /** The server address for messages (display-safe). */
-    readonly where: string,
+    /** The server address for messages. */
+    readonly where: SafeText,
     private readonly domain: string,
     /** The deadline of the withSource this session was opened in. */
     private readonly signal: AbortSignal,

@@ -11,7 +11,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import { changedError, goneError } from "../render/revoke.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg } from "../text/untrusted.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { HostClientRecord } from "../filters.js";
 import { comparableJid } from "../validate.js";
@@ -21,6 +21,7 @@ import {
   NS_ADMIN,
   companionRevokeMissing,
   companionRevokeRequest,
+  domainOf,
   errorInfo,
   isFallbackError,
   listRequest,
@@ -43,8 +44,6 @@ import { lockoutError, lockoutRequest, parseLockedOut } from "./lockout.js";
 export function sameAccount(a: string, b: string): boolean {
   return comparableJid(a) === comparableJid(b);
 }
-
-const domainOf = (jid: string) => jid.slice(jid.lastIndexOf("@") + 1);
 
 /** What the source needs of a logged-in session (xmpp/login.ts's XmppSession). */
 export interface XmppRequester {
@@ -190,11 +189,7 @@ export class XmppClientSource implements ClientSource {
     if (from === "" && (!hostWide || sameAccount(ctx.target, domainOf(this.loginJid)))) return;
     const allowed = new Set((hostWide ? [ctx.target] : [ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)]).map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
-      throw serverFault(
-        `An answer to the ${ctx.op} request came from ${displaySafe(from)}, not from ${displaySafe(ctx.target)}; camctl does not trust it` +
-          (ctx.op === "revoke" ? `. Check what was revoked with \`camctl user clients ${displaySafe(ctx.target)}\`.` : "."),
-        "unexpected-sender",
-      );
+      throw serverFault(msg`An answer to the ${ctx.op} request came from ${from}, not from ${ctx.target}; camctl does not trust it.`, "unexpected-sender");
     }
   }
 
@@ -210,7 +205,7 @@ export class XmppClientSource implements ClientSource {
     const ctx = this.context("lockout", jid);
     if (ctx.self) {
       throw new CamError("usage",
-        `camctl is logged in as ${displaySafe(jid)}, and an account cannot lock itself out over XMPP (its own session would end first). ` +
+        msg`camctl is logged in as ${jid}, and an account cannot lock itself out over XMPP (its own session would end first). ` +
           "Log in as an admin with --jid, or run camctl on the server with --socket.");
     }
     let reply: Element;

@@ -18,7 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import envPaths from "env-paths";
 import { abortable } from "../abort.js";
-import { displaySafe } from "../render/sanitize.js";
+import { msg, type SafeText } from "../text/untrusted.js";
 
 export const USER_AGENT_ID_FILE = "user-agent-id";
 export const SERVERS_FILE = "servers.json";
@@ -46,7 +46,12 @@ interface ServersFile {
 }
 
 /** Something in the state directory that camctl will not use; the message says what. */
-class Refused extends Error {}
+/** A state directory or file camctl will not use; `why` says why in words (paths in it escaped). */
+class Refused extends Error {
+  constructor(readonly why: SafeText) {
+    super(String(why));
+  }
+}
 
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
 
@@ -121,10 +126,11 @@ export class CamState {
       this.persistent = true;
     } catch (e) {
       if (signal.aborted) throw signal.reason;
-      const why = e instanceof Refused ? e.message : `it cannot be used (${errorCode(e) ?? (e as Error)?.message ?? e})`;
-      this.warning =
-        `not using the state directory ${displaySafe(this.dir)}: ${why}. camctl goes on without it (its client id is derived from ` +
-        `this user and host); remove what is in the way, or set XDG_STATE_HOME to a directory of your own.`;
+      const why = e instanceof Refused ? e.why : msg`it cannot be used (${errorCode(e) ?? (e as Error)?.message ?? String(e)})`;
+      this.warning = String(
+        msg`not using the state directory ${this.dir}: ${why}. camctl goes on without it (its client id is derived from ` +
+          `this user and host); remove what is in the way, or set XDG_STATE_HOME to a directory of your own.`,
+      );
     }
     this.id ??= derivedUuid(`${os.userInfo().username}\0${os.hostname()}\0${os.homedir()}`);
   }
@@ -165,11 +171,11 @@ export class CamState {
       if (errorCode(e) !== "ELOOP" && errorCode(e) !== "ENOTDIR") throw e;
       // Linux says ENOTDIR for a link when O_DIRECTORY is given too.
       const st = await abortable(fsp.lstat(this.dir), signal).catch(() => undefined);
-      throw new Refused(st?.isSymbolicLink() ? "it is a symbolic link" : "it is not a directory");
+      throw new Refused(st?.isSymbolicLink() ? msg`it is a symbolic link` : msg`it is not a directory`);
     }
     try {
       const st = await abortable(dir.stat(), signal);
-      if (!st.isDirectory()) throw new Refused("it is not a directory");
+      if (!st.isDirectory()) throw new Refused(msg`it is not a directory`);
       this.checkOwner(st.uid, "it");
       if ((st.mode & 0o077) !== 0) await abortable(dir.chmod(0o700), signal);
     } finally {
@@ -181,13 +187,13 @@ export class CamState {
     const parent = path.dirname(this.dir);
     const st = await abortable(fsp.stat(parent), signal);
     if (this.uid !== undefined && st.uid !== this.uid && st.uid !== 0) {
-      throw new Refused(`its parent ${displaySafe(parent)} belongs to another user (uid ${st.uid})`);
+      throw new Refused(msg`its parent ${parent} belongs to another user (uid ${st.uid})`);
     }
-    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) throw new Refused(`anyone may rename things in its parent ${displaySafe(parent)}`);
+    if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) throw new Refused(msg`anyone may rename things in its parent ${parent}`);
   }
 
   private checkOwner(uid: number, what: string): void {
-    if (this.uid !== undefined && uid !== this.uid) throw new Refused(`${what} belongs to another user (uid ${uid})`);
+    if (this.uid !== undefined && uid !== this.uid) throw new Refused(msg`${what} belongs to another user (uid ${uid})`);
   }
 
   /**
@@ -200,12 +206,12 @@ export class CamState {
       file = await abortable(fsp.open(path.join(this.dir, name), fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY), signal);
     } catch (e) {
       if (errorCode(e) === "ENOENT") return undefined;
-      if (errorCode(e) === "ELOOP") throw new Refused(`${name} is a symbolic link`);
+      if (errorCode(e) === "ELOOP") throw new Refused(msg`${name} is a symbolic link`);
       throw e;
     }
     try {
       const st = await abortable(file.stat(), signal);
-      if (!st.isFile()) throw new Refused(`${name} is not a regular file`);
+      if (!st.isFile()) throw new Refused(msg`${name} is not a regular file`);
       this.checkOwner(st.uid, name);
       if ((st.mode & 0o077) !== 0) await abortable(file.chmod(0o600), signal);
       const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
@@ -262,7 +268,7 @@ export class CamState {
       await this.writePrivate(USER_AGENT_ID_FILE, fresh + "\n", false, signal);
       return fresh;
     }
-    throw new Refused(`${USER_AGENT_ID_FILE} keeps changing under camctl`);
+    throw new Refused(msg`${USER_AGENT_ID_FILE} keeps changing under camctl`);
   }
 
   private async readServers(signal: AbortSignal): Promise<Record<string, string>> {

@@ -58,7 +58,8 @@ export function fakeIO(o: FakeIOOptions = {}): FakeIO {
     color: o.color ?? false,
     width: o.width,
     now: () => o.now ?? FAKE_NOW,
-    env: o.env ?? {},
+    // No config file unless a test names one: a developer's own contexts must not redirect camctl.
+    env: { CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml", ...o.env },
   };
   return { io, out: () => outChunks.join(""), err: () => err, outBytes: () => outBytes };
 }

@@ -1,13 +1,12 @@
-// Misbehaving peers and process helpers for the fault suites (test/integration/faults.test.ts):
-// unix-socket peers that play a broken Prosody admin socket, TCP peers that accept and say
-// nothing, a stale socket file, and a way to start camctl as a process the test can signal or
-// run as another user.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+// Misbehaving peers and process helpers for the tests of faults and hostile servers: unix-socket
+// peers that play a broken Prosody admin socket, TCP peers that play a broken XMPP server, a
+// self-signed certificate for them, a stale socket file, and a way to run camctl as another user.
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CAMCTL_BIN, type CamctlRun } from "./run-camctl.js";
+import { CAMCTL_BIN } from "./run-camctl.js";
 
 export interface Peer {
   /** Unix socket path or "127.0.0.1:<port>". */
@@ -80,6 +79,17 @@ export const unixPeer = (path: string, behaviour: PeerBehaviour) => peer(path, b
 /** A TCP peer on a free loopback port. */
 export const tcpPeer = (behaviour: PeerBehaviour) => peer({ port: 0, host: "127.0.0.1" }, behaviour);
 
+/** A self-signed certificate for `name` (made with openssl in `dir`): a fake server's, trusted with --ca-file. */
+export function selfSignedCert(dir: string, name: string): { certFile: string; key: string; cert: string } {
+  const certFile = path.join(dir, `${name}.pem`);
+  const keyFile = path.join(dir, `${name}.key`);
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`,
+  ], { stdio: "ignore" });
+  return { certFile, key: fs.readFileSync(keyFile, "utf8"), cert: fs.readFileSync(certFile, "utf8") };
+}
+
 /** Calls `fn` once, as soon as what this connection received matches `re`. */
 export function when(sock: net.Socket, received: () => string, re: RegExp, fn: () => void): void {
   let done = false;
@@ -107,39 +117,6 @@ export function staleSocket(path: string): void {
     { stdio: "ignore", timeout: 10_000 },
   );
   if (r.signal !== "SIGKILL") throw new Error(`staleSocket: the child ended with ${r.signal ?? r.status}, not SIGKILL`);
-}
-
-export interface StartedCamctl {
-  child: ChildProcess;
-  result: Promise<CamctlRun>;
-}
-
-/**
- * Starts the built camctl like runCamctl does (clean environment), but hands back the child so a
- * test can signal it. `prefix` runs it through another program, e.g. setpriv to drop privileges.
- */
-export function startCamctl(
-  args: string[],
-  o: { env?: NodeJS.ProcessEnv; prefix?: string[]; timeoutMs?: number; bin?: string } = {},
-): StartedCamctl {
-  const started = Date.now();
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", ...o.env };
-  const argv = [...(o.prefix ?? []), process.execPath, o.bin ?? CAMCTL_BIN, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
-  const result = new Promise<CamctlRun>((resolve, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 60_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-  child.stdin!.end();
-  return { child, result };
 }
 
 /** A command that runs what follows it as `nobody`, or null when this machine has none. */

@@ -21,16 +21,16 @@ import tls from "node:tls";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { rawSasl2, type RawSasl2Options } from "../sandbox/raw-client.js";
-import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+import { lateAllowanceMs, runCamctl, startCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
-import { ADMIN_HEADER, camctlForNobody, staleSocket, startCamctl, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
+import { ADMIN_HEADER, camctlForNobody, selfSignedCert, staleSocket, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
-import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
+import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
 
 /** --timeout for every run that is expected to wait for a silent peer. */
 const TIMEOUT_S = 2;
-/** How far past --timeout a run may end: process start-up and closing, on a busy machine. */
-const SLACK_MS = 1500;
+/** --timeout for runs expected to end at once: ending far below it shows they did not wait for it. */
+const PATIENT_S = 20;
 /** The runner's kill timeout: a run that reaches it has hung. */
 const KILL_MS = 30_000;
 
@@ -69,15 +69,30 @@ function assertNoCrash(r: CamctlRun): void {
 const timedOut = (where: string, timeoutS = TIMEOUT_S) =>
   `camctl: No answer from ${where} within ${timeoutS} s; is it overloaded or stuck? Raise --timeout to wait longer.\n`;
 
+/** What the revoke command adds when it stopped without the server's report after the request may have gone out. */
+const mayHaveHappened = (id: string, jid: string) => `The revoke of ${id} may have happened, entirely or in part; check with \`camctl user clients ${jid}\`.`;
+
 /** It ran out of time: exit 3, exactly the timeout sentence, nothing else. */
 function assertTimedOut(r: CamctlRun, where: string, timeoutS = TIMEOUT_S): void {
   assertFails(r, 3);
   assert.equal(r.stderr, timedOut(where, timeoutS));
 }
 
-/** Ended within --timeout (plus start-up), far from the runner's kill timeout. */
-function assertWithinTimeout(r: CamctlRun, timeoutS = TIMEOUT_S): void {
-  assert.ok(r.ms < timeoutS * 1000 + SLACK_MS, `took ${r.ms} ms with --timeout ${timeoutS}`);
+/** Ended within --timeout (plus start-up and exit on this machine now), far from the runner's kill timeout. */
+async function assertWithinTimeout(r: CamctlRun, timeoutS = TIMEOUT_S): Promise<void> {
+  const late = await lateAllowanceMs();
+  assert.ok(r.ms < timeoutS * 1000 + late, `took ${r.ms} ms with --timeout ${timeoutS} (allowed ${late} ms more)`);
+}
+
+/** Something a running camctl does at once (end on a signal, notice a dead peer) took no longer than a busy machine explains. */
+async function assertPrompt(tookMs: number, what: string): Promise<void> {
+  const late = await lateAllowanceMs(1500);
+  assert.ok(tookMs < late, `${what} took ${tookMs} ms (allowed ${late} ms on this machine now)`);
+}
+
+/** Ended long before --timeout PATIENT_S: it said what happened instead of waiting. */
+function assertEndedAtOnce(r: CamctlRun): void {
+  assert.ok(r.ms < (PATIENT_S * 1000) / 2, `took ${r.ms} ms with --timeout ${PATIENT_S}: it waited instead of saying what it got`);
 }
 
 /** It really waited for the peer (did not give up early for another reason). */
@@ -98,7 +113,7 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       const r = await socketCamctl(peer.address);
       assertTimedOut(r, `the admin socket ${peer.address}`);
       assertWaited(r);
-      assertWithinTimeout(r);
+      await assertWithinTimeout(r);
       assert.match(peer.received[0] ?? "", /<stream:stream/, "camctl did connect and open its stream");
     } finally {
       await peer.close();
@@ -113,7 +128,7 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       const r = await socketCamctl(peer.address);
       assertTimedOut(r, `the admin socket ${peer.address}`);
       assertWaited(r);
-      assertWithinTimeout(r);
+      await assertWithinTimeout(r);
       assert.match(peer.received[0] ?? "", /<repl-input[^>]*>/, "the request was sent");
     } finally {
       await peer.close();
@@ -126,9 +141,9 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       when(sock, received, /<\/repl-input>/, () => sock.write("<repl-output>half</repl-output><repl-result type='x'>&bogus;<</oops>"));
     });
     try {
-      const r = await socketCamctl(peer.address);
+      const r = await socketCamctl(peer.address, undefined, PATIENT_S);
       assertFails(r, 3, /not well-formed XML/);
-      assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+      assertEndedAtOnce(r);
     } finally {
       await peer.close();
     }
@@ -139,9 +154,9 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       when(sock, received, /<stream:stream/, () => sock.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
     });
     try {
-      const r = await socketCamctl(peer.address);
+      const r = await socketCamctl(peer.address, undefined, PATIENT_S);
       assertFails(r, 3, /not well-formed XML/);
-      assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms: camctl waited for --timeout instead of saying what it got`);
+      assertEndedAtOnce(r);
     } finally {
       await peer.close();
     }
@@ -152,9 +167,9 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
       when(sock, received, /<stream:stream/, () => sock.end(ADMIN_HEADER));
     });
     try {
-      const r = await socketCamctl(peer.address);
+      const r = await socketCamctl(peer.address, undefined, PATIENT_S);
       assertFails(r, 3, /closed the admin (socket connection|session) before answering/);
-      assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+      assertEndedAtOnce(r);
     } finally {
       await peer.close();
     }
@@ -265,7 +280,7 @@ describe("the server is killed while a request is in flight", { concurrency: tru
       process.kill(sb.pid, "SIGKILL");
       const r = await run;
       assertFails(r, 3, /Prosody closed the admin socket connection before answering/);
-      assert.ok(Date.now() - killedAt < 2000, `camctl noticed the kill after ${Date.now() - killedAt} ms, not at once`);
+      await assertPrompt(Date.now() - killedAt, "noticing the kill");
 
       // The killed server left its socket file behind.
       assert.ok(fs.existsSync(sb.socketPath));
@@ -291,7 +306,7 @@ describe("the server is killed while a request is in flight", { concurrency: tru
       process.kill(sb.pid, "SIGKILL");
       const r = await run;
       assertFails(r, 3, /closed the connection/);
-      assert.ok(Date.now() - killedAt < 2000, `camctl noticed the kill after ${Date.now() - killedAt} ms, not at once`);
+      await assertPrompt(Date.now() - killedAt, "noticing the kill");
       assert.ok(!r.stderr.includes(login.password));
     } finally {
       await assert.doesNotReject(sb.stop(), "stopping a killed sandbox");
@@ -310,15 +325,7 @@ describe("XMPP peers that accept and then say nothing, at each stage", { concurr
   let certFile: string;
   const home = new CamctlHome();
   before(() => {
-    const dir = fs.mkdtempSync(path.join(scratch, "tls-"));
-    certFile = path.join(dir, "fake.pem");
-    const keyFile = path.join(dir, "fake.key");
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=fake.test", "-addext", "subjectAltName=DNS:fake.test",
-    ], { stdio: "ignore" });
-    key = fs.readFileSync(keyFile, "utf8");
-    cert = fs.readFileSync(certFile, "utf8");
+    ({ certFile, key, cert } = selfSignedCert(fs.mkdtempSync(path.join(scratch, "tls-")), "fake.test"));
   });
   after(() => home.remove());
 
@@ -335,7 +342,7 @@ describe("XMPP peers that accept and then say nothing, at each stage", { concurr
     const r = await xmpp(port, extra);
     assertTimedOut(r, `the XMPP server at 127.0.0.1:${port}`);
     assertWaited(r);
-    assertWithinTimeout(r);
+    await assertWithinTimeout(r);
     assert.ok(!r.stderr.includes("fault-secret-Pw1"));
     return r;
   }
@@ -427,6 +434,11 @@ for _, ns in ipairs({ "${MC}", "${CAM}" }) do
     end, 100);
   end
 end
+-- With ping_silent, the account's pings go unanswered too: a server that says nothing at all.
+module:hook("iq-get/host/urn:xmpp:ping:ping", function (event)
+  local f = faults[event.origin.username];
+  if f and f.ping_silent then return true; end
+end, 100);
 `;
 
 let sb: Sandbox;
@@ -434,24 +446,27 @@ const newHome = homesRemovedAfterAll();
 
 before(async () => {
   sb = await startSandbox({ testModules: { camctl_test_faults: FAULT_MODULE } });
-  // get_active_clients / revoke_client_access misbehave for the accounts named in
-  // prosody.camctl_test_cm_faults ("throw", "nil", "sleep"); everyone else gets the real thing.
+  // Public functions of the server's modules misbehave for the accounts named in
+  // prosody.camctl_test_cm_faults[function name] ("throw", "nil", "sleep"); everyone else gets the real thing.
   await sb.lua(`local async = require "prosody.util.async"
-local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+local modules = prosody.hosts[${luaString(sb.host)}].modules
 local faults = {}
 prosody.camctl_test_cm_faults = faults
-local function wrap(name)
-  local original = cm[name]
-  cm[name] = function (username, ...)
-    local f = faults[username]
+local function wrap(module_name, name)
+  local m = modules[module_name]
+  local original = m[name]
+  faults[name] = {}
+  m[name] = function (username, ...)
+    local f = faults[name][username]
     if f == "throw" then error("boom in " .. name .. " (test)") end
     if f == "nil" then return nil, "internal-server-error" end
     if f == "sleep" then async.sleep(60) end
     return original(username, ...)
   end
 end
-wrap("get_active_clients")
-wrap("revoke_client_access")
+wrap("client_management", "get_active_clients")
+wrap("client_management", "revoke_client_access")
+wrap("tokenauth", "revoke_grant")
 return "ok"`);
 });
 after(async () => {
@@ -461,8 +476,11 @@ after(async () => {
 async function setXmppFault(user: string, fault: string): Promise<void> {
   await sb.lua(`prosody.camctl_test_faults[${luaString(user)}] = ${fault} return "ok"`);
 }
-async function setModuleFault(user: string, fault: "throw" | "nil" | "sleep"): Promise<void> {
-  await sb.lua(`prosody.camctl_test_cm_faults[${luaString(user)}] = ${luaString(fault)} return "ok"`);
+type ModuleFunction = "get_active_clients" | "revoke_client_access" | "revoke_grant";
+/** `fn` throws, fails (nil, error) or never returns for `user`; null puts it right again. */
+async function setModuleFault(user: string, fault: "throw" | "nil" | "sleep" | null, fn: ModuleFunction = "get_active_clients"): Promise<void> {
+  const value = fault === null ? "nil" : luaString(fault);
+  await sb.lua(`prosody.camctl_test_cm_faults[${luaString(fn)}][${luaString(user)}] = ${value} return "ok"`);
 }
 
 const socketRun = (args: string[], timeoutS = 10) => runCamctl([...args, "--socket", sb.socketPath, "--timeout", String(timeoutS)], { timeoutMs: KILL_MS });
@@ -517,44 +535,68 @@ describe("server error replies to list and revoke", { concurrency: true }, () =>
     assertFails(forbidden, 5, /refused to revoke .* \(forbidden\)/);
     await setXmppFault(local, `{ condition = "internal-server-error", type = "wait", only = "revoke" }`);
     const broken = await xmppCamctl(sb, newHome(), login, ["user", "revoke_client", login.jid, grant.id, "--yes"], { timeoutSeconds: 10 });
-    assertFails(broken, 3, /failed to answer the revoke request \(internal-server-error\).*check what was revoked with `camctl user clients/);
+    assertFails(broken, 3);
+    assert.equal(
+      broken.stderr,
+      `camctl: The server failed to answer the revoke request (internal-server-error). See the server's log for details. ${mayHaveHappened(grant.id, login.jid)}\n`,
+    );
     const after = await socketList(login.jid);
     assert.ok(after.some((c) => c.id === grant.id), "the grant is still there");
   });
 
-  test("XMPP list never answered by the server: 3 within --timeout", async () => {
-    const login = await account("xsilent");
+  // A server that answers camctl's ping but never the request has failed at the request (it handles
+  // a session's stanzas in order): camctl says so at once. One that answers nothing runs into --timeout.
+  const unanswered = (jid: string) =>
+    `camctl: The server answers camctl, but never answered its client list request for ${jid}: the request failed inside the server. ` +
+    `See the server's log (mod_client_management fails like this on a grant whose client name holds a control character); ` +
+    `camctl --socket on the server lists such an account.\n`;
+
+  test("XMPP list that the server drops while it still answers pings: 3 at once, the request failed inside the server", async () => {
+    const login = await account("xdropped");
     await setXmppFault(login.local, `{ silent = true }`);
-    const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: TIMEOUT_S });
-    assertTimedOut(r, `the XMPP server at 127.0.0.1:${sb.c2sPort}`);
-    assertWaited(r);
-    assertWithinTimeout(r);
+    const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: PATIENT_S });
+    assertFails(r, 3);
+    assert.equal(r.stderr, unanswered(login.jid));
+    assertEndedAtOnce(r);
+    assert.equal(await sb.lua(`return tostring(prosody.camctl_test_faults[${luaString(login.local)}].seen)`), "1", "the list request arrived once");
+  });
+
+  test("XMPP list where the module's code throws (the server sends no reply, answers pings): 3 at once, the same sentence", async () => {
+    const login = await account("xthrow");
+    await setModuleFault(login.local, "throw");
+    const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: PATIENT_S });
+    assertFails(r, 3);
+    assert.equal(r.stderr, unanswered(login.jid));
+    assertEndedAtOnce(r);
+  });
+
+  test("XMPP list where the server says nothing at all after login (not even to a ping): 3 within --timeout", async () => {
+    const login = await account("xsilent");
+    await setXmppFault(login.local, `{ silent = true, ping_silent = true }`);
+    // Long enough for a TLS login on a busy machine: the list request must be what it waits on.
+    const timeoutS = 6;
+    const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: timeoutS });
+    assertTimedOut(r, `the XMPP server at 127.0.0.1:${sb.c2sPort}`, timeoutS);
+    assertWaited(r, timeoutS);
+    await assertWithinTimeout(r, timeoutS);
     assert.equal(await sb.lua(`return tostring(prosody.camctl_test_faults[${luaString(login.local)}].seen)`), "1", "the list request arrived");
   });
 
-  test("XMPP list where the module's code throws (the server sends no reply): 3 within --timeout", async () => {
-    const login = await account("xthrow");
-    await setModuleFault(login.local, "throw");
-    const r = await xmppCamctl(sb, newHome(), login, ["user", "clients", login.jid], { timeoutSeconds: TIMEOUT_S });
-    assertTimedOut(r, `the XMPP server at 127.0.0.1:${sb.c2sPort}`);
-    assertWithinTimeout(r);
-  });
-
-  test("socket: get_active_clients throws: 1, the sentence names the server error, no Lua traceback", async () => {
+  test("socket: get_active_clients throws: 3, the sentence names the server error, no Lua traceback", async () => {
     const a = await account("sthrow");
     await setModuleFault(a.local, "throw");
     const r = await socketRun(["user", "clients", a.jid]);
-    assertFails(r, 1, /Prosody reported an error \(internal-server-error\)/);
+    assertFails(r, 3, /Prosody reported an error \(internal-server-error\)/);
     assert.match(r.stderr, /boom in get_active_clients/);
     assert.match(r.stderr, /Prosody's log/);
   });
 
-  test("socket: get_active_clients fails (nil, error): 1, never an empty list", async () => {
+  test("socket: get_active_clients fails (nil, error): 3, never an empty list", async () => {
     const a = await account("snil");
     await setModuleFault(a.local, "nil");
     for (const format of ["table", "json"]) {
       const r = await socketRun(["user", "clients", a.jid, "-o", format]);
-      assertFails(r, 1, /Prosody reported an error \(internal-server-error\)/);
+      assertFails(r, 3, /^camctl: Prosody reported an error \(internal-server-error\)\. See Prosody's log for details\.\n$/);
     }
   });
 
@@ -564,19 +606,41 @@ describe("server error replies to list and revoke", { concurrency: true }, () =>
     const r = await socketRun(["user", "clients", a.jid], TIMEOUT_S);
     assertTimedOut(r, `the admin socket ${sb.socketPath}`);
     assertWaited(r);
-    assertWithinTimeout(r);
+    await assertWithinTimeout(r);
   });
 
-  test("socket: revoke_client_access throws or fails: 1; nothing is revoked", async () => {
+  test("socket: the revoke does not depend on the module's revoke_client_access (here it throws): the grant is revoked, 0", async () => {
     const a = await account("srev");
     const grant = (await socketList(a.jid)).find((c) => c.type === "access")!;
-    await setModuleFault(a.local, "throw");
-    const thrown = await socketRun(["user", "revoke_client", a.jid, grant.id, "--yes"]);
-    assertFails(thrown, 1, /Prosody reported an error \(internal-server-error\).*boom in revoke_client_access/);
-    await setModuleFault(a.local, "nil");
-    const failed = await socketRun(["user", "revoke_client", a.jid, grant.id, "--yes"]);
-    assertFails(failed, 1, /Prosody reported an error \(internal-server-error\)/);
-    await sb.lua(`prosody.camctl_test_cm_faults[${luaString(a.local)}] = nil return "ok"`);
+    await setModuleFault(a.local, "throw", "revoke_client_access");
+    try {
+      const r = await socketRun(["user", "revoke_client", a.jid, grant.id, "--yes"]);
+      assert.equal(r.code, 0, r.stderr);
+      assertNoCrash(r);
+    } finally {
+      await setModuleFault(a.local, null, "revoke_client_access");
+    }
+    assert.ok(!(await socketList(a.jid)).some((c) => c.id === grant.id), "the grant is revoked");
+  });
+
+  test("socket: a step of the revoke fails inside the server (revoking the grant throws, or fails): 3, says what failed and how to check", async () => {
+    const a = await account("srevfail");
+    const grant = (await socketList(a.jid)).find((c) => c.type === "access")!;
+    try {
+      await setModuleFault(a.local, "throw", "revoke_grant");
+      const thrown = await socketRun(["user", "revoke_client", a.jid, grant.id, "--yes"]);
+      assertFails(thrown, 3, /^camctl: Prosody reported an error \(internal-server-error\): .*boom in revoke_grant \(test\).*\. See Prosody's log for details\. /);
+      assert.ok(thrown.stderr.endsWith(` ${mayHaveHappened(grant.id, a.jid)}\n`), thrown.stderr);
+      await setModuleFault(a.local, "nil", "revoke_grant");
+      const failed = await socketRun(["user", "revoke_client", a.jid, grant.id, "--yes"]);
+      assertFails(failed, 3);
+      assert.equal(
+        failed.stderr,
+        `camctl: Prosody reported an error (internal-server-error): revoking the grant failed: internal-server-error. See Prosody's log for details. ${mayHaveHappened(grant.id, a.jid)}\n`,
+      );
+    } finally {
+      await setModuleFault(a.local, null, "revoke_grant");
+    }
     assert.ok((await socketList(a.jid)).some((c) => c.id === grant.id), "the grant is still there");
   });
 });
@@ -839,7 +903,7 @@ describe("interrupted while waiting on a silent peer", { concurrency: true }, ()
         const sentAt = Date.now();
         run.child.kill(signal);
         const r = await run.result;
-        assert.ok(Date.now() - sentAt < 1500, `ended ${Date.now() - sentAt} ms after ${signal}`);
+        await assertPrompt(Date.now() - sentAt, `ending after ${signal}`);
         assert.ok(r.signal === signal || (r.code !== null && r.code !== 0), `exit ${r.code} signal ${r.signal}`);
         if (signal === "SIGINT") {
           assert.equal(r.code, 130, "Ctrl-C: the shell's usual 130");
@@ -872,17 +936,17 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
   test("--ca-file naming a FIFO: refused at once (2), nothing read", async () => {
     const fifo = path.join(fs.mkdtempSync(path.join(scratch, "fifo-")), "ca.pem");
     execFileSync("mkfifo", [fifo]);
-    const r = await runCamctl([...xmppArgs("127.0.0.1:1"), "--ca-file", fifo], { env: { ...home.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
+    const r = await runCamctl([...xmppArgs("127.0.0.1:1", PATIENT_S), "--ca-file", fifo], { env: { ...home.env, CAMCTL_PASSWORD: PASSWORD }, timeoutMs: KILL_MS });
     assertFails(r, 2, /--ca-file .*: it is a FIFO or pipe, not a regular file, and camctl reads only regular files\./);
-    assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+    assertEndedAtOnce(r);
   });
 
   test("--password-file naming a FIFO: refused at once (2), nothing read", async () => {
     const fifo = path.join(fs.mkdtempSync(path.join(scratch, "fifo-")), "password");
     execFileSync("mkfifo", [fifo]);
-    const r = await runCamctl([...xmppArgs("127.0.0.1:1"), "--password-file", fifo], { env: home.env, timeoutMs: KILL_MS });
+    const r = await runCamctl([...xmppArgs("127.0.0.1:1", PATIENT_S), "--password-file", fifo], { env: home.env, timeoutMs: KILL_MS });
     assertFails(r, 2, /--password-file .*: it is a FIFO or pipe, not a regular file, and camctl reads only regular files\./);
-    assert.ok(r.ms < 1000 + SLACK_MS, `took ${r.ms} ms`);
+    assertEndedAtOnce(r);
   });
 
   describe("a DNS resolver that never answers (--server <name>)", () => {
@@ -929,7 +993,7 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
       const r = await run.result;
       assertTimedOut(r, `the XMPP server at ${NAME}:5222`);
       assertWaited(r);
-      assertWithinTimeout(r);
+      await assertWithinTimeout(r);
       assert.ok(dns.queries > before, "the resolver really asked the silent DNS server");
     });
 
@@ -943,7 +1007,7 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
       const sentAt = Date.now();
       run.child.kill("SIGINT");
       const r = await run.result;
-      assert.ok(Date.now() - sentAt < 1500, `ended ${Date.now() - sentAt} ms after SIGINT`);
+      await assertPrompt(Date.now() - sentAt, "ending after SIGINT");
       assert.equal(r.code, 130, r.stderr);
       assert.equal(r.stderr, "camctl: interrupted.\n");
     });
@@ -962,7 +1026,7 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
       assert.equal(error, timedOut(`the XMPP server at ${peer.address}`));
       assert.equal(rest, undefined);
       assertNoCrash(r);
-      assertWithinTimeout(r);
+      await assertWithinTimeout(r);
     } finally {
       await peer.close();
     }
@@ -978,7 +1042,7 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
       assert.equal(r.code, 3, r.stderr);
       assert.ok(r.stderr.startsWith(stateWarning(h.stateDir) + "user-agent-id is not a regular file."), r.stderr);
       assert.ok(r.stderr.endsWith(timedOut(`the XMPP server at ${peer.address}`)), r.stderr);
-      assertWithinTimeout(r);
+      await assertWithinTimeout(r);
     } finally {
       await peer.close();
       h.remove();

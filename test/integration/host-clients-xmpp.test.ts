@@ -18,7 +18,7 @@ import type { ScanProgress } from "../../src/progress.js";
 import type { ClientSource } from "../../src/source.js";
 import { spawn } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
-import { CamctlHome, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
+import { CamctlHome, xmppCamctl, xmppInvocation } from "../helpers/xmpp-camctl.js";
 import { randomUUID } from "node:crypto";
 import { child, rawSasl2Login, type Element } from "../helpers/sasl2-raw.js";
 
@@ -108,6 +108,8 @@ const allJids = () => [boss.jid, joe.jid, `empty@${sb.host}`, ...accounts.map((a
 describe("an admin lists every account's clients over XMPP", () => {
   test("small pages: every record exactly once, equal to the union of per-account listings, accounts in order", async () => {
     await companionOption("client_management_admin_page_size", 2);
+    // Pages bounded by records only (not by the 20 ms of work a busy machine could run into).
+    await companionOption("client_management_admin_page_ms", 10_000);
     const logFrom = sb.readLog().length;
     try {
       const { records, progress, error } = await scan(boss, sb.host);
@@ -130,10 +132,13 @@ describe("an admin lists every account's clients over XMPP", () => {
       assert.ok(progress.every((p, i) => i === 0 || p.scanned >= progress[i - 1]!.scanned), "progress only grows");
     } finally {
       await companionOption("client_management_admin_page_size", null);
+      await companionOption("client_management_admin_page_ms", null);
     }
   });
 
   test("a byte budget bounds pages too; the default page holds this whole host", async () => {
+    // No time budget (20 ms by default), which a busy machine could run into.
+    await companionOption("client_management_admin_page_ms", 10_000);
     const whole = await scan(boss, sb.host);
     assert.equal(whole.error, undefined, String(whole.error));
     await companionOption("client_management_admin_page_bytes", 1024);
@@ -145,6 +150,7 @@ describe("an admin lists every account's clients over XMPP", () => {
       assert.ok(pagesOf(small.progress) > 5, `a 1 KiB budget needs several pages (${pagesOf(small.progress)})`);
     } finally {
       await companionOption("client_management_admin_page_bytes", null);
+      await companionOption("client_management_admin_page_ms", null);
     }
   });
 

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
-import { runCamctl } from "../helpers/run-camctl.js";
+import { lateAllowanceMs, runCamctl } from "../helpers/run-camctl.js";
 import { createBearerGrant, rawSasl2Login, type RawLogin, type RawLoginOptions } from "../helpers/sasl2-raw.js";
 import { SocketClientSource } from "../../src/socket/source.js";
 import { CamError } from "../../src/errors.js";
@@ -215,7 +215,8 @@ describe("entries that are gone or changed are not revoked", () => {
     assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
     const cli = await runCamctl(["user", "revoke_client", jid, before.id, "--yes", "--socket", sb.socketPath, "--timeout", "10"]);
     assert.equal(cli.code, 6, cli.stderr);
-    assert.ok(cli.ms < 1000 + 1500, `took ${cli.ms} ms`);
+    const late = await lateAllowanceMs(1500);
+    assert.ok(cli.ms < 1000 + late, `took ${cli.ms} ms (allowed ${1000 + late} ms on this machine now)`);
     assert.equal(await fastTokenWorks(jid, id, first.fastToken!), false, "its token died with the password change anyway");
   });
 
@@ -284,13 +285,14 @@ end return "ok"`);
 // What the revoke command makes of these reports is decided where the command renders them
 // (exit 7 for "only the password is left"); these run the whole CLI on the cases above.
 describe("the revoke command over the socket", () => {
-  test("revoking a connected password client exits 7 and says the password remains", { todo: "needs the revoke command that renders RevokeReports" }, async () => {
+  test("revoking a connected password client exits 7 and says the password remains", async () => {
     const { jid, password } = await sb.createAccount("cli7");
     const id = randomUUID();
     const client = await login({ jid, userAgentId: id, software: "Dino", credential: { password }, keepConnected: true });
     const r = await runCamctl(["user", "revoke_client", jid, `client/${id}`, "--yes", "--socket", sb.socketPath]);
     assert.equal((await client.ended).condition, "not-authorized");
     assert.equal(r.code, 7, r.stderr);
-    assert.match(r.stdout + r.stderr, /password/i);
+    assert.equal(r.stderr, `camctl: client/${id} (Dino): closed its session, but it signed in with ${jid}'s password and can come back with it until the password is changed.\n`);
+    assert.equal(r.stdout, "");
   });
 });

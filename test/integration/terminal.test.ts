@@ -4,21 +4,13 @@
 // goes away), and that hostile argv and environment values reach the terminal escaped.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { startSandbox, type Sandbox, type SandboxClient } from "../sandbox/sandbox.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
-
-const haveScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { haveScript } from "../helpers/terminal.js";
 
 let sb: Sandbox;
 let jid: string;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { sqliteStorageAvailable, startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { createBearerGrant, rawSasl2Login, type RawLogin, type RawLoginOptions } from "../helpers/sasl2-raw.js";
-import { homesRemovedAfterAll, xmppCamctl, type Login } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
 
 let sb: Sandbox;
 let boss: Login;

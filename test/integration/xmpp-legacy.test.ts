@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "../helpers/xmpp-camctl.js";
 
 const HIDE_SASL2 = `-- Test only: this host offers no SASL2 (as before Prosody 13 / without mod_sasl2).
 module:hook("stream-features", function (event)

@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { VERSION } from "../../src/version.js";
-import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, type JsonClient } from "./xmpp-helpers.js";
+import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, populatedAccount, type JsonClient } from "../helpers/xmpp-camctl.js";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
@@ -24,17 +24,7 @@ after(async () => {
   await sb?.stop();
 });
 
-/** An account with the kinds of clients real servers have. */
-async function populated(local: string, host?: string) {
-  const acct = await sb.createAccount(local, host);
-  const kept = await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Gajim", version: "1.9.5", device: "Juliet's laptop", keepConnected: true });
-  closers.push(kept);
-  await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Conversations", version: "2.17", device: "Pixel 8" });
-  const legacy = await sb.legacyLogin({ ...acct, resource: "old-client", keepConnected: true });
-  closers.push(legacy);
-  const grant = await sb.createGrant(acct.jid, { software: "REST client", uri: "https://rest.example/" });
-  return { ...acct, grant };
-}
+const populated = (local: string, host?: string) => populatedAccount(sb, local, host);
 
 function assertContractShape(c: JsonClient): void {
   assert.deepEqual(Object.keys(c).sort(), ["auth", "connected", "expires", "firstSeen", "id", "lastSeen", "permission", "type", "userAgent"]);

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { CamctlHome, homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "./xmpp-helpers.js";
+import { CamctlHome, homesRemovedAfterAll, socketList, xmppCamctl, xmppList } from "../helpers/xmpp-camctl.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
 const CAM = "urn:xmpp:cam:0";

@@ -4,13 +4,13 @@
 // code, the sentence, the JSON, and the server's state afterwards as the admin socket lists it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
-import { CAMCTL_BIN } from "../helpers/run-camctl.js";
-import { startCamctl } from "../helpers/fault-peers.js";
-import { assertOneSentence, homesRemovedAfterAll, socketList, xmppCamctl, xmppInvocation } from "./xmpp-helpers.js";
+import { CAMCTL_BIN, startCamctl } from "../helpers/run-camctl.js";
+import { haveScript } from "../helpers/terminal.js";
+import { assertOneSentence, homesRemovedAfterAll, socketList, xmppCamctl, xmppInvocation } from "../helpers/xmpp-camctl.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
 
@@ -166,15 +166,6 @@ local ok, err = cm.revoke_client_access("selector1", ${lua(selector)}) return to
   });
 });
 
-const haveScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe("what was confirmed is what is revoked", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
   test("the entry revoked elsewhere while the question is on screen: 6, and the other client of that name is untouched", async () => {
     const acct = await sb.createAccount("race1");
@@ -218,15 +209,11 @@ describe("a request the module never answers", () => {
   test("a grant name with a control character: the list is refused at once (3) with the likely cause, and --socket lists it", async () => {
     const acct = await sb.createAccount("ctrlname1");
     const g = await grant(acct.jid, { name: "bad\x01name" });
+    // mod_client_management raises while it builds the reply (XML cannot carry the character) and never answers.
     const r = await xmppCamctl(sb, home(), acct, ["user", "clients", acct.jid], { timeoutSeconds: 30 });
-    if (r.code === 0) {
-      // A module that copes with such a name (the stand-in may) lists it; nothing to work around then.
-      assert.ok(r.stdout.includes(g));
-      return;
-    }
     assert.equal(r.code, 3, r.stderr);
     assertOneSentence(r, acct.password);
-    assert.match(r.stderr, /answers, but not the client list request .*control character.*--socket/);
+    assert.match(r.stderr, /never answered its client list request .*control character.*--socket/);
     assert.ok(r.ms < 15_000, `took ${r.ms} ms, not the full --timeout`);
     assert.ok((await listed(acct.jid)).some((c) => c.id === g), "the socket lists it");
   });
@@ -246,7 +233,7 @@ describe("interrupted while the revoke request is out", () => {
     assert.equal(r.code, 130);
     assert.equal(
       r.stderr,
-      `camctl: interrupted. The revoke request for ${g} may already have reached the server, so it may have been revoked; check with \`camctl user clients ${acct.jid}\`.\n`,
+      `camctl: interrupted. The revoke of ${g} may have happened, entirely or in part; check with \`camctl user clients ${acct.jid}\`.\n`,
     );
   });
 });

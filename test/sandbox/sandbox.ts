@@ -45,6 +45,11 @@ export interface SandboxOptions {
    * Neither the real module nor the stand-in speaks that namespace.
    */
   serveXep0494?: boolean;
+  /**
+   * The server certificate's validity, e.g. one that expired yesterday (default: from now, for 7
+   * days). The CA is valid from now either way.
+   */
+  certificateValidity?: { notBefore: Date; notAfter: Date };
 }
 
 /** The OAuth client a grant names (its oauth2_client: name, id, version, uri) and its lifetime. */
@@ -319,7 +324,14 @@ function logExcerpt(file: string, lines: number): string {
 
 const MODULE_LOAD_ERROR = /\terror\tError initializing module|\terror\tUnable to load module|\terror\tFailed to load module/;
 
-async function makeCertificates(dir: string, hosts: string[]): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+/** "20260101000000Z", the time format of `openssl ca -startdate/-enddate`. */
+const opensslTime = (d: Date) => d.toISOString().replace(/[-:T]/g, "").replace(/\.\d+Z$/, "Z");
+
+async function makeCertificates(
+  dir: string,
+  hosts: string[],
+  validity?: { notBefore: Date; notAfter: Date },
+): Promise<{ caFile: string; certFile: string; keyFile: string }> {
   // Prosody indexes the 'certificates' directory; keep the server's files there.
   const certDir = path.join(dir, "certs");
   fs.mkdirSync(certDir, { recursive: true });
@@ -347,10 +359,29 @@ async function makeCertificates(dir: string, hosts: string[]): Promise<{ caFile:
       "",
     ].join("\n"),
   );
-  await execFileP("openssl", [
-    "x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", caKey, "-CAcreateserial",
-    "-out", certFile, "-days", "7", "-extfile", ext,
-  ]);
+  if (validity) {
+    // `openssl x509 -req` (OpenSSL 3.0) signs only from now on; `openssl ca` takes any dates.
+    const caDir = path.join(dir, "ca-db");
+    fs.mkdirSync(path.join(caDir, "new"), { recursive: true });
+    fs.writeFileSync(path.join(caDir, "index.txt"), "");
+    fs.writeFileSync(path.join(caDir, "serial"), "01\n");
+    const cnf = path.join(caDir, "ca.cnf");
+    fs.writeFileSync(cnf, [
+      "[ ca ]", "default_ca = sandbox", "[ sandbox ]",
+      `database = ${path.join(caDir, "index.txt")}`, `new_certs_dir = ${path.join(caDir, "new")}`, `serial = ${path.join(caDir, "serial")}`,
+      "default_md = sha256", "policy = any", "unique_subject = no", "[ any ]", "commonName = supplied", "",
+    ].join("\n"));
+    await execFileP("openssl", [
+      "ca", "-batch", "-config", cnf, "-cert", caFile, "-keyfile", caKey, "-in", csr, "-out", certFile, "-notext",
+      "-startdate", opensslTime(validity.notBefore), "-enddate", opensslTime(validity.notAfter), "-extfile", ext,
+    ]);
+    fs.rmSync(caDir, { recursive: true, force: true });
+  } else {
+    await execFileP("openssl", [
+      "x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", caKey, "-CAcreateserial",
+      "-out", certFile, "-days", "7", "-extfile", ext,
+    ]);
+  }
   fs.rmSync(caKey, { force: true }); // nobody needs to sign anything else
   fs.rmSync(csr, { force: true });
   fs.rmSync(path.join(dir, "ca.srl"), { force: true });
@@ -488,7 +519,7 @@ class SandboxImpl implements Sandbox {
       throw new Error("camctl sandbox: storage \"sqlite\" needs LuaDBI's SQLite3 driver (Debian: lua-dbi-sqlite3; see test/sandbox/install-prosody.sh)");
     }
     fs.mkdirSync(path.join(this.dir, "data"), { recursive: true, mode: 0o700 });
-    const certs = await makeCertificates(this.dir, [HOST, STRICT_HOST, BARE_HOST]);
+    const certs = await makeCertificates(this.dir, [HOST, STRICT_HOST, BARE_HOST], opts.certificateValidity);
     this.caFile = certs.caFile;
     this.caPem = fs.readFileSync(certs.caFile, "utf8");
     const admins = (opts.admins ?? []).map((a) => (a.includes("@") ? a : `${a}@${HOST}`));

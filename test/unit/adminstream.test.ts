@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdminStream } from "../../src/socket/adminstream.js";
 import { CamError } from "../../src/errors.js";
+import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "camctl-adminstream-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const HEADER = "<?xml version='1.0'?><stream:stream xmlns='xmpp:prosody.im/admin' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
 /** A peer that waits for one repl-input and then runs `onRequest`. Records what it received. */
 async function peer(onRequest: (sock: Socket, received: string) => void): Promise<{ path: string; server: Server; received: () => string }> {
@@ -23,9 +23,9 @@ async function peer(onRequest: (sock: Socket, received: string) => void): Promis
     sock.setEncoding("utf8");
     sock.on("data", (d: string) => {
       received += d;
-      if (received.includes("<stream:stream") && !received.includes("HEADER-SENT")) {
-        received += "HEADER-SENT";
-        sock.write(HEADER);
+      if (received.includes("<stream:stream") && !received.includes("ADMIN_HEADER-SENT")) {
+        received += "ADMIN_HEADER-SENT";
+        sock.write(ADMIN_HEADER);
       }
       if (!answered && received.includes("</repl-input>")) {
         answered = true;

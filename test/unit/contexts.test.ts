@@ -65,6 +65,12 @@ describe("where the file is", () => {
 });
 
 describe("reading the file", () => {
+  test("ssh_config: an ssh_config file for the context, relative to the config file; only with ssh", async () => {
+    const f = await parseContextFile(`[contexts.a]\nssh = "h"\nssh_config = "fleet/ssh_config"\n`, "/etc/camctl/config.toml", {});
+    assert.equal(f.contexts[0]!.server.kind === "socket" && f.contexts[0]!.server.sshConfig, "/etc/camctl/fleet/ssh_config");
+    await assert.rejects(parseContextFile(`[contexts.a]\nsocket = "/s"\nssh_config = "x"\n`, "/c.toml", {}), /has ssh_route, sudo_user, ssh_args or ssh_config but no ssh/);
+  });
+
   test("a complete file: three kinds of context, paths resolved, the default", async () => {
     const { path: file, env } = configFile(SAMPLE);
     const f = (await loadContextFile(env))!;
@@ -73,7 +79,7 @@ describe("reading the file", () => {
     assert.deepEqual(f.contexts.map((c) => c.name), ["prod", "local", "staging"]);
     assert.deepEqual(f.contexts[0], {
       name: "prod", description: "production", timeout: 30,
-      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com:2222", sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"] },
+      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com:2222", sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined },
     });
     assert.deepEqual(f.contexts[2]!.server, {
       kind: "xmpp", jid: "admin@staging.example.com", server: "xmpp.staging.example.com:5222", tls: undefined,
@@ -194,10 +200,12 @@ describe("precedence: command line > environment > context > defaults", () => {
     assert.equal(applyContext({}, {}, await ssh()).timeout, 30);
   });
 
-  test("the environment beats the file's default context, field by field", async () => {
+  test("the environment beats the file's default context, and nothing of that context is mixed in", async () => {
     const a = applyContext({}, { CAMCTL_SOCKET: "/env.sock" }, await ssh("default"));
     assert.equal(a.socket, "/env.sock");
-    assert.equal(a.ssh, "prosody-admin@xmpp.example.com:2222");
+    assert.equal(a.ssh, undefined, "$CAMCTL_SOCKET is a socket on this machine, never the remote path of the ssh context");
+    assert.equal(a.sshArgs, undefined);
+    assert.equal(a.timeout, 30);
     const b = applyContext({}, { CAMCTL_JID: "me@example.org", CAMCTL_SOCKET: "/env.sock" }, await ssh("default"));
     assert.equal(b.jid, "me@example.org", "$CAMCTL_JID picks XMPP, as without contexts");
     assert.equal(b.ssh, undefined, "the ssh context describes another server: nothing of it is used");
@@ -227,6 +235,17 @@ describe("precedence: command line > environment > context > defaults", () => {
     assert.equal(b.socket, "/local.sock");
     assert.equal(b.jid, undefined);
     assert.equal(b.passwordFile, undefined, "the XMPP context's password file is not carried over");
+  });
+
+  test("--ssh on the command line names another server: the context's ssh settings are not used for it", async () => {
+    const a = applyContext({ ssh: "ops@other.example.net" }, {}, await ssh("flag"));
+    assert.equal(a.ssh, "ops@other.example.net");
+    assert.equal(a.sshArgs, undefined);
+    assert.equal(a.socket, undefined);
+    const b = applyContext({ ssh: "ops@other.example.net" }, { CAMCTL_SOCKET: "/env.sock" }, undefined);
+    assert.equal(b.socket, undefined, "$CAMCTL_SOCKET is a local path, not the remote one");
+    const c = applyContext({ socket: "/mine.sock" }, { CAMCTL_SOCKET: "/env.sock" }, await ssh("default"));
+    assert.deepEqual([c.socket, c.ssh], ["/mine.sock", undefined], "--socket over $CAMCTL_SOCKET: the local socket");
   });
 
   test("options for the other transport typed on the command line are kept, for the resolver to refuse", async () => {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { CSV_COLUMNS, csvField, csvRow, renderClientsCsv } from "../../src/render/csv.js";
 import { displaySafe } from "../../src/text/untrusted.js";
 import type { ClientList } from "../../src/model.js";
-import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 /**
  * A strict RFC 4180 reader: records end in CRLF, a field is either plain (no `"`, `,`, CR, LF)

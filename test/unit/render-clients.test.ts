@@ -15,7 +15,7 @@ import { displayWidth } from "../../src/render/width.js";
 import type { ClientSource } from "../../src/source.js";
 import { parseCsv } from "../helpers/csv.js";
 import { fakeIO } from "../helpers/fake-io.js";
-import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 const FORMATS: ClientsFormat[] = ["table", "json", "csv", "ndjson"];
 

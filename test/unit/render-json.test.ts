@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { renderJson } from "../../src/render/json.js";
-import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 /** What plain JSON makes of a value (-0 becomes 0, prototypes are dropped): the reference. */
 const viaJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value));

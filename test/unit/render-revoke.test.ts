@@ -19,7 +19,7 @@ import {
   revokeQuestion,
   revokeSentence,
 } from "../../src/render/revoke.js";
-import { HOSTILE, SAMPLE, anyClient, anyText, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, SAMPLE, anyClient, anyText, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 const [gajim, grant, conversations] = SAMPLE.clients as [ClientRecord, ClientRecord, ClientRecord];
 const JID = "alice@example.com";

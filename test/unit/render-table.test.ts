@@ -5,7 +5,7 @@ import { renderClientsTable, type TableOptions } from "../../src/render/table.js
 import { displaySafe } from "../../src/text/untrusted.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
 import type { ClientList } from "../../src/model.js";
-import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 const SGR = /\x1b\[[0-9;]*m/g;
 const plain = (s: string) => s.replace(SGR, "");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { humanTime, isoTime, relativeTime } from "../../src/render/time.js";
-import { NOW } from "./render-fixtures.test.js"; // 2026-11-27T14:40:00Z
+import { NOW } from "../helpers/render-fixtures.js"; // 2026-11-27T14:40:00Z
 
 test("relative times that still tell the date (UTC)", () => {
   const cases: Array<[string, string]> = [

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { main } from "../../src/cli.js";
 import { fakeIO } from "../helpers/fake-io.js";
-import { HOSTILE, anyText, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, anyText, unsafeChar } from "../helpers/render-fixtures.js";
 
 /** Text an attacker controls, made nasty more often than chance would make it. */
 const hostile = fc.oneof(anyText, fc.constantFrom(...HOSTILE), anyText.map((s) => `/tmp/x\x1b]0;pwned\x07${s}`));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { displaySafe } from "../../src/text/untrusted.js";
-import { HOSTILE, anyText, unsafeChar } from "./render-fixtures.test.js";
+import { HOSTILE, anyText, unsafeChar } from "../helpers/render-fixtures.js";
 
 test("displaySafe leaves ordinary text alone", () => {
   for (const s of ["Gajim", "Juliet's laptop", "Conversations 2.16.8", "漢字 😀 👍🏽 é", "https://gajim.org/?a=1&b=2", ""]) {

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { AdminStream } from "../../src/socket/adminstream.js";
 import { readRecordStream } from "../../src/socket/record-stream.js";
 import { CamError } from "../../src/errors.js";
+import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "camctl-recordstream-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const HEADER = "<?xml version='1.0'?><stream:stream xmlns='xmpp:prosody.im/admin' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
 const piece = (s: string | Buffer) => `<repl-output>base64:${b64(s)}</repl-output>`;
 const trailer = (t: object) => `<repl-result>Result: base64:${b64(JSON.stringify(t))}</repl-result>`;
@@ -30,7 +30,7 @@ async function peer(replies: string[]): Promise<{ stream: AdminStream; requests:
       buffer += d;
       if (buffer.includes("<stream:stream") && !buffer.includes("\u0000")) {
         buffer += "\u0000";
-        sock.write(HEADER);
+        sock.write(ADMIN_HEADER);
       }
       for (let end = buffer.indexOf("</repl-input>"); end !== -1; end = buffer.indexOf("</repl-input>")) {
         requests.push(buffer.slice(buffer.indexOf("<repl-input"), end));

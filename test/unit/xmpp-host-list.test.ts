@@ -278,3 +278,19 @@ test("an account the server could not read is handed to onAccountFailed and the 
   const other = await scan([page({ rows: [], count: 1, scanned: 1, complete: true }).replace("<set ", `<failed account="x@evil.example">no</failed><set `)]);
   assert.equal(exitCodeFor(other.error), 3);
 });
+
+test("a page request the server will never answer (a ping after it is answered): 3 at once, naming the host-wide listing", async () => {
+  await withState(async (state) => {
+    const session = {
+      async request(req: Element): Promise<Element> {
+        if (req.getChildElements()[0]!.getName() === "ping") return stanza(`<iq type="result" from="${HOST}"/>`);
+        return new Promise(() => undefined); // the handler raised: no reply, ever
+      },
+      async close() {},
+    };
+    const src = new XmppClientSource(session as never, state, LOGIN, { stallMs: 20 });
+    await assert.rejects(async () => {
+      for await (const _ of src.listHost(HOST, { filter: NO_FILTER, signal: new AbortController().signal })) void _;
+    }, (e: unknown) => exitCodeFor(e) === 3 && /never answered its host-wide client listing of example\.com: the request failed inside the server/.test((e as Error).message));
+  });
+});

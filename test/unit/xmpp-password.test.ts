@@ -4,27 +4,15 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { execFileSync } from "node:child_process";
 import { readPassword } from "../../src/xmpp/password.js";
 import { prepareXmppSource } from "../../src/xmpp/open.js";
 import { CamState } from "../../src/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 import type { IOStreams } from "../../src/iostreams.js";
+import { fakeIO } from "../helpers/fake-io.js";
 
-function io(o: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): IOStreams {
-  return {
-    stdin: new PassThrough(),
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdinIsTTY: o.tty ?? false,
-    stdoutIsTTY: false,
-    color: false,
-    width: undefined,
-    now: () => new Date(),
-    env: o.env ?? {},
-  };
-}
+const io = (o: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): IOStreams => fakeIO({ env: o.env, stdinIsTTY: o.tty }).io;
 
 const src = (passwordFile?: string) => ({ loginJid: "alice@example.com", passwordFile });
 const noPrompt = async () => assert.fail("must not prompt");

@@ -74,7 +74,8 @@ test("SCRAM: a wrong server signature, an unextended nonce or an iteration count
     m.challenge(`r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=${10_000_000}`);
     const started = Date.now();
     await assert.rejects(async () => m.response(cred), { name: "ScramServerError", message: /10000000 hash iterations, more than the 1000000 camctl allows/ });
-    assert.ok(Date.now() - started < 100, `took ${Date.now() - started} ms`);
+    // Hashing them would take seconds; a refusal takes nothing (the bound allows for a busy machine).
+    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
   }
 });
 

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Parser, type Element } from "@xmpp/xml";
+import type { Element } from "@xmpp/xml";
+import { stanza } from "../helpers/stanza.js";
 import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
 import { XmppClientSource } from "../../src/xmpp/source.js";
 import { CamState } from "../../src/xmpp/state.js";
@@ -22,14 +23,6 @@ const grantRecord = (id: string): ClientRecord => ({
 const CAM = "urn:xmpp:cam:0";
 const S = `xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"`;
 
-function stanza(text: string): Element {
-  const p = new Parser();
-  let out: Element | undefined;
-  p.on("element", (el: Element) => (out = el));
-  p.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>${text}`);
-  assert.ok(out);
-  return out;
-}
 
 /** A session that answers from a script: ns -> reply text (an <iq type=result/error>). */
 function fakeSession(answers: Record<string, string>) {
@@ -53,7 +46,11 @@ async function withState<T>(fn: (state: CamState, dir: string) => Promise<T>): P
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-src-"));
   const state = new CamState(dir);
   await state.load(new AbortController().signal);
-  return fn(state, dir).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The state writes what it remembers in the background: let that finish before removing its directory.
+  return fn(state, dir).finally(async () => {
+    await state.flush(new AbortController().signal);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 const listResult = (ns: string, from = "") =>

@@ -11,7 +11,7 @@ import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
 import { SummaryBuilder } from "../../summary.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE } from "./bulk.js";
+import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 
 export interface HostApplyOptions extends CommonOptions {
   planFile: string;
@@ -80,9 +80,11 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
   try {
     const summary = new SummaryBuilder(io.now());
     const first: HostClientRecord[] = [];
+    let accountWidth = 0;
     const header = await reader.check((item) => {
       const r = hostRecord(item);
       summary.add(r);
+      accountWidth = widest(accountWidth, r.account);
       if (first.length < PREVIEW_ROWS) first.push(r);
     });
     if (opts.dryRun) {
@@ -126,6 +128,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
         output: opts.output,
         head: { host: header.host, transport: opts.transport.kind, plan: opts.planFile },
         resume: msg`apply the same plan again (camctl host apply ${opts.planFile})`.toString(),
+        accountWidth,
       },
       io,
     );

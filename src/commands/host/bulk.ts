@@ -7,7 +7,8 @@ import { setInterruptHint } from "../../interrupt.js";
 import type { PlanItem, PlanReader } from "../../plan.js";
 import type { OutputFormat } from "../../options.js";
 import { ResultsWriter, summarySentences } from "../../render/bulk.js";
-import { msg } from "../../text/untrusted.js";
+import { displaySafe, msg } from "../../text/untrusted.js";
+import { displayWidth } from "../../render/width.js";
 import { withSource, type PreparedSource } from "../../transport.js";
 import type { Deps } from "../deps.js";
 
@@ -43,6 +44,8 @@ export interface ApplyContext {
   head: Readonly<Record<string, unknown>>;
   /** How to finish an interrupted run, for messages: "apply the same plan again (camctl host apply x.json)". */
   resume: string;
+  /** The widest account of the plan, as shown (lines up the table). */
+  accountWidth: number;
 }
 
 /**
@@ -50,7 +53,7 @@ export interface ApplyContext {
  * as it is known, then the summary; throws the exit code's error (7, 9, or what ended the run).
  */
 export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStreams): Promise<ApplyTally> {
-  const writer = new ResultsWriter(ctx.output, io, ctx.head);
+  const writer = new ResultsWriter(ctx.output, io, ctx.head, ctx.accountWidth);
   const tally = emptyTally();
   let current: PlanItem | undefined;
   let answered = true;
@@ -119,5 +122,10 @@ export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStr
 async function finish(writer: ResultsWriter, tally: ApplyTally, ctx: ApplyContext, io: IOStreams): Promise<void> {
   await writer.end(tally);
   // NDJSON and CSV carry only records: the summary goes to stderr.
-  if (ctx.output === "ndjson" || ctx.output === "csv") for (const line of summarySentences(tally)) io.stderr.write(messageLine(line));
+  if (ctx.output === "ndjson" || ctx.output === "csv") for (const line of summarySentences(tally, false)) io.stderr.write(messageLine(line));
+}
+
+/** Keeps the widest account shown, for ApplyContext.accountWidth. */
+export function widest(width: number, account: string): number {
+  return Math.max(width, displayWidth(displaySafe(account)));
 }

@@ -5,7 +5,8 @@ import type { Command } from "commander";
 import { CamError } from "../../errors.js";
 import { addFilterOptions, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { OutputWriter, type IOStreams } from "../../iostreams.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { fanoutRuns } from "../../selection.js";
 import { progressLine, type ProgressLine } from "../../progress.js";
 import type { HostScan } from "../../source.js";
 import { excerpt, msg } from "../../text/untrusted.js";
@@ -51,7 +52,13 @@ export function register(host: Command, deps: Deps): void {
     .argument("<host>", "the virtual host, e.g. example.com")
     .option("--summary", "print counts by software, auth method, type and last-seen age instead of the rows");
   addFilterOptions(cmd);
-  addCommonOptions(cmd).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      if (raw.summary === true) throw new CamError("usage", "--summary counts one server's clients; leave it out with several contexts, or give --context one name.");
+      const { hostClientsFanout } = await import("../fanout.js");
+      return hostClientsFanout(fan, parseHost(hostArg), parseFilter(raw as RawFilterOptions, deps.io.now()), fan.output, deps.io, deps);
+    }
     const common = resolveCommon(raw, deps.io.env, deps.defaultSocket);
     const opts: HostClientsOptions = {
       ...common,

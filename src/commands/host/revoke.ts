@@ -9,7 +9,9 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../errors.js";
 import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../iostreams.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { setInterruptHint } from "../../interrupt.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { fanoutRuns } from "../../selection.js";
 import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../plan.js";
 import { progressLine } from "../../progress.js";
 import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
@@ -18,7 +20,7 @@ import { SummaryBuilder, type ClientSummary } from "../../summary.js";
 import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
 import { withSource, type PreparedSource } from "../../transport.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE } from "./bulk.js";
+import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 import { parseHost } from "./clients.js";
 
 export interface HostRevokeOptions extends CommonOptions {
@@ -80,7 +82,12 @@ export function register(host: Command, deps: Deps): void {
     .option("--dry-run", "print the plan and change nothing")
     .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addCommonOptions(cmd).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      const { hostRevokeFanout } = await import("../fanout-revoke.js");
+      return hostRevokeFanout(fan, raw, parseHost(hostArg), deps);
+    }
     const opts: HostRevokeOptions = {
       ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
       host: parseHost(hostArg),
@@ -96,7 +103,7 @@ export function register(host: Command, deps: Deps): void {
   });
 }
 
-function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
+export function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
   const filtered = !isEmptyFilter(opts.filter);
   if (!filtered && !opts.all) {
     throw new CamError("usage",
@@ -124,7 +131,7 @@ async function* planRecords(records: AsyncIterable<HostClientRecord>, opts: Host
  * gets the planned records as they arrive. While it handles one (writing it), the wait is ours,
  * not the server's: the deadline stays armed and the progress line is not drawn.
  */
-async function scanPlan(
+export async function scanPlan(
   prepared: PreparedSource,
   opts: HostRevokeOptions,
   io: IOStreams,
@@ -180,31 +187,40 @@ async function scanPlan(
   }
 }
 
-export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
-  const prepared = await deps.prepareSource(opts, io);
-  if (opts.dryRun) return dryRun(prepared, opts, io);
-
-  const header: PlanHeader = {
+/** The header of a plan made now with these options. */
+export function planHeader(opts: HostRevokeOptions, now: Date): PlanHeader {
+  return {
     format: PLAN_FORMAT,
     version: PLAN_VERSION,
     host: opts.host,
     transport: opts.transport.kind,
-    createdAt: io.now().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
     filters: planFilters(opts.filter, opts.all),
     keepNewest: opts.keepNewest,
   };
+}
+
+export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
+  const prepared = await deps.prepareSource(opts, io);
+  if (opts.dryRun) return dryRun(prepared, opts, io);
+
+  const header = planHeader(opts, io.now());
   const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
   const summary = new SummaryBuilder(io.now());
   const first: HostClientRecord[] = [];
+  let accountWidth = 0;
   let finished = false;
   let unread: CamError | undefined;
   try {
     await writer.begin(header);
+    // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
+    if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
     try {
       await scanPlan(prepared, opts, io, async (records) => {
         for await (const r of records) {
           await writer.add(planItem(r));
           summary.add(r);
+          accountWidth = widest(accountWidth, r.account);
           if (first.length < PREVIEW_ROWS) first.push(r);
         }
       });
@@ -215,6 +231,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
     }
     const items = await writer.finish();
     finished = true;
+    setInterruptHint(undefined);
     const s = summary.result();
 
     if (opts.planOut !== null) {
@@ -235,19 +252,27 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
           deps,
         );
       }
-      await applyPlan(
-        writer.reader(),
-        {
-          prepared,
-          timeoutSeconds: opts.timeoutSeconds,
-          output: opts.output,
-          head: { host: opts.host, transport: opts.transport.kind },
-          resume: "run the same `camctl host revoke` again",
-        },
-        io,
-      );
+      try {
+        await applyPlan(
+          writer.reader(),
+          {
+            prepared,
+            timeoutSeconds: opts.timeoutSeconds,
+            output: opts.output,
+            head: { host: opts.host, transport: opts.transport.kind },
+            resume: "run the same `camctl host revoke` again",
+            accountWidth,
+          },
+          io,
+        );
+      } catch (err) {
+        // Unread accounts make the run partly done (9) even when every planned item went well (7).
+        if (unread && err instanceof CamError && err.kind === "passwordResetRequired") throw new CamError("partlyDone", `${unread.message} ${err.message}`);
+        throw err;
+      }
     }
   } finally {
+    setInterruptHint(undefined);
     await writer.close(finished);
   }
   if (unread) throw unread;

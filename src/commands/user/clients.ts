@@ -1,7 +1,8 @@
 // camctl user clients <jid>: list what has access to an account.
 import type { Command } from "commander";
 import type { IOStreams } from "../../iostreams.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
+import { fanoutRuns } from "../../selection.js";
 import { withSource } from "../../transport.js";
 import { parseBareJid } from "../../validate.js";
 import type { Deps } from "../deps.js";
@@ -12,12 +13,17 @@ export interface ClientsOptions extends CommonOptions {
 }
 
 export function register(user: Command, deps: Deps): void {
-  addCommonOptions(
+  addFanoutOptions(addCommonOptions(
     user
       .command("clients")
       .description("list the clients (apps, devices, grants, tokens) that have access to an account")
       .argument("<jid>", "the account, e.g. alice@example.com"),
-  ).action(async (jid: string, raw: Record<string, unknown>) => {
+  )).action(async (jid: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      const { userClientsFanout } = await import("../fanout.js");
+      return userClientsFanout(fan, parseBareJid(jid, "account JID"), fan.output, deps.io, deps);
+    }
     const opts: ClientsOptions = {
       ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
       jid: parseBareJid(jid, "account JID"),

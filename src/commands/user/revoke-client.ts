@@ -18,7 +18,7 @@ import {
   revokeSentence,
   type RevokeView,
 } from "../../render/revoke.js";
-import { displaySafe } from "../../render/sanitize.js";
+import { msg } from "../../text/untrusted.js";
 import { withSource } from "../../transport.js";
 import { parseBareJid, parseSelector, type Selector } from "../../validate.js";
 import type { Deps } from "../deps.js";
@@ -40,7 +40,9 @@ Selectors:
       the first client in the server's list with that software (or
       software/version); --dry-run shows which one, and any others
 camctl revokes exactly the entry it showed, and nothing if that entry is
-gone or has changed by then.
+gone or has changed by then: its sessions, its FAST tokens and its grant
+(over XMPP without the companion module, what mod_client_management can),
+then it reads the list again and says what is left.
 
 Exit codes: 0 revoked; 7 only the password is left (the client can sign in
 again until the password is changed); 9 something else is left (said on
@@ -89,10 +91,12 @@ export function resolveSelector(clients: readonly ClientRecord[], sel: Selector)
   return { entry: matches[0], others: matches.slice(1) };
 }
 
-/** Said on Ctrl-C or a cut-off connection once the revoke may have reached the server. */
+/**
+ * Said when the revoke's session was open and camctl stopped without the server's report (Ctrl-C,
+ * timeout, closed connection, a failure the server answered with): the request may have gone out.
+ */
 function mayHaveHappened(jid: string, entry: ClientRecord): string {
-  const who = displaySafe(jid);
-  return `The revoke request for ${displaySafe(entry.id)} may already have reached the server, so it may have been revoked; check with \`camctl user clients ${who}\`.`;
+  return String(msg`The revoke of ${entry.id} may have happened, entirely or in part; check with \`camctl user clients ${jid}\`.`);
 }
 
 export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm">): Promise<void> {
@@ -129,7 +133,7 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
       await write({ ...base, kind: "not-revoked", why: err.condition, entry });
       throw err.condition === "gone" ? goneError(jid, entry) : changedError(jid, entry);
     }
-    // Cut off (timeout, closed connection) after the request may have gone out: say so.
+    // Stopped (cut off, or the server failed) after the request may have gone out: say so.
     if (opened && err instanceof CamError && err.kind === "unreachable") throw new CamError(err.kind, `${err.message} ${hint}`, err.condition);
     throw err;
   } finally {

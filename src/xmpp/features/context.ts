@@ -1,6 +1,7 @@
 // What the login stages share: login.ts (the orchestration) makes one per login, the feature
 // handlers in this directory read and update it.
 import type { TlsMode } from "../../transport.js";
+import type { SafeText } from "../../text/untrusted.js";
 import type { Target, TlsSettings, XmppSocket } from "../connect.js";
 
 export interface LoginContext {
@@ -14,8 +15,8 @@ export interface LoginContext {
   readonly signal: AbortSignal;
   /** Every socket opened for this login (destroyed together when it fails). */
   readonly sockets: Set<XmppSocket>;
-  /** The server address for messages (display-safe). */
-  where: string;
+  /** The server address for messages. */
+  where: SafeText;
   /** The socket the stream runs on now (STARTTLS replaces it), and where it goes. */
   socket: XmppSocket | undefined;
   target: Target | undefined;

@@ -2,14 +2,15 @@
 // state lands there and its modes can be checked), password files, and camctl runs over XMPP.
 import assert from "node:assert/strict";
 import { after } from "node:test";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+import { runCamctl, type CamctlRun } from "./run-camctl.js";
 
-export type { JsonClient, ClientListJson } from "../helpers/client-json.js";
-import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
+export type { JsonClient, ClientListJson } from "./client-json.js";
+import type { ClientListJson, JsonClient } from "./client-json.js";
 
 /**
  * For a test file: hands out fresh CamctlHomes and removes them all once the file's tests are
@@ -128,4 +129,17 @@ export function assertOneSentence(r: CamctlRun, password?: string): void {
   if (password) {
     assert.ok(!r.stderr.includes(password) && !r.stdout.includes(password), "the password never appears");
   }
+}
+
+/**
+ * An account with the kinds of clients real servers have: a connected SASL2 client, one logged
+ * out, a connected legacy client and a grant. The kept connections end with the sandbox.
+ */
+export async function populatedAccount(sb: Sandbox, local: string, host?: string): Promise<Login & { grant: string }> {
+  const acct = await sb.createAccount(local, host);
+  await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Gajim", version: "1.9.5", device: "Juliet's laptop", keepConnected: true });
+  await sb.sasl2Login({ ...acct, userAgentId: randomUUID(), software: "Conversations", version: "2.17", device: "Pixel 8" });
+  await sb.legacyLogin({ ...acct, resource: "old-client", keepConnected: true });
+  const grant = await sb.createGrant(acct.jid, { software: "REST client", uri: "https://rest.example/" });
+  return { ...acct, grant };
 }
