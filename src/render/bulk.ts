@@ -146,7 +146,7 @@ export function summarySentences(t: ApplyTally, withPassword = true): string[] {
   }
   if (t.passwordResetRequired > 0 && withPassword) {
     lines.push(
-      "Password clients: their sessions are closed and their tokens revoked, but they can sign in again with their account's password " +
+      "Password clients: nothing but their account's password is left (no session, token or grant), and they can sign in again with it " +
         "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",
     );
   }

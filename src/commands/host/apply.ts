@@ -11,7 +11,7 @@ import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
 import { SummaryBuilder } from "../../summary.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
+import { applyPlan, confirmBulk, revokeQuestion, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 
 export interface HostApplyOptions extends CommonOptions {
   planFile: string;
@@ -111,7 +111,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
       io.stderr.write(await renderPreview(header.host, s, first, io));
       await confirmBulk(
         {
-          question: `Revoke these ${s.clients} clients on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${displaySafe(header.host)}?`,
+          question: revokeQuestion(s, header.host),
           items: header.count,
           name: header.host,
           kind: "host name",

@@ -36,6 +36,12 @@ export async function confirmBulk(
   if (typed.trim() !== o.name) throw new CamError("usage", msg`"${typed.trim()}" is not ${o.name}; nothing was revoked.`);
 }
 
+/** "Revoke these 37 clients on 12 accounts of example.com?" */
+export function revokeQuestion(s: { clients: number; accounts: number }, host: string): string {
+  const what = s.clients === 1 ? "this client" : `these ${s.clients} clients`;
+  return `Revoke ${what} on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${displaySafe(host)}?`;
+}
+
 export interface ApplyContext {
   prepared: PreparedSource;
   timeoutSeconds: number;

@@ -20,7 +20,7 @@ import { SummaryBuilder, type ClientSummary } from "../../summary.js";
 import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
 import { withSource, type PreparedSource } from "../../transport.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, TYPE_NAME_ABOVE, widest } from "./bulk.js";
+import { applyPlan, confirmBulk, revokeQuestion, TYPE_NAME_ABOVE, widest } from "./bulk.js";
 import { parseHost } from "./clients.js";
 
 export interface HostRevokeOptions extends CommonOptions {
@@ -243,7 +243,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
         io.stderr.write(await renderPreview(opts.host, s, first, io));
         await confirmBulk(
           {
-            question: `Revoke these ${s.clients} clients on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${displaySafe(opts.host)}?`,
+            question: revokeQuestion(s, opts.host),
             items,
             name: opts.host,
             kind: "host name",
