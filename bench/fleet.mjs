@@ -1,11 +1,11 @@
 // The fleet benchmark:
-// - `camctl host clients -o ndjson` through --ssh (a context with `ssh`, `socket` and `ssh_args`
-//   pointing at a throw-away sshd from test/sshd, in front of the same sandbox) against the local
-//   socket: the cost of the link;
-// - a fan-out `--context s1,…,s5 host clients` over 5 sandboxes against the slowest single one
-//   (target ≤ 1.3 × the slowest).
-// Contexts live in a config.toml under a private XDG_CONFIG_HOME. Each part is skipped with the
-// reason when this build lacks what it needs.
+// - `camctl host clients -o ndjson` through `--ssh` (OpenSSH to a throw-away sshd from test/sshd,
+//   `--ssh-config` its client config, in front of the same sandbox) against the local socket: the
+//   cost of the link;
+// - a fan-out `--context s1,…,s5 --parallel 5 host clients` over 5 sandboxes against the slowest
+//   single one (target ≤ 1.3 × the slowest). Contexts live in a config.toml under a private
+//   XDG_CONFIG_HOME.
+// Each part is skipped with the reason when this build or machine lacks what it needs.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,14 +41,10 @@ export async function runFleetBench({ work, quick, log }) {
     console.log(`  skipped: ${missing}`);
     return result;
   }
-  // --context may come as an option of the command or of the program.
-  const hasContexts = (await helpMentions(work, ["host", "clients"], /--context\b/)) || (await helpMentions(work, [], /--context\b/));
-  if (!hasContexts) {
-    const why = "this build has no --context (named servers, fan-out) for `host clients` yet";
-    result.skipped.push(`--ssh vs local socket: ${why}`, `fan-out over 5 sandboxes: ${why}`);
-    console.log(`  skipped: ${why}`);
-    return result;
-  }
+  // The options may belong to the command or to the program.
+  const offers = async (pattern) => (await helpMentions(work, ["host", "clients"], pattern)) || (await helpMentions(work, [], pattern));
+  const hasSsh = await offers(/--ssh-config\b/);
+  const hasContexts = await offers(/--context\b/) && (await offers(/--parallel\b/));
   const { startSandbox } = await import(`${root}build/test/sandbox/sandbox.js`);
   const accounts = quick ? 300 : 1000;
   const runs = 3;
@@ -56,7 +52,7 @@ export async function runFleetBench({ work, quick, log }) {
   // --ssh vs the local socket, same sandbox, same host.
   const sshdFile = path.join(root, "build/test/sshd/sshd.js");
   const sshd = fs.existsSync(sshdFile) ? await import(sshdFile) : null;
-  const sshWhy = !sshd ? "the throw-away sshd (test/sshd) is not in this build" : sshd.sshdUnavailable();
+  const sshWhy = !hasSsh ? "this build has no --ssh / --ssh-config for `host clients` yet" : !sshd ? "the throw-away sshd (test/sshd) is not in this build" : sshd.sshdUnavailable();
   if (sshWhy) {
     result.skipped.push(`--ssh vs local socket: ${sshWhy}`);
     console.log(`  --ssh: skipped (${sshWhy})`);
@@ -65,16 +61,14 @@ export async function runFleetBench({ work, quick, log }) {
     const server = await sshd.startSshd();
     try {
       await populateHost(sb, { count: accounts, seed: 11, log });
-      const env = writeContexts(path.join(work, "ssh-config"), {
-        local: { socket: sb.socketPath },
-        viassh: { ssh: server.target, socket: sb.socketPath, ssh_args: server.sshArgs },
-      });
+      // The sshd's own client config (its known_hosts and key): what --ssh-config is for.
+      const sshConfig = server.sshArgs[server.sshArgs.indexOf("-F") + 1];
       const local = [];
       const viaSsh = [];
-      const scan = (ctx) => camctl(["--context", ctx, "host", "clients", sb.host, "-o", "ndjson"], { work, env });
+      const scan = (...link) => camctl([...link, "--socket", sb.socketPath, "host", "clients", sb.host, "-o", "ndjson"], { work });
       for (let i = 0; i < runs; i++) {
-        local.push(await scan("local"));
-        viaSsh.push(await scan("viassh"));
+        local.push(await scan());
+        viaSsh.push(await scan("--ssh", server.target, "--ssh-config", sshConfig));
       }
       if (viaSsh[0].lines !== local[0].lines) throw new Error(`bench: over ssh ${viaSsh[0].lines} rows, locally ${local[0].lines}`);
       result.ssh = { accounts, rows: local[0].lines, localMs: median(local.map((r) => r.ms)), sshMs: median(viaSsh.map((r) => r.ms)), localFirstRowMs: median(local.map((r) => r.firstLineMs)), sshFirstRowMs: median(viaSsh.map((r) => r.firstLineMs)) };
@@ -88,6 +82,12 @@ export async function runFleetBench({ work, quick, log }) {
   }
 
   // Fan-out over 5 sandboxes against the slowest single one.
+  if (!hasContexts) {
+    const why = "this build has no --context / --parallel (fan-out) for `host clients` yet";
+    result.skipped.push(`fan-out over 5 sandboxes: ${why}`);
+    console.log(`  fan-out: skipped (${why})`);
+    return result;
+  }
   const sandboxes = [];
   try {
     for (let i = 0; i < 5; i++) {
@@ -98,17 +98,24 @@ export async function runFleetBench({ work, quick, log }) {
     const names = sandboxes.map((_, i) => `s${i + 1}`);
     const env = writeContexts(path.join(work, "fanout-config"), Object.fromEntries(sandboxes.map((sb, i) => [names[i], { socket: sb.socketPath }])));
     const singles = names.map(() => []);
+    const singleRows = [];
     const fan = [];
     for (let k = 0; k < runs; k++) {
-      for (let i = 0; i < names.length; i++) singles[i].push((await camctl(["--context", names[i], "host", "clients", "camctl.test", "-o", "ndjson"], { work, env })).ms);
-      fan.push(await camctl(["--context", names.join(","), "host", "clients", "camctl.test", "-o", "ndjson"], { work, env }));
+      for (let i = 0; i < names.length; i++) {
+        const r = await camctl(["--context", names[i], "host", "clients", "camctl.test", "-o", "ndjson"], { work, env });
+        singles[i].push(r.ms);
+        singleRows[i] = r.lines;
+      }
+      fan.push(await camctl(["--context", names.join(","), "--parallel", String(names.length), "host", "clients", "camctl.test", "-o", "ndjson"], { work, env }));
     }
+    const rowsSum = singleRows.reduce((a, b) => a + b, 0);
+    if (fan[0].lines !== rowsSum) throw new Error(`bench: the fan-out wrote ${fan[0].lines} rows, the single contexts ${rowsSum}`);
     const slowest = Math.max(...singles.map(median));
     const fanMs = median(fan.map((r) => r.ms));
     result.fanout = { accounts, singlesMs: singles.map(median), slowestMs: slowest, fanoutMs: fanMs, rows: fan[0].lines, rssKiB: Math.max(...fan.map((r) => r.rssKiB)) };
     console.log(`\nfan-out over 5 sandboxes of ${accounts.toLocaleString("en")} accounts (median of ${runs})`);
     console.log(`  single contexts: ${result.fanout.singlesMs.map((x) => f2(x / 1000)).join(", ")} s; slowest ${f2(slowest / 1000)} s`);
-    console.log(`  --context s1,…,s5: ${f2(fanMs / 1000)} s = ${f2(fanMs / slowest)} × the slowest; ${result.fanout.rows.toLocaleString("en")} lines; peak RSS ${(result.fanout.rssKiB / 1024).toFixed(1)} MiB`);
+    console.log(`  --context s1,…,s5: ${f2(fanMs / 1000)} s = ${f2(fanMs / slowest)} × the slowest; ${result.fanout.rows.toLocaleString("en")} rows (= the singles' sum); peak RSS ${(result.fanout.rssKiB / 1024).toFixed(1)} MiB`);
     result.targets.push({ what: "fan-out over 5 sandboxes ≤ 1.3 × the slowest single one", value: `${f2(fanMs / slowest)} ×`, met: fanMs / slowest <= 1.3 });
   } finally {
     for (const sb of sandboxes) await sb.stop();
