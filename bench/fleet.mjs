@@ -7,6 +7,7 @@
 //   XDG_CONFIG_HOME.
 // Each part is skipped with the reason when this build or machine lacks what it needs.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -114,9 +115,14 @@ export async function runFleetBench({ work, quick, log }) {
     const fanMs = median(fan.map((r) => r.ms));
     result.fanout = { accounts, singlesMs: singles.map(median), slowestMs: slowest, fanoutMs: fanMs, rows: fan[0].lines, rssKiB: Math.max(...fan.map((r) => r.rssKiB)) };
     console.log(`\nfan-out over 5 sandboxes of ${accounts.toLocaleString("en")} accounts (median of ${runs})`);
-    console.log(`  single contexts: ${result.fanout.singlesMs.map((x) => f2(x / 1000)).join(", ")} s; slowest ${f2(slowest / 1000)} s`);
+    // Here all five servers and camctl share this machine's cores (on a real fleet each server has
+    // its own): the sum of the single runs over the core count is what the machine can do at best.
+    const machineBound = result.fanout.singlesMs.reduce((a, b) => a + b, 0) / os.cpus().length;
+    result.fanout.machineBoundMs = machineBound;
+    console.log(`  single contexts: ${result.fanout.singlesMs.map((x) => f2(x / 1000)).join(", ")} s; slowest ${f2(slowest / 1000)} s; their sum over ${os.cpus().length} cores ${f2(machineBound / 1000)} s`);
     console.log(`  --context s1,…,s5: ${f2(fanMs / 1000)} s = ${f2(fanMs / slowest)} × the slowest; ${result.fanout.rows.toLocaleString("en")} rows (= the singles' sum); peak RSS ${(result.fanout.rssKiB / 1024).toFixed(1)} MiB`);
-    result.targets.push({ what: "fan-out over 5 sandboxes ≤ 1.3 × the slowest single one", value: `${f2(fanMs / slowest)} ×`, met: fanMs / slowest <= 1.3 });
+    result.targets.push({ what: "fan-out over 5 sandboxes ≤ 1.3 × the slowest single one", value: `${f2(fanMs / slowest)} ×`, met: fanMs / slowest <= 1.3,
+      note: `all 5 servers on this machine's ${os.cpus().length} cores: their singles' sum over the cores is ${f2(machineBound / slowest)} × the slowest` });
   } finally {
     for (const sb of sandboxes) await sb.stop();
   }
