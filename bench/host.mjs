@@ -202,7 +202,7 @@ export function printHost(r) {
   console.log(`                                     during the floor's one blocking loop ${pingText(r.pingDuringFloor)}`);
 }
 
-/** The issue's targets over all host results: [{ what, value, met, note }]. */
+/** The audit's targets over all host results: [{ what, value, met, note }]. */
 export function hostTargets(results) {
   const out = [];
   for (const r of results) {
