@@ -8,16 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { median } from "./measure.mjs";
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 const camctlBin = join(root, "bin/camctl");
 const log = (s) => process.stderr.write(s + "\n");
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Runs the start-up benchmark; prints its tables on stdout and returns its rows and targets. */
 export async function runStartupBench({ rounds = 15 } = {}) {
