@@ -18,6 +18,7 @@ const xmpp = client({
     authenticate({ username, password }, forceMechanism ?? mechanisms[0], userAgent),
 });
 xmpp.reconnect.stop();
+xmpp.timeout = 10_000; // the library's 2 s default for each step fails on a busy 2-core machine
 xmpp.fast.auth = async () => false; // no FAST token per run (camctl asks for none either)
 xmpp.on("error", (e) => {
   console.error(String(e));

@@ -1,6 +1,6 @@
 // A throw-away PostgreSQL cluster for the benchmark: Debian's server binaries, a fresh cluster in a
 // temp dir, listening on a unix socket only (listen_addresses = ''), owned by the `postgres`
-// system user because PostgreSQL refuses to run as root. startPostgres() returns null with a reason
+// system user because PostgreSQL refuses to run as root. startPostgres() returns { skipped: reason }
 // when the binaries or lua-dbi-postgresql cannot be found or installed; the bench prints the reason.
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -32,8 +32,14 @@ export function ensurePostgresInstalled() {
   if (!luaDbiPostgres()) missing.push("lua-dbi-postgresql");
   if (missing.length === 0) return null;
   if (process.getuid?.() !== 0) return `${missing.join(" and ")} not installed, and installing needs root`;
+  const apt = (...args) => execFileSync("apt-get", args, { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   try {
-    execFileSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    try {
+      apt("install", "-y", "--no-install-recommends", ...missing);
+    } catch {
+      apt("update"); // a fresh machine's package lists may be empty or stale
+      apt("install", "-y", "--no-install-recommends", ...missing);
+    }
   } catch (e) {
     return `apt-get could not install ${missing.join(" and ")} (${String(e.stderr ?? e.message).trim().split("\n").pop()})`;
   }
@@ -73,9 +79,16 @@ export async function startPostgres() {
     }
   }
   run(path.join(bin, "createdb"), ["-h", dir, "-U", "prosody", "prosody"]);
+  const sqlFor = (database) => `{ driver = "PostgreSQL", database = ${JSON.stringify(database)}, username = "prosody", host = ${JSON.stringify(dir)} }`;
   return {
     socketDir: dir,
-    sql: `{ driver = "PostgreSQL", database = "prosody", username = "prosody", host = ${JSON.stringify(dir)} }`,
+    sql: sqlFor("prosody"),
+    /** A fresh, empty database (name: letters, digits, _) in the same cluster; returns its `sql = { … }` table. */
+    database(name) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bench: bad database name ${name}`);
+      run(path.join(bin, "createdb"), ["-h", dir, "-U", "prosody", name]);
+      return sqlFor(name);
+    },
     async stop() {
       // runuser does not pass signals on; pg_ctl stops the postmaster itself.
       try {

@@ -1,150 +1,151 @@
-// npm run bench: whole-process timings of camctl against a sandbox Prosody, side by side with
-// the floor (`node -e 0`), the anchor (`prosodyctl shell user clients`) and, for the XMPP path,
-// a minimal @xmpp/client script. Rounds are interleaved so drift hits every command alike.
-// Prints medians, min/max, ratios and peak RSS (via GNU time when available).
-// Options: --rounds N (default 15), --json (machine-readable figures on stdout at the end).
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+// npm run bench: camctl's benchmarks against sandbox Prosodys, figures side by side in one run.
+//
+//   start-up  `camctl user clients` vs node -e 0 / prosodyctl / a minimal XMPP script (startup.mjs)
+//   host      `camctl host clients -o ndjson` on 1,000 and 10,000 accounts, internal / SQLite /
+//             PostgreSQL storage, vs the module's own loop, prosodyctl, with a pinging client
+//             (host.mjs)
+//   revoke    `camctl host revoke` of ~10,000 items on 2,000 accounts (revoke.mjs)
+//   fleet     `host clients` over --ssh vs the local socket; a fan-out over 5 sandboxes (fleet.mjs)
+//
+// Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
+// --only startup,host,revoke,fleet, --storage internal,sqlite,postgresql, --sizes 1000,10000,
+// --rounds N (start-up rounds), --json (also writes bench/last-run.json).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
-const rounds = Number(args[args.indexOf("--rounds") + 1]) > 0 && args.includes("--rounds") ? Number(args[args.indexOf("--rounds") + 1]) : 15;
-const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
-const work = mkdtempSync(join(tmpdir(), "camctl-bench-"));
-const { startSandbox } = await import(`${root}build/test/sandbox/sandbox.js`);
-const { addBulkGrants } = await import(`${root}build/test/helpers/bulk-grants.js`);
-
-const camctlBin = join(root, "bin/camctl");
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const quick = args.includes("--quick");
+const sections = opt("--only", "startup,host,revoke,fleet").split(",");
+const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
+const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
+const rounds = Number(opt("--rounds", quick ? "5" : "10"));
 const log = (s) => process.stderr.write(s + "\n");
+const t0 = Date.now();
 
-/** Runs one command once; returns wall ms and peak RSS KiB (null without GNU time). */
-function runOnce(cmd, env) {
-  const rssFile = join(work, "rss");
-  const argv = GNU_TIME ? [GNU_TIME, "-f", "%M", "-o", rssFile, ...cmd] : cmd;
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`bench: ${cmd.join(" ")} exited ${r.status}: ${r.stderr}`);
-  const rss = GNU_TIME ? Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) : null;
-  return { ms, rss, stdout: r.stdout.toString() };
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-log(`Starting the sandbox Prosody…`);
-const sb = await startSandbox({ extraModules: [] });
+// Like the tests: Prosody 13, prosody-modules and the SQLite driver, installed when root.
 try {
-  // Accounts with 1, 100 and 1,000 clients: OAuth-style grants made in bulk on the server.
-  const sizes = [1, 100, 1000];
-  const accounts = {};
-  for (const n of sizes) {
-    const { jid } = await sb.createAccount(`n${n}`);
-    await addBulkGrants(sb, jid, n);
-    accounts[n] = jid;
-  }
-  const sock = ["--socket", sb.socketPath];
-  const check = runOnce([process.execPath, camctlBin, "user", "clients", accounts[1000], "--json", ...sock]);
-  const listed = JSON.parse(check.stdout).clients.length;
-  if (listed !== 1000) throw new Error(`bench: expected 1000 clients, camctl listed ${listed}`);
-
-  const cases = [
-    { name: "node -e 0 (floor)", cmd: [process.execPath, "-e", "0"] },
-    { name: "prosodyctl shell user clients (anchor)", cmd: ["prosodyctl", "--config", sb.configPath, "shell", "user", "clients", accounts[1]] },
-    { name: "camctl --version", cmd: [process.execPath, camctlBin, "--version"] },
-    { name: "camctl user clients, socket, table, 1 client", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1], ...sock] },
-    { name: "camctl user clients, socket, json, 1 client", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1], "--json", ...sock] },
-    { name: "camctl user clients, socket, table, 100 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[100], ...sock] },
-    { name: "camctl user clients, socket, json, 100 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[100], "--json", ...sock] },
-    { name: "camctl user clients, socket, table, 1000 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1000], ...sock] },
-    { name: "camctl user clients, socket, json, 1000 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1000], "--json", ...sock] },
-    { name: "prosodyctl shell user clients, 1000 clients", cmd: ["prosodyctl", "--config", sb.configPath, "shell", "user", "clients", accounts[1000]] },
-  ];
-  const xmpp = await import("./xmpp-cases.mjs").then((m) => m.xmppCases(sb, work, camctlBin)).catch((e) => {
-    log(`(XMPP cases skipped: ${e.message})`);
-    return [];
-  });
-  cases.push(...xmpp);
-
-  for (const c of cases) {
-    c.ms = [];
-    c.rss = [];
-    runOnce(c.cmd, c.env); // warm-up: page cache, server-side JIT-less warm state
-  }
-  log(`Timing ${cases.length} commands × ${rounds} rounds (interleaved)…`);
-  for (let i = 0; i < rounds; i++) {
-    for (const c of cases) {
-      const r = runOnce(c.cmd, c.env);
-      c.ms.push(r.ms);
-      if (r.rss !== null) c.rss.push(r.rss);
-    }
-  }
-
-  const byName = Object.fromEntries(cases.map((c) => [c.name, c]));
-  // Ratios are taken round by round (each round ran every command once, one after the other)
-  // and then their median: a machine that speeds up or slows down mid-run moves both sides alike.
-  const pairRatio = (a, b) => median(byName[a].ms.map((ms, i) => ms / byName[b].ms[i]));
-  const rows = cases.map((c) => ({
-    name: c.name,
-    median: median(c.ms),
-    min: Math.min(...c.ms),
-    max: Math.max(...c.ms),
-    ratio: pairRatio(c.name, "node -e 0 (floor)"),
-    rssMiB: c.rss.length ? Math.max(...c.rss) / 1024 : null,
-  }));
-  const pad = (s, n) => String(s).padEnd(n);
-  const num = (x, d = 1) => (x === null ? "-" : x.toFixed(d));
-  console.log(`\ncamctl bench — ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? "cpu"} × ${cpus().length}, Node ${process.version}, ${rounds} rounds\n`);
-  console.log(`${pad("command", 52)} ${pad("median ms", 10)} ${pad("min", 7)} ${pad("max", 7)} ${pad("× floor", 8)} peak RSS MiB`);
-  console.log(`(× floor: median of the per-round ratios to node -e 0)`);
-  for (const r of rows) console.log(`${pad(r.name, 52)} ${pad(num(r.median), 10)} ${pad(num(r.min), 7)} ${pad(num(r.max), 7)} ${pad(num(r.ratio, 2), 8)} ${num(r.rssMiB)}`);
-
-  const med = (n) => median(byName[n].ms);
-  const floorName = "node -e 0 (floor)";
-  const targets = [
-    ["socket listing (table) ≤ 1.4 × node -e 0", pairRatio("camctl user clients, socket, table, 1 client", floorName), 1.4],
-    ["socket listing (json) ≤ 1.4 × node -e 0", pairRatio("camctl user clients, socket, json, 1 client", floorName), 1.4],
-    ["1,000 clients ≤ 1.5 × 1 client (table)", pairRatio("camctl user clients, socket, table, 1000 clients", "camctl user clients, socket, table, 1 client"), 1.5],
-    ["1,000 clients ≤ 1.5 × 1 client (json)", pairRatio("camctl user clients, socket, json, 1000 clients", "camctl user clients, socket, json, 1 client"), 1.5],
-  ];
-  const peak = Math.max(...rows.filter((r) => r.name.startsWith("camctl") && r.rssMiB !== null).map((r) => r.rssMiB));
-  if (Number.isFinite(peak)) targets.push(["camctl peak RSS ≤ 60 MiB", peak / 60, 1]);
-  if (byName["camctl user clients, xmpp, json, 1 client"] && byName["minimal @xmpp/client script (floor for XMPP)"]) {
-    targets.push(["XMPP listing ≤ 1.2 × minimal script", pairRatio("camctl user clients, xmpp, json, 1 client", "minimal @xmpp/client script (floor for XMPP)"), 1.2]);
-    targets.push(["XMPP listing ≤ 1.2 × minimal script pinned to PLAIN (stricter floor)", pairRatio("camctl user clients, xmpp, json, 1 client", "minimal @xmpp/client script, PLAIN"), 1.2]);
-  }
-  // How much of a listing is the module's own work on the server (the same for any client):
-  // get_active_clients timed inside Prosody, median of 15 calls per size.
-  console.log("\nserver side: mod_client_management get_active_clients, timed inside Prosody");
-  const serverMs = {};
-  for (const n of sizes) {
-    const user = accounts[n].split("@")[0];
-    const times = [];
-    for (let i = 0; i < 15; i++) {
-      times.push(Number(await sb.lua(`local now = require "prosody.util.time".now
-local t = now() prosody.hosts["${sb.host}"].modules.client_management.get_active_clients("${user}")
-return tostring((now() - t) * 1000)`)));
-    }
-    serverMs[n] = median(times);
-    console.log(`  ${String(n).padStart(5)} clients: ${serverMs[n].toFixed(1)} ms`);
-  }
-  const own = (name, n) => med(name) - serverMs[n];
-  console.log(`camctl's own share (median minus server time): 1 client ${own("camctl user clients, socket, table, 1 client", 1).toFixed(1)} ms, ` +
-    `1000 clients ${own("camctl user clients, socket, table, 1000 clients", 1000).toFixed(1)} ms (table); ` +
-    `${own("camctl user clients, socket, json, 1 client", 1).toFixed(1)} / ${own("camctl user clients, socket, json, 1000 clients", 1000).toFixed(1)} ms (json)`);
-  targets.push(["1,000 clients ≤ 1.5 × 1 client, server's get_active_clients time excluded (json)",
-    own("camctl user clients, socket, json, 1000 clients", 1000) / own("camctl user clients, socket, json, 1 client", 1), 1.5]);
-
-  console.log("\ntargets");
-  for (const [what, ratio, limit] of targets) console.log(`  ${ratio <= limit ? "met " : "MISS"}  ${what}: ${ratio.toFixed(2)}${what.includes("RSS") ? ` (${peak.toFixed(1)} MiB)` : ""}`);
-  if (args.includes("--json")) writeFileSync(join(root, "bench/last-run.json"), JSON.stringify({ date: new Date().toISOString(), rounds, rows }, null, 2));
-} finally {
-  await sb.stop();
-  rmSync(work, { recursive: true, force: true });
+  execFileSync("bash", [path.join(root, "test/sandbox/install-prosody.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+} catch {
+  log("bench: Prosody 13 is needed (see above).");
+  process.exit(1);
 }
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-bench-"));
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+const plugins = process.env.CAMCTL_PROSODY_PLUGIN_PATHS ? `mod_client_management from ${process.env.CAMCTL_PROSODY_PLUGIN_PATHS}` : "the project's stand-in mod_client_management";
+const prosodyVersion = (() => {
+  try {
+    return execFileSync("dpkg-query", ["-W", "-f=${Version}", "prosody"], { encoding: "utf8" });
+  } catch {
+    return "?";
+  }
+})();
+console.log(`camctl bench — ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`);
+console.log(`${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Prosody ${prosodyVersion}, ${plugins}`);
+console.log(`load average at start: ${loadavg()}`);
+
+const report = { date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, prosody: prosodyVersion, plugins }, loadStart: os.loadavg() };
+const targets = [];
+const skipped = [];
+let pg = null;
+try {
+  if (sections.includes("startup")) {
+    log("\n== start-up");
+    console.log("\n== start-up: one account, whole processes, interleaved rounds");
+    const { runStartupBench } = await import("./startup.mjs");
+    try {
+      report.startup = await runStartupBench({ rounds });
+      for (const t of report.startup.targets) targets.push({ what: `start-up: ${t.what}`, value: t.ratio.toFixed(2), met: t.met });
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "start-up benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+
+  if (sections.includes("host")) {
+    console.log("\n== host clients: every account's clients over the admin socket");
+    const host = await import("./host.mjs");
+    report.host = [];
+    for (const storage of storages) {
+      let sandboxOptions;
+      if (storage === "internal") sandboxOptions = { storage: "internal" };
+      else if (storage === "sqlite") {
+        const { sqliteStorageAvailable } = await import(`${root}build/test/sandbox/sandbox.js`);
+        if (!sqliteStorageAvailable()) {
+          skipped.push(`SQLite storage: LuaDBI's SQLite3 driver (lua-dbi-sqlite3) is not installed`);
+          console.log(`\nsqlite: skipped (lua-dbi-sqlite3 is not installed)`);
+          continue;
+        }
+        sandboxOptions = { storage: "sqlite" };
+      } else if (storage === "postgresql") {
+        const { startPostgres } = await import("./postgres.mjs");
+        pg ??= await startPostgres();
+        if (pg.skipped) {
+          skipped.push(`PostgreSQL storage: ${pg.skipped}`);
+          console.log(`\npostgresql: skipped (${pg.skipped})`);
+          continue;
+        }
+      } else throw new Error(`bench: unknown storage ${storage}`);
+      for (const size of sizes) {
+        log(`\n== host clients: ${storage}, ${size} accounts (load ${loadavg()})`);
+        const o = storage === "postgresql" ? { sql: pg.database(`bench_${size}_${Date.now() % 100000}`) } : sandboxOptions;
+        try {
+          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: size <= 1000 ? 3 : 1, log });
+          r.load = os.loadavg();
+          report.host.push(r);
+          host.printHost(r);
+        } catch (e) {
+          // One storage or size failing must not cost the other figures.
+          console.log(`\n${storage}, ${size} accounts: FAILED: ${e.message}`);
+          targets.push({ what: `${storage}, ${size.toLocaleString("en")}: host clients benchmark`, value: "failed", met: false, note: e.message.split("\n")[0] });
+        }
+      }
+    }
+    targets.push(...host.hostTargets(report.host));
+  }
+
+  if (sections.includes("revoke")) {
+    console.log("\n== host revoke: bulk revocation");
+    const { runRevokeBench } = await import("./revoke.mjs");
+    try {
+      report.revoke = await runRevokeBench({ work, quick, log });
+      targets.push(...(report.revoke.targets ?? []));
+      if (report.revoke.skipped) skipped.push(`host revoke: ${report.revoke.skipped}`);
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "host revoke benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+
+  if (sections.includes("fleet")) {
+    console.log("\n== fleet: --ssh and fan-out");
+    const { runFleetBench } = await import("./fleet.mjs");
+    try {
+      report.fleet = await runFleetBench({ work, quick, log });
+      targets.push(...(report.fleet.targets ?? []));
+      skipped.push(...(report.fleet.skipped ?? []));
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "fleet benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+} finally {
+  await pg?.stop?.();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+console.log("\n== targets");
+for (const t of targets) {
+  const mark = t.met === null ? "skip" : t.met ? "met " : "MISS";
+  console.log(`  ${mark}  ${t.what}: ${t.value}${t.note ? ` (${t.note})` : ""}`);
+}
+for (const s of skipped) console.log(`  skip  ${s}`);
+report.loadEnd = os.loadavg();
+report.minutes = (Date.now() - t0) / 60000;
+console.log(`\nload average at the end: ${loadavg()}; ${report.minutes.toFixed(1)} minutes`);
+if (args.includes("--json")) fs.writeFileSync(path.join(root, "bench/last-run.json"), JSON.stringify({ ...report, targets, skipped }, null, 2));

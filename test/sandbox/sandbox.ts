@@ -35,6 +35,11 @@ export interface SandboxOptions {
   /** Where Prosody keeps its data: files (default) or one SQLite database (needs LuaDBI's SQLite3 driver, see sqliteStorageAvailable()). */
   storage?: "internal" | "sqlite";
   /**
+   * A raw Prosody `sql = { … }` table (Lua text), e.g. a PostgreSQL server the caller started
+   * (bench/postgres.mjs): storage is then "sql" with it, and `storage` is ignored.
+   */
+  sql?: string;
+  /**
    * Also load mod_test_xep0494 (test/fixtures/prosody-plugins) on the main host: XEP-0494's
    * urn:xmpp:cam:0 for the account itself, built on mod_client_management's public functions.
    * Neither the real module nor the stand-in speaks that namespace.
@@ -131,7 +136,7 @@ export interface Sandbox {
   /** XEP-0368 direct TLS c2s, on 127.0.0.1. */
   directTlsPort: number;
   pid: number;
-  storage: "internal" | "sqlite";
+  storage: "internal" | "sqlite" | "sql";
   createAccount(localpart: string, host?: string, password?: string): Promise<{ jid: string; password: string }>;
   /** SASL2 login with <user-agent id> + software + version + device; keepConnected keeps the session open until sandbox.stop() or the returned close(). */
   sasl2Login(o: {
@@ -398,10 +403,12 @@ interface ConfigInput {
   extraModules: string[];
   certFile: string;
   keyFile: string;
-  storage: "internal" | "sqlite";
+  storage: "internal" | "sqlite" | "sql";
+  sql?: string;
 }
 
 function storageConfig(c: ConfigInput): string {
+  if (c.storage === "sql") return `storage = "sql"\nsql = ${c.sql}`;
   if (c.storage === "sqlite") {
     return `storage = "sql"
 sql = { driver = "SQLite3", database = ${luaString(path.join(c.dir, "prosody.sqlite"))} }`;
@@ -490,7 +497,7 @@ class SandboxImpl implements Sandbox {
   directTlsPort = 0;
   pid = 0;
   caFile = "";
-  storage: "internal" | "sqlite" = "internal";
+  storage: "internal" | "sqlite" | "sql" = "internal";
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private hasExited = true;
@@ -507,7 +514,7 @@ class SandboxImpl implements Sandbox {
 
   async start(opts: SandboxOptions): Promise<void> {
     const repoRoot = findRepoRoot();
-    this.storage = opts.storage ?? "internal";
+    this.storage = opts.sql !== undefined ? "sql" : opts.storage ?? "internal";
     if (this.storage === "sqlite" && !sqliteStorageAvailable()) {
       throw new Error("camctl sandbox: storage \"sqlite\" needs LuaDBI's SQLite3 driver (Debian: lua-dbi-sqlite3; see test/sandbox/install-prosody.sh)");
     }
@@ -544,6 +551,7 @@ class SandboxImpl implements Sandbox {
           certFile: certs.certFile,
           keyFile: certs.keyFile,
           storage: this.storage,
+          sql: opts.sql,
         }),
       );
       fs.rmSync(this.logFile, { force: true });

@@ -1,0 +1,147 @@
+// The start-up benchmark: whole-process timings of `camctl user clients` against a sandbox
+// Prosody, side by side with the floor (`node -e 0`), the anchor (`prosodyctl shell user clients`)
+// and, for the XMPP path, a minimal @xmpp/client script. Rounds are interleaved so drift hits
+// every command alike. Prints medians, min/max, ratios and peak RSS (via GNU time when available).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { median } from "./measure.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+const camctlBin = join(root, "bin/camctl");
+const log = (s) => process.stderr.write(s + "\n");
+
+
+/** Runs the start-up benchmark; prints its tables on stdout and returns its rows and targets. */
+export async function runStartupBench({ rounds = 15 } = {}) {
+  const work = mkdtempSync(join(tmpdir(), "camctl-bench-"));
+  const { startSandbox } = await import(`${root}build/test/sandbox/sandbox.js`);
+  const { addBulkGrants } = await import(`${root}build/test/helpers/bulk-grants.js`);
+
+  /** Runs one command once; returns wall ms and peak RSS KiB (null without GNU time). */
+  function runOnce(cmd, env) {
+    const rssFile = join(work, "rss");
+    const argv = GNU_TIME ? [GNU_TIME, "-f", "%M", "-o", rssFile, ...cmd] : cmd;
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`bench: ${cmd.join(" ")} exited ${r.status}: ${r.stderr}`);
+    const rss = GNU_TIME ? Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) : null;
+    return { ms, rss, stdout: r.stdout.toString() };
+  }
+
+  log(`Starting the sandbox Prosody…`);
+  const sb = await startSandbox({ extraModules: [] });
+  try {
+    // Accounts with 1, 100 and 1,000 clients: OAuth-style grants made in bulk on the server.
+    const sizes = [1, 100, 1000];
+    const accounts = {};
+    for (const n of sizes) {
+      const { jid } = await sb.createAccount(`n${n}`);
+      await addBulkGrants(sb, jid, n);
+      accounts[n] = jid;
+    }
+    const sock = ["--socket", sb.socketPath];
+    const check = runOnce([process.execPath, camctlBin, "user", "clients", accounts[1000], "--json", ...sock]);
+    const listed = JSON.parse(check.stdout).clients.length;
+    if (listed !== 1000) throw new Error(`bench: expected 1000 clients, camctl listed ${listed}`);
+
+    const cases = [
+      { name: "node -e 0 (floor)", cmd: [process.execPath, "-e", "0"] },
+      { name: "prosodyctl shell user clients (anchor)", cmd: ["prosodyctl", "--config", sb.configPath, "shell", "user", "clients", accounts[1]] },
+      { name: "camctl --version", cmd: [process.execPath, camctlBin, "--version"] },
+      { name: "camctl user clients, socket, table, 1 client", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1], ...sock] },
+      { name: "camctl user clients, socket, json, 1 client", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1], "--json", ...sock] },
+      { name: "camctl user clients, socket, table, 100 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[100], ...sock] },
+      { name: "camctl user clients, socket, json, 100 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[100], "--json", ...sock] },
+      { name: "camctl user clients, socket, table, 1000 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1000], ...sock] },
+      { name: "camctl user clients, socket, json, 1000 clients", cmd: [process.execPath, camctlBin, "user", "clients", accounts[1000], "--json", ...sock] },
+      { name: "prosodyctl shell user clients, 1000 clients", cmd: ["prosodyctl", "--config", sb.configPath, "shell", "user", "clients", accounts[1000]] },
+    ];
+    const xmpp = await import("./xmpp-cases.mjs").then((m) => m.xmppCases(sb, work, camctlBin)).catch((e) => {
+      log(`(XMPP cases skipped: ${e.message})`);
+      return [];
+    });
+    cases.push(...xmpp);
+
+    for (const c of cases) {
+      c.ms = [];
+      c.rss = [];
+      runOnce(c.cmd, c.env); // warm-up: page cache, server-side JIT-less warm state
+    }
+    log(`Timing ${cases.length} commands × ${rounds} rounds (interleaved)…`);
+    for (let i = 0; i < rounds; i++) {
+      for (const c of cases) {
+        const r = runOnce(c.cmd, c.env);
+        c.ms.push(r.ms);
+        if (r.rss !== null) c.rss.push(r.rss);
+      }
+    }
+
+    const byName = Object.fromEntries(cases.map((c) => [c.name, c]));
+    // Ratios are taken round by round (each round ran every command once, one after the other)
+    // and then their median: a machine that speeds up or slows down mid-run moves both sides alike.
+    const pairRatio = (a, b) => median(byName[a].ms.map((ms, i) => ms / byName[b].ms[i]));
+    const rows = cases.map((c) => ({
+      name: c.name,
+      median: median(c.ms),
+      min: Math.min(...c.ms),
+      max: Math.max(...c.ms),
+      ratio: pairRatio(c.name, "node -e 0 (floor)"),
+      rssMiB: c.rss.length ? Math.max(...c.rss) / 1024 : null,
+    }));
+    const pad = (s, n) => String(s).padEnd(n);
+    const num = (x, d = 1) => (x === null ? "-" : x.toFixed(d));
+    console.log(`${rounds} rounds\n`);
+    console.log(`${pad("command", 52)} ${pad("median ms", 10)} ${pad("min", 7)} ${pad("max", 7)} ${pad("× floor", 8)} peak RSS MiB`);
+    console.log(`(× floor: median of the per-round ratios to node -e 0)`);
+    for (const r of rows) console.log(`${pad(r.name, 52)} ${pad(num(r.median), 10)} ${pad(num(r.min), 7)} ${pad(num(r.max), 7)} ${pad(num(r.ratio, 2), 8)} ${num(r.rssMiB)}`);
+
+    const med = (n) => median(byName[n].ms);
+    const floorName = "node -e 0 (floor)";
+    const targets = [
+      ["socket listing (table) ≤ 1.4 × node -e 0", pairRatio("camctl user clients, socket, table, 1 client", floorName), 1.4],
+      ["socket listing (json) ≤ 1.4 × node -e 0", pairRatio("camctl user clients, socket, json, 1 client", floorName), 1.4],
+      ["1,000 clients ≤ 1.5 × 1 client (table)", pairRatio("camctl user clients, socket, table, 1000 clients", "camctl user clients, socket, table, 1 client"), 1.5],
+      ["1,000 clients ≤ 1.5 × 1 client (json)", pairRatio("camctl user clients, socket, json, 1000 clients", "camctl user clients, socket, json, 1 client"), 1.5],
+    ];
+    const peak = Math.max(...rows.filter((r) => r.name.startsWith("camctl") && r.rssMiB !== null).map((r) => r.rssMiB));
+    if (Number.isFinite(peak)) targets.push(["camctl peak RSS ≤ 60 MiB", peak / 60, 1]);
+    if (byName["camctl user clients, xmpp, json, 1 client"] && byName["minimal @xmpp/client script (floor for XMPP)"]) {
+      targets.push(["XMPP listing ≤ 1.2 × minimal script", pairRatio("camctl user clients, xmpp, json, 1 client", "minimal @xmpp/client script (floor for XMPP)"), 1.2]);
+      targets.push(["XMPP listing ≤ 1.2 × minimal script pinned to PLAIN (stricter floor)", pairRatio("camctl user clients, xmpp, json, 1 client", "minimal @xmpp/client script, PLAIN"), 1.2]);
+    }
+    // How much of a listing is the module's own work on the server (the same for any client):
+    // get_active_clients timed inside Prosody, median of 15 calls per size.
+    console.log("\nserver side: mod_client_management get_active_clients, timed inside Prosody");
+    const serverMs = {};
+    for (const n of sizes) {
+      const user = accounts[n].split("@")[0];
+      const times = [];
+      for (let i = 0; i < 15; i++) {
+        times.push(Number(await sb.lua(`local now = require "prosody.util.time".now
+  local t = now() prosody.hosts["${sb.host}"].modules.client_management.get_active_clients("${user}")
+  return tostring((now() - t) * 1000)`)));
+      }
+      serverMs[n] = median(times);
+      console.log(`  ${String(n).padStart(5)} clients: ${serverMs[n].toFixed(1)} ms`);
+    }
+    const own = (name, n) => med(name) - serverMs[n];
+    console.log(`camctl's own share (median minus server time): 1 client ${own("camctl user clients, socket, table, 1 client", 1).toFixed(1)} ms, ` +
+      `1000 clients ${own("camctl user clients, socket, table, 1000 clients", 1000).toFixed(1)} ms (table); ` +
+      `${own("camctl user clients, socket, json, 1 client", 1).toFixed(1)} / ${own("camctl user clients, socket, json, 1000 clients", 1000).toFixed(1)} ms (json)`);
+    targets.push(["1,000 clients ≤ 1.5 × 1 client, server's get_active_clients time excluded (json)",
+      own("camctl user clients, socket, json, 1000 clients", 1000) / own("camctl user clients, socket, json, 1 client", 1), 1.5]);
+
+    console.log("\ntargets");
+    for (const [what, ratio, limit] of targets) console.log(`  ${ratio <= limit ? "met " : "MISS"}  ${what}: ${ratio.toFixed(2)}${what.includes("RSS") ? ` (${peak.toFixed(1)} MiB)` : ""}`);
+    return { rounds, rows, serverMs, targets: targets.map(([what, ratio, limit]) => ({ what, ratio, limit, met: ratio <= limit })) };
+  } finally {
+    await sb.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

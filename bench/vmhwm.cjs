@@ -1,0 +1,15 @@
+// Preloaded into a measured Node process (node --require bench/vmhwm.cjs …): at exit, writes the
+// process's peak resident set (VmHWM from /proc/self/status, KiB) to $CAMCTL_BENCH_RSS_FILE.
+// Read at exit by the process itself because /proc/<pid> is gone once the parent has reaped it.
+"use strict";
+const file = process.env.CAMCTL_BENCH_RSS_FILE;
+if (file) {
+  process.on("exit", () => {
+    try {
+      const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"));
+      if (m) require("node:fs").writeFileSync(file, m[1]);
+    } catch {
+      /* not Linux: no figure */
+    }
+  });
+}
