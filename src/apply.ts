@@ -3,7 +3,7 @@
 // connection, and each outcome is handed on as soon as it is known. Nothing is retried: an item
 // that fails is reported with its reason and the next one is tried; a lost connection ends the
 // run (applying the same plan again finishes it, since what was revoked is then gone).
-import { CamError } from "./errors.js";
+import { CamError, ServerFault } from "./errors.js";
 import type { RevokeReport } from "./model.js";
 import type { PlanItem } from "./plan.js";
 import { revokeExitCode, revokeSentence } from "./render/revoke.js";
@@ -76,7 +76,8 @@ export function resultOfReport(item: PlanItem, report: RevokeReport): ItemResult
  * fare better, and whether this one was revoked is unknown.
  */
 export function resultOfError(item: PlanItem, err: unknown): ItemResult | undefined {
-  if (!(err instanceof CamError) || err.kind === "unreachable") return undefined;
+  // A lost connection or the deadline ends the run; a failure the server reported is this item's.
+  if (!(err instanceof CamError) || (err.kind === "unreachable" && !(err instanceof ServerFault))) return undefined;
   const base = { account: item.account, id: item.id, done: null };
   if (err.kind === "notFound") {
     if (err.condition === "gone") return { ...base, outcome: "gone", reason: "no longer listed: it was revoked, or its access ended, since the plan was made" };

@@ -46,6 +46,18 @@ export class CamError extends Error {
   }
 }
 
+/**
+ * The server answered, but with a failure of its own (an error it raised, a reply camctl cannot
+ * use). Exit 3 like an unreachable server — camctl got no usable answer — but the connection is
+ * still good: a bulk apply reports the item as failed and goes on with the next one.
+ */
+export class ServerFault extends CamError {
+  constructor(message: string | SafeText, condition: string) {
+    super("unreachable", message, condition);
+    this.name = "ServerFault";
+  }
+}
+
 export const usageError = (msg: string | SafeText) => new CamError("usage", msg);
 
 export function exitCodeFor(err: unknown): number {

@@ -1,7 +1,7 @@
 // ClientSource over Prosody's admin socket: runs camctl's own Lua (./lua.ts) in the server, which
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
-import { CamError } from "../errors.js";
+import { CamError, ServerFault } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { ScanProgress } from "../progress.js";
@@ -49,7 +49,7 @@ function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError 
   if (expected && meta.err === "gone") return goneError(jid, expected);
   if (expected && meta.err === "changed") return changedError(jid, expected);
   const detail = meta.text ? msg`: ${excerpt(String(meta.text))}` : "";
-  return new CamError("unreachable", msg`Prosody reported an error (${String(meta.err)})${detail}. See Prosody's log for details.`, String(meta.err));
+  return new ServerFault(msg`Prosody reported an error (${String(meta.err)})${detail}. See Prosody's log for details.`, String(meta.err));
 }
 
 /** Prosody's JSON encoder writes an empty table as {}; treat that as an empty list. */
@@ -226,7 +226,7 @@ export class SocketClientSource implements ClientSource {
     if (meta.err) throw replyError(meta, jid, expected);
     const report = records[0] as Meta | undefined;
     if (records.length !== 1 || !report || typeof report !== "object" || report.id !== expected.id) {
-      throw new CamError("unreachable", `Prosody's answer to ${what} is not the report camctl expects.`, "bad-reply");
+      throw new ServerFault(`Prosody's answer to ${what} is not the report camctl expects.`, "bad-reply");
     }
     const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
     return {

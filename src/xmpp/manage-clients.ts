@@ -6,7 +6,7 @@
 // feature-not-implemented (source.ts remembers which one worked). This module builds the requests,
 // parses the answers into ClientRecords and turns error replies into CamErrors.
 import xml, { type Element } from "@xmpp/xml";
-import { CamError } from "../errors.js";
+import { CamError, ServerFault } from "../errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
 import { excerpt, msg, type SafeText } from "../text/untrusted.js";
 
@@ -207,7 +207,7 @@ export function unsupportedError(ctx: RequestContext): CamError {
  * have happened and how to check.
  */
 export function serverFault(sentence: string | SafeText, condition: string): CamError {
-  return new CamError("unreachable", sentence, condition);
+  return new ServerFault(sentence, condition);
 }
 
 /**
