@@ -157,6 +157,11 @@ function M.start(args, env)
 					scanned = scanned + 1;
 				until i >= total or clock() - started >= M.SLICE_SECONDS or gone
 				progress();
+				-- Twice: Prosody flushes what other sessions were sent during a slice only on the
+				-- loop's next turn (opportunistic_writes is off by default), so one turn lets their
+				-- replies leave before the next slice starts. Halves ping times during a scan at no
+				-- cost to the scan (BENCHMARKS.md).
+				async.sleep(0);
 				async.sleep(0);
 			end
 			if not still_wanted() then return stop(); end
