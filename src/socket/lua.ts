@@ -30,6 +30,8 @@ export const LUA_SOURCES = {
   lockout_request: lockoutRequestLua,
 } as const;
 
+import { createHash } from "node:crypto";
+
 export function luaHexString(value: string): string {
   return `"${Buffer.from(value, "utf8").toString("hex")}"`;
 }
@@ -67,9 +69,21 @@ function argsTable(args: LuaArgs): string {
   return `{ ${fields.join(", ")} }`;
 }
 
-/** The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. */
-export function requestChunk(request: "list" | "revoke", args: LuaArgs): string {
-  return `>local ARGS = ${argsTable(args)}\n${LIBRARY}return admin_requests.${request}(ARGS)`;
+/**
+ * Where the first request of a connection leaves the library for the next ones: a variable of
+ * this admin connection's own shell environment (Prosody keeps one per connection), so a bulk
+ * apply sends and compiles the library once, not once per item. The name carries a hash of the
+ * code, so a connection never uses another camctl's library.
+ */
+export const LIBRARY_VARIABLE = `camctl_library_${createHash("sha256").update(LIBRARY).digest("hex").slice(0, 16)}`;
+
+/**
+ * The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. With
+ * `cached`, the library this connection's first request left behind is used (see LIBRARY_VARIABLE).
+ */
+export function requestChunk(request: "list" | "revoke", args: LuaArgs, cached = false): string {
+  if (cached) return `>local ARGS = ${argsTable(args)}\nreturn ${LIBRARY_VARIABLE}.${request}(ARGS)`;
+  return `>local ARGS = ${argsTable(args)}\n${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.${request}(ARGS)`;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ClientFilter, HostClientRecord } from "../filters.js";
 import { changedError, goneError } from "../render/revoke.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
-import { hostScanChunk, lockoutChunk, requestChunk } from "./lua.js";
+import { hostScanChunk, lockoutChunk, requestChunk, type LuaArgs } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../lockout.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 
@@ -160,8 +160,18 @@ export class SocketClientSource implements ClientSource {
     this.stream = new AdminStream(path, signal);
   }
 
+  /** This connection's shell environment holds the request library (after the first answered request). */
+  private libraryLoaded = false;
+
+  /** Runs admin_requests.<request>(args): the first request of the connection carries the library. */
+  private async request(request: "list" | "revoke", args: LuaArgs, what: string) {
+    const answer = await readRecordStream(this.stream, requestChunk(request, args, this.libraryLoaded), { what });
+    this.libraryLoaded = true;
+    return answer;
+  }
+
   async list(jid: string): Promise<ClientList> {
-    const { records, meta } = await readRecordStream(this.stream, requestChunk("list", { jid }), { what: String(msg`the clients of ${jid}`) });
+    const { records, meta } = await this.request("list", { jid }, String(msg`the clients of ${jid}`));
     if (meta.err) throw replyError(meta, jid);
     const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
@@ -213,16 +223,16 @@ export class SocketClientSource implements ClientSource {
    * and revoke everything, so nothing is ever "unverifiable" on this path.
    */
   async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
-    const chunk = requestChunk("revoke", {
+    const args = {
       jid,
       id: expected.id,
       type: expected.type,
       first_seen: secondsText(expected.firstSeen),
       software: expected.userAgent.software,
       device: expected.userAgent.device,
-    });
+    };
     const what = String(msg`the revocation of ${expected.id}`);
-    const { records, meta } = await readRecordStream(this.stream, chunk, { what });
+    const { records, meta } = await this.request("revoke", args, what);
     if (meta.err) throw replyError(meta, jid, expected);
     const report = records[0] as Meta | undefined;
     if (records.length !== 1 || !report || typeof report !== "object" || report.id !== expected.id) {
