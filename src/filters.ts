@@ -16,7 +16,7 @@
 //   unless it says otherwise).
 import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
-import type { ClientRecord, ClientType } from "./model.js";
+import type { ClientRecord, ClientType, IsoUtc } from "./model.js";
 import { msg } from "./text/untrusted.js";
 
 export const AUTH_METHODS = ["password", "grant", "fast"] as const;
@@ -150,7 +150,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, "isu");
 }
 
-const unix = (iso: string | null): number | null => (iso === null ? null : Math.floor(Date.parse(iso) / 1000));
+const unix = (iso: IsoUtc | null): number | null => (iso === null ? null : Math.floor(Date.parse(iso) / 1000));
 
 /** Does the account (bare JID) match the --account glob? */
 export function accountMatches(account: string, glob: string | null): boolean {

@@ -3,6 +3,15 @@
 
 export type ClientType = "session" | "access";
 
+/**
+ * A time as camctl holds it: ISO 8601 UTC, whole seconds, trailing Z, a four-digit year
+ * (0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z), e.g. "2026-11-27T14:37:25Z". Only the readers
+ * of outside times make one (isoFromUnix, isoFromDateTime, and through them the socket, XMPP and
+ * plan readers), each refusing or nulling anything else where it comes in; renderers and filters
+ * format and compute with it and never check it again.
+ */
+export type IsoUtc = string & { readonly __isoUtc: unique symbol };
+
 export interface UserAgent {
   software: string | null;
   version: string | null;
@@ -16,10 +25,10 @@ export interface ClientRecord {
   id: string;
   type: ClientType;
   connected: boolean;
-  /** ISO 8601 UTC with trailing Z, or null. */
-  firstSeen: string | null;
-  lastSeen: string | null;
-  expires: string | null;
+  /** Absent (null) when the server did not say, or said something that is not such a time. */
+  firstSeen: IsoUtc | null;
+  lastSeen: IsoUtc | null;
+  expires: IsoUtc | null;
   /** Every authentication method the server reported, by name, sorted. */
   auth: string[];
   userAgent: UserAgent;
@@ -91,13 +100,25 @@ const MIN_ISO_SECONDS = -62167219200;
 const MAX_ISO_SECONDS = 253402300799;
 
 /**
- * Unix seconds (number or numeric string) -> ISO 8601 UTC without milliseconds, or null when there
- * is no such time or it has no four-digit year (e.g. 1e300, year 10000), on every transport alike.
+ * Unix seconds (number or numeric string) -> IsoUtc (fractions dropped), or null when there is no
+ * such time or it has no four-digit year (e.g. 1e300, year 10000), on every transport alike.
+ * The one place an IsoUtc is made.
  */
-export function isoFromUnix(value: unknown): string | null {
+export function isoFromUnix(value: unknown): IsoUtc | null {
   const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isFinite(n)) return null;
   const seconds = Math.floor(n);
   if (seconds < MIN_ISO_SECONDS || seconds > MAX_ISO_SECONDS) return null;
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") as IsoUtc;
+}
+
+/**
+ * An ISO 8601 date-time in the XEP-0082 profile (date, T, time with seconds, optional fraction,
+ * Z or an offset) -> IsoUtc, or null for anything else: no zone (which Date.parse would read in
+ * the machine's local time), no seconds, other date forms, years outside 0000-9999.
+ */
+export function isoFromDateTime(text: string): IsoUtc | null {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(text)) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : isoFromUnix(ms / 1000);
 }

@@ -29,7 +29,7 @@ import os from "node:os";
 import path from "node:path";
 import { CamError } from "./errors.js";
 import type { ClientFilter, HostClientRecord } from "./filters.js";
-import type { ClientRecord, ClientType, TransportName } from "./model.js";
+import { isoFromDateTime, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "./model.js";
 import { renderJsonLine } from "./render/json.js";
 import { displaySafe } from "./text/untrusted.js";
 import { comparableJid } from "./validate.js";
@@ -369,7 +369,8 @@ export async function* scanPlanText(chunks: AsyncIterable<string>, file: string)
 
 const isStr = (v: unknown): v is string => typeof v === "string";
 const isStrOrNull = (v: unknown): v is string | null => v === null || typeof v === "string";
-const isIsoOrNull = (v: unknown) => v === null || (typeof v === "string" && !Number.isNaN(Date.parse(v)));
+/** A plan entry's time: null, or an ISO 8601 date-time read into an IsoUtc; undefined when it is neither. */
+const planTime = (v: unknown): IsoUtc | null | undefined => (v === null ? null : typeof v === "string" ? (isoFromDateTime(v) ?? undefined) : undefined);
 
 /** The item as a PlanItem, or a sentence saying what is wrong with it. */
 function checkItem(v: unknown): PlanItem | string {
@@ -380,11 +381,12 @@ function checkItem(v: unknown): PlanItem | string {
   const e = o.entry as Record<string, unknown> | null;
   if (!e || typeof e !== "object" || Array.isArray(e)) return `item ${o.id} has no entry`;
   const ua = e.userAgent as Record<string, unknown> | null;
+  const [firstSeen, lastSeen, expires] = [planTime(e.firstSeen), planTime(e.lastSeen), planTime(e.expires)];
   const ok =
     e.id === o.id &&
     (e.type === "session" || e.type === "access") &&
     typeof e.connected === "boolean" &&
-    isIsoOrNull(e.firstSeen) && isIsoOrNull(e.lastSeen) && isIsoOrNull(e.expires) &&
+    firstSeen !== undefined && lastSeen !== undefined && expires !== undefined &&
     Array.isArray(e.auth) && e.auth.every(isStr) &&
     !!ua && typeof ua === "object" &&
     ["software", "version", "softwareId", "uri", "device"].every((k) => isStrOrNull(ua[k])) &&
@@ -394,9 +396,9 @@ function checkItem(v: unknown): PlanItem | string {
     id: e.id as string,
     type: e.type as ClientType,
     connected: e.connected as boolean,
-    firstSeen: e.firstSeen as string | null,
-    lastSeen: e.lastSeen as string | null,
-    expires: e.expires as string | null,
+    firstSeen,
+    lastSeen,
+    expires,
     auth: e.auth as string[],
     userAgent: {
       software: ua!.software as string | null,

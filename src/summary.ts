@@ -1,6 +1,7 @@
 // `--summary` of a host-wide listing: counts by software, auth method, type and last-seen age,
 // accumulated record by record so a streamed listing never has to be held in memory.
 import type { HostClientRecord } from "./filters.js";
+import type { IsoUtc } from "./model.js";
 
 /** Last-seen age buckets, in order; "never" is an entry that was never seen (e.g. an unused grant). */
 export const AGE_BUCKETS = ["< 7 d", "< 30 d", "< 90 d", "older", "never"] as const;
@@ -22,7 +23,7 @@ export const NO_SOFTWARE = "(none)";
 
 const DAY_MS = 86_400_000;
 
-export function ageBucket(lastSeen: string | null, now: Date): AgeBucket {
+export function ageBucket(lastSeen: IsoUtc | null, now: Date): AgeBucket {
   if (lastSeen === null) return "never";
   const age = now.getTime() - Date.parse(lastSeen);
   if (age < 7 * DAY_MS) return "< 7 d";

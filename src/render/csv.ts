@@ -14,7 +14,6 @@
 import type { ClientList, ClientRecord } from "../model.js";
 import type { ClientRow } from "./clients.js";
 import { displaySafe } from "../text/untrusted.js";
-import { normalizeIso } from "./time.js";
 
 export const CSV_COLUMNS = [
   "id",
@@ -48,16 +47,15 @@ export function csvRow(fields: readonly string[]): string {
 }
 
 const orEmpty = (value: string | null): string => value ?? "";
-const time = (iso: string | null): string => (iso === null ? "" : (normalizeIso(iso) ?? iso));
 
 function row(c: ClientRecord): string[] {
   return [
     c.id,
     c.type,
     c.connected ? "true" : "false",
-    time(c.firstSeen),
-    time(c.lastSeen),
-    time(c.expires),
+    orEmpty(c.firstSeen),
+    orEmpty(c.lastSeen),
+    orEmpty(c.expires),
     c.auth.join(";"),
     orEmpty(c.userAgent.software),
     orEmpty(c.userAgent.version),

@@ -21,10 +21,10 @@
 // other than the caps.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { ClientList, ClientRecord } from "../model.js";
+import type { ClientList, ClientRecord, IsoUtc } from "../model.js";
 import { displaySafe } from "../text/untrusted.js";
 import type { ClientRow } from "./clients.js";
-import { humanTimeForms, isoTime } from "./time.js";
+import { humanTimeForms } from "./time.js";
 import { displayWidth, truncateToWidth } from "./width.js";
 
 export interface TableOptions {
@@ -105,9 +105,9 @@ function softwareText(c: ClientRecord): string | null {
 function columnSpecs(o: TableOptions): ColumnSpec[] {
   /** An untrusted value, or a dim "-" when absent. */
   const value = (v: string | null, cap: number): Cell => (v === null || v === "" ? NULL_CELL : cell(displaySafe(v), "plain", cap));
-  const time = (iso: string | null): Cell => {
+  const time = (iso: IsoUtc | null): Cell => {
     if (iso === null) return NULL_CELL;
-    if (!o.tty) return cell(isoTime(iso) ?? "-", "plain", 40);
+    if (!o.tty) return cell(iso);
     const { full, compact } = humanTimeForms(iso, o.now);
     return { ...cell(full, "plain", 40), compact: cell(compact, "plain", 40) };
   };

@@ -3,8 +3,11 @@
 // Everything is in UTC, like the server's data and the JSON output: the clock and date shown
 // next to a relative time ("3 min ago (14:37)") are UTC, so a table, a CSV file and a log line
 // from the server always agree, whatever the TZ of the machine camctl runs on.
+//
+// Times come as IsoUtc (model.ts), checked where they were read: they are formatted here, never
+// checked again. Their absolute form is the IsoUtc itself.
 
-import { displaySafe } from "../text/untrusted.js";
+import type { IsoUtc } from "../model.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -14,35 +17,7 @@ const YEAR = 365.25 * DAY;
 
 const MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/**
- * ISO 8601 date-time with an explicit zone. Anything else (which Date.parse would read in the
- * machine's local time, or guess at) is not treated as a time but shown as it came.
- */
-const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/;
-
-/** Milliseconds since the epoch, or undefined when `iso` is not an ISO date-time. */
-function parse(iso: string): number | undefined {
-  if (!ISO_DATE_TIME.test(iso)) return undefined;
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
-
-/** `2026-11-27T14:37:25Z`, or undefined when `iso` is not a date. */
-export function normalizeIso(iso: string): string | undefined {
-  const ms = parse(iso);
-  if (ms === undefined) return undefined;
-  const full = new Date(ms).toISOString(); // 2026-11-27T14:37:25.000Z, or +275760-... for far years
-  return full.length === 24 ? full.slice(0, 19) + "Z" : full.replace(/\.\d{3}Z$/, "Z");
-}
-
-/** The stable absolute form for pipes and non-terminal tables; null stays null. */
-export function isoTime(iso: string | null): string | null {
-  if (iso === null) return null;
-  // An unparsable value from the server is shown as it came, made safe.
-  return normalizeIso(iso) ?? displaySafe(iso);
-}
 
 function relative(ms: number, now: number): string {
   const diff = now - ms;
@@ -74,21 +49,14 @@ function anchor(ms: number, now: number): string {
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
 }
 
-/** "3 min ago", "5 h ago", "12 days ago", "in 3 days", "just now". */
-export function relativeTime(iso: string, now: Date): string {
-  const ms = parse(iso);
-  return ms === undefined ? displaySafe(iso) : relative(ms, now.getTime());
-}
-
 /** "3 min ago (14:37)", "5 h ago (Nov 27 09:12)", "in 3 days (2026-11-30)"; `-` for null. */
-export function humanTime(iso: string | null, now: Date): string {
+export function humanTime(iso: IsoUtc | null, now: Date): string {
   return iso === null ? "-" : humanTimeForms(iso, now).full;
 }
 
-/** Both forms at once for the table: `full` as humanTime, `compact` as relativeTime. */
-export function humanTimeForms(iso: string, now: Date): { full: string; compact: string } {
-  const ms = parse(iso);
-  if (ms === undefined) return { full: displaySafe(iso), compact: displaySafe(iso) };
+/** Both forms at once for the table: `full` as humanTime, `compact` the relative part alone ("3 min ago"). */
+export function humanTimeForms(iso: IsoUtc, now: Date): { full: string; compact: string } {
+  const ms = Date.parse(iso);
   const compact = relative(ms, now.getTime());
   return { full: `${compact} (${anchor(ms, now.getTime())})`, compact };
 }

@@ -2,7 +2,7 @@
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
 import { CamError, ServerFault } from "../errors.js";
-import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type RevokeReport } from "../model.js";
+import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../model.js";
 import type { ClientSource, HostScan } from "../source.js";
 import type { ScanProgress } from "../progress.js";
 import type { ClientFilter, HostClientRecord } from "../filters.js";
@@ -78,10 +78,8 @@ export function clientFromSocket(raw: unknown[]): ClientRecord {
 }
 
 /** "2026-11-01T10:00:00Z" -> "1793527200" (what the Lua compares first-seen times by). */
-function secondsText(iso: string | null): string | null {
-  if (iso === null) return null;
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : null;
+function secondsText(iso: IsoUtc | null): string | null {
+  return iso === null ? null : String(Date.parse(iso) / 1000);
 }
 
 const PROGRESS_MS = 100;

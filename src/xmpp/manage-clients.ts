@@ -7,7 +7,7 @@
 // parses the answers into ClientRecords and turns error replies into CamErrors.
 import xml, { type Element } from "@xmpp/xml";
 import { CamError, ServerFault } from "../errors.js";
-import { emptyUserAgent, isoFromUnix, type ClientRecord, type RevokeReport } from "../model.js";
+import { emptyUserAgent, isoFromDateTime, type ClientRecord, type IsoUtc, type RevokeReport } from "../model.js";
 import { excerpt, msg, type SafeText } from "../text/untrusted.js";
 
 export const NS_MANAGE_CLIENTS = "xmpp:prosody.im/protocol/manage-clients";
@@ -61,14 +61,9 @@ export function parseRevoked(result: Element): { done: RevokeReport["done"]; aft
   };
 }
 
-/** XEP-0082 date-time -> ISO 8601 UTC with Z and without fractions (the form camctl prints), or null. */
-export function isoFromXmppTime(text: string | null | undefined): string | null {
-  if (text === null || text === undefined) return null;
-  const s = text.trim();
-  // Only the XEP-0082 profile: a date, T, a time, optional fraction, Z or an offset.
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s)) return null;
-  const ms = Date.parse(s);
-  return Number.isNaN(ms) ? null : isoFromUnix(ms / 1000);
+/** A XEP-0082 date-time as the server sent it (surrounding blanks allowed) -> IsoUtc, or null. */
+export function isoFromXmppTime(text: string | null | undefined): IsoUtc | null {
+  return text === null || text === undefined ? null : isoFromDateTime(text.trim());
 }
 
 function childText(el: Element, name: string, ns: string | undefined): string | null {

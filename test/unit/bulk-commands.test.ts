@@ -13,6 +13,7 @@ import type { LockoutReport, LockoutRequest } from "../../src/lockout.js";
 import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
 import type { ClientSource, HostScan } from "../../src/source.js";
 import { fakeIO } from "../helpers/fake-io.js";
+import { iso } from "../helpers/iso.js";
 
 const HOST = "example.com";
 
@@ -20,7 +21,7 @@ function rec(account: string, id: string, o: Partial<ClientRecord> & { software?
   const { software = "Evil Client", ...rest } = o;
   return {
     account, id, type: id.startsWith("grant/") ? "access" : "session", connected: false,
-    firstSeen: "2026-10-01T00:00:00Z", lastSeen: "2026-11-20T00:00:00Z", expires: null, auth: id.startsWith("grant/") ? ["grant"] : ["password"],
+    firstSeen: iso("2026-10-01T00:00:00Z"), lastSeen: iso("2026-11-20T00:00:00Z"), expires: null, auth: id.startsWith("grant/") ? ["grant"] : ["password"],
     userAgent: { software, version: null, softwareId: null, uri: null, device: null }, permission: null,
     ...rest,
   };
@@ -225,8 +226,8 @@ test("--timeout bounds each item, not the whole run", async () => {
 
 test("--keep-newest leaves each account's newest matching clients out of the plan", async () => {
   const s = new FakeSource([
-    rec("a@example.com", "client/old", { lastSeen: "2025-01-01T00:00:00Z" }),
-    rec("a@example.com", "client/new", { lastSeen: "2026-11-01T00:00:00Z" }),
+    rec("a@example.com", "client/old", { lastSeen: iso("2025-01-01T00:00:00Z") }),
+    rec("a@example.com", "client/new", { lastSeen: iso("2026-11-01T00:00:00Z") }),
     rec("a@example.com", "client/never", { lastSeen: null }),
     rec("b@example.com", "client/only"),
   ]);

@@ -11,11 +11,12 @@ import { VERSION } from "../../src/version.js";
 import { interruptHint } from "../../src/cli.js";
 import { readFileSync } from "node:fs";
 import { fakeIO } from "../helpers/fake-io.js";
+import { iso } from "../helpers/iso.js";
 
 function client(id: string, software: string | null = null): ClientRecord {
   return {
     id, type: id.startsWith("grant/") ? "access" : "session", connected: false,
-    firstSeen: "2026-11-01T10:00:00Z", lastSeen: "2026-11-27T10:00:00Z", expires: null, auth: ["password"],
+    firstSeen: iso("2026-11-01T10:00:00Z"), lastSeen: iso("2026-11-27T10:00:00Z"), expires: null, auth: ["password"],
     userAgent: { software, version: null, softwareId: null, uri: null, device: null }, permission: null,
   };
 }

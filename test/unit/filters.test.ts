@@ -15,11 +15,12 @@ import {
   type HostClientRecord,
   type RawFilterOptions,
 } from "../../src/filters.js";
+import type { IsoUtc } from "../../src/model.js";
+import { isoAt as iso } from "../helpers/iso.js";
 
 const NOW = new Date("2026-11-27T12:00:00Z");
 const NOW_S = NOW.getTime() / 1000;
 const DAY = 86400;
-const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 function rec(o: Partial<HostClientRecord> & { software?: string | null; version?: string | null } = {}): HostClientRecord {
   const { software = "Gajim", version = null, ...rest } = o;
@@ -99,7 +100,7 @@ test("last seen: before includes never-seen, after excludes it; the boundary sec
 
 test("expiry filters look at grants' expiry only where there is one", () => {
   const t = NOW_S + 30 * DAY;
-  const grant = (expires: string | null) => rec({ id: "grant/g", type: "access", auth: ["grant"], expires });
+  const grant = (expires: IsoUtc | null) => rec({ id: "grant/g", type: "access", auth: ["grant"], expires });
   assert.ok(matchesFilter(grant(iso(t - 1)), only({ expiresBefore: t })));
   assert.ok(!matchesFilter(grant(iso(t)), only({ expiresBefore: t })));
   assert.ok(!matchesFilter(grant(null), only({ expiresBefore: t })));

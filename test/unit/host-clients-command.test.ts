@@ -8,6 +8,7 @@ import type { ClientList, ClientRecord } from "../../src/model.js";
 import type { ClientSource, HostScan } from "../../src/source.js";
 import type { PreparedSource } from "../../src/transport.js";
 import { fakeIO } from "../helpers/fake-io.js";
+import { iso } from "../helpers/iso.js";
 
 function rec(account: string, id: string, o: Partial<ClientRecord> = {}): HostClientRecord {
   return {
@@ -15,8 +16,8 @@ function rec(account: string, id: string, o: Partial<ClientRecord> = {}): HostCl
     id,
     type: "session",
     connected: false,
-    firstSeen: "2026-11-01T10:00:00Z",
-    lastSeen: "2026-11-20T10:00:00Z",
+    firstSeen: iso("2026-11-01T10:00:00Z"),
+    lastSeen: iso("2026-11-20T10:00:00Z"),
     expires: null,
     auth: ["password"],
     userAgent: { software: "Gajim", version: null, softwareId: null, uri: null, device: null },

@@ -9,6 +9,7 @@ import { CamError, exitCodeFor } from "../../src/errors.js";
 import type { HostClientRecord } from "../../src/filters.js";
 import { NO_FILTER } from "../../src/filters.js";
 import { PlanReader, PlanWriter, keepNewest, planFilters, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/plan.js";
+import { iso } from "../helpers/iso.js";
 
 const HEADER: PlanHeader = {
   format: PLAN_FORMAT,
@@ -23,7 +24,7 @@ const HEADER: PlanHeader = {
 function rec(account: string, id: string, lastSeen: string | null = "2026-11-01T00:00:00Z", software = "Evil \u202e Client \"x\"\n"): HostClientRecord {
   return {
     account, id, type: id.startsWith("grant/") ? "access" : "session", connected: false,
-    firstSeen: "2026-10-01T00:00:00Z", lastSeen, expires: null, auth: ["password"],
+    firstSeen: iso("2026-10-01T00:00:00Z"), lastSeen: iso(lastSeen), expires: null, auth: ["password"],
     userAgent: { software, version: null, softwareId: null, uri: null, device: "phone" }, permission: null,
   };
 }
@@ -99,6 +100,17 @@ test("the layout does not matter: reformatted (other key order, other indentatio
   }
 });
 
+test("an entry's times are read once into the form camctl lists them in", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  const items = [rec("a@example.com", "client/1")].map(planItem);
+  await writePlan(file, items);
+  const edited = path.join(dir, "edited.json");
+  fs.writeFileSync(edited, fs.readFileSync(file, "utf8").replace('"firstSeen":"2026-10-01T00:00:00Z"', '"firstSeen":"2026-10-01T02:00:00.5+02:00"'));
+  const { items: read } = await readAll(edited);
+  assert.deepEqual(read, items);
+});
+
 test("the scanner hands over values across chunk boundaries, one character at a time", async () => {
   const text = JSON.stringify({ format: "x", items: [{ a: "}]\\\"{[" }, { b: [1, 2, { c: null }] }], count: 2, t: true, n: -1.5 });
   async function* oneByOne() {
@@ -135,6 +147,9 @@ test("refused: cut short, wrong count, not a plan, newer version, foreign accoun
   await variant("foreign.json", full.replace('"account":"a@example.com"', '"account":"a@elsewhere.org"'), /accounts on elsewhere\.org/);
   await variant("entry.json", full.replace('"type":"session"', '"type":"weird"'), /not a client as camctl lists it/);
   await variant("ids.json", full.replace('"id":"client/1","entry"', '"id":"client/9","entry"'), /not a client as camctl lists it/);
+  for (const [name, time] of [["time-text", "soon\u001b[2J"], ["time-number", "1"], ["time-nozone", "2026-10-01T00:00:00"], ["time-type", 1790000000]] as const) {
+    await variant(`${name}.json`, full.replace('"firstSeen":"2026-10-01T00:00:00Z"', `"firstSeen":${JSON.stringify(time)}`), /not a client as camctl lists it/);
+  }
   await variant("trailing.json", full + "{}", /more after the plan/);
   await variant("array.json", "[1,2]", /expected a JSON object/);
   await variant("huge.json", `{"format": "${"x".repeat(2 * 1024 * 1024)}"}`, /larger than camctl reads/);

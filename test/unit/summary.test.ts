@@ -6,9 +6,10 @@ import { SummaryBuilder, ageBucket } from "../../src/summary.js";
 import { renderSummaryText } from "../../src/render/summary.js";
 import { formatProgress, progressLine } from "../../src/progress.js";
 import { fakeIO } from "../helpers/fake-io.js";
+import { isoAt } from "../helpers/iso.js";
 
 const NOW = new Date("2026-11-27T12:00:00Z");
-const daysAgo = (d: number) => new Date(NOW.getTime() - d * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+const daysAgo = (d: number) => isoAt((NOW.getTime() - d * 86_400_000) / 1000);
 
 function rec(account: string, software: string | null, auth: string[], lastSeenDays: number | null, type: "session" | "access" = "session"): HostClientRecord {
   return {

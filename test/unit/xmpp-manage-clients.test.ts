@@ -19,6 +19,7 @@ import {
   unsupportedError,
 } from "../../src/xmpp/manage-clients.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
+import { iso } from "../helpers/iso.js";
 
 
 const README_REPLY = `<iq id="p" to="mattj-gajim@auth2.superxmpp.com/gajim.UYJKBHKT" type="result" xmlns="jabber:client">
@@ -107,7 +108,7 @@ test("elements of another namespace are not taken for the protocol's", () => {
 test("times: only XEP-0082 date-times are accepted", () => {
   assert.equal(isoFromXmppTime("2023-04-06T14:26:08Z"), "2023-04-06T14:26:08Z");
   assert.equal(isoFromXmppTime(" 2023-04-06T14:26:08-01:30 "), "2023-04-06T15:56:08Z");
-  for (const bad of ["", "yesterday", "1680791168", "2023-04-06", "2023-04-06T14:26:08", null, undefined]) {
+  for (const bad of ["", "yesterday", "1680791168", "2023-04-06", "2023-04-06T14:26:08", "2023-04-06T14:26:08Z\u001b[2J", "10000-01-01T00:00:00Z", null, undefined]) {
     assert.equal(isoFromXmppTime(bad), null, String(bad));
   }
 });
@@ -187,7 +188,7 @@ test("auth names: bearer-token and grant are one method; unknown names are kept 
 
 test("the companion's complete revoke: request and answer", () => {
   const expected = {
-    id: `client/"a"/<b>`, type: "session" as const, connected: true, firstSeen: "2026-11-01T10:00:00Z", lastSeen: null, expires: null, auth: ["password"],
+    id: `client/"a"/<b>`, type: "session" as const, connected: true, firstSeen: iso("2026-11-01T10:00:00Z"), lastSeen: null, expires: null, auth: ["password"],
     userAgent: { software: "Gajim", version: null, softwareId: null, uri: null, device: null }, permission: null,
   };
   assert.equal(

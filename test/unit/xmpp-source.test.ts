@@ -14,6 +14,7 @@ import { CamState } from "../../src/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 import { revokeExitCode } from "../../src/render/revoke.js";
 import type { ClientRecord } from "../../src/model.js";
+import { iso } from "../helpers/iso.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
 const grantRecord = (id: string): ClientRecord => ({
@@ -141,7 +142,7 @@ function realClient(e: Entry): string {
 const realList = (...entries: Entry[]) => `<iq type="result"><clients xmlns="${MC}">${entries.map(realClient).join("")}</clients></iq>`;
 
 const record = (e: Entry): ClientRecord => ({
-  id: e.id, type: e.id.startsWith("grant/") ? "access" : "session", connected: e.connected ?? false, firstSeen: e.firstSeen ?? T, lastSeen: T, expires: null,
+  id: e.id, type: e.id.startsWith("grant/") ? "access" : "session", connected: e.connected ?? false, firstSeen: iso(e.firstSeen ?? T), lastSeen: iso(T), expires: null,
   auth: e.auth ?? ["password"], userAgent: { software: e.software ?? null, version: null, softwareId: null, uri: null, device: e.device ?? null }, permission: null,
 });
 
