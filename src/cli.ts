@@ -43,7 +43,10 @@ Examples:
   camctl user revoke_client alice@example.com grant/HjEEr45_LQr --yes
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
   camctl host clients example.com --last-seen-before 90d -o ndjson
+  camctl host revoke example.com --software 'Evil Client' --dry-run
+  camctl user lockout mallory@example.com --disable
   camctl --ssh prosody-admin@xmpp.example.com host clients example.com -o ndjson
+  camctl --context prod,staging user clients alice@example.com
   camctl --all-contexts doctor --json
 
 Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, CAMCTL_CONTEXT, CAMCTL_CONFIG,

@@ -6,9 +6,13 @@ import type { Deps } from "./deps.js";
 const SHELLS = ["bash", "zsh", "fish"] as const;
 type Shell = (typeof SHELLS)[number];
 
+type OptionInfo = { flags: string[]; takesValue: boolean; choices: string[]; description: string };
+
 interface Leaf {
   path: string[];
-  options: { flags: string[]; takesValue: boolean; choices: string[]; description: string }[];
+  options: OptionInfo[];
+  /** The values of its positional arguments that have a fixed set (`completion <shell>`). */
+  argumentChoices: string[];
 }
 
 function leaves(cmd: Command, path: string[] = []): Leaf[] {
@@ -19,7 +23,10 @@ function leaves(cmd: Command, path: string[] = []): Leaf[] {
     for (const name of names) {
       const p = [...path, name];
       if ((sub.commands as Command[]).length > 0) out.push(...leaves(sub, p));
-      else out.push({ path: p, options: (sub.options as Option[]).map(describeOption) });
+      else {
+        const argumentChoices = sub.registeredArguments.flatMap((a) => a.argChoices ?? []);
+        out.push({ path: p, options: (sub.options as Option[]).map(describeOption), argumentChoices });
+      }
     }
   }
   return out;
@@ -35,34 +42,56 @@ const groups = (cmd: Command): string[] => (cmd.commands as Command[]).map((c) =
 /** The command groups (user, host, ...): commands that have subcommands of their own. */
 const commandGroups = (program: Command): Command[] => (program.commands as Command[]).filter((c) => (c.commands as Command[]).length > 0);
 
+/** `case "$prev"` lines that complete the value of each option that takes one. */
+function valueCases(options: OptionInfo[]): string {
+  return options
+    .filter((o) => o.takesValue)
+    .map((o) => `      ${o.flags.join("|")}) COMPREPLY=($(compgen ${o.choices.length ? `-W "${o.choices.join(" ")}"` : "-f"} -- "$cur")); return ;;`)
+    .join("\n");
+}
+
 function bash(program: Command): string {
+  const programOptions = (program.options as Option[]).map(describeOption);
+  const groupNames = commandGroups(program).map((g) => g.name());
+  // Options whose next word is their value, not a command word (`camctl --context prod host …`).
+  const valueFlags = [...new Set([...programOptions, ...leaves(program).flatMap((l) => l.options)].filter((o) => o.takesValue).flatMap((o) => o.flags))];
   const cases = leaves(program)
     .map((l) => {
       const opts = l.options.flatMap((o) => o.flags).join(" ");
-      const valueCases = l.options
-        .filter((o) => o.takesValue)
-        .map((o) => `      ${o.flags.join("|")}) COMPREPLY=($(compgen ${o.choices.length ? `-W "${o.choices.join(" ")}"` : "-f"} -- "$cur")); return ;;`)
-        .join("\n");
-      return `    "${l.path.join(" ")}")\n      case "$prev" in\n${valueCases}\n      esac\n      COMPREPLY=($(compgen -W "${opts}" -- "$cur")); return ;;`;
+      const args = l.argumentChoices.length ? `      [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "${l.argumentChoices.join(" ")}" -- "$cur")); return; }\n` : "";
+      return `    "${l.path.join(" ")}")\n      case "$prev" in\n${valueCases(l.options)}\n      esac\n${args}      COMPREPLY=($(compgen -W "${opts}" -- "$cur")); return ;;`;
     })
     .join("\n");
   const groupCases = commandGroups(program)
     .map((g) => `    ${g.name()}) COMPREPLY=($(compgen -W "${groups(g).join(" ")}" -- "$cur")); return ;;`)
     .join("\n");
+  const topWords = [...new Set([...groups(program), ...programOptions.flatMap((o) => o.flags), "--help", "--version"])];
   return `# bash completion for camctl; load with: source <(camctl completion bash)
 _camctl() {
-  local cur prev words=()
+  local cur prev words=() key i w
   cur="\${COMP_WORDS[COMP_CWORD]}"; prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  local w
-  for w in "\${COMP_WORDS[@]:1:COMP_CWORD-1}"; do [[ $w != -* ]] && words+=("$w"); done
-  case "\${words[0]} \${words[1]}" in
+  # The command words so far: options and the values of options that take one are skipped.
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    w="\${COMP_WORDS[i]}"
+    case "$w" in
+      ${valueFlags.join("|")}) ((i++)) ;;
+      -*) ;;
+      *) words+=("$w") ;;
+    esac
+  done
+  key="\${words[0]}"
+  case "\${words[0]}" in ${groupNames.join("|")}) key="\${words[0]} \${words[1]}" ;; esac
+  case "$key" in
 ${cases}
   esac
   case "\${words[0]}" in
 ${groupCases}
-    completion) COMPREPLY=($(compgen -W "${SHELLS.join(" ")}" -- "$cur")); return ;;
   esac
-  COMPREPLY=($(compgen -W "${groups(program).join(" ")} --help --version" -- "$cur"))
+  # Before the command: options that choose the server(s) may stand here too.
+  case "$prev" in
+${valueCases(programOptions)}
+  esac
+  COMPREPLY=($(compgen -W "${topWords.join(" ")}" -- "$cur"))
 }
 complete -o default -F _camctl camctl
 `;
@@ -79,6 +108,8 @@ ${bash(program).split("\n").slice(1).join("\n")}`;
 function fish(program: Command): string {
   const lines = ["# fish completion for camctl; load with: camctl completion fish | source", "complete -c camctl -f"];
   lines.push(`complete -c camctl -n "__fish_use_subcommand" -a "${groups(program).join(" ")}"`);
+  // Options that choose the server(s) may stand before the command too.
+  for (const o of (program.options as Option[]).map(describeOption)) lines.push(fishOption("__fish_use_subcommand", o));
   for (const g of commandGroups(program)) {
     const subs = groups(g).join(" ");
     lines.push(`complete -c camctl -n "__fish_seen_subcommand_from ${g.name()}; and not __fish_seen_subcommand_from ${subs}" -a "${subs}"`);
@@ -87,15 +118,17 @@ function fish(program: Command): string {
   for (const l of leaves(program)) {
     // Every word of the path: `user clients` and `host clients` have different options.
     const cond = l.path.map((word) => `__fish_seen_subcommand_from ${word}`).join("; and ");
-    for (const o of l.options) {
-      const parts = [`complete -c camctl -n "${cond}"`];
-      for (const f of o.flags) parts.push(f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
-      if (o.takesValue) parts.push(o.choices.length ? `-x -a "${o.choices.join(" ")}"` : "-r -F");
-      parts.push(`-d ${JSON.stringify(o.description)}`);
-      lines.push(parts.join(" "));
-    }
+    for (const o of l.options) lines.push(fishOption(cond, o));
   }
   return lines.join("\n") + "\n";
+}
+
+function fishOption(condition: string, o: OptionInfo): string {
+  const parts = [`complete -c camctl -n "${condition}"`];
+  for (const f of o.flags) parts.push(f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
+  if (o.takesValue) parts.push(o.choices.length ? `-x -a "${o.choices.join(" ")}"` : "-r -F");
+  parts.push(`-d ${JSON.stringify(o.description)}`);
+  return parts.join(" ");
 }
 
 export function register(program: Command, deps: Deps): void {

@@ -44,6 +44,16 @@ test("bash completes commands, subcommands, options and --output values", async 
   assert.equal(complete(["camctl", "user", "revoke-client", "a@b.c", "grant/x", "--dr"]), "--dry-run");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--tls", "d"]), "direct");
   assert.equal(complete(["camctl", "completion", "f"]), "fish");
+  // A command without a group (doctor), with and without its host arguments.
+  assert.equal(complete(["camctl", "doctor", "--js"]), "--json");
+  assert.equal(complete(["camctl", "doctor", "example.com", "--all-c"]), "--all-contexts");
+  assert.equal(complete(["camctl", "config", ""]), "list current use path");
+  // Options that choose the server may stand before the command; their values are not commands.
+  assert.equal(complete(["camctl", "--ssh-r"]), "--ssh-route");
+  assert.equal(complete(["camctl", "--ssh-route", ""]), "forward exec sudo");
+  assert.equal(complete(["camctl", "--context", "prod", ""]).split(" ").slice(0, 5).join(" "), "user host doctor config completion");
+  assert.equal(complete(["camctl", "--context", "prod", "host", ""]), "clients revoke apply");
+  assert.equal(complete(["camctl", "--ssh", "ops@xmpp.example.com", "host", "clients", "example.com", "--summ"]), "--summary");
 });
 
 for (const shell of ["bash", "zsh", "fish"] as const) {
@@ -71,6 +81,7 @@ test("fish script: every line is a comment or a complete -c camctl command with 
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and __fish_seen_subcommand_from clients" -l last-seen-before -r/);
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients revoke apply" -a "clients revoke apply"/);
   assert.doesNotMatch(fish, /subcommand_from user; and __fish_seen_subcommand_from clients" -l last-seen-before/);
+  assert.match(fish, /complete -c camctl -n "__fish_use_subcommand" -l ssh-route -x -a "forward exec sudo"/);
   for (const line of fish.trimEnd().split("\n")) {
     if (line.startsWith("#")) continue;
     assert.match(line, /^complete -c camctl( |$)/, line);

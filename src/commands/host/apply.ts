@@ -26,11 +26,19 @@ now a different client is reported and not touched, so a plan can be applied
 again safely: what was revoked the first time is reported as gone.
 --dry-run prints the plan's items. On a terminal camctl shows a summary and
 asks (above ${TYPE_NAME_ABOVE} items you type the host name); otherwise --yes is required.
-Give --socket or --jid as for any command: the plan does not choose the
-transport.
+Give --socket, --jid, --ssh or --context as for any command: the plan does
+not choose the server.
 
 Exit codes as for host revoke: 0 every item revoked or gone; 7 some clients
-can still sign in with their account's password; 9 some items failed.`;
+can still sign in with their account's password; 9 some items failed; 3 the
+connection was lost (apply the same plan again to finish). --timeout bounds
+each item.
+
+Examples:
+  camctl host apply prune.json --dry-run
+  camctl host apply prune.json
+  camctl host apply evil.json --yes -o ndjson > outcomes.ndjson
+  camctl --context prod host apply prune.prod.json`;
 
 export function register(host: Command, deps: Deps): void {
   const cmd = host

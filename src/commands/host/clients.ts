@@ -25,7 +25,7 @@ One row per (account, client) for every account of <host>; the record is
 \`user clients\`'s plus "account". Filters combine (all must match);
 --auth given twice matches either method. <when> is a duration back from
 now (90d, 12h, 30m, 2w) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z;
-UTC unless it says otherwise).
+UTC unless it says otherwise); for a bound in the future give a date.
 
 Examples:
   camctl host clients example.com --last-seen-before 90d -o ndjson
@@ -43,7 +43,13 @@ While it runs, a progress line (accounts scanned / total, rate, time left)
 is drawn on stderr when stderr is a terminal.
 
 --timeout bounds the wait for each batch of the scan, not the whole scan:
-a host of any size can be listed as long as the server keeps answering.`;
+a host of any size can be listed as long as the server keeps answering.
+
+Over XMPP (--jid) this needs an account the server's roles allow (default
+prosody:admin) and the companion module mod_client_management_admin on the
+host; camctl pages through the host (XEP-0059) and --timeout bounds each
+page. With several contexts (--context a,b or --all-contexts) every record
+gets "context" and each context's status follows on stderr.`;
 
 export function register(host: Command, deps: Deps): void {
   const cmd = host

@@ -52,9 +52,14 @@ different client is reported and not touched. Outcomes stream as they come
 (-o ndjson: one record per line), then a summary.
 
 Exit codes: 0 every item revoked or gone; 7 some clients can still sign in
-with their account's password; 9 some items failed (see their reason).
+with their account's password; 9 some items failed (see their reason); 3 the
+connection was lost (the run stops). --timeout bounds each item.
 Running it again (or \`host apply\` with the same plan) finishes an
 interrupted run and revokes nothing twice.
+
+With several contexts (--context a,b or --all-contexts), --dry-run and
+--plan-out work on each (one plan file per context: prune.prod.json, ...);
+revoking on all of them at once needs --all-contexts --yes.
 
 Examples:
   camctl host revoke example.com --software 'Evil Client' --dry-run

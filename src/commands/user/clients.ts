@@ -12,13 +12,25 @@ export interface ClientsOptions extends CommonOptions {
   jid: string;
 }
 
+const USER_CLIENTS_HELP = `
+Over the admin socket (default; --ssh for a remote server) any account; over
+XMPP (--jid) the login account itself, or any account for an admin when the
+server runs the companion module mod_client_management_admin.
+
+Examples:
+  camctl user clients alice@example.com
+  camctl user clients alice@example.com -o ndjson | jq -r .id
+  camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
+  camctl user clients bob@example.com --jid admin@example.com --password-file ~/.admin.pw
+  camctl --context prod,staging user clients alice@example.com`;
+
 export function register(user: Command, deps: Deps): void {
   addFanoutOptions(addCommonOptions(
     user
       .command("clients")
       .description("list the clients (apps, devices, grants, tokens) that have access to an account")
       .argument("<jid>", "the account, e.g. alice@example.com"),
-  )).action(async (jid: string, raw: Record<string, unknown>) => {
+  )).addHelpText("after", USER_CLIENTS_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
     if (fan) {
       const { userClientsFanout } = await import("../fanout.js");

@@ -50,7 +50,13 @@ Over XMPP this needs an admin login (--jid admin@…) and the companion module
 mod_client_management_admin; an account cannot lock itself out over XMPP.
 
 Exit codes: 0 locked out; 7 password clients remain (no option given);
-9 something could not be done or is still there (said on stderr).`;
+9 something could not be done or is still there (said on stderr).
+
+Examples:
+  camctl user lockout mallory@example.com --disable --dry-run
+  camctl user lockout mallory@example.com --disable
+  (umask 077; openssl rand -base64 18 > new.pw)
+  camctl user lockout bob@example.com --new-password-file new.pw --yes`;
 
 const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
 
