@@ -12,8 +12,9 @@
 //   --software N[/V]       user-agent software exactly N (and version exactly V when given);
 //   --account G            glob (* and ?) on the localpart, or on the whole JID when G has an @;
 //                          case-insensitive, as Prosody stores localparts case-folded.
-//   T is a duration back from now (90d, 12h, 30m, 2w, 45s) or an ISO 8601 date or date-time (UTC
-//   unless it says otherwise).
+//   T is a duration (90d, 12h, 30m, 2w, 45s) — back from now for last-seen times, ahead of now for
+//   --expires-before ("expires within 14d") — or an ISO 8601 date or date-time (UTC unless it says
+//   otherwise).
 import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
 import type { ClientRecord, ClientType, IsoUtc } from "./model.js";
@@ -70,7 +71,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option("--connected", "connected now")
     .option("--disconnected", "not connected now")
     .option("--account <glob>", "accounts whose localpart (or whole JID, if the glob has an @) matches, e.g. 'test-*'")
-    .option("--expires-before <when>", "has an expiry before <when> (90d, 12h, or an ISO date)")
+    .option("--expires-before <when>", "has an expiry before <when> (14d ahead of now, or an ISO date)")
     .option("--no-expiry", "grants that never expire");
 }
 
@@ -93,11 +94,14 @@ const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d
 const ISO_DATE = /^\d{4}-\d\d-\d\d$/;
 const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$/;
 
-/** "90d", "12h", "2026-01-31" or "2026-01-31T12:00:00Z" -> Unix seconds, relative to `now`. */
-export function parseWhen(text: string, option: string, now: Date): number {
+/**
+ * "90d", "12h", "2026-01-31" or "2026-01-31T12:00:00Z" -> Unix seconds. A duration counts back
+ * from `now`, or ahead of it with `ahead` (expiry times lie in the future).
+ */
+export function parseWhen(text: string, option: string, now: Date, ahead = false): number {
   const s = text.trim();
   const rel = /^(\d{1,7})\s*([smhdw])$/i.exec(s);
-  if (rel) return Math.floor(now.getTime() / 1000) - Number(rel[1]) * UNIT_SECONDS[rel[2]!.toLowerCase()]!;
+  if (rel) return Math.floor(now.getTime() / 1000) + (ahead ? 1 : -1) * Number(rel[1]) * UNIT_SECONDS[rel[2]!.toLowerCase()]!;
   if (ISO_DATE.test(s) || ISO_DATE_TIME.test(s)) {
     // A date-time without a zone is UTC, like the times camctl prints.
     const withZone = ISO_DATE.test(s) ? `${s}T00:00:00Z` : /(Z|[+-]\d\d:?\d\d)$/.test(s) ? s : `${s}Z`;
@@ -132,7 +136,7 @@ export function parseFilter(raw: RawFilterOptions, now: Date): ClientFilter {
   const f: ClientFilter = {
     lastSeenBefore: raw.lastSeenBefore === undefined ? null : parseWhen(raw.lastSeenBefore, "--last-seen-before", now),
     lastSeenAfter: raw.lastSeenAfter === undefined ? null : parseWhen(raw.lastSeenAfter, "--last-seen-after", now),
-    expiresBefore: raw.expiresBefore === undefined ? null : parseWhen(raw.expiresBefore, "--expires-before", now),
+    expiresBefore: raw.expiresBefore === undefined ? null : parseWhen(raw.expiresBefore, "--expires-before", now, true),
     noExpiry: raw.expiry === false,
     software: raw.software === undefined ? null : parseSoftware(raw.software),
     auth: auth.sort(),

@@ -8,7 +8,7 @@
 import { CamError } from "../errors.js";
 import { displaySafe } from "../text/untrusted.js";
 import { BRIDGE_EXIT, BRIDGE_READY } from "./bridge.js";
-import { formatSshTarget, type SshTarget } from "./target.js";
+import { formatSshTarget, sshCommandLine, type SshTarget } from "./target.js";
 
 export type SshRoute = "forward" | "exec" | "sudo";
 
@@ -79,7 +79,7 @@ export function remoteSocketError(problem: RemoteSocketProblem | undefined, e: P
     default:
       return new CamError("unreachable",
         `${host} could not open the admin socket ${path}: it is missing, or ${account} may not open it. ` +
-        `Check with: ssh ${displaySafe(formatSshTarget(e.target))} ls -l ${path}`);
+        `Check with: ${displaySafe(sshCommandLine(e.target))} ls -l ${path}`);
   }
 }
 
@@ -101,7 +101,7 @@ export function diagnoseSsh(e: SshEvidence): CamError | undefined {
   if (has(stderr, /No \S+ host key is known for|Host key verification failed|host key for .* is not known/i)) {
     return new CamError("auth",
       `The SSH host key of ${host} is not in known_hosts, and camctl never accepts a new key on its own. ` +
-      `Check and accept it once with \`ssh ${shownTarget}\`, then retry.`, "host-key-unknown");
+      `Check and accept it once with \`${displaySafe(sshCommandLine(e.target))}\`, then retry.`, "host-key-unknown");
   }
   const denied = stderr.find((l) => /Permission denied \(([^)]*)\)/.test(l));
   if (denied) {

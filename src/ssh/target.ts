@@ -58,6 +58,11 @@ export function formatSshTarget(t: SshTarget): string {
   return `${t.user ? `${t.user}@` : ""}${host}${t.port ? `:${t.port}` : ""}`;
 }
 
+/** The ssh command a person types to reach `t` (ssh takes no host:port): "ssh -p 2222 admin@host". */
+export function sshCommandLine(t: SshTarget): string {
+  return `ssh ${t.port !== undefined ? `-p ${t.port} ` : ""}${t.user ? `${t.user}@` : ""}${t.host}`;
+}
+
 /** The ssh arguments that name the destination; they end the option list (nothing after is an option). */
 export function sshDestinationArgs(t: SshTarget): string[] {
   const args: string[] = [];

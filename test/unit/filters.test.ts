@@ -42,6 +42,8 @@ test("durations and dates", () => {
   assert.equal(parseWhen("30m", "--x", NOW), NOW_S - 1800);
   assert.equal(parseWhen("2w", "--x", NOW), NOW_S - 14 * DAY);
   assert.equal(parseWhen("45s", "--x", NOW), NOW_S - 45);
+  assert.equal(parseWhen("14d", "--x", NOW, true), NOW_S + 14 * DAY, "ahead: expiry times lie in the future");
+  assert.equal(parseFilter({ expiresBefore: "14d" }, NOW).expiresBefore, NOW_S + 14 * DAY, "--expires-before 14d: expires within two weeks");
   assert.equal(parseWhen("2026-01-31", "--x", NOW), Date.UTC(2026, 0, 31) / 1000);
   assert.equal(parseWhen("2026-01-31T12:00:00Z", "--x", NOW), Date.UTC(2026, 0, 31, 12) / 1000);
   assert.equal(parseWhen("2026-01-31T12:00", "--x", NOW), Date.UTC(2026, 0, 31, 12) / 1000, "no zone means UTC");

@@ -218,7 +218,7 @@ function reportLines(opts: LockoutOptions, report: LockoutReport, leftovers: num
   if (s.fastTokens > 0) swept.push(`${s.fastTokens} FAST ${s.fastTokens === 1 ? "token" : "tokens"}`);
   if (swept.length > 0) lines.push(`Also revoked what the list did not show: ${swept.join(" and ")}.`);
   if (s.sessions > 0) lines.push(`Closed ${s.sessions} more ${s.sessions === 1 ? "session" : "sessions"}.`);
-  if (report.disabled) lines.push(`Disabled ${who}: it cannot sign in any more (re-enable it with prosodyctl shell user:enable).`);
+  if (report.disabled) lines.push(`Disabled ${who}: it cannot sign in any more (to re-enable it: prosodyctl shell user enable ${who}).`);
   if (report.passwordChanged) lines.push(`Set the new password of ${who}; the old one no longer works.`);
   for (const f of report.failures) lines.push(`Failed: ${displaySafe(f)}.`);
   if (leftovers === 0 && report.failures.length === 0) {
