@@ -949,7 +949,9 @@ describe("camctl always ends when --timeout or Ctrl-C says so", { concurrency: t
     assertEndedAtOnce(r);
   });
 
-  describe("a DNS resolver that never answers (--server <name>)", () => {
+  // One after the other: both count the queries the one silent DNS server receives, and Ctrl-C
+  // must not be sent to a camctl that has not started yet because the other test's camctl asked.
+  describe("a DNS resolver that never answers (--server <name>)", { concurrency: false }, () => {
     // The system resolver (getaddrinfo) is pointed at a loopback DNS server that never answers,
     // through a private mount namespace in which a resolv.conf of the test's own is mounted over
     // /etc/resolv.conf for camctl alone; glibc would wait 5 x 30 s before giving up.
