@@ -18,7 +18,6 @@
 // refuses one others may read while it names password files. The TOML parser is loaded only
 // on this path.
 import { closeSync, constants, fstatSync, openSync, readSync, fsyncSync, writeSync, renameSync, rmSync, lstatSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
@@ -456,6 +455,7 @@ export async function setDefaultContext(env: NodeJS.ProcessEnv, name: string, pa
   const text = withDefault(read!.text, name);
   const updated = await parseContextFile(text, path, env);
   if (updated.defaultName !== name) throw new CamError("internal", `camctl could not set the default in ${shownPath(path)}; edit it by hand: default = "${displaySafe(name)}".`);
+  const { randomBytes } = await import("./builtins-on-demand.js");
   const tmp = join(dirname(path), `.config.toml.${randomBytes(6).toString("hex")}.tmp`);
   // O_EXCL | O_NOFOLLOW: a fresh file of our own, never one planted in advance.
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);

@@ -24,8 +24,10 @@
 // jq (keys in another order, other indentation) reads the same. Writing never follows a symlink and
 // never replaces a file: the plan is created exclusively, readable by its owner only (0600).
 import { constants as fsc } from "node:fs";
-import fsp, { type FileHandle } from "node:fs/promises";
-import os from "node:os";
+// Loaded when a plan is read or written: every camctl start would pay for them otherwise.
+const promisesApi = async () => (await import("./builtins-on-demand.js")).fsPromises;
+const osApi = () => import("./builtins-on-demand.js");
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { CamError } from "./errors.js";
 import type { ClientFilter, HostClientRecord } from "./filters.js";
@@ -155,7 +157,7 @@ export class PlanWriter {
   static async create(file: string): Promise<PlanWriter> {
     let handle: FileHandle;
     try {
-      handle = await fsp.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600);
+      handle = await (await promisesApi()).open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why =
@@ -175,13 +177,13 @@ export class PlanWriter {
    * disappears with camctl however camctl ends. Read it back with reader().
    */
   static async spool(): Promise<PlanWriter> {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "camctl-plan-"));
+    const dir = await (await promisesApi()).mkdtemp(path.join((await osApi()).tmpdir(), "camctl-plan-"));
     const file = path.join(dir, "plan.json");
     try {
-      const handle = await fsp.open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600);
+      const handle = await (await promisesApi()).open(file, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0), 0o600);
       return new PlanWriter(handle, null);
     } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
+      await (await promisesApi()).rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -210,7 +212,7 @@ export class PlanWriter {
   /** Closes the file; a plan file that was not finished is removed (it was ours: created exclusively). */
   async close(finished: boolean): Promise<void> {
     await this.handle.close().catch(() => undefined);
-    if (!finished && this.file !== null) await fsp.unlink(this.file).catch(() => undefined);
+    if (!finished && this.file !== null) await (await promisesApi()).unlink(this.file).catch(() => undefined);
   }
 
   private async write(text: string): Promise<void> {
@@ -449,7 +451,7 @@ export class PlanReader {
   static async open(file: string): Promise<PlanReader> {
     let handle: FileHandle;
     try {
-      handle = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0) | (fsc.O_NOCTTY ?? 0));
+      handle = await (await promisesApi()).open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0) | (fsc.O_NOCTTY ?? 0));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : (code ?? "unreadable");

@@ -4,7 +4,6 @@
 // certificate, SASL2 and FAST, camctl's login and a <list/>. Each check is ok, warn or fail with
 // one sentence; the exit code is 0 when nothing failed (warnings do not fail), otherwise the most
 // severe code of the failed checks.
-import { Chalk } from "chalk";
 import type { Command } from "commander";
 import { CamError, exitCodeFor } from "../errors.js";
 import { OutputWriter, type IOStreams } from "../iostreams.js";
@@ -125,7 +124,7 @@ async function writeChecks(checks: readonly CheckRow[], format: OutputFormat, io
 }
 
 async function checksTable(checks: readonly CheckRow[], io: IOStreams, withContext: boolean): Promise<string> {
-  const { displayWidth } = await import("../render/width.js");
+  const [{ displayWidth }, { Chalk }] = await Promise.all([import("../render/width.js"), import("chalk")]);
   const paint = new Chalk({ level: io.color ? 1 : 0 });
   const tone = { ok: paint.green, warn: paint.yellow, fail: paint.red.bold };
   const header = [...(withContext ? ["Context"] : []), "Host", "Check", "Status", "Detail"];

@@ -1,7 +1,7 @@
 // What the bulk commands (`host revoke`, `host apply`, `user lockout`) write: the outcome of each
 // item as it is known (table, NDJSON, JSON written progressively, CSV), the final summary, and the
 // preview shown before the question on a terminal.
-import { Chalk } from "chalk";
+import { styleText } from "node:util";
 import type { ApplyTally, ItemResult } from "../apply.js";
 import type { HostClientRecord } from "../filters.js";
 import { OutputWriter, type IOStreams } from "../iostreams.js";
@@ -49,7 +49,8 @@ export const ACCOUNT_CAP = 40;
  */
 export class ResultsWriter {
   private readonly out: OutputWriter;
-  private readonly chalk: InstanceType<typeof Chalk>;
+  /** Colours an outcome when colour is on (node:util's styleText: chalk would weigh on start-up). */
+  private readonly paint: (format: Parameters<typeof styleText>[0], s: string) => string;
   private count = 0;
 
   constructor(
@@ -60,7 +61,7 @@ export class ResultsWriter {
     private readonly accountWidth = 0,
   ) {
     this.out = new OutputWriter(io.stdout);
-    this.chalk = new Chalk({ level: io.color ? 1 : 0 });
+    this.paint = io.color ? (format, s) => styleText(format, s) : (_format, s) => s;
   }
 
   async push(r: ItemResult, entry?: ClientRecord): Promise<void> {
@@ -80,7 +81,8 @@ export class ResultsWriter {
         );
         return;
       case "table": {
-        const tone = { revoked: this.chalk.green, "password-reset-required": this.chalk.yellow, gone: this.chalk.dim, changed: this.chalk.dim, failed: this.chalk.red }[r.outcome];
+        const color = ({ revoked: "green", "password-reset-required": "yellow", gone: "dim", changed: "dim", failed: "red" } as const)[r.outcome];
+        const tone = (s: string) => this.paint(color, s);
         const who = entry ? clientLabel(entry) : displaySafe(r.id);
         const did = doneWords(r.done, entry?.type === "access");
         const account = displaySafe(r.account);

@@ -1,7 +1,7 @@
 // What `user revoke_client` says: the one description of a client used by the dry run, the
 // confirmation and the result; the sentences for every outcome; the JSON/CSV record; and the exit
 // code a RevokeReport stands for. Sources build reports, this file words them.
-import { Chalk } from "chalk";
+import { styleText } from "node:util";
 import { CamError, ExitCode } from "../errors.js";
 import type { ClientRecord, RevokeReport } from "../model.js";
 import { csvRow } from "./csv.js";
@@ -26,7 +26,11 @@ export function clientLabel(c: ClientRecord, bold: (s: string) => string = (s) =
   return `${bold(displaySafe(c.id))} (${describeClient(c)})`;
 }
 
-const painter = (color: boolean) => new Chalk({ level: color ? 1 : 0 });
+/**
+ * Bold when colour is on (decided once, in iostreams.ts). node:util's styleText rather than chalk:
+ * this module is on every revoke's start-up path, and chalk would load node:os and more with it.
+ */
+const painter = (color: boolean) => ({ bold: (s: string) => (color ? styleText("bold", s) : s) });
 
 /** "a", "a and b", "a, b and c". */
 function listed(words: string[]): string {

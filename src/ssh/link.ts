@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { CamError, usageError } from "../errors.js";
 import { displaySafe } from "../text/untrusted.js";
@@ -121,7 +120,8 @@ function findProgram(program: string, env: NodeJS.ProcessEnv): string | undefine
 
 function privateDir(): string {
   // mkdtemp creates it 0700: only this user can reach the socket inside. Short base: sun_path.
-  const t = tmpdir();
+  // $TMPDIR as os.tmpdir() reads it on Linux; node:os itself is kept off camctl's start-up path.
+  const t = (process.env.TMPDIR || "/tmp").replace(/(.)\/+$/, "$1");
   return mkdtempSync(join(t.length <= 60 ? t : "/tmp", "camctl-ssh-"));
 }
 

@@ -16,8 +16,6 @@ import { clientLabel } from "../../render/revoke.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import { withSource } from "../../transport.js";
 import { parseBareJid } from "../../validate.js";
-import { passwordFromFileText } from "../../xmpp/password.js";
-import { readUserFile } from "../../xmpp/user-file.js";
 import type { Deps } from "../deps.js";
 import { confirmBulk, TYPE_NAME_ABOVE } from "../host/bulk.js";
 
@@ -64,10 +62,12 @@ const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
 export async function readNewPassword(file: string): Promise<string> {
   let text: string;
   try {
+    const { readUserFile } = await import("../../xmpp/user-file.js"); // off the start-up path
     text = await readUserFile(file, MAX_PASSWORD_FILE_BYTES);
   } catch (e) {
     throw new CamError("usage", msg`Cannot read --new-password-file ${file}: ${(e as Error).message}.`);
   }
+  const { passwordFromFileText } = await import("../../xmpp/password.js");
   const password = passwordFromFileText(text);
   if (password.length === 0) throw new CamError("usage", msg`The new password file ${file} is empty.`);
   if (/[\r\n]/.test(password)) {
