@@ -82,7 +82,9 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 }));
 
 test("client_filter decides exactly as matchesFilter (random records and filters, ASCII accounts)", { skip: NO_LUA }, () => {
-  const cases = fc.sample(caseArb, 600);
+  // A fixed seed: the same 600 cases every run (random ones made "both outcomes occur" fail now and
+  // then, when every filter drawn was too narrow for any record).
+  const cases = fc.sample(caseArb, { numRuns: 600, seed: 20261127 });
   const got = luaDecisions(cases);
   cases.forEach((c, i) => assert.equal(got[i], matchesFilter(c.record, c.filter), JSON.stringify(c)));
   assert.ok(got.some((x) => x) && got.some((x) => !x), "both outcomes occur");
