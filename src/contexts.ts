@@ -23,7 +23,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
 import { displaySafe } from "./text/untrusted.js";
 import { parseBareJid } from "./validate.js";
-import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/link.js";
+import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
 import { parseSshTarget } from "./ssh/target.js";
 
 export const TLS_VALUES = ["starttls", "direct", "none"] as const;

@@ -13,14 +13,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { delimiter, isAbsolute, join } from "node:path";
-import { CamError, usageError } from "../errors.js";
+import { CamError } from "../errors.js";
 import { displaySafe } from "../text/untrusted.js";
 import { BRIDGE_READY, bridgeCommand } from "./bridge.js";
+import { checkRemoteSocketPath } from "./route.js";
 import { diagnoseSsh, remoteSocketError, socketProblemFromExit, type SshEvidence, type SshRoute } from "./diagnose.js";
 import { formatSshTarget, parseSshTarget, sshDestinationArgs, type SshTarget } from "./target.js";
 
-export type { SshRoute } from "./diagnose.js";
-export const SSH_ROUTES: readonly SshRoute[] = ["forward", "exec", "sudo"];
+export { SSH_ROUTES, checkRemoteSocketPath, type SshRoute } from "./route.js";
 
 export interface SshLinkOptions {
   /** "[user@]host[:port]" or an already parsed target. */
@@ -90,19 +90,7 @@ const KILL_GRACE_MS = 1_000;
 const STDERR_SETTLE_MS = 100;
 const MAX_STDERR_LINES = 400;
 const MAX_LINE = 2_000;
-/** sun_path is 108 bytes on Linux, 104 on BSDs. */
-const MAX_SOCKET_PATH = 100;
 
-/** Checks the server-side socket path; ssh's -L syntax and the bridge's quoting limit it. */
-export function checkRemoteSocketPath(path: string, what = "--socket"): string {
-  const shown = `"${displaySafe(path)}"`;
-  if (!path.startsWith("/")) throw usageError(`${what} ${shown} must be an absolute path on the server, e.g. /var/lib/prosody/prosody.sock.`);
-  if (/[\s:'!\[\]\\"`$\p{Cc}\p{Cf}]/u.test(path)) {
-    throw usageError(`${what} ${shown} has a character camctl cannot pass through SSH (space, quote, colon, bracket, backslash, $ or a control character).`);
-  }
-  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw usageError(`${what} ${shown} is longer than a unix socket path may be.`);
-  return path;
-}
 
 /** Finds `program` the way a shell would; undefined when it is not there. */
 function findProgram(program: string, env: NodeJS.ProcessEnv): string | undefined {

@@ -3,10 +3,10 @@
 // ssh_config, ssh_args). The link itself (link.ts) is started only when the source is opened.
 import { usageError } from "../errors.js";
 import { displaySafe } from "../text/untrusted.js";
-import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./link.js";
+import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./route.js";
 import { parseSshTarget, type SshTarget } from "./target.js";
 
-export type { SshRoute } from "./link.js";
+export type { SshRoute } from "./route.js";
 
 /** The routes, for the option's choices. */
 export const SSH_ROUTE_NAMES: string[] = [...SSH_ROUTES];
