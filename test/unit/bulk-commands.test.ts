@@ -1,7 +1,7 @@
 // host revoke, host apply and user lockout with a fake ClientSource and a fake terminal: what is
 // planned, what is revoked (exactly the plan, in order, camctl's own login last), the per-item
 // records and summary, the exit codes, the questions, and what a lost connection leaves.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +14,17 @@ import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js"
 import type { ClientSource, HostScan } from "../../src/source.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";
+
+/** A temp directory removed when the file's tests are done. */
+const scratch: string[] = [];
+function scratchDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratch) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const HOST = "example.com";
 
@@ -272,7 +283,7 @@ test("on a terminal, above 20 items the host name must be typed", async () => {
 });
 
 test("--plan-out writes the plan and revokes nothing; host apply applies it, and again revokes nothing twice", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-bulk-"));
+  const dir = scratchDir("camctl-bulk-");
   const file = path.join(dir, "plan.json");
   const s = new FakeSource(hostRecords());
   let r = await run(["host", "revoke", HOST, "--software", "Evil Client", "--plan-out", file], s);
@@ -303,7 +314,7 @@ test("--plan-out writes the plan and revokes nothing; host apply applies it, and
 });
 
 test("user lockout: the three actions, exit codes, and the new password never shown", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-lockout-"));
+  const dir = scratchDir("camctl-lockout-");
   const pw = path.join(dir, "pw");
   fs.writeFileSync(pw, "s3cret-new\n");
   const account = "a@example.com";

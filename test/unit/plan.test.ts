@@ -1,6 +1,6 @@
 // Plan files: written exclusively (0600, never over a file or through a symlink), read back item by
 // item whatever their layout, refused when cut short or not a plan; and --keep-newest.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -29,7 +29,15 @@ function rec(account: string, id: string, lastSeen: string | null = "2026-11-01T
   };
 }
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "camctl-plan-test-"));
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-plan-test-"));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 async function writePlan(file: string, items: PlanItem[], header = HEADER): Promise<void> {
   const w = await PlanWriter.create(file);
