@@ -12,9 +12,9 @@ import { CamError } from "../errors.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../filters.js";
 import { isoFromUnix } from "../model.js";
 import type { HostScan } from "../source.js";
-import { excerpt, msg } from "../text/untrusted.js";
+import { msg } from "../text/untrusted.js";
 import { comparableJid } from "../validate.js";
-import { COMPANION_MODULE, NS_ADMIN, parseClient, replyError, serverFault, type ErrorInfo, type RequestContext } from "./manage-clients.js";
+import { COMPANION_MODULE, NS_ADMIN, parseClient, replyError, serverFault, serverSaid, type ErrorInfo, type RequestContext } from "./manage-clients.js";
 
 export const NS_RSM = "http://jabber.org/protocol/rsm";
 
@@ -104,7 +104,7 @@ export function hostContext(host: string, login: string): RequestContext {
 /** What camctl says for an error reply to a page request. */
 export function hostReplyError(e: ErrorInfo, ctx: RequestContext): CamError {
   const host = ctx.target;
-  const said = e.text ? msg` The server said: "${excerpt(e.text)}".` : msg``;
+  const said = serverSaid(e);
   switch (e.condition) {
     case "forbidden":
     case "not-allowed":

@@ -168,7 +168,8 @@ export interface RequestContext {
   selector?: string;
 }
 
-const serverSaid = (e: ErrorInfo) => (e.text ? msg` The server said: "${excerpt(e.text)}".` : "");
+/** ' The server said: "…".' when the error carried a text, else nothing. */
+export const serverSaid = (e: ErrorInfo) => (e.text ? msg` The server said: "${excerpt(e.text)}".` : "");
 
 export const COMPANION_MODULE = "mod_client_management_admin";
 

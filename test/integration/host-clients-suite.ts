@@ -21,21 +21,10 @@ import { addBulkGrants } from "../helpers/bulk-grants.js";
 import type { JsonClient } from "../helpers/client-json.js";
 import { NO_FILTER, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../src/filters.js";
 import { SocketClientSource } from "../../src/socket/source.js";
+import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
 type HostRecord = JsonClient & { account: string };
 
-// Nothing that a terminal interprets: C0 (but line breaks), DEL, C1, bidi/format characters.
-const UNSAFE_FOR_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]/u;
-
-const HOSTILE = {
-  title: "Evil\x1b]0;pwned\x07App",
-  csi: "Red\x1b[31mAlert\x1b[0m",
-  c1: "C1\u009b31mCSI",
-  newline: "Two\nLines\r\nFake row",
-  bidi: "Safe\u202egpj.exe",
-  zeroWidth: "Zero\u200bWidth\ufeff",
-  comma: 'Comma, "quoted"',
-};
 
 const DAY = 86_400;
 const iso = (unix: number) => new Date(unix * 1000).toISOString().replace(/\.000Z$/, "Z");

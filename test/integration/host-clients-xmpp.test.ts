@@ -21,6 +21,7 @@ import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { CamctlHome, xmppCamctl, xmppInvocation } from "../helpers/xmpp-camctl.js";
 import { randomUUID } from "node:crypto";
 import { child, rawSasl2Login, type Element } from "../helpers/sasl2-raw.js";
+import { UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
 let sb: Sandbox;
 let boss: { jid: string; password: string };
@@ -321,7 +322,6 @@ describe("camctl host clients <host> --jid admin@…", () => {
 describe("camctl host clients over XMPP: hostile strings and --timeout", () => {
   // Names a client chooses for itself, as an intruder might: terminal escapes, bidi, line breaks.
   const HOSTILE = ["Evil\x1b]0;pwned\x07App", "Red\x1b[31mAlert\x1b[0m", "C1\u009b31mCSI", "Two\nLines\r\nFake row", "Safe\u202egpj.exe", "Zero\u200bWidth\ufeff", 'Comma, "quoted"'];
-  const UNSAFE_FOR_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]/u;
   let mallory: { jid: string; password: string };
   before(async () => {
     mallory = await sb.createAccount("mallory");

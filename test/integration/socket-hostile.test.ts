@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { parseCsv } from "../helpers/csv.js";
+import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
 let sb: Sandbox;
 before(async () => {
@@ -16,18 +17,6 @@ after(async () => {
 
 const camctl = (...args: string[]) => runCamctl([...args, "--socket", sb.socketPath], { timeoutMs: 30_000 });
 
-// Nothing that a terminal interprets: C0 (but the table's own newlines), DEL, C1, bidi/format.
-const UNSAFE_FOR_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029]/u;
-
-const HOSTILE = {
-  title: "Evil\x1b]0;pwned\x07App",
-  csi: "Red\x1b[31mAlert\x1b[0m",
-  c1: "C1\u009b31mCSI",
-  newline: "Two\nLines\r\nFake row",
-  bidi: "Safe\u202egpj.exe",
-  zeroWidth: "Zero\u200bWidth\ufeff",
-  comma: 'Comma, "quoted"',
-};
 
 describe("untrusted client names", () => {
   let jid: string;

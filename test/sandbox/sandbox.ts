@@ -260,7 +260,8 @@ function removeHooks(): void {
 // ---------------------------------------------------------------------------
 // Helpers
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (also used by the test sshd). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
