@@ -110,11 +110,13 @@ test("--tls none to an address that is not loopback is refused before the passwo
   await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
 });
 
-test("README and man page describe the password file as the code reads it: the password alone, on one line", () => {
-  const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-  const man = fs.readFileSync(new URL("../../../man/camctl.1", import.meta.url), "utf8");
-  for (const [name, text] of [["README.md", readme], ["camctl.1", man]] as const) {
+test("the docs (docs/xmpp.md) and man page describe the password file as the code reads it: the password alone, on one line", () => {
+  const file = (name: string) => fs.readFileSync(new URL(`../../../${name}`, import.meta.url), "utf8");
+  for (const [name, text] of [["docs/xmpp.md", file("docs/xmpp.md")], ["camctl.1", file("man/camctl.1")]] as const) {
     assert.doesNotMatch(text, /first line/, `${name} must not promise the first line: a file with more lines is refused`);
     assert.match(text.replace(/\s+/g, " "), /only the password, on one line/, name);
+  }
+  for (const name of ["README.md", ...fs.readdirSync(new URL("../../../docs/", import.meta.url)).map((n) => `docs/${n}`)]) {
+    assert.doesNotMatch(file(name), /first line/, `${name} must not promise the first line: a file with more lines is refused`);
   }
 });
