@@ -9,9 +9,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sqliteStorageAvailable, startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl } from "../helpers/run-camctl.js";
+import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { createBearerGrant, rawSasl2Login, type RawLogin, type RawLoginOptions } from "../helpers/sasl2-raw.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
+import { rawBind, rawLegacyAuth, rawSasl2ScramStart } from "../sandbox/raw-client.js";
 
 let sb: Sandbox;
 let boss: Login;
@@ -92,6 +93,60 @@ async function assertNothingButPassword(v: Victim): Promise<void> {
 
 const socketLockout = (jid: string, args: string[], on: Sandbox = sb) => runCamctl(["user", "lockout", jid, "--socket", on.socketPath, ...args]);
 
+const STEP_MS = 10_000;
+const REVOKED = /<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Access to this account was revoked<\/text><\/stream:error>/;
+
+/**
+ * Logins already under way when the lockout runs (issue 16): each is started, the lockout runs
+ * (through `lockOut`, over the socket or through the companion) and reports success, then the
+ * login tries to finish. None may get in, and nothing it could have obtained may log in later.
+ */
+function loginsInProgress(lockOut: (jid: string, args: string[]) => Promise<CamctlRun>, prefix: string) {
+  test("a legacy login that authenticated before and binds afterwards: its stream is closed, no session (--disable)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}legacy`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    await rawLegacyAuth(conn, { username, password }, STEP_MS);
+    const r = await lockOut(jid, ["--yes", "--disable"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Closed 1 more session\./);
+    assert.equal(await rawBind(conn, "late", STEP_MS), null, "binding a resource after the lockout");
+    assert.match(conn.received, REVOKED);
+    assert.ok(!(await listed(sb, jid)).some((c) => c.connected), "nothing listed as connected");
+  });
+
+  test("a SCRAM exchange begun before the lockout and finished after: refused, the old password does not get in (--new-password-file)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}scram`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    const exchange = await rawSasl2ScramStart(conn, { username, password, userAgentId: randomUUID() }, STEP_MS);
+    const file = path.join(dir, `${prefix}scram-password`);
+    fs.writeFileSync(file, `new ${randomUUID()}\n`, { mode: 0o600 });
+    const r = await lockOut(jid, ["--yes", "--new-password-file", file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await exchange.finish(), { outcome: "stream-ended" });
+    assert.match(conn.received, REVOKED);
+    assert.equal(await works(sb, jid, { password }), false, "the old password");
+  });
+
+  test("the same exchange asking for a FAST token: no token is minted after the lockout (--disable)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}scramfast`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    const clientId = randomUUID();
+    const exchange = await rawSasl2ScramStart(conn, { username, password, userAgentId: clientId, requestFastToken: true }, STEP_MS);
+    const r = await lockOut(jid, ["--yes", "--disable"]);
+    assert.equal(r.code, 0, r.stderr);
+    const outcome = await exchange.finish();
+    if (outcome.outcome === "success" && outcome.fastToken !== null) {
+      assert.equal(await works(sb, jid, { fastToken: outcome.fastToken }, clientId), false, "a FAST token minted after the lockout logs in");
+    }
+    assert.deepEqual(outcome, { outcome: "stream-ended" });
+    assert.match(conn.received, REVOKED);
+    assert.deepEqual(await listed(sb, jid), [], "nothing is listed afterwards");
+  });
+}
+
 describe("over the admin socket", () => {
   test("the victim's tokens work before (the setup is what it claims)", async () => {
     const v = await victim(sb, "control");
@@ -150,6 +205,8 @@ describe("over the admin socket", () => {
     assert.equal(await works(v.sb, v.jid, { password: newPassword }), true, "the new password");
   });
 
+  loginsInProgress((jid, args) => socketLockout(jid, args), "sock");
+
   test("an unknown account: 6, nothing done", async () => {
     const r = await socketLockout("nobody-here@camctl.test", ["--yes", "--disable"]);
     assert.equal(r.code, 6, r.stderr);
@@ -178,6 +235,8 @@ describe("over XMPP as an admin (companion module)", () => {
     assert.equal(await works(v.sb, v.jid, { password: v.password }), false);
     assert.equal(await works(v.sb, v.jid, { password: newPassword }), true);
   });
+
+  loginsInProgress((jid, args) => xmppCamctl(sb, newHome(), boss, ["user", "lockout", jid, ...args]), "xmpp");
 
   test("a non-admin is refused (5) and an account cannot lock itself out over XMPP (2); nothing is done", async () => {
     const v = await victim(sb, "refused");
