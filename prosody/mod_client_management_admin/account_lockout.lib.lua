@@ -53,6 +53,8 @@ local function revoke_every_fast_token(host, username)
 	if tokens == nil then
 		if err then return nil, tostring(err); end
 		return 0;
+	elseif type(tokens) ~= "table" then
+		return nil, "the store holds " .. type(tokens) .. " data, not a table of tokens";
 	end
 	local map = storagemanager.open(host, "fast_tokens", "map");
 	local now, count = os.time(), 0;
@@ -70,10 +72,15 @@ end
 
 -- Every grant of the account, listed or not (get_user_grants drops the invalid ones itself).
 -- Returns how many were revoked, or nil and the error.
-local function revoke_every_grant(tokenauth, username)
+local function revoke_every_grant(tokenauth, host, username)
 	if type(tokenauth) ~= "table" or type(tokenauth.get_user_grants) ~= "function" then return 0; end
-	local grants, err = tokenauth.get_user_grants(username);
-	if grants == nil and err ~= nil then return nil, tostring(err); end
+	local grants = tokenauth.get_user_grants(username);
+	if grants == nil then
+		-- get_user_grants answers nil both for no grants and for a store it could not read: ask
+		-- its store (mod_tokenauth's "auth_tokens") which one it is.
+		local _, err = require "prosody.core.storagemanager".open(host, "auth_tokens"):get(username);
+		if err ~= nil then return nil, tostring(err); end
+	end
 	local ids = {};
 	for grant_id, grant in pairs(grants or {}) do
 		if grant then ids[#ids + 1] = grant_id; end
@@ -192,7 +199,7 @@ function M.lockout(ctx, username, opts)
 	end
 
 	-- 2. What the list does not show: grants, FAST tokens of any client id.
-	report.grants_revoked = step(report, "revoking the grants", revoke_every_grant, modules.tokenauth, username) or 0;
+	report.grants_revoked = step(report, "revoking the grants", revoke_every_grant, modules.tokenauth, host, username) or 0;
 	report.fast_tokens_revoked = step(report, "revoking the FAST tokens", revoke_every_fast_token, host, username) or 0;
 
 	-- 3. The password: a new one, or none at all. The password itself is never logged or returned.

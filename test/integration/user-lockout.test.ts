@@ -93,6 +93,14 @@ async function assertNothingButPassword(v: Victim): Promise<void> {
 
 const socketLockout = (jid: string, args: string[], on: Sandbox = sb) => runCamctl(["user", "lockout", jid, "--socket", on.socketPath, ...args]);
 
+/** The file the sandbox's internal storage keeps `store` of the account in (util.datamanager's naming). */
+function storeFile(on: Sandbox, store: string, username: string): string {
+  const encode = (s: string) => s.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const file = path.join(on.dir, "data", encode(on.host), store, `${encode(username)}.dat`);
+  assert.ok(fs.existsSync(file), `no ${store} store at ${file}`);
+  return file;
+}
+
 const STEP_MS = 10_000;
 const REVOKED = /<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Access to this account was revoked<\/text><\/stream:error>/;
 
@@ -207,6 +215,27 @@ describe("over the admin socket", () => {
 
   loginsInProgress((jid, args) => socketLockout(jid, args), "sock");
 
+  test("a store Prosody cannot read: exit 9 names the step, the other steps still run", async () => {
+    const { jid, password } = await sb.createAccount("brokengrants");
+    const session = await login(sb, { jid, userAgentId: randomUUID(), credential: { password }, keepConnected: true });
+    await createBearerGrant(sb, jid, { software: "OAuth app" });
+    // A real read error in Prosody's storage: a directory where the grants' file should be.
+    const file = storeFile(sb, "auth_tokens", "brokengrants");
+    fs.renameSync(file, `${file}.saved`);
+    fs.mkdirSync(file);
+    try {
+      const r = await socketLockout(jid, ["--yes", "--disable"]);
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stderr, /brokengrants@camctl\.test is not completely locked out: revoking the grants failed: Error reading storage/);
+      assert.doesNotMatch(r.stdout + r.stderr, /Verified|bug in camctl/);
+      assert.equal((await session.ended).condition, "not-authorized", "the session was still closed");
+      assert.equal(await works(sb, jid, { password }), false, "the account was still disabled");
+    } finally {
+      fs.rmdirSync(file);
+      fs.renameSync(`${file}.saved`, file);
+    }
+  });
+
   test("an unknown account: 6, nothing done", async () => {
     const r = await socketLockout("nobody-here@camctl.test", ["--yes", "--disable"]);
     assert.equal(r.code, 6, r.stderr);
@@ -237,6 +266,22 @@ describe("over XMPP as an admin (companion module)", () => {
   });
 
   loginsInProgress((jid, args) => xmppCamctl(sb, newHome(), boss, ["user", "lockout", jid, ...args]), "xmpp");
+
+  test("a FAST token store Prosody cannot use: exit 9 names the step, the new password is still set", async () => {
+    const { jid, password } = await sb.createAccount("brokenfast");
+    await login(sb, { jid, userAgentId: randomUUID(), software: "Conversations", credential: { password }, requestFast: true });
+    // A corrupt store file: Prosody loads it, and it holds no table of tokens.
+    fs.writeFileSync(storeFile(sb, "fast_tokens", "brokenfast"), 'return "corrupt";\n');
+    const file = path.join(dir, "brokenfast-password");
+    const newPassword = `new ${randomUUID()}`;
+    fs.writeFileSync(file, newPassword, { mode: 0o600 });
+    const r = await xmppCamctl(sb, newHome(), boss, ["user", "lockout", jid, "--yes", "--new-password-file", file]);
+    assert.equal(r.code, 9, r.stderr);
+    assert.match(r.stderr, /brokenfast@camctl\.test is not completely locked out: .*revoking the FAST tokens failed: the store holds string data, not a table of tokens/);
+    assert.doesNotMatch(r.stdout + r.stderr, /Verified|bug in camctl/);
+    assert.equal(await works(sb, jid, { password }), false, "the old password");
+    assert.equal(await works(sb, jid, { password: newPassword }), true, "the new password was still set");
+  });
 
   test("a non-admin is refused (5) and an account cannot lock itself out over XMPP (2); nothing is done", async () => {
     const v = await victim(sb, "refused");
