@@ -236,6 +236,21 @@ describe("over the admin socket", () => {
     }
   });
 
+  test("with mod_http_oauth2 loaded: exit 9 names the window its authorization codes leave open", async () => {
+    const { jid } = await sb.createAccount("oauthhost");
+    const modulemanager = `require "prosody.core.modulemanager"`;
+    assert.equal(await sb.lua(`local ok, err = ${modulemanager}.load("${sb.host}", "http_oauth2") return tostring(ok and "loaded" or err)`), "loaded");
+    try {
+      const r = await socketLockout(jid, ["--yes", "--disable"]);
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stderr, /oauthhost@camctl\.test is not completely locked out: mod_http_oauth2 is loaded on camctl\.test: an authorization or device code it issued in the 10 minutes before this lockout can still be exchanged for a new grant \(Prosody keeps those codes out of reach\); lock the account out again once 10 minutes have passed/);
+      assert.doesNotMatch(r.stdout, /Verified/);
+      assert.match(r.stdout, /Disabled oauthhost@camctl\.test/);
+    } finally {
+      await sb.lua(`${modulemanager}.unload("${sb.host}", "http_oauth2") return "ok"`);
+    }
+  });
+
   test("an unknown account: 6, nothing done", async () => {
     const r = await socketLockout("nobody-here@camctl.test", ["--yes", "--disable"]);
     assert.equal(r.code, 6, r.stderr);
