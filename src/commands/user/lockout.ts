@@ -32,15 +32,16 @@ const LOCKOUT_HELP = `
 Revokes everything that can come back without the password: each listed
 client completely (sessions closed with a stream error saying why, FAST
 tokens used or not, grants), then every grant and FAST token the list does
-not show, then every session still open. Password clients can only be
-stopped by the password, so then:
+not show. Password clients can only be stopped by the password, so then:
   --disable                   disables the account (Prosody 13)
   --new-password-file <file>  sets the password in <file> (a regular file
                               holding only the password, on one line; it
                               is never printed)
-Without either, the password clients remain and camctl exits 7.
+Without either, the password clients remain and camctl exits 7. Then every
+session of the account is closed, bound or not, and every login still in
+progress that names it, all in one step on the server.
 Afterwards the list is read again and checked: only what you chose to leave
-may remain (exit 9 otherwise). --dry-run shows what would be revoked. On a
+may remain (exit 9 otherwise, naming it or the step that failed). --dry-run shows what would be revoked. On a
 terminal camctl shows the clients and asks (above ${TYPE_NAME_ABOVE} clients you type the
 account's JID); otherwise --yes is required.
 
