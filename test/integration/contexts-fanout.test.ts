@@ -11,6 +11,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { spawnSync } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
+import { adminPeer, replErrorResult } from "../helpers/fault-peers.js";
 
 const sshSkip = sshdUnavailable();
 const ALICE = "alice@camctl.test";
@@ -223,6 +224,23 @@ describe("fan-out over three servers, one of them down", () => {
       assert.ok(doc.checks.some((x) => x.context === ctx && x.check === "client-management" && x.status === "ok"), ctx);
     }
     assert.deepEqual(doc.checks.filter((x) => x.context === "c").map((x) => [x.check, x.status]), [["admin-socket", "fail"]]);
+  });
+
+  test("doctor on a context whose socket is not Prosody's: that context fails (3), the other is checked as usual", async () => {
+    const peer = await adminPeer(path.join(dir, "not-prosody.sock"), () => replErrorResult("Error: not what you think"));
+    try {
+      const env = config(`${threeServers()}[contexts.fake]\nsocket = "${peer.address}"\n`);
+      const r = await runCamctl(["--context", "a,fake", "doctor", "--json", "--timeout", "20"], { env });
+      assert.equal(r.code, 3, r.stderr);
+      const doc = JSON.parse(r.stdout) as { checks: { context: string; check: string; status: string }[]; contexts: { context: string; exitCode: number; status: string }[]; exitCode: number };
+      assert.deepEqual(doc.contexts.map((x) => [x.context, x.exitCode, x.status]), [["a", 0, "ok"], ["fake", 3, "failed"]]);
+      assert.equal(doc.exitCode, 3);
+      assert.deepEqual(doc.checks.filter((x) => x.context === "fake").map((x) => [x.check, x.status]), [["admin-socket", "fail"]]);
+      assert.ok(doc.checks.some((x) => x.context === "a" && x.check === "client-management" && x.status === "ok"));
+      assert.match(r.stderr, /^camctl: 1 of 2 contexts failed \(fake: admin socket: Prosody failed while running camctl's request for the checks: Error: not what you think[^\n]*\n$/);
+    } finally {
+      await peer.close();
+    }
   });
 
   test("host revoke --dry-run on several contexts: every context's plan, tagged", async () => {
