@@ -138,6 +138,30 @@ export function adminPeer(path: string, answer: (request: string, sock: net.Sock
 export const replErrorResult = (text: string) => `<repl-result type='error'>${text.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</repl-result>`;
 
 /**
+ * An admin socket whose answer never ends: from the first request on, it streams host-scan records
+ * (camctl's record stream: base64 NDJSON pieces, see src/socket/lua/record_stream.lua) without
+ * end and never sends the trailer. Each record is a client of `account` whose software is
+ * `software`, with a new id each time; `perPiece` records every 20 ms.
+ */
+export function endlessRecordsPeer(path: string, account: string, software: string, perPiece = 20): Promise<Peer> {
+  let n = 0;
+  const now = Math.floor(Date.now() / 1000);
+  const piece = () => {
+    let lines = "";
+    for (let i = 0; i < perPiece; i++) {
+      const client = [`grant/endless-${n++}`, "access", false, now - 60, now - 60, null, ["password"], software, null, null, null, null];
+      lines += JSON.stringify([account, client]) + "\n";
+    }
+    return `<repl-output>base64:${Buffer.from(lines).toString("base64")}</repl-output>`;
+  };
+  return adminPeer(path, (_request, sock) => {
+    const timer = setInterval(() => (sock.destroyed ? clearInterval(timer) : sock.write(piece())), 20);
+    sock.once("close", () => clearInterval(timer));
+    return piece();
+  });
+}
+
+/**
  * Leaves a socket file at `path` that nobody listens on, the way a crashed server does: a child
  * process binds and listens, then is killed with SIGKILL, so nothing unlinks the file.
  */
