@@ -23,7 +23,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
 import { displaySafe } from "./text/untrusted.js";
 import { parseBareJid } from "./validate.js";
-import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
+import { checkRemoteSocketPath, checkSshArgs, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
 import { parseSshTarget } from "./ssh/target.js";
 
 export const TLS_VALUES = ["starttls", "direct", "none"] as const;
@@ -225,6 +225,7 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
     if (ssh !== undefined) {
       parseSshTarget(ssh, `ssh of ${where}`);
       if (socket !== undefined) checkRemoteSocketPath(socket, `socket of ${where}`);
+      if (sshArgs !== undefined) checkSshArgs(sshArgs, where);
     } else if (socket !== undefined) {
       if (!socket.startsWith("/") && !socket.startsWith("~/")) throw usageError(`socket of ${where} must be an absolute path.`);
       socket = expandPath(socket, base, env);

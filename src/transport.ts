@@ -2,7 +2,7 @@
 // network, no clock) → open(signal) → work → close, all of open/work/close under ONE deadline.
 // Each transport is imported only on the path that needs it, so the socket path never loads the
 // XMPP client.
-import { abortable } from "./abort.js";
+import { abortable, onAbort } from "./abort.js";
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
@@ -90,17 +90,21 @@ export function timedOut(where: string, timeoutSeconds: number): CamError {
  * wait for each batch, not the whole scan. Its AbortSignal goes to open, to `work` and to
  * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
  * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
- * at the deadline).
+ * at the deadline). `bound`, when given, aborts the same way whatever alive() says (a limit on
+ * the whole work, e.g. a fan-out's plan).
  */
 export async function withSource<T>(
   prepared: PreparedSource,
   timeoutSeconds: number,
   work: (source: ClientSource, signal: AbortSignal, alive: () => void) => Promise<T>,
+  bound?: AbortSignal,
 ): Promise<T> {
   const deadline = new AbortController();
   const { signal } = deadline;
   const expire = () => deadline.abort(timedOut(prepared.where, timeoutSeconds));
   let timer = setTimeout(expire, timeoutSeconds * 1000);
+  // A bound on the whole (`bound`, which alive() does not push back) ends it like the deadline, with its own reason.
+  const unbind = bound ? onAbort(bound, () => deadline.abort(bound.reason)) : () => undefined;
   const alive = () => {
     if (signal.aborted) return;
     clearTimeout(timer);
@@ -120,6 +124,7 @@ export async function withSource<T>(
       // Closing is best effort; the answer (or the error) is what matters.
     } finally {
       clearTimeout(timer);
+      unbind();
     }
   }
 }
