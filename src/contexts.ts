@@ -25,6 +25,7 @@ import { displaySafe } from "./text/untrusted.js";
 import { parseBareJid } from "./validate.js";
 import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
 import { parseSshTarget } from "./ssh/target.js";
+import { chmodHint, ownedByAnother } from "./xmpp/user-file.js";
 
 export const TLS_VALUES = ["starttls", "direct", "none"] as const;
 export type TlsValue = (typeof TLS_VALUES)[number];
@@ -114,12 +115,11 @@ function readConfigText(path: string): { text: string; mode: number } | undefine
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw invalid(path, "is not a regular file.");
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+    if (ownedByAnother(st.uid)) {
       throw invalid(path, "belongs to another user; camctl uses only a config file owned by you (or root).");
     }
     if (st.mode & 0o022) {
-      throw invalid(path, `may be changed by other users (mode ${(st.mode & 0o777).toString(8)}); make it private with chmod 600.`);
+      throw invalid(path, `may be changed by other users ${chmodHint(st.mode)}.`);
     }
     if (st.size > MAX_FILE_BYTES) throw invalid(path, "is larger than 1 MiB; that cannot be a camctl config file.");
     const buf = Buffer.alloc(st.size);
@@ -279,7 +279,7 @@ export async function loadContextFile(env: NodeJS.ProcessEnv, path = configPath(
   if (!read) return undefined;
   const file = await parseContextFile(read.text, path, env);
   if (namesPasswordFile(file) && read.mode & 0o044) {
-    throw invalid(path, `names password files but other users may read it (mode ${(read.mode & 0o777).toString(8)}); make it private with chmod 600.`);
+    throw invalid(path, `names password files but other users may read it ${chmodHint(read.mode)}.`);
   }
   return file;
 }

@@ -58,7 +58,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option("--json", "same as --output json")
     .option("--socket <path>", "Prosody admin socket (env: CAMCTL_SOCKET, default /var/lib/prosody/prosody.sock)")
     .option("--jid <jid>", "log in over XMPP as this account instead of using the socket (env: CAMCTL_JID)")
-    .option("--password-file <file>", "read the XMPP password from this regular file, the password alone on one line (env: CAMCTL_PASSWORD holds it directly)")
+    .option("--password-file <file>", "read the XMPP password from this file (yours, chmod 600), the password alone on one line (env: CAMCTL_PASSWORD holds it directly)")
     .option("--server <host[:port]>", "connect to this XMPP server address instead of resolving the JID's domain")
     .addOption(new Option("--tls <mode>", "XMPP transport security").choices(TLS_MODES).default("starttls"))
     .option("--ca-file <pem>", "trust this CA certificate (PEM) for the XMPP server's certificate")

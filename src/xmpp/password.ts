@@ -35,40 +35,50 @@ export function passwordFromFileText(text: string): string {
   return text.replace(/\r?\n$/, "");
 }
 
+/**
+ * The password in a password file (`option` names where the file was given: --password-file,
+ * --new-password-file). The same rules everywhere: a regular file, private to the user (owned by
+ * them, chmod 600), the password alone on one line. Messages name the file, never its text.
+ */
+export async function readPasswordFile(file: string, option: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readUserFile(file, MAX_PASSWORD_FILE_BYTES, { secret: true });
+  } catch (e) {
+    throw new CamError("usage", msg`Cannot use ${option} ${file}: ${(e as Error).message}.`);
+  }
+  return checked(passwordFromFileText(text), msg`${option} ${file}`);
+}
+
+function checked(password: string, from: SafeText): string {
+  if (password.length === 0) throw new CamError("usage", msg`The password from ${from} is empty.`);
+  if (/[\r\n]/.test(password)) {
+    throw new CamError("usage", msg`The password from ${from} has more than one line; a password file holds only the password, on one line.`);
+  }
+  return password;
+}
+
 export async function readPassword(src: PasswordSource, io: IOStreams, prompt: PromptPassword = promptWithInquirer): Promise<string> {
   const who = src.loginJid;
-  let password: string;
-  let from: SafeText;
-  if (src.passwordFile !== undefined) {
-    from = msg`the password file ${src.passwordFile}`;
-    try {
-      password = passwordFromFileText(await readUserFile(src.passwordFile, MAX_PASSWORD_FILE_BYTES));
-    } catch (e) {
-      throw new CamError("usage", msg`Cannot read --password-file ${src.passwordFile}: ${(e as Error).message}.`);
-    }
-  } else if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
-    from = msg`CAMCTL_PASSWORD`;
-    password = io.env.CAMCTL_PASSWORD;
-  } else if (io.stdinIsTTY) {
-    from = msg`the prompt`;
+  if (src.passwordFile !== undefined) return readPasswordFile(src.passwordFile, "--password-file");
+  if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
+    return checked(io.env.CAMCTL_PASSWORD, msg`CAMCTL_PASSWORD`);
+  }
+  if (io.stdinIsTTY) {
+    let typed: string;
     try {
       // The prompt is written by the prompt library, not through camctl's message net: escaped here.
-      password = await prompt(String(msg`Password for ${who}:`), io);
+      typed = await prompt(String(msg`Password for ${who}:`), io);
     } catch {
       throw new CamError("usage", "No password was entered; nothing was sent to the server.");
     }
-  } else {
-    throw new CamError(
-      "usage",
-      msg`No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
-        (src.passwordFromEnv === false
-          ? `Give the context a password_file (CAMCTL_PASSWORD is not used for a context chosen by name), or pass --password-file <file>.`
-          : `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`),
-    );
+    return checked(typed, msg`the prompt`);
   }
-  if (password.length === 0) throw new CamError("usage", msg`The password from ${from} is empty.`);
-  if (/[\r\n]/.test(password)) {
-    throw new CamError("usage", msg`The password from ${from} spans several lines; a password file holds only the password, on one line.`);
-  }
-  return password;
+  throw new CamError(
+    "usage",
+    msg`No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
+      (src.passwordFromEnv === false
+        ? `Give the context a password_file (CAMCTL_PASSWORD is not used for a context chosen by name), or pass --password-file <file>.`
+        : `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`),
+  );
 }

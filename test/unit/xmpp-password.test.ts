@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { readPassword } from "../../src/xmpp/password.js";
+import { readPassword, readPasswordFile } from "../../src/xmpp/password.js";
 import { prepareXmppSource } from "../../src/xmpp/open.js";
 import { CamState } from "../../src/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
@@ -72,6 +72,39 @@ test("a FIFO as --password-file is refused before it is opened for reading (no h
     fs.writeFileSync(path.join(dir, "pw"), "via-link\n", { mode: 0o600 });
     fs.symlinkSync(path.join(dir, "pw"), link);
     assert.equal(await readPassword(src(link), io(), noPrompt), "via-link", "a link to a regular file is fine");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a password file must be private: others may not read or change it, it is yours, not another user's link (2, chmod 600)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-pw-"));
+  const isRoot = process.getuid?.() === 0;
+  const refused = (re: RegExp) => (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && re.test(e.message) && !e.message.includes("s3cret");
+  try {
+    const f = path.join(dir, "pw");
+    fs.writeFileSync(f, "s3cret\n", { mode: 0o600 });
+    for (const [mode, what] of [[0o644, "read it \\(mode 644\\)"], [0o640, "read it \\(mode 640\\)"], [0o604, "read it \\(mode 604\\)"], [0o620, "change it \\(mode 620\\)"]] as const) {
+      fs.chmodSync(f, mode);
+      const re = new RegExp(`^Cannot use --password-file \\S+: other users may ${what}; make it private with chmod 600\\.$`);
+      await assert.rejects(readPassword(src(f), io(), noPrompt), refused(re));
+      await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/^Cannot use --new-password-file \S+: other users may .*chmod 600\.$/));
+    }
+    fs.chmodSync(f, 0o400);
+    assert.equal(await readPassword(src(f), io(), noPrompt), "s3cret", "owner-only is fine, read-only too");
+    fs.chmodSync(f, 0o600);
+    const mine = path.join(dir, "my-link");
+    fs.symlinkSync(f, mine);
+    assert.equal(await readPasswordFile(mine, "--new-password-file"), "s3cret", "your own link to your own private file is fine");
+    if (isRoot) {
+      // As root the test can make files of another user (uid 65534, nobody).
+      const theirs = path.join(dir, "their-link");
+      fs.symlinkSync(f, theirs);
+      fs.lchownSync(theirs, 65534, 65534);
+      await assert.rejects(readPassword(src(theirs), io(), noPrompt), refused(/symbolic link that belongs to another user/));
+      fs.chownSync(f, 65534, 65534);
+      await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/belongs to another user; use a file of your own that only you can read \(chmod 600\)\.$/));
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
