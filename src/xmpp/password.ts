@@ -1,7 +1,8 @@
 // Where the XMPP password comes from: --password-file, else $CAMCTL_PASSWORD, else a hidden prompt,
 // only when stdin is a terminal. There is no flag that takes the password itself. The password is
 // never echoed, logged or put into any message. It is read once, when the source is prepared
-// (transport.ts), before --timeout starts: a person typing is not a slow server.
+// (transport.ts), before --timeout starts: a person typing is not a slow server. Before the
+// prompt the server is checked (open.ts), so nobody types a password for a server then refused.
 import { CamError } from "../errors.js";
 import type { IOStreams } from "../iostreams.js";
 import { msg, type SafeText } from "../text/untrusted.js";
@@ -58,13 +59,23 @@ function checked(password: string, from: SafeText): string {
   return password;
 }
 
-export async function readPassword(src: PasswordSource, io: IOStreams, prompt: PromptPassword = promptWithInquirer): Promise<string> {
+/**
+ * The password, from the first of: the file, $CAMCTL_PASSWORD, the prompt. `beforePrompt` runs
+ * only when the prompt is next (open.ts checks the server there); when it rejects, nobody is asked.
+ */
+export async function readPassword(
+  src: PasswordSource,
+  io: IOStreams,
+  prompt: PromptPassword = promptWithInquirer,
+  beforePrompt: () => Promise<void> = async () => undefined,
+): Promise<string> {
   const who = src.loginJid;
   if (src.passwordFile !== undefined) return readPasswordFile(src.passwordFile, "--password-file");
   if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
     return checked(io.env.CAMCTL_PASSWORD, msg`CAMCTL_PASSWORD`);
   }
   if (io.stdinIsTTY) {
+    await beforePrompt();
     let typed: string;
     try {
       // The prompt is written by the prompt library, not through camctl's message net: escaped here.

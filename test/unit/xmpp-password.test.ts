@@ -124,17 +124,37 @@ test("the password reaches the login through the prepared source: asked once, ho
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-prep-"));
   try {
     const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
-    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    const checked: string[] = [];
+    const checkServer = async (o: { jid: string }) => void checked.push(o.jid);
+    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
+    assert.deepEqual(checked, ["once@example.com"], "the server was checked before the prompt");
     assert.equal(asked, 1, "asked while preparing, before any clock");
     assert.equal(prepared.where, "the XMPP server for example.com");
     for (let i = 0; i < 2; i++) await (await prepared.open(new AbortController().signal)).close();
     assert.equal(asked, 1, "not asked again");
     assert.deepEqual(logins, ["typed-once", "typed-once"]);
-    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
     assert.equal(asked, 2, "another preparation asks again: nothing is kept behind the prepared source's back");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a server refused by the check before the prompt: nobody is asked; a password file or CAMCTL_PASSWORD needs no check", async () => {
+  const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+  const untrusted = new CamError("unreachable", "The TLS certificate of example.com:5222 is not trusted.");
+  const refuse = async () => {
+    throw untrusted;
+  };
+  await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: refuse }), (e: unknown) => e === untrusted);
+  const p = await prepareXmppSource(t, io({ env: { CAMCTL_PASSWORD: "from-env" } }), { prompt: noPrompt, checkServer: refuse });
+  assert.equal(p.where, "the XMPP server for example.com", "no prompt, so no check: the login checks the server anyway");
+  // A server that never answers: the check ends at --timeout, before the prompt.
+  const silent = (_o: unknown, signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+  await assert.rejects(
+    prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: silent, timeoutSeconds: 0.1 }),
+    (e: unknown) => e instanceof CamError && exitCodeFor(e) === 3 && /No answer from the XMPP server for example\.com within 0\.1 s/.test(e.message),
+  );
 });
 
 test("--tls none to an address that is not loopback is refused before the password is asked", async () => {
