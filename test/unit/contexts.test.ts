@@ -264,11 +264,17 @@ describe("precedence: command line > environment > context > defaults", () => {
 });
 
 describe("camctl config use: setting the default", () => {
-  test("replaces the default line and keeps comments and layout", () => {
-    assert.equal(withDefault(SAMPLE, "local"), SAMPLE.replace('default = "prod"', 'default = "local"'));
+  test("replaces the default line and keeps comments and layout", async () => {
+    assert.equal(await withDefault(SAMPLE, "local"), SAMPLE.replace('default = "prod"', 'default = "local"'));
     const noDefault = "# mine\n[contexts.a]\nsocket = \"/s\"\n";
-    assert.equal(withDefault(noDefault, "a"), `default = "a"\n${noDefault}`);
-    assert.equal(withDefault('[contexts.a]\ndefault = "x"\n', "a"), 'default = "a"\n[contexts.a]\ndefault = "x"\n', "only the top level counts");
+    assert.equal(await withDefault(noDefault, "a"), `default = "a"\n${noDefault}`);
+    assert.equal(await withDefault('[contexts.a]\ndefault = "x"\n', "a"), 'default = "a"\n[contexts.a]\ndefault = "x"\n', "only the top level counts");
+  });
+
+  test("a look-alike inside another value is never touched; what cannot be rewritten exactly is not rewritten", async () => {
+    const lookAlike = `contexts.a.description = """\ndefault = "b"\n"""\ncontexts.a.socket = "/s"\ndefault = '''\na'''\n`;
+    assert.equal(await withDefault(lookAlike, "a"), lookAlike.replace(`default = '''\na'''`, 'default = "a"'));
+    assert.equal(await withDefault(`default = "a" "b"\n`, "a"), undefined, "not TOML: nothing to keep exactly");
   });
 
   test("rewrites the file through a temporary file: 0600, same comments, no leftovers", async () => {
