@@ -22,7 +22,7 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
 import { displaySafe } from "./text/untrusted.js";
-import { parseBareJid } from "./validate.js";
+import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "./validate.js";
 import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
 import { parseSshTarget } from "./ssh/target.js";
 import { chmodHint, ownedByAnother } from "./xmpp/user-file.js";
@@ -173,7 +173,7 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
   const description = str("description");
   let timeout: number | undefined;
   if (raw.timeout !== undefined) {
-    if (typeof raw.timeout !== "number" || !(raw.timeout > 0 && raw.timeout <= 3600)) throw invalid(file, `${where}: timeout must be a number of seconds between 0 and 3600.`);
+    if (!isTimeoutSeconds(raw.timeout)) throw invalid(file, `${where}: timeout must be ${TIMEOUT_RANGE}.`);
     timeout = raw.timeout;
   }
   const hasXmpp = XMPP_KEYS.filter((k) => raw[k] !== undefined);

@@ -1,7 +1,7 @@
 // Options shared by the commands, declared once. The command constructors only parse and
 // validate; the run functions receive the plain, checked values below.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseBareJid } from "./validate.js";
+import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "./validate.js";
 import { CamError } from "./errors.js";
 import { msg } from "./text/untrusted.js";
 import { TLS_MODES, type TlsMode, type Transport } from "./transport.js";
@@ -46,9 +46,7 @@ export type ServerSelection =
 
 function parseTimeout(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 3600) {
-    throw new InvalidArgumentError("give a number of seconds between 0 and 3600, e.g. --timeout 15.");
-  }
+  if (!isTimeoutSeconds(n)) throw new InvalidArgumentError(`give ${TIMEOUT_RANGE}, e.g. --timeout 15.`);
   return n;
 }
 
