@@ -316,7 +316,7 @@ test("--plan-out writes the plan and revokes nothing; host apply applies it, and
 test("user lockout: the three actions, exit codes, and the new password never shown", async () => {
   const dir = scratchDir("camctl-lockout-");
   const pw = path.join(dir, "pw");
-  fs.writeFileSync(pw, "s3cret-new\n");
+  fs.writeFileSync(pw, "s3cret-new\n", { mode: 0o600 });
   const account = "a@example.com";
 
   let s = new FakeSource(hostRecords());
@@ -356,6 +356,15 @@ test("user lockout: the three actions, exit codes, and the new password never sh
     assert.match(r.stderr, re);
     assert.equal(s.opened, 0);
   }
+  // A new password others may read is refused like the config file that names one (exit 2), before anything is opened.
+  fs.writeFileSync(pw, "s3cret-new\n");
+  fs.chmodSync(pw, 0o644);
+  s = new FakeSource(hostRecords());
+  r = await run(["user", "lockout", account, "--yes", "--new-password-file", pw], s);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^camctl: Cannot use --new-password-file \S+: other users may read it \(mode 644\); make it private with chmod 600\.\n$/);
+  assert.equal(s.opened, 0);
+  assert.deepEqual(s.lockouts, []);
   r = await run(["user", "lockout", account, "--yes", "--disable", "--new-password-file", pw], s);
   assert.equal(r.code, 2);
   r = await run(["user", "lockout", account], s);
