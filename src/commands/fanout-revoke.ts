@@ -294,28 +294,30 @@ async function writeResults(
   outcomes: ContextOutcome[],
   tallies: Map<string, ApplyTally>,
 ): Promise<void> {
-  const [{ resultRecord, RESULT_CSV_COLUMNS, summarySentences }, { renderJson, renderJsonLine }, { csvRow }] = await Promise.all([
+  const [{ resultRecord, RESULT_CSV_COLUMNS, summarySentences, reportCutOutput }, { renderJson, renderJsonLine }, { csvRow }] = await Promise.all([
     import("../render/bulk.js"), import("../render/json.js"), import("../render/csv.js"),
   ]);
-  const out = new OutputWriter(io.stdout);
+  // A failed write never stops the revocations: the output stops, every context goes on.
+  const out = new OutputWriter(io.stdout, undefined, true);
   const all: Record<string, unknown>[] = [];
   if (format === "csv") await out.write(csvRow(["context", ...RESULT_CSV_COLUMNS]));
   for await (const r of records) {
     const record = { context: r.context, ...resultRecord(r) };
     if (format === "json") all.push(record);
-    else if (format === "ndjson") await out.write(renderJsonLine(record));
+    else if (format === "ndjson") await out.write(renderJsonLine(record), 1);
     else if (format === "csv") {
       const d = r.done;
       const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? "" : String(b));
-      await out.write(csvRow([r.context, r.account, r.id, r.outcome, r.reason ?? "", flag(d?.sessionClosed), flag(d?.fastTokensRevoked), flag(d?.grantRevoked)]));
+      await out.write(csvRow([r.context, r.account, r.id, r.outcome, r.reason ?? "", flag(d?.sessionClosed), flag(d?.fastTokensRevoked), flag(d?.grantRevoked)]), 1);
     } else {
-      await out.write(msg`${r.context}  ${r.outcome}  ${r.account}  ${r.id}${r.reason !== undefined && r.outcome !== "password-reset-required" ? `: ${r.reason}` : ""}\n`.toString());
+      await out.write(msg`${r.context}  ${r.outcome}  ${r.account}  ${r.id}${r.reason !== undefined && r.outcome !== "password-reset-required" ? `: ${r.reason}` : ""}\n`.toString(), 1);
     }
     await out.flush();
   }
   const t = total(tallies);
-  if (format === "json") await out.write(renderJson({ host, results: all, summary: t, ...fanoutJsonTail(outcomes) }));
+  if (format === "json") await out.write(renderJson({ host, results: all, summary: t, ...fanoutJsonTail(outcomes) }), all.length);
   else if (format === "table") await out.write(summarySentences(t).join("\n") + "\n");
   else for (const line of summarySentences(t)) io.stderr.write(messageLine(line));
-  await out.flush();
+  await out.settle();
+  reportCutOutput(out, t, true, io);
 }

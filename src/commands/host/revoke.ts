@@ -269,6 +269,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
             head: { host: opts.host, transport: opts.transport.kind },
             resume: "run the same `camctl host revoke` again",
             accountWidth,
+            items,
           },
           io,
         );
