@@ -30,7 +30,7 @@ function copyLua(dir) {
   }
 }
 await build({
-  entryPoints: [`${root}src/cli.ts`],
+  entryPoints: [`${root}src/cli/program.ts`],
   outfile: `${root}dist/camctl.cjs`,
   bundle: true,
   // One CommonJS file: Node 20 starts a CommonJS entry faster than an ES module graph, and the

@@ -21,9 +21,9 @@
 // other than the caps.
 
 import { Chalk, type ChalkInstance } from "chalk";
-import type { ClientList, ClientRecord, IsoUtc } from "../model.js";
+import type { ClientList, ClientRecord, IsoUtc } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
-import type { ClientRow } from "./clients.js";
+import type { ClientRow } from "./client-records.js";
 import { humanTimeForms } from "./time.js";
 import { displayWidth, truncateToWidth } from "./width.js";
 
