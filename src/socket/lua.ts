@@ -84,7 +84,11 @@ function fnv1a(text: string): string {
  * apply sends and compiles the library once, not once per item. The name carries a hash of the
  * code, so a connection never uses another camctl's library.
  */
-export const LIBRARY_VARIABLE = `camctl_library_${fnv1a(LIBRARY)}`;
+export const LIBRARY_VARIABLE: string =
+  // The bundle has it worked out at build time (scripts/build.mjs, esbuild's define): hashing the
+  // library costs start-up a couple of milliseconds.
+  typeof CAMCTL_LIBRARY_VARIABLE === "string" ? CAMCTL_LIBRARY_VARIABLE : `camctl_library_${fnv1a(LIBRARY)}`;
+declare const CAMCTL_LIBRARY_VARIABLE: string | undefined;
 
 /**
  * The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. With
