@@ -5,3 +5,4 @@
 export { default as fsPromises } from "node:fs/promises";
 export { tmpdir } from "node:os";
 export { randomBytes } from "node:crypto";
+export { isDeepStrictEqual } from "node:util";

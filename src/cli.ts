@@ -202,9 +202,11 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
   const code = await runProgram(argv, deps);
   await flushed(rawIO.stdout);
   const lost = output.error;
-  // A reader that went away (`camctl … | head`) took what it wanted: that is not a failure.
+  // A reader that went away (`camctl … | head`) took what it wanted: that is not a failure. A
+  // bulk command's own outcome (7, 9, 3) says more than the lost output does.
   if (lost === undefined || readerGone(lost) || code !== ExitCode.ok) return code;
-  io.stderr.write(messageLine(`Could not write the output: ${describeWriteError(lost)}. It is missing or incomplete.`));
+  // The bulk commands have already said what was done and where the output stopped.
+  if (!output.reported) io.stderr.write(messageLine(`Could not write the output: ${describeWriteError(lost)}. It is missing or incomplete.`));
   return ExitCode.outputLost;
 }
 

@@ -22,9 +22,10 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "./errors.js";
 import { displaySafe } from "./text/untrusted.js";
-import { parseBareJid } from "./validate.js";
-import { checkRemoteSocketPath, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
+import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "./validate.js";
+import { checkRemoteSocketPath, checkSshArgs, SSH_ROUTES, type SshRoute } from "./ssh/route.js";
 import { parseSshTarget } from "./ssh/target.js";
+import { chmodHint, ownedByAnother } from "./xmpp/user-file.js";
 
 export const TLS_VALUES = ["starttls", "direct", "none"] as const;
 export type TlsValue = (typeof TLS_VALUES)[number];
@@ -114,12 +115,11 @@ function readConfigText(path: string): { text: string; mode: number } | undefine
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw invalid(path, "is not a regular file.");
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+    if (ownedByAnother(st.uid)) {
       throw invalid(path, "belongs to another user; camctl uses only a config file owned by you (or root).");
     }
     if (st.mode & 0o022) {
-      throw invalid(path, `may be changed by other users (mode ${(st.mode & 0o777).toString(8)}); make it private with chmod 600.`);
+      throw invalid(path, `may be changed by other users ${chmodHint(st.mode)}.`);
     }
     if (st.size > MAX_FILE_BYTES) throw invalid(path, "is larger than 1 MiB; that cannot be a camctl config file.");
     const buf = Buffer.alloc(st.size);
@@ -173,7 +173,7 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
   const description = str("description");
   let timeout: number | undefined;
   if (raw.timeout !== undefined) {
-    if (typeof raw.timeout !== "number" || !(raw.timeout > 0 && raw.timeout <= 3600)) throw invalid(file, `${where}: timeout must be a number of seconds between 0 and 3600.`);
+    if (!isTimeoutSeconds(raw.timeout)) throw invalid(file, `${where}: timeout must be ${TIMEOUT_RANGE}.`);
     timeout = raw.timeout;
   }
   const hasXmpp = XMPP_KEYS.filter((k) => raw[k] !== undefined);
@@ -225,6 +225,7 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
     if (ssh !== undefined) {
       parseSshTarget(ssh, `ssh of ${where}`);
       if (socket !== undefined) checkRemoteSocketPath(socket, `socket of ${where}`);
+      if (sshArgs !== undefined) checkSshArgs(sshArgs, where);
     } else if (socket !== undefined) {
       if (!socket.startsWith("/") && !socket.startsWith("~/")) throw usageError(`socket of ${where} must be an absolute path.`);
       socket = expandPath(socket, base, env);
@@ -279,7 +280,7 @@ export async function loadContextFile(env: NodeJS.ProcessEnv, path = configPath(
   if (!read) return undefined;
   const file = await parseContextFile(read.text, path, env);
   if (namesPasswordFile(file) && read.mode & 0o044) {
-    throw invalid(path, `names password files but other users may read it (mode ${(read.mode & 0o777).toString(8)}); make it private with chmod 600.`);
+    throw invalid(path, `names password files but other users may read it ${chmodHint(read.mode)}.`);
   }
   return file;
 }
@@ -431,16 +432,59 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
 // ---------------------------------------------------------------------------
 // Setting the default (camctl config use)
 
-/** The file's text with `default = "<name>"` set at the top level, comments and layout kept. */
-export function withDefault(text: string, name: string): string {
+/** Where the TOML string starting at `at` ends (the offset after its closing quotes), or -1 if none starts there. */
+function tomlStringEnd(text: string, at: number): number {
+  const quote = ['"""', "'''", '"', "'"].find((q) => text.startsWith(q, at));
+  if (quote === undefined) return -1;
+  const basic = quote[0] === '"';
+  for (let i = at + quote.length; i < text.length; i++) {
+    if (basic && text[i] === "\\") {
+      i++; // an escape: the next character is part of the string
+      continue;
+    }
+    if (quote.length === 1 && text[i] === "\n") return -1;
+    if (text.startsWith(quote, i)) {
+      // A multi-line string may end in up to two more quotes of its kind: """a""""" is 'a""'.
+      let end = i + quote.length;
+      while (quote.length === 3 && end < i + 5 && text[end] === quote[0]) end++;
+      return end;
+    }
+  }
+  return -1;
+}
+
+const DEFAULT_KEY = /^([ \t]*)(?:default|"default"|'default')[ \t]*=[ \t]*/gm;
+
+/**
+ * The file's text with the top-level `default = "<name>"`, everything else kept as it was:
+ * comments, layout, a comment after the old value. The old value may be any TOML string (also
+ * '''…''' over several lines). Each place that looks like the default is tried, and a result is
+ * taken only if parsing it gives exactly the old document with the new default, so a look-alike
+ * inside another value is never touched. undefined when no rewrite passes that check.
+ */
+export async function withDefault(text: string, name: string): Promise<string | undefined> {
+  const [{ parse }, { isDeepStrictEqual }] = await Promise.all([import("smol-toml"), import("./builtins-on-demand.js")]);
+  const withoutDefault = (t: string): [unknown, Record<string, unknown>] | undefined => {
+    try {
+      const { default: value, ...rest } = parse(t);
+      return [value, rest];
+    } catch {
+      return undefined;
+    }
+  };
+  const before = withoutDefault(text);
+  if (!before) return undefined;
   const line = `default = ${JSON.stringify(name)}`;
-  const lines = text.split("\n");
-  const firstTable = lines.findIndex((l) => /^\s*\[/.test(l));
-  const top = firstTable === -1 ? lines.length : firstTable;
-  const existing = lines.slice(0, top).findIndex((l) => /^\s*(default|"default"|'default')\s*=/.test(l));
-  if (existing !== -1) lines[existing] = line;
-  else lines.splice(0, 0, line);
-  return lines.join("\n");
+  const candidates: string[] = [];
+  for (const m of text.matchAll(DEFAULT_KEY)) {
+    const end = tomlStringEnd(text, m.index + m[0].length);
+    if (end !== -1) candidates.push(text.slice(0, m.index) + m[1] + line + text.slice(end));
+  }
+  if (before[0] === undefined) candidates.push(`${line}\n${text}`);
+  return candidates.find((t) => {
+    const after = withoutDefault(t);
+    return after !== undefined && after[0] === name && isDeepStrictEqual(after[1], before[1]);
+  });
 }
 
 /**
@@ -452,9 +496,11 @@ export async function setDefaultContext(env: NodeJS.ProcessEnv, name: string, pa
   const read = readConfigText(path);
   const current = read ? await parseContextFile(read.text, path, env) : undefined;
   if (!current || !current.contexts.some((c) => c.name === name)) throw unknownContext(current, name, path);
-  const text = withDefault(read!.text, name);
-  const updated = await parseContextFile(text, path, env);
-  if (updated.defaultName !== name) throw new CamError("internal", `camctl could not set the default in ${shownPath(path)}; edit it by hand: default = "${displaySafe(name)}".`);
+  const text = await withDefault(read!.text, name);
+  const updated = text === undefined ? undefined : await parseContextFile(text, path, env);
+  if (text === undefined || updated?.defaultName !== name) {
+    throw new CamError("internal", `camctl could not set the default in ${shownPath(path)} without changing anything else, so it changed nothing; edit it by hand: default = "${displaySafe(name)}".`);
+  }
   const { randomBytes } = await import("./builtins-on-demand.js");
   const tmp = join(dirname(path), `.config.toml.${randomBytes(6).toString("hex")}.tmp`);
   // O_EXCL | O_NOFOLLOW: a fresh file of our own, never one planted in advance.

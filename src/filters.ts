@@ -60,6 +60,12 @@ export function isEmptyFilter(f: ClientFilter): boolean {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** How <when> is read, for --help (the README and the man page say the same), wrapped for it. */
+export const WHEN_HELP = `<when> is a duration (90d, 12h, 30m, 2w, 45s) or an ISO date
+(2026-01-31, 2026-01-31T12:00:00Z; UTC unless it says otherwise). A duration
+counts back from now for the last-seen filters and ahead of now for
+--expires-before (--expires-before 14d: expires within two weeks).`;
+
 /** Adds the filter options to a host-wide command; declared once for every command that filters. */
 export function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -108,9 +114,8 @@ export function parseWhen(text: string, option: string, now: Date, ahead = false
     const ms = Date.parse(withZone);
     if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
   }
-  throw usageError(
-    msg`${option} takes a duration back from now (90d, 12h, 30m, 2w) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${text}".`,
-  );
+  const duration = ahead ? "a duration ahead of now (14d, 12h, 30m, 2w; 14d: within two weeks)" : "a duration back from now (90d, 12h, 30m, 2w)";
+  throw usageError(msg`${option} takes ${duration} or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${text}".`);
 }
 
 function parseSoftware(text: string): { name: string; version: string | null } {

@@ -97,17 +97,24 @@ function netLines(chunk: string): string {
 // ---------------------------------------------------------------------------------------------
 // Results on stdout
 
+/** What happened to an output stream: its first write error, and whether a command already said so. */
+interface WriteState {
+  error: NodeJS.ErrnoException | undefined;
+  /** A bulk command wrote its own sentence about the lost output (main adds none). */
+  reported: boolean;
+}
+
 /** The first error each output stream reported, watched from before the first write. */
-const firstErrors = new WeakMap<Writable, { error: NodeJS.ErrnoException | undefined }>();
+const firstErrors = new WeakMap<Writable, WriteState>();
 
 /**
  * Starts (once per stream) recording the first write error of `stream`. Having a listener also
  * keeps a failed write (ENOSPC, EPIPE, EBADF) from becoming an uncaught 'error' event.
  */
-export function watchWrites(stream: Writable): { readonly error: NodeJS.ErrnoException | undefined } {
+export function watchWrites(stream: Writable): Readonly<WriteState> {
   let state = firstErrors.get(stream);
   if (!state) {
-    const s: { error: NodeJS.ErrnoException | undefined } = { error: undefined };
+    const s: WriteState = { error: undefined, reported: false };
     stream.on("error", (err: NodeJS.ErrnoException) => (s.error ??= err));
     firstErrors.set(stream, s);
     state = s;
@@ -152,37 +159,75 @@ function drained(stream: Writable): Promise<void> {
  * Writes results in chunks of about `chunkSize` characters, waits when the reader is slower
  * (so a long listing never piles up in memory) and stops with OutputFailed as soon as the
  * stream reports an error, instead of writing on into nothing.
+ *
+ * With `keepGoing` (the bulk commands: a write failure must never stop a confirmed revocation
+ * half-way), a failed stream throws nothing: what is written after the failure is dropped, and
+ * `lost` and `records` tell the command what to say at the end.
  */
 export class OutputWriter {
   private pending = "";
-  private readonly watch: { readonly error: NodeJS.ErrnoException | undefined };
+  private pendingRecords = 0;
+  private delivered = 0;
+  private readonly watch: WriteState;
 
   constructor(
     private readonly stream: Writable,
     private readonly chunkSize = 64 * 1024,
+    private readonly keepGoing = false,
   ) {
-    this.watch = watchWrites(stream);
+    this.watch = watchWrites(stream) as WriteState;
   }
 
-  async write(text: string): Promise<void> {
+  /** Buffers `text`, which completes `records` records (counted once they are handed to the stream). */
+  async write(text: string, records = 0): Promise<void> {
+    if (this.keepGoing && this.lost) return;
     this.pending += text;
+    this.pendingRecords += records;
     if (this.pending.length >= this.chunkSize) await this.flush();
   }
 
   /** Hands everything buffered to the stream; resolves when the stream can take more. */
   async flush(): Promise<void> {
+    if (this.keepGoing && this.lost) return;
     this.check();
     if (this.pending !== "") {
       const text = this.pending;
+      const records = this.pendingRecords;
       this.pending = "";
-      const ok = this.stream.write(text);
+      this.pendingRecords = 0;
+      // Counted once the system took them (a failed stream fails every write after it).
+      const ok = this.stream.write(text, (err) => {
+        if (!err) this.delivered += records;
+      });
       if (!ok && !this.stream.destroyed) await drained(this.stream);
     }
+    if (this.keepGoing && this.lost) return;
     this.check();
   }
 
+  /** flush(), then waits until the stream has written it all (or failed): `lost` is then final. */
+  async settle(): Promise<void> {
+    await this.flush();
+    if (!this.lost) await flushed(this.stream);
+  }
+
+  /** The error that cut the output short, if it was (keepGoing: nothing was thrown). */
+  get lost(): NodeJS.ErrnoException | undefined {
+    return this.watch.error ?? (this.stream.destroyed ? closedError() : undefined);
+  }
+
+  /** How many records the stream has written (before it failed, or in all). */
+  get records(): number {
+    return this.delivered;
+  }
+
+  /** The command has said on stderr that the output was lost: main adds no sentence of its own. */
+  reported(): void {
+    this.watch.reported = true;
+  }
+
   private check(): void {
-    const error = this.watch.error ?? (this.stream.destroyed ? closedError() : undefined);
+    const error = this.lost;
     if (error) throw new OutputFailed(error);
   }
 }

@@ -1,7 +1,7 @@
 // Options shared by the commands, declared once. The command constructors only parse and
 // validate; the run functions receive the plain, checked values below.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseBareJid } from "./validate.js";
+import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "./validate.js";
 import { CamError } from "./errors.js";
 import { msg } from "./text/untrusted.js";
 import { TLS_MODES, type TlsMode, type Transport } from "./transport.js";
@@ -46,9 +46,7 @@ export type ServerSelection =
 
 function parseTimeout(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 3600) {
-    throw new InvalidArgumentError("give a number of seconds between 0 and 3600, e.g. --timeout 15.");
-  }
+  if (!isTimeoutSeconds(n)) throw new InvalidArgumentError(`give ${TIMEOUT_RANGE}, e.g. --timeout 15.`);
   return n;
 }
 
@@ -58,7 +56,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option("--json", "same as --output json")
     .option("--socket <path>", "Prosody admin socket (env: CAMCTL_SOCKET, default /var/lib/prosody/prosody.sock)")
     .option("--jid <jid>", "log in over XMPP as this account instead of using the socket (env: CAMCTL_JID)")
-    .option("--password-file <file>", "read the XMPP password from this regular file, the password alone on one line (env: CAMCTL_PASSWORD holds it directly)")
+    .option("--password-file <file>", "read the XMPP password from this file (yours, chmod 600), the password alone on one line (env: CAMCTL_PASSWORD holds it directly)")
     .option("--server <host[:port]>", "connect to this XMPP server address instead of resolving the JID's domain")
     .addOption(new Option("--tls <mode>", "XMPP transport security").choices(TLS_MODES).default("starttls"))
     .option("--ca-file <pem>", "trust this CA certificate (PEM) for the XMPP server's certificate")

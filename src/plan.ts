@@ -23,6 +23,11 @@
 // The reader does not depend on the line layout: it scans the JSON itself, so a plan reformatted by
 // jq (keys in another order, other indentation) reads the same. Writing never follows a symlink and
 // never replaces a file: the plan is created exclusively, readable by its owner only (0600).
+//
+// A plan file is read once: checked (the header and every item) and copied as it is read into an
+// anonymous spool file only camctl can reach, which is what is previewed, confirmed and applied.
+// What happens to the file afterwards (rewritten, truncated, replaced) changes nothing. Like a
+// secret, it is read only when it is the user's own regular file that nobody else may change.
 import { constants as fsc } from "node:fs";
 // Loaded when a plan is read or written: every camctl start would pay for them otherwise.
 const promisesApi = async () => (await import("./builtins-on-demand.js")).fsPromises;
@@ -34,7 +39,7 @@ import type { ClientFilter, HostClientRecord } from "./filters.js";
 import { isoFromDateTime, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "./model.js";
 import { renderJsonLine } from "./render/json.js";
 import { displaySafe } from "./text/untrusted.js";
-import { comparableJid } from "./validate.js";
+import { comparableJid, isValidDomain } from "./validate.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
 export const PLAN_VERSION = 1;
@@ -187,8 +192,9 @@ export class PlanWriter {
     }
   }
 
-  async begin(header: PlanHeader): Promise<void> {
-    const fields = Object.entries(header).map(([k, v]) => `  ${JSON.stringify(k)}: ${jsonLine(v)},\n`).join("");
+  /** Opens the document with `header` (none: a held copy, which carries only the items). */
+  async begin(header?: PlanHeader): Promise<void> {
+    const fields = Object.entries(header ?? {}).map(([k, v]) => `  ${JSON.stringify(k)}: ${jsonLine(v)},\n`).join("");
     await this.write(`{\n${fields}  "items": [`);
   }
 
@@ -206,7 +212,7 @@ export class PlanWriter {
 
   /** A reader of what was written (spool files: the same descriptor, from the start). */
   reader(): PlanReader {
-    return new PlanReader(this.file ?? "the plan", this.handle, false);
+    return new PlanReader(this.file ?? "the plan", this.handle, { owned: false, held: false });
   }
 
   /** Closes the file; a plan file that was not finished is removed (it was ours: created exclusively). */
@@ -414,7 +420,47 @@ function checkItem(v: unknown): PlanItem | string {
   return { account: o.account, id: o.id, entry };
 }
 
-function checkHeader(fields: Map<string, unknown>, file: string): PlanHeader & { count: number } {
+/** How far in the future a plan's creation time may be (the clocks of two machines differ a little). */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+/** An ISO 8601 UTC time as camctl writes it ("2026-11-27T12:00:00Z"), or undefined. */
+function utcTime(v: unknown): string | undefined {
+  if (!isStr(v) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/.test(v)) return undefined;
+  const ms = Date.parse(v);
+  // A day or hour that does not exist (2026-02-30, 25:00) does not read back as itself.
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === v.slice(0, 19) ? v : undefined;
+}
+
+/** The recorded filters as PlanFilters, or a sentence naming the first field that is not one. */
+function checkFilters(v: unknown): PlanFilters | string {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return 'its "filters" is not an object';
+  const f = v as Record<string, unknown>;
+  const bad = (field: string, what: string) => `its "filters.${field}" is not ${what}`;
+  const isBool = (x: unknown) => typeof x === "boolean";
+  const time = (x: unknown) => x === null || utcTime(x) !== undefined;
+  if (!isBool(f.all)) return bad("all", "true or false");
+  for (const k of ["lastSeenBefore", "lastSeenAfter", "expiresBefore"] as const) if (!time(f[k])) return bad(k, "null or an ISO 8601 UTC time");
+  if (!isBool(f.noExpiry)) return bad("noExpiry", "true or false");
+  if (!(f.software === null || (isStr(f.software) && f.software !== ""))) return bad("software", "null or a software name");
+  if (!Array.isArray(f.auth) || !f.auth.every((a) => isStr(a) && a !== "")) return bad("auth", "a list of authentication method names");
+  if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
+  if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
+  if (!isStrOrNull(f.account) || f.account === "") return bad("account", "null or an account pattern");
+  return {
+    all: f.all as boolean,
+    lastSeenBefore: f.lastSeenBefore as string | null,
+    lastSeenAfter: f.lastSeenAfter as string | null,
+    expiresBefore: f.expiresBefore as string | null,
+    noExpiry: f.noExpiry as boolean,
+    software: f.software,
+    auth: f.auth as string[],
+    type: f.type,
+    connected: f.connected as boolean | null,
+    account: f.account,
+  };
+}
+
+function checkHeader(fields: Map<string, unknown>, file: string, now: Date): PlanHeader & { count: number } {
   const bad = (detail: string) => notAPlan(file, detail);
   if (fields.get("format") !== PLAN_FORMAT) throw bad(`it has no "format": "${PLAN_FORMAT}"`);
   const version = fields.get("version");
@@ -424,43 +470,76 @@ function checkHeader(fields: Map<string, unknown>, file: string): PlanHeader & {
       : bad("its version is missing or unknown");
   }
   const host = fields.get("host");
-  if (!isStr(host) || host === "") throw bad("it names no host");
+  if (!isStr(host) || !isValidDomain(host)) throw bad('its "host" is not a host name');
   const transport = fields.get("transport");
   if (transport !== "socket" && transport !== "xmpp") throw bad("it names no transport");
-  const createdAt = fields.get("createdAt");
-  if (!isStr(createdAt) || Number.isNaN(Date.parse(createdAt))) throw bad("it has no creation time");
+  const createdAt = utcTime(fields.get("createdAt"));
+  if (createdAt === undefined) throw bad('its "createdAt" is not an ISO 8601 UTC time as camctl writes it, such as 2026-11-27T12:00:00Z');
+  if (Date.parse(createdAt) > now.getTime() + CLOCK_SKEW_MS) throw bad(`its "createdAt" (${createdAt}) is in the future`);
   const count = fields.get("count");
-  if (!Number.isSafeInteger(count)) throw bad('it has no "count" at its end (was camctl interrupted while writing it?)');
+  if (!Number.isSafeInteger(count) || (count as number) < 0) throw bad('it has no "count" at its end (was camctl interrupted while writing it?)');
   const keepNewest = fields.get("keepNewest") ?? null;
-  if (keepNewest !== null && !Number.isSafeInteger(keepNewest)) throw bad('its "keepNewest" is not a number');
-  const filters = fields.get("filters");
-  if (!filters || typeof filters !== "object") throw bad("it records no filters");
-  return { format: PLAN_FORMAT, version: PLAN_VERSION, host, transport, createdAt, filters: filters as PlanFilters, keepNewest: keepNewest as number | null, count: count as number };
+  if (keepNewest !== null && !(Number.isSafeInteger(keepNewest) && (keepNewest as number) >= 1)) throw bad('its "keepNewest" is not null or a whole number of at least 1');
+  const filters = checkFilters(fields.get("filters"));
+  if (typeof filters === "string") throw bad(filters);
+  return { format: PLAN_FORMAT, version: PLAN_VERSION, host, transport, createdAt, filters, keepNewest: keepNewest as number | null, count: count as number };
 }
 
-/** Reads a plan file: check() it once (header, every item), then items() as often as needed. */
+/** Why a plan file is refused before it is read, or undefined: it must be the user's own regular file, unchangeable by others. */
+function untrustedPlanFile(st: { isFile(): boolean; uid: number; mode: number }): string | undefined {
+  if (!st.isFile()) return "it is not a regular file";
+  // root too reads only its own plans: another user could change a plan of theirs after it was
+  // reviewed; copy it (cp) to make it yours once it has been read.
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return `it belongs to another user (uid ${st.uid}); camctl applies only plans of your own: review it and copy it`;
+  if (st.mode & 0o022) return `other users may change it (mode ${(st.mode & 0o777).toString(8)}); make it yours alone with chmod 600`;
+  return undefined;
+}
+
+/**
+ * Reads a plan: check() it once (header, every item), then items() as often as needed. A plan
+ * file opened with open() is read once only, by check(), which holds what it read in a spool file
+ * of its own: items() reads that copy, so what is applied is exactly what was checked and shown.
+ */
 export class PlanReader {
+  /** The checked copy of a plan file (open()); items() reads it. */
+  private copy: PlanWriter | undefined;
+  private readonly owned: boolean;
+  /** Read only once, into `copy` (a user's plan file); false for camctl's own spool files. */
+  private readonly held: boolean;
+
   constructor(
     /** For messages. */
     readonly file: string,
     private readonly handle: FileHandle,
-    private readonly ownsHandle = true,
-  ) {}
+    o: { owned?: boolean; held?: boolean } = {},
+  ) {
+    this.owned = o.owned ?? true;
+    this.held = o.held ?? true;
+  }
 
-  /** Opens a plan file: regular files only, never blocking on a FIFO or device. */
+  /**
+   * Opens a plan file: never through a symbolic link (O_NOFOLLOW), never blocking on a FIFO or
+   * device, and only the user's own regular file that nobody else may change (checked on the
+   * opened descriptor, so the file checked is the file read).
+   */
   static async open(file: string): Promise<PlanReader> {
     let handle: FileHandle;
     try {
-      handle = await (await promisesApi()).open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0) | (fsc.O_NOCTTY ?? 0));
+      handle = await (await promisesApi()).open(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0) | (fsc.O_NOCTTY ?? 0) | (fsc.O_NOFOLLOW ?? 0));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : (code ?? "unreadable");
+      const why =
+        code === "ENOENT" ? "it does not exist"
+        : code === "ELOOP" ? "it is a symbolic link; give the plan file itself"
+        : code === "EACCES" || code === "EPERM" ? "permission denied"
+        : (code ?? "unreadable");
       throw new CamError("usage", `Cannot read the plan ${displaySafe(file)}: ${why}.`);
     }
-    const st = await handle.stat();
-    if (!st.isFile()) {
+    const refused = untrustedPlanFile(await handle.stat());
+    if (refused !== undefined) {
       await handle.close();
-      throw new CamError("usage", `Cannot read the plan ${displaySafe(file)}: it is not a regular file.`);
+      throw new CamError("usage", `Cannot read the plan ${displaySafe(file)}: ${refused}.`);
     }
     return new PlanReader(file, handle);
   }
@@ -487,32 +566,47 @@ export class PlanReader {
    * Reads the whole plan once: checks the header and every item (and that every account is on the
    * plan's host), hands each item to `onItem`, and returns the header with the item count.
    */
-  async check(onItem?: (item: PlanItem) => void): Promise<PlanHeader & { count: number }> {
+  async check(onItem?: (item: PlanItem) => void, now: Date = new Date()): Promise<PlanHeader & { count: number }> {
+    if (this.copy) throw new Error("PlanReader.check(): a plan file is read once");
     const fields = new Map<string, unknown>();
     const domains = new Set<string>();
     let items = 0;
-    for await (const s of this.scan()) {
-      if ("key" in s) {
-        fields.set(s.key, s.value);
-        continue;
+    const copy = this.held ? await PlanWriter.spool() : undefined;
+    try {
+      await copy?.begin();
+      for await (const s of this.scan()) {
+        if ("key" in s) {
+          fields.set(s.key, s.value);
+          continue;
+        }
+        const item = checkItem(s.item);
+        if (typeof item === "string") throw notAPlan(this.file, item);
+        items++;
+        domains.add(comparableJid(item.account.slice(item.account.lastIndexOf("@") + 1)));
+        await copy?.add(item);
+        onItem?.(item);
       }
-      const item = checkItem(s.item);
-      if (typeof item === "string") throw notAPlan(this.file, item);
-      items++;
-      domains.add(comparableJid(item.account.slice(item.account.lastIndexOf("@") + 1)));
-      onItem?.(item);
+      const header = checkHeader(fields, this.file, now);
+      if (header.count !== items) throw notAPlan(this.file, `it says it has ${header.count} items but holds ${items}`);
+      const host = comparableJid(header.host);
+      for (const d of domains) {
+        if (d !== host) throw notAPlan(this.file, `it has accounts on ${displaySafe(d)}, not only on its host ${displaySafe(header.host)}`);
+      }
+      await copy?.finish();
+      this.copy = copy;
+      return header;
+    } finally {
+      if (copy && this.copy !== copy) await copy.close(false);
     }
-    const header = checkHeader(fields, this.file);
-    if (header.count !== items) throw notAPlan(this.file, `it says it has ${header.count} items but holds ${items}`);
-    const host = comparableJid(header.host);
-    for (const d of domains) {
-      if (d !== host) throw notAPlan(this.file, `it has accounts on ${displaySafe(d)}, not only on its host ${displaySafe(header.host)}`);
-    }
-    return header;
   }
 
-  /** The items, in order, read from the file as they are needed. */
+  /** The items, in order, as check() read them (camctl's own spool files: read as needed). */
   async *items(): AsyncGenerator<PlanItem> {
+    if (this.held) {
+      if (!this.copy) throw new Error("PlanReader.items() before check(): a plan file is applied only as it was checked");
+      yield* this.copy.reader().items();
+      return;
+    }
     for await (const s of this.scan()) {
       if ("key" in s) continue;
       const item = checkItem(s.item);
@@ -522,6 +616,7 @@ export class PlanReader {
   }
 
   async close(): Promise<void> {
-    if (this.ownsHandle) await this.handle.close().catch(() => undefined);
+    await this.copy?.close(true);
+    if (this.owned) await this.handle.close().catch(() => undefined);
   }
 }

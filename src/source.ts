@@ -32,8 +32,8 @@ export interface ClientSource {
   /**
    * Locks the account `jid` out, in one server-side step: the complete revocation of every listed
    * client, then every grant and FAST token the list does not show, then the password action
-   * (disable the account, or set `request.newPassword`), then every session still open is closed;
-   * then the list is read again. Rejects with a CamError when nothing was done (unsupported,
+   * (disable the account, or set `request.newPassword`), then every session of the account is
+   * closed (bound or not, and logins in progress that name it); then the list is read again. Rejects with a CamError when nothing was done (unsupported,
    * forbidden, notFound, ...). Absent on a transport that cannot lock accounts out.
    */
   lockout?(jid: string, request: LockoutRequest): Promise<LockoutReport>;

@@ -1,8 +1,9 @@
 // The ClientSource lifecycle, in one place: what a transport is configured with, prepare (no
-// network, no clock) → open(signal) → work → close, all of open/work/close under ONE deadline.
+// network, no clock — except that before a password prompt the XMPP server is checked, under a
+// deadline of its own) → open(signal) → work → close, all of open/work/close under ONE deadline.
 // Each transport is imported only on the path that needs it, so the socket path never loads the
 // XMPP client.
-import { abortable } from "./abort.js";
+import { abortable, onAbort } from "./abort.js";
 import { CamError } from "./errors.js";
 import type { IOStreams } from "./iostreams.js";
 import type { CommonOptions } from "./options.js";
@@ -38,9 +39,9 @@ export interface XmppTransport {
 export type Transport = SocketTransport | XmppTransport;
 
 /**
- * A source made ready without touching the network and before the clock starts: credentials read
- * (a person typing a password is not a slow server), CA file loaded, local refusals decided, the
- * state directory located. A command that needs several requests (look, confirm, revoke)
+ * A source made ready before the clock starts: credentials read (a person typing a password is
+ * not a slow server; an XMPP server is checked before anyone is asked for its password), CA
+ * file loaded, local refusals decided, the state directory located. A command that needs several requests (look, confirm, revoke)
  * prepares once and opens twice, so nobody is asked for a password twice.
  */
 export interface PreparedSource {
@@ -75,7 +76,7 @@ export const prepareSource: PrepareSource = async (opts, io) => {
     return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
   }
   const { prepareXmppSource } = await import("./xmpp/open.js");
-  return prepareXmppSource(t, io);
+  return prepareXmppSource(t, io, { timeoutSeconds: opts.timeoutSeconds });
 };
 
 /** What camctl says when --timeout runs out, whatever it was waiting for. */
@@ -84,28 +85,42 @@ export function timedOut(where: string, timeoutSeconds: number): CamError {
 }
 
 /**
- * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
- * `timeoutSeconds`: the only clock in camctl. Streaming work (host-wide scans, bulk revocation)
- * calls `alive()` whenever a batch arrives: the deadline then starts again, so --timeout bounds the
- * wait for each batch, not the whole scan. Its AbortSignal goes to open, to `work` and to
- * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
- * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
- * at the deadline).
+ * The deadline of --timeout: `signal` aborts with the timedOut error `timeoutSeconds` after it
+ * starts, or after the last `alive()`; `stop()` ends it. withSource runs everything under one;
+ * the XMPP server check before a password prompt (xmpp/open.ts) under its own.
  */
-export async function withSource<T>(
-  prepared: PreparedSource,
-  timeoutSeconds: number,
-  work: (source: ClientSource, signal: AbortSignal, alive: () => void) => Promise<T>,
-): Promise<T> {
+export function startDeadline(where: string, timeoutSeconds: number, bound?: AbortSignal): { signal: AbortSignal; alive: () => void; stop: () => void } {
   const deadline = new AbortController();
   const { signal } = deadline;
-  const expire = () => deadline.abort(timedOut(prepared.where, timeoutSeconds));
+  const expire = () => deadline.abort(timedOut(where, timeoutSeconds));
   let timer = setTimeout(expire, timeoutSeconds * 1000);
   const alive = () => {
     if (signal.aborted) return;
     clearTimeout(timer);
     timer = setTimeout(expire, timeoutSeconds * 1000);
   };
+  // A bound on the whole (`bound`, which alive() does not push back) ends it like the deadline, with its own reason.
+  const unbind = bound ? onAbort(bound, () => deadline.abort(bound.reason)) : () => undefined;
+  return { signal, alive, stop: () => { clearTimeout(timer); unbind(); } };
+}
+
+/**
+ * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
+ * `timeoutSeconds` (startDeadline). Streaming work (host-wide scans, bulk revocation)
+ * calls `alive()` whenever a batch arrives: the deadline then starts again, so --timeout bounds the
+ * wait for each batch, not the whole scan. Its AbortSignal goes to open, to `work` and to
+ * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
+ * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
+ * at the deadline). `bound`, when given, aborts the same way whatever alive() says (a limit on
+ * the whole work, e.g. a fan-out's plan).
+ */
+export async function withSource<T>(
+  prepared: PreparedSource,
+  timeoutSeconds: number,
+  work: (source: ClientSource, signal: AbortSignal, alive: () => void) => Promise<T>,
+  bound?: AbortSignal,
+): Promise<T> {
+  const { signal, alive, stop } = startDeadline(prepared.where, timeoutSeconds, bound);
   const opening = prepared.open(signal);
   let source: ClientSource | undefined;
   try {
@@ -119,7 +134,7 @@ export async function withSource<T>(
     } catch {
       // Closing is best effort; the answer (or the error) is what matters.
     } finally {
-      clearTimeout(timer);
+      stop();
     }
   }
 }

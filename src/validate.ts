@@ -21,6 +21,13 @@ const MAX_PART_BYTES = 1023;
 
 const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
 
+/**
+ * --timeout and a context's timeout: seconds from 0.1 to 3600. Below 0.1 s not even the local
+ * admin socket answers reliably, so such a value (1e-9, 0.001) is a mistake, not a deadline.
+ */
+export const TIMEOUT_RANGE = "a number of seconds from 0.1 to 3600";
+export const isTimeoutSeconds = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n >= 0.1 && n <= 3600;
+
 /** Returns the bare JID (domain lowercased) or throws a usage error that says what is wrong. */
 export function parseBareJid(input: string, what = "JID"): string {
   const shown = msg`"${input}"`;

@@ -11,8 +11,22 @@
 --
 -- Order matters. Everything is revoked while the clients are still listed (a new password or a
 -- disabled account hides them from get_active_clients), then the password is changed or the
--- account disabled, then every session still open is closed. The whole lockout runs in one go,
--- without yielding to the network, so no client can sign in between the steps.
+-- account disabled, then every session of the account is closed: bound or not (a login that
+-- authenticated but has not bound a resource yet) and every login still in progress that names
+-- the account (a SCRAM exchange holds the stored key from its client-first message, so it would
+-- succeed with the old password after the change, and could ask for a FAST token). Then the FAST
+-- tokens are swept once more and what is left is checked.
+--
+-- The whole lockout runs in one go, without yielding: none of the calls below waits for the
+-- network (internal and SQL storage answer at once), so Prosody reads nothing from any client
+-- while it runs. That is what makes the order above enough: no login can complete, no resource
+-- be bound and no token be minted between the steps, and once the sessions are closed every
+-- later login starts from scratch, against the new password or the disabled account. Do not add
+-- anything that waits (async.wait, a timer, an HTTP request) in here.
+--
+-- Each step that calls another module is protected: a raise or a refusal there (a storage error)
+-- becomes a failure naming the step, and the other steps still run (each only takes access away,
+-- so going on is always safe). The caller reports the failures; nothing is "verified" with one.
 
 local client_access = ...;
 if client_access == nil then
@@ -39,6 +53,8 @@ local function revoke_every_fast_token(host, username)
 	if tokens == nil then
 		if err then return nil, tostring(err); end
 		return 0;
+	elseif type(tokens) ~= "table" then
+		return nil, "the store holds " .. type(tokens) .. " data, not a table of tokens";
 	end
 	local map = storagemanager.open(host, "fast_tokens", "map");
 	local now, count = os.time(), 0;
@@ -56,9 +72,15 @@ end
 
 -- Every grant of the account, listed or not (get_user_grants drops the invalid ones itself).
 -- Returns how many were revoked, or nil and the error.
-local function revoke_every_grant(tokenauth, username)
+local function revoke_every_grant(tokenauth, host, username)
 	if type(tokenauth) ~= "table" or type(tokenauth.get_user_grants) ~= "function" then return 0; end
 	local grants = tokenauth.get_user_grants(username);
+	if grants == nil then
+		-- get_user_grants answers nil both for no grants and for a store it could not read: ask
+		-- its store (mod_tokenauth's "auth_tokens") which one it is.
+		local _, err = require "prosody.core.storagemanager".open(host, "auth_tokens"):get(username);
+		if err ~= nil then return nil, tostring(err); end
+	end
 	local ids = {};
 	for grant_id, grant in pairs(grants or {}) do
 		if grant then ids[#ids + 1] = grant_id; end
@@ -70,13 +92,59 @@ local function revoke_every_grant(tokenauth, username)
 	return #ids;
 end
 
--- Closes every session of the account still open. Returns how many.
-local function close_every_session(host_session, username)
+-- Sessions kept by a global module in module:shared("sessions") (mod_c2s's table, which
+-- mod_websocket shares, holds every c2s connection, authenticated or not; mod_bosh has its own),
+-- or an empty table when the module is not loaded.
+local function shared_sessions(module_name)
+	local env = require "prosody.core.modulemanager".get_module("*", module_name); -- the module's environment
+	local mod = type(env) == "table" and env.module or nil;
+	if type(mod) ~= "table" or type(mod.shared) ~= "function" then return {}; end
+	return mod:shared("sessions"); -- "/*/<module_name>/sessions"
+end
+
+-- Every session of username@host: bound (host_session.sessions, which also holds sessions
+-- waiting to be resumed), authenticated but not bound yet (session.username), and logins in
+-- progress whose SASL exchange names the account (util.sasl keeps the name in handler.username,
+-- SCRAM from its client-first message on).
+local function sessions_of(host_session, host, username)
+	local found, list = {}, {};
+	local function consider(session)
+		if type(session) ~= "table" or found[session] or session.host ~= host then return; end
+		local handler = session.sasl_handler;
+		local authenticating = type(handler) == "table" and (handler.username
+			or type(handler.state) == "table" and handler.state.username) or nil;
+		if session.username == username or authenticating == username then
+			found[session] = true;
+			list[#list + 1] = session;
+		end
+	end
 	local user = host_session.sessions and host_session.sessions[username];
-	local open = {};
-	for _, session in pairs(user and user.sessions or {}) do open[#open + 1] = session; end
-	for _, session in ipairs(open) do pcall(session.close, session, M.CLOSE_REASON); end
-	return #open;
+	for _, session in pairs(user and user.sessions or {}) do consider(session); end
+	for _, session in pairs(shared_sessions("c2s")) do consider(session); end
+	for _, session in pairs(shared_sessions("bosh")) do consider(session); end
+	return list;
+end
+
+-- Closes every session of the account (see sessions_of) with a stream error, which ends it at
+-- once (a close without one would go on reading the client for c2s_close_timeout). Returns how
+-- many were closed, and how many are still there afterwards.
+local function close_every_session(host_session, host, username)
+	local open = sessions_of(host_session, host, username);
+	for _, session in ipairs(open) do
+		if type(session.close) == "function" then pcall(session.close, session, M.CLOSE_REASON); end
+	end
+	return #open, #sessions_of(host_session, host, username);
+end
+
+-- One step of the lockout: f's raise, or its nil and error, is recorded as "<what> failed: …".
+-- Returns f's result (nil when it failed).
+local function step(report, what, f, ...)
+	local ok, result, err = pcall(f, ...);
+	if not ok then result, err = nil, result; end
+	if result == nil then
+		report.failures[#report.failures + 1] = what .. " failed: " .. tostring(err or "no reason given");
+	end
+	return result;
 end
 
 --- Locks username@host out.
@@ -119,7 +187,8 @@ function M.lockout(ctx, username, opts)
 	-- 1. Each listed client, completely (its own log line names the actor).
 	for _, client in ipairs(before) do
 		if type(client) == "table" and type(client.id) == "string" then
-			local revoked, revoke_condition, revoke_text = client_access.revoke(ctx, username, client.id, nil);
+			local ok, revoked, revoke_condition, revoke_text = pcall(client_access.revoke, ctx, username, client.id, nil);
+			if not ok then revoked, revoke_condition, revoke_text = nil, "internal-server-error", tostring(revoked); end
 			if revoked then
 				report.entries[#report.entries + 1] = { id = client.id; session_closed = revoked.session_closed;
 					fast_tokens_revoked = revoked.fast_tokens_revoked; grant_revoked = revoked.grant_revoked };
@@ -130,26 +199,39 @@ function M.lockout(ctx, username, opts)
 	end
 
 	-- 2. What the list does not show: grants, FAST tokens of any client id.
-	local grants, grant_err = revoke_every_grant(modules.tokenauth, username);
-	if grants then report.grants_revoked = grants;
-	else report.failures[#report.failures + 1] = "revoking the grants failed: " .. grant_err; end
-	local fast, fast_err = revoke_every_fast_token(host, username);
-	if fast then report.fast_tokens_revoked = fast;
-	else report.failures[#report.failures + 1] = "revoking the FAST tokens failed: " .. fast_err; end
+	report.grants_revoked = step(report, "revoking the grants", revoke_every_grant, modules.tokenauth, host, username) or 0;
+	report.fast_tokens_revoked = step(report, "revoking the FAST tokens", revoke_every_fast_token, host, username) or 0;
 
 	-- 3. The password: a new one, or none at all. The password itself is never logged or returned.
 	if opts.new_password then
-		local ok, err = usermanager.set_password(username, opts.new_password, host, nil);
-		if ok then report.password_changed = true;
-		else report.failures[#report.failures + 1] = "setting the new password failed: " .. tostring(err); end
+		report.password_changed = step(report, "setting the new password", usermanager.set_password,
+			username, opts.new_password, host, nil) ~= nil;
 	elseif opts.disable then
-		local ok, err = usermanager.disable_user(username, host, { reason = "locked out"; by = ctx.actor; when = os.time() });
-		if ok then report.disabled = true;
-		else report.failures[#report.failures + 1] = "disabling the account failed: " .. tostring(err); end
+		report.disabled = step(report, "disabling the account", usermanager.disable_user,
+			username, host, { reason = "locked out"; by = ctx.actor; when = os.time() }) ~= nil;
 	end
 
-	-- 4. Whatever session is still open (one the list never showed, or one that was left).
-	report.sessions_closed = close_every_session(host_session, username);
+	-- 4. Every session of the account, bound or not, and every login in progress that names it.
+	local closed, still_open = close_every_session(host_session, host, username);
+	report.sessions_closed = closed;
+	if still_open > 0 then
+		report.failures[#report.failures + 1] = ("closing the sessions failed: %d still open"):format(still_open);
+	end
+
+	-- 5. FAST tokens once more: one minted after step 2 (it cannot be while nothing yields, but
+	-- this is what makes the report true whatever happened) is removed now.
+	local late = step(report, "revoking the FAST tokens again", revoke_every_fast_token, host, username);
+	report.fast_tokens_revoked = report.fast_tokens_revoked + (late or 0);
+
+	-- What Prosody keeps out of reach: mod_http_oauth2 holds the authorization and device codes
+	-- it issued in its own memory for 10 minutes, and exchanging one makes a new grant, valid
+	-- after the new password and usable over HTTP on a disabled account. (Without a password
+	-- action a code is just another way in with the password, which is left by choice.)
+	if modules.http_oauth2 ~= nil and (opts.disable or opts.new_password) then
+		report.failures[#report.failures + 1] = "mod_http_oauth2 is loaded on " .. host
+			.. ": an authorization or device code it issued in the 10 minutes before this lockout can still be exchanged"
+			.. " for a new grant (Prosody keeps those codes out of reach); lock the account out again once 10 minutes have passed";
+	end
 
 	local after, after_condition, after_text = client_access.list_clients(cm, username);
 	if not after then
@@ -157,8 +239,8 @@ function M.lockout(ctx, username, opts)
 		after = {};
 	end
 	report.after = after;
-	local enabled = usermanager.user_is_enabled(username, host);
-	if type(enabled) == "boolean" then report.enabled = enabled; end
+	local enabled_ok, enabled = pcall(usermanager.user_is_enabled, username, host);
+	if enabled_ok and type(enabled) == "boolean" then report.enabled = enabled; end
 
 	local revoked_entries, gone_entries, failed_entries = 0, 0, 0;
 	for _, entry in ipairs(report.entries) do

@@ -89,8 +89,11 @@ interface PlanMade {
   accounts: number;
 }
 
-/** Plans one context into `writer`; the plan's counts. A partlyDone error (unread accounts) comes after the plan is complete. */
-async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, writer: PlanWriter, io: IOStreams): Promise<{ header: PlanHeader; items: number; accounts: number; unread?: CamError }> {
+/**
+ * Plans one context into `writer`; the plan's counts. A partlyDone error (unread accounts) comes
+ * after the plan is complete. `bound` limits the whole scan (see planBound).
+ */
+async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, writer: PlanWriter, io: IOStreams, bound?: AbortSignal): Promise<{ header: PlanHeader; items: number; accounts: number; unread?: CamError }> {
   const header = planHeader(opts, io.now());
   const summary = new SummaryBuilder(io.now());
   let unread: CamError | undefined;
@@ -101,7 +104,7 @@ async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, write
         await writer.add(planItem(r));
         summary.add(r);
       }
-    });
+    }, bound);
   } catch (err) {
     if (!(err instanceof CamError && err.kind === "partlyDone")) throw err;
     unread = err;
@@ -151,6 +154,19 @@ async function planOut(fan: Fanout & { output: OutputFormat }, s: RevokeSettings
   finishFanout(outcomes, fan.output, io);
 }
 
+/**
+ * The limit on one context's whole plan in `--all-contexts --yes`: its --timeout, counted from the
+ * start of its planning (per batch, a server that streams records without end would never let
+ * the run reach its revocations, anywhere). Past it, that context fails alone and the others apply.
+ */
+function planBound(where: string, seconds: number, cancel: AbortSignal): { signal: AbortSignal; clear: () => void } {
+  const limit = new AbortController();
+  const timer = setTimeout(() => limit.abort(new CamError("unreachable",
+    msg`The plan for ${where} was not complete within ${seconds} s, so nothing is revoked there: with --all-contexts --yes, --timeout bounds each context's whole plan. Raise --timeout (or that context's timeout), or plan it alone with --plan-out.`,
+    "timeout")), seconds * 1000);
+  return { signal: AbortSignal.any([cancel, limit.signal]), clear: () => clearTimeout(timer) };
+}
+
 interface Planned {
   context: string;
   prepared: PreparedSource;
@@ -166,16 +182,19 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
   const planning: ContextOutcome[] = [];
   const noRecords = fanoutRecords<never>(
     fan,
-    async (prepared, common, _emit, _signal, context) => {
+    async (prepared, common, _emit, signal, context) => {
       const opts = optsOf(common);
       const writer = await PlanWriter.spool();
+      const bound = planBound(prepared.where, common.timeoutSeconds, signal);
       try {
-        const plan = await makePlan(prepared, opts, writer, io);
+        const plan = await makePlan(prepared, opts, writer, io, bound.signal);
         planned.set(context, { context, prepared, opts, writer, items: plan.items, accounts: plan.accounts });
         if (plan.unread) throw plan.unread;
       } catch (e) {
         if (!planned.has(context)) await writer.close(false);
         throw e;
+      } finally {
+        bound.clear();
       }
     },
     prepareWith(deps, io),
@@ -275,28 +294,30 @@ async function writeResults(
   outcomes: ContextOutcome[],
   tallies: Map<string, ApplyTally>,
 ): Promise<void> {
-  const [{ resultRecord, RESULT_CSV_COLUMNS, summarySentences }, { renderJson, renderJsonLine }, { csvRow }] = await Promise.all([
+  const [{ resultRecord, RESULT_CSV_COLUMNS, summarySentences, reportCutOutput }, { renderJson, renderJsonLine }, { csvRow }] = await Promise.all([
     import("../render/bulk.js"), import("../render/json.js"), import("../render/csv.js"),
   ]);
-  const out = new OutputWriter(io.stdout);
+  // A failed write never stops the revocations: the output stops, every context goes on.
+  const out = new OutputWriter(io.stdout, undefined, true);
   const all: Record<string, unknown>[] = [];
   if (format === "csv") await out.write(csvRow(["context", ...RESULT_CSV_COLUMNS]));
   for await (const r of records) {
     const record = { context: r.context, ...resultRecord(r) };
     if (format === "json") all.push(record);
-    else if (format === "ndjson") await out.write(renderJsonLine(record));
+    else if (format === "ndjson") await out.write(renderJsonLine(record), 1);
     else if (format === "csv") {
       const d = r.done;
       const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? "" : String(b));
-      await out.write(csvRow([r.context, r.account, r.id, r.outcome, r.reason ?? "", flag(d?.sessionClosed), flag(d?.fastTokensRevoked), flag(d?.grantRevoked)]));
+      await out.write(csvRow([r.context, r.account, r.id, r.outcome, r.reason ?? "", flag(d?.sessionClosed), flag(d?.fastTokensRevoked), flag(d?.grantRevoked)]), 1);
     } else {
-      await out.write(msg`${r.context}  ${r.outcome}  ${r.account}  ${r.id}${r.reason !== undefined && r.outcome !== "password-reset-required" ? `: ${r.reason}` : ""}\n`.toString());
+      await out.write(msg`${r.context}  ${r.outcome}  ${r.account}  ${r.id}${r.reason !== undefined && r.outcome !== "password-reset-required" ? `: ${r.reason}` : ""}\n`.toString(), 1);
     }
     await out.flush();
   }
   const t = total(tallies);
-  if (format === "json") await out.write(renderJson({ host, results: all, summary: t, ...fanoutJsonTail(outcomes) }));
+  if (format === "json") await out.write(renderJson({ host, results: all, summary: t, ...fanoutJsonTail(outcomes) }), all.length);
   else if (format === "table") await out.write(summarySentences(t).join("\n") + "\n");
   else for (const line of summarySentences(t)) io.stderr.write(messageLine(line));
-  await out.flush();
+  await out.settle();
+  reportCutOutput(out, t, true, io);
 }

@@ -2,9 +2,10 @@
 // the server, which reads what Prosody offers camctl per virtual host; this turns that into
 // checks with one sentence each.
 import { CamError, exitCodeFor } from "../errors.js";
-import { AdminStream } from "../socket/adminstream.js";
+import { AdminStream, replError } from "../socket/adminstream.js";
+import { unreadable } from "../socket/record-stream.js";
 import { luaHexString } from "../socket/lua.js";
-import { displaySafe } from "../text/untrusted.js";
+import { displaySafe, excerpt, msg } from "../text/untrusted.js";
 import type { SocketTransport } from "../transport.js";
 import { VERSION } from "../version.js";
 import { fail, ok, warn, withDeadline, type Check } from "./checks.js";
@@ -39,6 +40,9 @@ export function doctorChunk(hosts: readonly string[] | undefined): string {
   return `>return (function(...)\n${doctorLua}\nend)(${args})`;
 }
 
+/** The request doctor makes, for messages. */
+const WHAT = "the checks";
+
 /** The admin connection doctor needs: one request, then close. */
 class DoctorConnection {
   private readonly stream: AdminStream;
@@ -47,15 +51,14 @@ class DoctorConnection {
   }
   async facts(hosts: readonly string[] | undefined): Promise<ServerFacts> {
     const reply = await this.stream.request(doctorChunk(hosts));
+    if (reply.isError) throw replError(reply.result, WHAT);
     const text = reply.result.replace(/^Result: /, "");
-    if (reply.isError || text === reply.result) {
-      throw new CamError("internal", `Prosody could not run camctl's checks (${displaySafe(reply.result).slice(0, 300)}); is this Prosody 13?`);
-    }
+    if (text === reply.result) throw unreadable(WHAT, msg`the result "${excerpt(reply.result, 80)}" is not camctl's`.toString());
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new CamError("internal", "Prosody's answer to camctl's checks is not the JSON camctl expects.");
+      throw unreadable(WHAT, "the result is not JSON");
     }
     return normalise(parsed);
   }
@@ -168,10 +171,9 @@ export async function socketChecks(t: SocketTransport, hosts: readonly string[] 
   try {
     facts = await withDeadline(where, timeoutSeconds, (signal) => readFacts(t, hosts, signal));
   } catch (e) {
-    if (e instanceof CamError && e.kind !== "internal") return [fail(null, "admin-socket", e.message, exitCodeFor(e))];
-    if (e instanceof CamError) {
-      return [ok(null, "admin-socket", `camctl can use ${where}.`), fail(null, "prosody-version", e.message, exitCodeFor(e))];
-    }
+    // Whatever kept camctl from reading the facts (no answer, an answer that is not Prosody's, the
+    // shell failing to run the checks) is this check failing, with its own sentence and code.
+    if (e instanceof CamError) return [fail(null, "admin-socket", e.message, exitCodeFor(e))];
     throw e;
   }
   const checks: Check[] = [ok(null, "admin-socket", `camctl can use ${where}: it answers and runs camctl's requests.`)];

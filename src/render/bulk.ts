@@ -4,7 +4,7 @@
 import { styleText } from "node:util";
 import type { ApplyTally, ItemResult } from "../apply.js";
 import type { HostClientRecord } from "../filters.js";
-import { OutputWriter, type IOStreams } from "../iostreams.js";
+import { describeWriteError, messageLine, OutputWriter, readerGone, type IOStreams } from "../iostreams.js";
 import type { ClientRecord } from "../model.js";
 import type { ClientSummary } from "../summary.js";
 import { displaySafe } from "../text/untrusted.js";
@@ -52,15 +52,17 @@ export class ResultsWriter {
   /** Colours an outcome when colour is on (node:util's styleText: chalk would weigh on start-up). */
   private readonly paint: (format: Parameters<typeof styleText>[0], s: string) => string;
   private count = 0;
+  private stopped = false;
 
   constructor(
     private readonly format: BulkFormat,
-    io: IOStreams,
+    private readonly io: IOStreams,
     private readonly head: Readonly<Record<string, unknown>>,
     /** Table: the account column's width (the widest account of the plan, at most ACCOUNT_CAP). */
     private readonly accountWidth = 0,
   ) {
-    this.out = new OutputWriter(io.stdout);
+    // A failed write never stops the run: the output stops, the work goes on (end() says so).
+    this.out = new OutputWriter(io.stdout, undefined, true);
     this.paint = io.color ? (format, s) => styleText(format, s) : (_format, s) => s;
   }
 
@@ -68,16 +70,17 @@ export class ResultsWriter {
     const first = this.count++ === 0;
     switch (this.format) {
       case "ndjson":
-        await this.out.write(safeJson(resultRecord(r)) + "\n");
+        await this.out.write(safeJson(resultRecord(r)) + "\n", 1);
         await this.out.flush();
         return;
       case "json":
-        await this.out.write((first ? this.open() + "[\n    " : ",\n    ") + safeJson(resultRecord(r), 2).replace(/\n/g, "\n    "));
+        await this.out.write((first ? this.open() + "[\n    " : ",\n    ") + safeJson(resultRecord(r), 2).replace(/\n/g, "\n    "), 1);
         return;
       case "csv":
         await this.out.write(
           (first ? csvRow(RESULT_CSV_COLUMNS) : "") +
             csvRow([r.account, r.id, r.outcome, r.reason ?? "", flag(r.done?.sessionClosed), flag(r.done?.fastTokensRevoked), flag(r.done?.grantRevoked)]),
+          1,
         );
         return;
       case "table": {
@@ -90,16 +93,22 @@ export class ResultsWriter {
         let line = `${tone(r.outcome.padEnd(OUTCOME_WIDTH))}  ${account}${pad}  ${who}${did ? `: ${did}` : ""}\n`;
         // Password and gone are explained once, in the summary; changed and failed item by item.
         if (r.reason !== undefined && (r.outcome === "changed" || r.outcome === "failed")) line += `${" ".repeat(OUTCOME_WIDTH + 2)}${displaySafe(r.reason)}\n`;
-        await this.out.write(line);
+        await this.out.write(line, 1);
         // A person watches a table: each line as it comes.
         await this.out.flush();
       }
     }
   }
 
+  /** The run stops before its end (end() then does not say that the work went on to the end). */
+  runStopped(): void {
+    this.stopped = true;
+  }
+
   /**
    * Ends the output: the JSON document's summary (and `extra` fields), the table's summary lines
-   * (`tableLines` instead of the bulk summary when given); nothing more for NDJSON and CSV.
+   * (`tableLines` instead of the bulk summary when given); nothing more for NDJSON and CSV. When
+   * the output was cut short, one sentence on stderr says where, and what was done all the same.
    */
   async end(tally: ApplyTally, extra: Readonly<Record<string, unknown>> = {}, tableLines?: readonly string[]): Promise<void> {
     if (this.format === "json") {
@@ -113,7 +122,8 @@ export class ResultsWriter {
     } else if (this.format === "csv" && this.count === 0) {
       await this.out.write(csvRow(RESULT_CSV_COLUMNS));
     }
-    await this.out.flush();
+    await this.out.settle();
+    reportCutOutput(this.out, tally, !this.stopped, this.io);
   }
 
   private open(): string {
@@ -126,14 +136,41 @@ export class ResultsWriter {
 const n = (x: number) => x.toLocaleString("en-US");
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
-/** The counts in words: "12 items: 8 revoked, 2 need a password reset, 1 gone, 1 changed." */
-export function tallyLine(t: ApplyTally): string {
+/** The outcomes counted, in words: "8 revoked, 2 can still sign in with the password (…), 1 gone". */
+function tallyParts(t: ApplyTally): string {
   const parts = [`${n(t.revoked)} revoked`];
   if (t.passwordResetRequired > 0) parts.push(`${n(t.passwordResetRequired)} can still sign in with the password (password-reset-required)`);
   if (t.gone > 0) parts.push(`${n(t.gone)} gone`);
   if (t.changed > 0) parts.push(`${n(t.changed)} changed (not touched)`);
   if (t.failed > 0) parts.push(`${n(t.failed)} failed`);
-  return `${plural(t.items, "item")}: ${parts.join(", ")}.`;
+  return parts.join(", ");
+}
+
+/** The counts in words: "12 items: 8 revoked, 2 need a password reset, 1 gone, 1 changed." */
+export function tallyLine(t: ApplyTally): string {
+  return `${plural(t.items, "item")}: ${tallyParts(t)}.`;
+}
+
+/**
+ * A run that stopped before its end (connection lost, --timeout, a failure in camctl): how far it
+ * got, out of `total` items. "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
+ */
+export function stoppedLine(t: ApplyTally, total: number): string {
+  return `The run stopped after ${n(t.items)} of ${plural(total, "item")}: ${tallyParts(t)}; ${n(Math.max(0, total - t.items))} not started.`;
+}
+
+/**
+ * When `out` was cut short (its reader went away, a full disk): one sentence on stderr naming
+ * where it stopped and what was done all the same (`finished`: the run went on to its end). The
+ * bulk commands finish confirmed work whatever happens to their output (README, "Exit codes").
+ */
+export function reportCutOutput(out: OutputWriter, t: ApplyTally, finished: boolean, io: IOStreams): void {
+  const lost = out.lost;
+  if (!lost) return;
+  const why = readerGone(lost) ? "its reader went away" : `it could not be written: ${describeWriteError(lost)}`;
+  const where = `The output stopped after ${n(out.records)} of the ${plural(t.items, "item")} (${why})`;
+  io.stderr.write(messageLine(finished ? `${where}, but the run went on to its end: ${tallyParts(t)}.` : `${where}.`));
+  out.reported();
 }
 
 /**

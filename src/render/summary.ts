@@ -13,7 +13,8 @@ export function renderSummaryJson(head: Readonly<Record<string, string>>, s: Cli
 
 export function renderSummaryText(host: string, s: ClientSummary): string {
   const lines: string[] = [];
-  lines.push(`${s.clients.toLocaleString("en-US")} clients on ${s.accounts.toLocaleString("en-US")} accounts of ${displaySafe(host)} (${s.connected.toLocaleString("en-US")} connected)`);
+  const count = (n: number, one: string) => `${n.toLocaleString("en-US")} ${n === 1 ? one : `${one}s`}`;
+  lines.push(`${count(s.clients, "client")} on ${count(s.accounts, "account")} of ${displaySafe(host)} (${s.connected.toLocaleString("en-US")} connected)`);
   const section = (title: string, counts: Record<string, number>) => {
     const entries = Object.entries(counts);
     if (entries.length === 0) return;

@@ -5,8 +5,8 @@
 import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { SaxesParser } from "saxes";
-import { CamError } from "../errors.js";
-import { msg } from "../text/untrusted.js";
+import { CamError, ServerFault } from "../errors.js";
+import { excerpt, msg } from "../text/untrusted.js";
 
 export const NS_ADMIN = "xmpp:prosody.im/admin";
 const STREAM_HEADER =
@@ -76,6 +76,22 @@ function connectError(path: string, err: NodeJS.ErrnoException): CamError {
     default:
       return new CamError("unreachable", msg`Cannot connect to the admin socket ${path}: ${err.message}.`);
   }
+}
+
+/**
+ * A <repl-result type='error'>: the shell could not run camctl's request (the Lua raised, a
+ * storage error under it, the shell refused the input). A failure inside the server, exit 3 like
+ * over XMPP; only a socket without the shell is "unsupported". `what`: "the clients of a@b".
+ */
+export function replError(result: string, what: string): CamError {
+  const firstLine = result.split("\n")[0]!.trim();
+  if (/No module handled this query/.test(firstLine)) {
+    return new CamError("unsupported",
+      msg`Prosody's admin socket has no shell to run camctl's request (${excerpt(firstLine)}). Add "admin_shell" to modules_enabled and reload Prosody.`);
+  }
+  return new ServerFault(
+    msg`Prosody failed while running camctl's request for ${what}: ${excerpt(firstLine || "no reason given")}. Prosody's log may say more.`,
+    "shell-error");
 }
 
 export class AdminStream {

@@ -3,9 +3,9 @@
 // each, base64) and a trailer that counts them; a trailer with more=true is followed by a request
 // for the next reply. Nothing is accepted unless the counts add up, and no more than maxBytes.
 import { CamError } from "../errors.js";
-import type { AdminStream } from "./adminstream.js";
+import { replError, type AdminStream } from "./adminstream.js";
 import { CONTINUE_CHUNK } from "./lua.js";
-import { excerpt } from "../text/untrusted.js";
+import { excerpt, msg } from "../text/untrusted.js";
 
 /** What camctl accepts from the admin socket for one answer (the XMPP transport has the same cap). */
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
@@ -42,7 +42,8 @@ function incomplete(what: string, detail: string): CamError {
     `Try again; if it keeps happening, Prosody's log may say why.`);
 }
 
-function unreadable(what: string, detail: string): CamError {
+/** An answer that is not what Prosody's admin shell sends (exit 3): "is that really Prosody?". */
+export function unreadable(what: string, detail: string): CamError {
   return new CamError("unreachable",
     `The admin socket answered the request for ${what} with something camctl cannot read (${detail}). ` +
     `Is that really the admin socket of a Prosody 13 or later?`);
@@ -57,15 +58,8 @@ function decodeBase64(text: string, what: string, where: string): Buffer {
 
 function parseTrailer(result: string, isError: boolean, what: string): Record<string, unknown> {
   const prefix = RESULT_PREFIXES.find((p) => result.startsWith(p));
-  if (isError || prefix === undefined) {
-    const text = excerpt(result);
-    if (/No module handled this query/.test(result)) {
-      throw new CamError("unsupported", `Prosody's admin socket has no shell to run camctl's request (${text}). Add "admin_shell" to modules_enabled and reload Prosody.`);
-    }
-    throw new CamError("internal",
-      `Prosody's admin shell could not run camctl's request for ${what}: ${text}. ` +
-      `This is likely a bug in camctl; Prosody's log may say more.`);
-  }
+  if (isError) throw replError(result, what);
+  if (prefix === undefined) throw unreadable(what, msg`the result "${excerpt(result, 80)}" is not camctl's`.toString());
   let value: unknown;
   try {
     value = JSON.parse(decodeBase64(result.slice(prefix.length), what, "the result").toString("utf8"));

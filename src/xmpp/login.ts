@@ -45,17 +45,21 @@ import { IqRequests, OneShotClient, XmppSession } from "./session.js";
 export type { XmppSession } from "./session.js";
 export type { UserAgentInfo } from "./features/sasl2.js";
 
-export interface LoginOptions {
+/** Which server, and how it is reached and trusted. */
+export interface ServerOptions {
   /** Bare JID to log in as. */
   jid: string;
-  password: string;
   tls: TlsMode;
   server: { host: string; port: number | undefined } | undefined;
   caPem: string | undefined;
-  userAgent: UserAgentInfo;
   /** For tests: SRV and host lookups. */
   lookupSrv?: SrvLookup;
   lookupHost?: HostLookup;
+}
+
+export interface LoginOptions extends ServerOptions {
+  password: string;
+  userAgent: UserAgentInfo;
 }
 
 /**
@@ -63,7 +67,23 @@ export interface LoginOptions {
  * stream that is not encrypted (except --tls none to loopback). Rejects with a CamError (the
  * signal's reason when it aborted) and leaves nothing open then.
  */
-export async function login(o: LoginOptions, signal: AbortSignal): Promise<XmppSession> {
+export function login(o: LoginOptions, signal: AbortSignal): Promise<XmppSession> {
+  return negotiate(o, signal, o);
+}
+
+/**
+ * Checks the server as far as a login goes before it authenticates: connects, secures the stream
+ * (the certificate verified against the JID's domain, as for the login) and reads the stream
+ * features offered there; then closes. Sends no credentials. Run before a password prompt, so
+ * that nobody types a password for a server camctl would then refuse. Rejects like login.
+ */
+export async function checkServer(o: ServerOptions, signal: AbortSignal): Promise<void> {
+  const session = await negotiate(o, signal, undefined);
+  await session.close();
+}
+
+/** A login (with credentials), or with none the server check: both stop where they must, under `signal`. */
+async function negotiate(o: ServerOptions, signal: AbortSignal, credentials: Pick<LoginOptions, "password" | "userAgent"> | undefined): Promise<XmppSession> {
   const at = o.jid.lastIndexOf("@");
   const domain = o.jid.slice(at + 1);
   let fail!: (err: unknown) => void;
@@ -98,10 +118,18 @@ export async function login(o: LoginOptions, signal: AbortSignal): Promise<XmppS
   useTlsGate(middleware, ctx);
   useStartTls(streamFeatures, ctx);
   const scram = new ScramTracker(signal);
-  const factory = mechanisms(scram);
-  useBind2(useSasl2(streamFeatures, factory, ctx, o.password, o.userAgent), entity);
-  useLegacySasl(streamFeatures, factory, scram, entity, ctx, o.password);
-  useLegacyBind(streamFeatures, iq, ctx, o.userAgent.id);
+  // Online: bound after a login; or, for the server check, the features of a secured stream.
+  let reached!: () => void;
+  const online = new Promise<void>((resolve) => (reached = resolve));
+  entity.once("online", () => reached());
+  if (credentials) {
+    const factory = mechanisms(scram);
+    useBind2(useSasl2(streamFeatures, factory, ctx, credentials.password, credentials.userAgent), entity);
+    useLegacySasl(streamFeatures, factory, scram, entity, ctx, credentials.password);
+    useLegacyBind(streamFeatures, iq, ctx, credentials.userAgent.id);
+  } else {
+    useFeaturesReached(middleware, reached);
+  }
   useNothingElse(middleware, ctx);
 
   // Deferred a turn, so that an error the server explained first (a <failure/>, a stream error) wins.
@@ -111,7 +139,6 @@ export async function login(o: LoginOptions, signal: AbortSignal): Promise<XmppS
     entity._status("connecting");
     entity._attachSocket(ctx.socket);
     entity._status("connect");
-    const online = new Promise<void>((resolve) => entity.once("online", () => resolve()));
     entity.once("disconnect", onClosed);
     entity.once("close", onClosed);
     await Promise.race([entity.open({ domain, lang: "en" }), failed]);
@@ -130,7 +157,7 @@ export async function login(o: LoginOptions, signal: AbortSignal): Promise<XmppS
 }
 
 /** The first target (--server, SRV records, or the domain) and address that accepts a connection. */
-async function connect(o: LoginOptions, ctx: LoginContext): Promise<XmppSocket> {
+async function connect(o: ServerOptions, ctx: LoginContext): Promise<XmppSocket> {
   const targets = await resolveTargets(ctx.domain, o.server, o.tls, ctx.signal, o.lookupSrv);
   let lastError: CamError | undefined;
   for (const target of targets) {
@@ -153,6 +180,15 @@ async function connect(o: LoginOptions, ctx: LoginContext): Promise<XmppSocket> 
     }
   }
   throw lastError ?? new CamError("unreachable", msg`Cannot connect to ${ctx.where}.`);
+}
+
+/** For the server check: the first features that got past the TLS gate and STARTTLS are where it stops. */
+function useFeaturesReached(middleware: MiddlewareApi, reached: () => void): void {
+  middleware.use((c, next) => {
+    if (!c.stanza.is("features", NS_STREAMS) || c.entity.status === "online") return next();
+    reached();
+    return undefined;
+  });
 }
 
 /** Features that none of the handlers took, before camctl is online: nothing it can log in with. */

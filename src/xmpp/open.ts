@@ -1,18 +1,20 @@
-// Preparing and opening an XMPP ClientSource. Prepare (no network, no clock): the loopback rule,
-// the CA file, the password (file, environment or prompt), where the state is kept. Open, under the
-// deadline's signal: the state read, the login, the source. The password reaches the login only
-// through the prepared source, so a command that opens twice asks once.
+// Preparing and opening an XMPP ClientSource. Prepare: the loopback rule, the CA file, the
+// password (file, environment or prompt; before a prompt, the server check), where the state is
+// kept. Open, under the deadline's signal: the state read, the login, the source. The password
+// reaches the login only through the prepared source, so a command that opens twice asks once.
 import { X509Certificate } from "node:crypto";
 import net from "node:net";
 import os from "node:os";
+import { abortable } from "../abort.js";
 import { CamError } from "../errors.js";
+import { DEFAULT_TIMEOUT_SECONDS } from "../options.js";
 import type { IOStreams } from "../iostreams.js";
 import { msg } from "../text/untrusted.js";
 import type { ClientSource } from "../source.js";
-import type { PreparedSource, XmppTransport } from "../transport.js";
+import { startDeadline, type PreparedSource, type XmppTransport } from "../transport.js";
 import { VERSION } from "../version.js";
 import { hostPort, isLoopbackAddress } from "./connect.js";
-import { login as xmppLogin } from "./login.js";
+import { checkServer as xmppCheckServer, login as xmppLogin } from "./login.js";
 import { plaintextNotLoopback } from "./login-errors.js";
 import { readPassword, type PromptPassword } from "./password.js";
 import { XmppClientSource } from "./source.js";
@@ -62,22 +64,36 @@ function refuseWithoutNetwork(t: XmppTransport): void {
 export interface XmppPrepareDeps {
   prompt?: PromptPassword;
   state?: CamState;
-  /** For tests: the login itself. */
+  /** For tests: the login itself, and the server check before a prompt. */
   login?: typeof xmppLogin;
+  checkServer?: typeof xmppCheckServer;
+  /** --timeout, for the server check before a prompt. */
+  timeoutSeconds?: number;
 }
 
 export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: XmppPrepareDeps = {}): Promise<PreparedSource> {
   refuseWithoutNetwork(t);
   const ca = t.caFile === undefined ? undefined : await readCaFile(t.caFile);
-  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile, passwordFromEnv: t.passwordFromEnv }, io, deps.prompt);
-  const state = deps.state ?? new CamState();
-  const login = deps.login ?? xmppLogin;
+  const server = { jid: t.loginJid, tls: t.tls, server: t.server, caPem: ca?.join("\n") };
   const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
   const where = String(
     t.server
       ? msg`the XMPP server at ${t.server.port === undefined ? t.server.host : hostPort({ host: t.server.host, port: t.server.port })}`
       : msg`the XMPP server for ${domain}`,
   );
+  // Before a prompt, the server is reached and its certificate checked (under --timeout, so a
+  // silent server ends the run before anyone is asked): a refusal comes before the question.
+  const checkFirst = async () => {
+    const deadline = startDeadline(where, deps.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS);
+    try {
+      await abortable((deps.checkServer ?? xmppCheckServer)(server, deadline.signal), deadline.signal);
+    } finally {
+      deadline.stop();
+    }
+  };
+  const password = await readPassword({ loginJid: t.loginJid, passwordFile: t.passwordFile, passwordFromEnv: t.passwordFromEnv }, io, deps.prompt, checkFirst);
+  const state = deps.state ?? new CamState();
+  const login = deps.login ?? xmppLogin;
   return {
     where,
     async open(signal: AbortSignal): Promise<ClientSource> {
@@ -86,11 +102,8 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
       if (warning) io.stderr.write(`camctl: warning: ${warning}\n`);
       const session = await login(
         {
-          jid: t.loginJid,
+          ...server,
           password,
-          tls: t.tls,
-          server: t.server,
-          caPem: ca?.join("\n"),
           userAgent: { id: state.userAgentId(), software: SOFTWARE, version: VERSION, device: defaultDevice() },
         },
         signal,

@@ -2,6 +2,9 @@
 // files are read: reading a FIFO or a device can block inside Node's thread pool, where neither
 // --timeout nor Ctrl-C can end it (process.exit waits for that thread), so anything else is
 // refused before it is opened for reading, and the open itself never blocks (O_NONBLOCK).
+// A file that holds a secret (--password-file, --new-password-file, a context's password_file)
+// must also be private: owned by this user and readable by nobody else, checked on what was
+// opened (fstat), and not reached through another user's symbolic link.
 import { constants as fsc } from "node:fs";
 import fsp from "node:fs/promises";
 
@@ -30,9 +33,40 @@ function kind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice():
   return "something else";
 }
 
+/**
+ * Whether a file belongs to someone other than this user and root. camctl uses only its own files
+ * (or root's) for what decides where it connects and what it sends: the config file, secrets.
+ */
+export function ownedByAnother(uid: number): boolean {
+  const me = process.getuid?.();
+  return me !== undefined && uid !== me && uid !== 0;
+}
+
+/** "(mode 644); make it private with chmod 600": how every "other users may read/change it" sentence ends. */
+export const chmodHint = (mode: number) => `(mode ${(mode & 0o777).toString(8)}); make it private with chmod 600`;
+
+/** Why a file that holds a secret is not private, or undefined when it is (owner only: chmod 600). */
+function notPrivate(st: { uid: number; mode: number }): string | undefined {
+  if (ownedByAnother(st.uid)) return "it belongs to another user; use a file of your own that only you can read (chmod 600)";
+  if (st.mode & 0o066) return `other users may ${st.mode & 0o044 ? "read" : "change"} it ${chmodHint(st.mode)}`;
+  return undefined;
+}
+
+export interface UserFileRules {
+  /** It holds a secret: refuse it unless it is private (see notPrivate). */
+  secret?: boolean;
+}
+
 /** The text of a regular file (links to one are fine) of at most `maxBytes`; else a UserFileError. */
-export async function readUserFile(file: string, maxBytes: number): Promise<string> {
+export async function readUserFile(file: string, maxBytes: number, rules: UserFileRules = {}): Promise<string> {
   try {
+    if (rules.secret) {
+      // A link someone else put there could lead anywhere they like: only the user's own (or root's).
+      const link = await fsp.lstat(file);
+      if (link.isSymbolicLink() && ownedByAnother(link.uid)) {
+        throw new UserFileError("it is a symbolic link that belongs to another user; give the path of your own file");
+      }
+    }
     const st = await fsp.stat(file);
     if (st.isDirectory()) throw new UserFileError("it is a directory");
     if (!st.isFile()) throw new UserFileError(`it is ${kind(st)}, not a regular file, and camctl reads only regular files`);
@@ -40,6 +74,8 @@ export async function readUserFile(file: string, maxBytes: number): Promise<stri
     try {
       const opened = await handle.stat(); // what was opened, in case it was swapped meanwhile
       if (!opened.isFile()) throw new UserFileError(`it is ${kind(opened)}, not a regular file, and camctl reads only regular files`);
+      const exposed = rules.secret ? notPrivate(opened) : undefined;
+      if (exposed) throw new UserFileError(exposed);
       const buffer = Buffer.alloc(maxBytes + 1);
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       if (bytesRead > maxBytes) throw new UserFileError(`it is larger than ${maxBytes} bytes`);

@@ -1,4 +1,4 @@
-// The JSON shape of `camctl user clients --json` (README, "Tables, JSON, CSV"), as tests read it.
+// The JSON shape of `camctl user clients --json` (docs/output-formats.md), as tests read it.
 export interface JsonClient {
   id: string;
   type: string;

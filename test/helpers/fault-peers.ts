@@ -107,6 +107,61 @@ export const ADMIN_HEADER =
   "<?xml version='1.0'?><stream:stream xmlns='xmpp:prosody.im/admin' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 
 /**
+ * A unix-socket peer that speaks the admin stream's framing: it answers camctl's stream header
+ * with Prosody's, then each <repl-input> with what `answer` returns for it (written as is; "" says
+ * nothing). `answer` also gets the connection, for peers that go on writing on their own.
+ */
+export function adminPeer(path: string, answer: (request: string, sock: net.Socket) => string): Promise<Peer> {
+  return unixPeer(path, (sock, received) => {
+    let headerSent = false;
+    let answered = 0;
+    sock.on("data", () =>
+      setImmediate(() => {
+        if (sock.destroyed) return;
+        const text = received();
+        if (!headerSent && /<stream:stream/.test(text)) {
+          headerSent = true;
+          sock.write(ADMIN_HEADER);
+        }
+        const requests = text.split("</repl-input>").slice(0, -1);
+        for (const request of requests.slice(answered)) {
+          answered++;
+          const reply = answer(request.slice(request.indexOf("<repl-input")), sock);
+          if (reply && !sock.destroyed) sock.write(reply);
+        }
+      }),
+    );
+  });
+}
+
+/** What a shell answers when the request raised: <repl-result type='error'>, as mod_admin_shell sends it. */
+export const replErrorResult = (text: string) => `<repl-result type='error'>${text.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</repl-result>`;
+
+/**
+ * An admin socket whose answer never ends: from the first request on, it streams host-scan records
+ * (camctl's record stream: base64 NDJSON pieces, see src/socket/lua/record_stream.lua) without
+ * end and never sends the trailer. Each record is a client of `account` whose software is
+ * `software`, with a new id each time; `perPiece` records every 20 ms.
+ */
+export function endlessRecordsPeer(path: string, account: string, software: string, perPiece = 20): Promise<Peer> {
+  let n = 0;
+  const now = Math.floor(Date.now() / 1000);
+  const piece = () => {
+    let lines = "";
+    for (let i = 0; i < perPiece; i++) {
+      const client = [`grant/endless-${n++}`, "access", false, now - 60, now - 60, null, ["password"], software, null, null, null, null];
+      lines += JSON.stringify([account, client]) + "\n";
+    }
+    return `<repl-output>base64:${Buffer.from(lines).toString("base64")}</repl-output>`;
+  };
+  return adminPeer(path, (_request, sock) => {
+    const timer = setInterval(() => (sock.destroyed ? clearInterval(timer) : sock.write(piece())), 20);
+    sock.once("close", () => clearInterval(timer));
+    return piece();
+  });
+}
+
+/**
  * Leaves a socket file at `path` that nobody listens on, the way a crashed server does: a child
  * process binds and listens, then is killed with SIGKILL, so nothing unlinks the file.
  */

@@ -11,6 +11,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { spawnSync } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
+import { adminPeer, endlessRecordsPeer, replErrorResult } from "../helpers/fault-peers.js";
 
 const sshSkip = sshdUnavailable();
 const ALICE = "alice@camctl.test";
@@ -225,6 +226,23 @@ describe("fan-out over three servers, one of them down", () => {
     assert.deepEqual(doc.checks.filter((x) => x.context === "c").map((x) => [x.check, x.status]), [["admin-socket", "fail"]]);
   });
 
+  test("doctor on a context whose socket is not Prosody's: that context fails (3), the other is checked as usual", async () => {
+    const peer = await adminPeer(path.join(dir, "not-prosody.sock"), () => replErrorResult("Error: not what you think"));
+    try {
+      const env = config(`${threeServers()}[contexts.fake]\nsocket = "${peer.address}"\n`);
+      const r = await runCamctl(["--context", "a,fake", "doctor", "--json", "--timeout", "20"], { env });
+      assert.equal(r.code, 3, r.stderr);
+      const doc = JSON.parse(r.stdout) as { checks: { context: string; check: string; status: string }[]; contexts: { context: string; exitCode: number; status: string }[]; exitCode: number };
+      assert.deepEqual(doc.contexts.map((x) => [x.context, x.exitCode, x.status]), [["a", 0, "ok"], ["fake", 3, "failed"]]);
+      assert.equal(doc.exitCode, 3);
+      assert.deepEqual(doc.checks.filter((x) => x.context === "fake").map((x) => [x.check, x.status]), [["admin-socket", "fail"]]);
+      assert.ok(doc.checks.some((x) => x.context === "a" && x.check === "client-management" && x.status === "ok"));
+      assert.match(r.stderr, /^camctl: 1 of 2 contexts failed \(fake: admin socket: Prosody failed while running camctl's request for the checks: Error: not what you think[^\n]*\n$/);
+    } finally {
+      await peer.close();
+    }
+  });
+
   test("host revoke --dry-run on several contexts: every context's plan, tagged", async () => {
     for (const sb of [a, b]) await sb.createGrant((await sb.createAccount("dry")).jid, { software: "Evil Dry" });
     const r = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Dry", "--dry-run", "-o", "ndjson", "--all-contexts"], { env: config(threeServers()) });
@@ -262,6 +280,28 @@ describe("fan-out over three servers, one of them down", () => {
     for (const sb of [a, b]) {
       const after = await runCamctl(["user", "clients", "applied@camctl.test", "--json", "--socket", sb.socketPath]);
       assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+    }
+  });
+
+  test("--all-contexts --yes with a server that streams records without end: its plan is bounded by its timeout, it fails alone (3), the other context is revoked", async () => {
+    const endless = await endlessRecordsPeer(path.join(dir, "endless.sock"), "endless@camctl.test", "Evil Endless");
+    try {
+      const { jid } = await a.createAccount("endless");
+      await a.createGrant(jid, { software: "Evil Endless" });
+      // --timeout bounds each batch of a scan; here it also bounds the endless context's whole plan.
+      const env = config(`[contexts.a]\nsocket = "${a.socketPath}"\n[contexts.endless]\nsocket = "${endless.address}"\ntimeout = 2\n`);
+      const r = await runCamctl(["host", "revoke", "camctl.test", "--software", "Evil Endless", "--yes", "--all-contexts", "-o", "ndjson"], { env, timeoutMs: 120_000 });
+      assert.equal(r.signal, null, `camctl did not end: ${r.stderr}`);
+      assert.equal(r.code, 3, r.stderr);
+      const results = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { context: string; account: string; outcome: string });
+      assert.deepEqual(results.map((x) => [x.context, x.account, x.outcome]), [["a", jid, "revoked"]]);
+      assert.match(r.stderr, /^camctl: a\s+ok\s+1 record, /m);
+      assert.match(r.stderr, /^camctl: endless\s+exit 3\s+The plan for the admin socket \S+endless\.sock was not complete within 2 s, so nothing is revoked there: with --all-contexts --yes, --timeout bounds each context's whole plan\./m);
+      assert.match(r.stderr, /^camctl: 1 of 2 contexts failed \(endless\); the others' results are complete\.$/m);
+      const after = await runCamctl(["user", "clients", jid, "--json", "--socket", a.socketPath]);
+      assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+    } finally {
+      await endless.close();
     }
   });
 

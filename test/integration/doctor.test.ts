@@ -9,6 +9,7 @@ import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { runCamctl } from "../helpers/run-camctl.js";
+import { adminPeer, replErrorResult } from "../helpers/fault-peers.js";
 
 interface CheckJson {
   host: string | null;
@@ -24,9 +25,11 @@ let expired: Sandbox;
 let sshd: Sshd | undefined;
 let pwFile: string;
 let dir: string;
+let peerCount = 0;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-doctor-"));
+  // Short: unix socket paths (the fake admin sockets below) are limited to ~107 bytes.
+  dir = fs.mkdtempSync(path.join(os.tmpdir().length <= 60 ? os.tmpdir() : "/tmp", "camctl-doctor-"));
   [healthy, expired, sshd] = await Promise.all([
     startSandbox({ extraModules: ["client_management_admin"] }),
     startSandbox({ certificateValidity: { notBefore: new Date(Date.now() - 60 * DAY), notAfter: new Date(Date.now() - 2 * DAY) } }),
@@ -101,6 +104,34 @@ describe("camctl doctor over the admin socket", () => {
     assert.match(find(r.checks, null, "admin-socket")!.message, /on \S+@127\.0\.0\.1:\d+ \(over SSH\)/);
     assert.equal(find(r.checks, healthy.host, "client-management")?.status, "ok");
   });
+});
+
+describe("camctl doctor against a socket that is not a working Prosody admin socket", { concurrency: true }, () => {
+  // Each accepts the connection; none gives camctl the facts it asks for.
+  const peers: [string, Parameters<typeof adminPeer>[1], RegExp][] = [
+    ["the shell raises on camctl's request (<repl-result type='error'>)", () => replErrorResult("Error: attempt to call a nil value (field 'get_hosts')"),
+      /^Prosody failed while running camctl's request for the checks: Error: attempt to call a nil value \(field 'get_hosts'\)\. Prosody's log may say more\.$/],
+    ["another program answers in the admin stream's framing", () => "<repl-result>Welcome to something else</repl-result>",
+      /^The admin socket answered the request for the checks with something camctl cannot read \(the result "Welcome to something else" is not camctl's\)/],
+    ["a result that is not JSON", () => "<repl-result>Result: {not json</repl-result>", /cannot read \(the result is not JSON\)/],
+    ["the answer is not well-formed XML", () => "<repl-result>Result: <</oops>", /not well-formed XML/],
+  ];
+  for (const [name, answer, sentence] of peers) {
+    test(`${name}: the admin-socket check fails with one sentence, exit 3 (never "ok" then a camctl bug)`, async () => {
+      const peer = await adminPeer(path.join(dir, `p${peerCount++}.sock`), answer);
+      try {
+        const r = await doctor(["--socket", peer.address, "--timeout", "20"]);
+        assert.equal(r.code, 3, r.stderr);
+        assert.equal(r.exitCode, 3);
+        assert.deepEqual(r.checks.map((c) => [c.check, c.status, c.exitCode]), [["admin-socket", "fail", 3]]);
+        assert.match(r.checks[0]!.message, sentence);
+        assert.match(r.stderr, /^camctl: admin socket: [^\n]+\n$/);
+        assert.doesNotMatch(r.stderr, /bug in camctl/);
+      } finally {
+        await peer.close();
+      }
+    });
+  }
 });
 
 describe("camctl doctor over XMPP", () => {

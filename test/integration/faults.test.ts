@@ -23,7 +23,7 @@ import { luaString } from "../sandbox/admin-socket.js";
 import { rawSasl2, type RawSasl2Options } from "../sandbox/raw-client.js";
 import { lateAllowanceMs, runCamctl, startCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
-import { ADMIN_HEADER, camctlForNobody, selfSignedCert, staleSocket, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
+import { ADMIN_HEADER, adminPeer, camctlForNobody, replErrorResult, selfSignedCert, staleSocket, tcpPeer, unixPeer, when } from "../helpers/fault-peers.js";
 import type { ClientListJson, JsonClient } from "../helpers/client-json.js";
 import { CamctlHome, homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
 
@@ -143,6 +143,33 @@ describe("admin socket peers that misbehave", { concurrency: true }, () => {
     try {
       const r = await socketCamctl(peer.address, undefined, PATIENT_S);
       assertFails(r, 3, /not well-formed XML/);
+      assertEndedAtOnce(r);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  test("answers every request with <repl-result type='error'> (the request raised in the server): 3 at once, the server's reason, not a camctl bug", async () => {
+    // What mod_admin_shell sends when a chunk raises, e.g. a storage error under the module.
+    const peer = await adminPeer(socketPath(), () => replErrorResult("Error: storage backend failed: disk I/O error\nstack traceback:\n\t[C]: in ?"));
+    try {
+      for (const args of [["user", "clients", "alice@example.com"], ["host", "clients", "example.com"], ["host", "revoke", "example.com", "--all", "--dry-run"]]) {
+        const r = await socketCamctl(peer.address, args, PATIENT_S);
+        assertFails(r, 3);
+        assert.match(r.stderr, /^camctl: Prosody failed while running camctl's request for the clients of \S+: Error: storage backend failed: disk I\/O error\. Prosody's log may say more\.\n$/, args.join(" "));
+        assert.doesNotMatch(r.stderr, /bug in camctl/);
+        assertEndedAtOnce(r);
+      }
+    } finally {
+      await peer.close();
+    }
+  });
+
+  test("answers with a result that is not camctl's (another program on the socket): 3 at once, not a camctl bug", async () => {
+    const peer = await adminPeer(socketPath(), () => "<repl-result>hello from something else</repl-result>");
+    try {
+      const r = await socketCamctl(peer.address, undefined, PATIENT_S);
+      assertFails(r, 3, /answered the request for the clients of alice@example\.com with something camctl cannot read \(the result "hello from something else" is not camctl's\)/);
       assertEndedAtOnce(r);
     } finally {
       await peer.close();

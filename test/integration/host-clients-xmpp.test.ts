@@ -335,7 +335,7 @@ describe("camctl host clients over XMPP: hostile strings and --timeout", () => {
       assert.doesNotMatch(r.stdout.replace(/\r?\n/g, ""), UNSAFE_FOR_TERMINAL, format);
       if (format === "ndjson") {
         const names = r.stdout.trim().split("\n").map((l) => (JSON.parse(l) as HostClientRecord).userAgent.software);
-        // XML cannot carry C0 controls: the companion sends U+FFFD for them (README: server bugs worked around).
+        // XML cannot carry C0 controls: the companion sends U+FFFD for them (docs/server-bugs.md).
         const asXmlCarries = HOSTILE.map((h) => h.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "\ufffd"));
         assert.deepEqual(names.sort(), asXmlCarries.sort());
       }

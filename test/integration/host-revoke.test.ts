@@ -15,7 +15,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
-import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
+import { CAMCTL_BIN, runCamctl, startCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login, createBearerGrant } from "../helpers/sasl2-raw.js";
 import { haveScript, onTerminal } from "../helpers/terminal.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
@@ -82,6 +82,28 @@ function evilHost(prefix: string, accounts: number): Promise<PopulatedAccount[]>
       ...(i === 0 ? [{ kind: "sasl2" as const, software: "Evil Client", device: "Tablet", keepConnected: true }] : []),
     ],
   });
+}
+
+/**
+ * camctl on a pseudo-terminal (util-linux script): once `question` shows, `answer()` runs (it may
+ * change things meanwhile) and what it returns is typed.
+ */
+function onTerminalAnswering(args: string[], question: RegExp, answer: () => string): Promise<{ code: number | null; out: string }> {
+  const quoted = [process.execPath, CAMCTL_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const child = spawn("script", ["-qec", `stty cols 160 rows 50; ${quoted}`, "/dev/null"], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let answered = false;
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    if (!answered && question.test(out)) {
+      answered = true;
+      child.stdin.end(answer());
+    }
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out: out.replace(/\r\n/g, "\n") })));
 }
 
 const fastWorks = async (jid: string, clientId: string, token: string) =>
@@ -292,6 +314,132 @@ describe("plan and apply over the admin socket", () => {
   });
 });
 
+describe("only the reviewed plan is applied; a plan file is treated like a secret (issue 16)", () => {
+  /** Accounts `${prefix}1..2` with `grants` grants each, and a plan of them written by camctl. */
+  async function grantPlan(prefix: string, grants: number): Promise<{ file: string; planned: string[] }> {
+    const { addBulkGrants } = await import("../helpers/bulk-grants.js");
+    for (const i of [1, 2]) {
+      const { jid } = await sb.createAccount(`${prefix}${i}`);
+      await addBulkGrants(sb, jid, grants, "Reviewed app");
+    }
+    const file = planFile(prefix);
+    const made = await socket(["host", "revoke", host, "--account", `${prefix}*`, "--type", "access", "--plan-out", file]);
+    assert.equal(made.code, 0, made.stderr);
+    const planned = (JSON.parse(fs.readFileSync(file, "utf8")) as { items: { account: string; id: string }[] }).items.map((i) => `${i.account} ${i.id}`);
+    assert.equal(planned.length, 2 * grants);
+    return { file, planned };
+  }
+
+  test("a --yes apply whose plan file is emptied and rewritten while it runs applies the plan it read, whole", async () => {
+    const { file, planned } = await grantPlan("heldyes", 150);
+    const decoy = await grantPlan("heldecoy", 1);
+    const decoyBefore = await state("heldecoy");
+    const started = startCamctl(["host", "apply", file, "--yes", "-o", "ndjson", "--socket", sb.socketPath]);
+    // Once the first outcome is out, the file is cut to nothing and then holds another plan.
+    await new Promise<void>((resolve) => {
+      const onData = () => {
+        started.child.stdout!.off("data", onData);
+        fs.truncateSync(file, 0);
+        fs.writeFileSync(file, fs.readFileSync(decoy.file));
+        resolve();
+      };
+      started.child.stdout!.on("data", onData);
+    });
+    const r = await started.result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(ndjson<{ account: string; id: string }>(r.stdout).map((x) => `${x.account} ${x.id}`), planned, "every reviewed item, in order, nothing else");
+    assert.match(r.stderr, /300 items: 300 revoked\./);
+    assert.equal((await state("heldyes")).size, 0, "every planned grant is revoked");
+    assert.deepEqual(await state("heldecoy"), decoyBefore, "what the file said afterwards was not touched");
+  });
+
+  test("on a terminal, a plan file rewritten after the preview: the plan that was shown is applied", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const { file, planned } = await grantPlan("heldtty", 2);
+    const decoy = await grantPlan("decoytty", 2);
+    const decoyBefore = await state("decoytty");
+    const r = await onTerminalAnswering(["host", "apply", file, "--socket", sb.socketPath], /Revoke these 4 clients on 2 accounts of camctl\.test\?/, () => {
+      fs.writeFileSync(file, fs.readFileSync(decoy.file)); // in place: the same file, another plan
+      return "y\r";
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /4 items: 4 revoked\./);
+    assert.equal((await state("heldtty")).size, 0, `the reviewed grants are revoked: ${planned.join(", ")}`);
+    assert.deepEqual(await state("decoytty"), decoyBefore, "the plan written after the preview was not applied");
+  });
+
+  test("a plan file that is a symbolic link, that others may change, or that another user owns is refused: exit 2, one sentence, nothing revoked", async () => {
+    const { file } = await grantPlan("secret", 1);
+    const before = await state("secret");
+    const refused = async (plan: string, re: RegExp) => {
+      const r = await socket(["host", "apply", plan, "--yes"]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, r.stderr);
+      assert.equal(r.stdout, "");
+    };
+    const link = path.join(dir, `link-${randomUUID().slice(0, 8)}.json`);
+    fs.symlinkSync(file, link);
+    await refused(link, /^camctl: Cannot read the plan .*link-\S+\.json: it is a symbolic link; give the plan file itself\.\n$/);
+    fs.chmodSync(file, 0o666);
+    await refused(file, /^camctl: Cannot read the plan .*: other users may change it \(mode 666\); make it yours alone with chmod 600\.\n$/);
+    fs.chmodSync(file, 0o600);
+    if (process.getuid?.() === 0) {
+      // root too: another user could have changed their plan after it was reviewed.
+      fs.chownSync(file, 65534, 65534);
+      await refused(file, /^camctl: Cannot read the plan .*: it belongs to another user \(uid 65534\); camctl applies only plans of your own: review it and copy it\.\n$/);
+      fs.chownSync(file, 0, 0);
+    }
+    assert.deepEqual(await state("secret"), before, "nothing was revoked");
+    const ok = await socket(["host", "apply", file, "--yes"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((await state("secret")).size, 0);
+  });
+});
+
+describe("a write failure never stops a confirmed bulk run (issue 16)", () => {
+  /** camctl's args run through bash: `"$@" <shell>`; camctl's own exit code is written to stderr as "camctl exit N". */
+  const throughShell = (args: string[], shell: string) =>
+    runCamctl([...args, "--socket", sb.socketPath], { prefix: ["bash", "-c", `"$@" ${shell}; echo "camctl exit \${PIPESTATUS[0]}" >&2`, "bash"], timeoutMs: 120_000 });
+  const exitOf = (stderr: string) => Number(/camctl exit (\d+)/.exec(stderr)?.[1]);
+
+  async function grants(prefix: string, n: number): Promise<void> {
+    const { addBulkGrants } = await import("../helpers/bulk-grants.js");
+    const { jid } = await sb.createAccount(`${prefix}1`);
+    await addBulkGrants(sb, jid, n, "Piped app");
+  }
+
+  test("host apply --yes -o ndjson | head -n 1: every item is revoked, exit 0, one sentence saying where the output stopped", async () => {
+    await grants("headn", 100);
+    const file = planFile("headn");
+    assert.equal((await socket(["host", "revoke", host, "--account", "headn*", "--plan-out", file])).code, 0);
+    const r = await throughShell(["host", "apply", file, "--yes", "-o", "ndjson"], "| head -n 1");
+    assert.equal(ndjson(r.stdout).length, 1);
+    assert.equal((await state("headn")).size, 0, "nothing planned is still listed");
+    assert.equal(exitOf(r.stderr), 0, r.stderr);
+    assert.match(r.stderr, /camctl: The output stopped after \d+ of the 100 items \(its reader went away\), but the run went on to its end: 100 revoked\.\n/);
+  });
+
+  test("host revoke --yes | head -c 10: every item is revoked, exit 0", async () => {
+    await grants("headc", 100);
+    const r = await throughShell(["host", "revoke", host, "--account", "headc*", "--yes"], "| head -c 10");
+    assert.equal(r.stdout.length, 10);
+    assert.equal((await state("headc")).size, 0, "nothing planned is still listed");
+    assert.equal(exitOf(r.stderr), 0, r.stderr);
+    assert.match(r.stderr, /The output stopped after \d+ of the 100 items \(its reader went away\), but the run went on to its end: 100 revoked\./);
+  });
+
+  test("host apply --yes > /dev/full: every item is revoked, exit 10, one sentence saying the work was finished", { skip: fs.existsSync("/dev/full") ? false : "no /dev/full" }, async () => {
+    await grants("devfull", 30);
+    const file = planFile("devfull");
+    assert.equal((await socket(["host", "revoke", host, "--account", "devfull*", "--plan-out", file])).code, 0);
+    const r = await throughShell(["host", "apply", file, "--yes", "-o", "ndjson"], "> /dev/full");
+    assert.equal((await state("devfull")).size, 0, "nothing planned is still listed");
+    assert.equal(exitOf(r.stderr), 10, r.stderr);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("camctl: "));
+    assert.deepEqual(lines.filter((l) => /output/i.test(l)), ["camctl: The output stopped after 0 of the 30 items (it could not be written: no space left on device (ENOSPC)), but the run went on to its end: 30 revoked."]);
+  });
+});
+
 describe("the question on a real pseudo-terminal", { skip: haveScript ? false : "util-linux script is not installed" }, () => {
   const ask = (args: string[], typed: string) => onTerminal(args, { typed, env: { NO_COLOR: "1" } });
 
@@ -303,7 +451,7 @@ describe("the question on a real pseudo-terminal", { skip: haveScript ? false : 
 
     let r = ask(args, "camctl.tes\r");
     assert.equal(r.code, 2, r.out);
-    assert.match(r.out, /25 clients on 1 accounts of camctl\.test/);
+    assert.match(r.out, /25 clients on 1 account of camctl\.test \(0 connected\)/);
     assert.match(r.out, /The first 10 of 25:/);
     assert.match(r.out, /Revoke these 25 clients on 1 account of camctl\.test\? This is more than 20 items: type the host name \(camctl\.test\) to go ahead:/);
     assert.match(r.out, /camctl: "camctl\.tes" is not camctl\.test; nothing was revoked\./);

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { CAMCTL_BIN, runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
@@ -26,6 +27,13 @@ after(async () => {
 /** --ssh to the test sshd, with its client config (-F) and the sandbox's socket as the remote path. */
 function overSsh(config = sshd.sshArgs, socket = sb.socketPath): string[] {
   return ["--ssh", sshd.target, "--ssh-config", config[1]!, "--socket", socket, "--timeout", String(TIMEOUT_S)];
+}
+
+/** A private config file in `dir` holding `text`; the environment that names it. */
+function contextFile(dir: string, text: string): NodeJS.ProcessEnv {
+  const file = path.join(dir, "config.toml");
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  return { CAMCTL_CONFIG: file };
 }
 
 /** One sentence on stderr, nothing on stdout, the code, within --timeout. */
@@ -190,6 +198,41 @@ describe("camctl over --ssh", { skip }, () => {
       assert.ok(Date.now() - killedAt < 3_000, `ended ${Date.now() - killedAt} ms after the kill`);
     } finally {
       await blocked;
+    }
+  });
+
+  test("a remote path with % is refused (ssh would expand %h in a forwarded path and reach another socket): 2, one sentence", async () => {
+    // Where ssh's expansion of "%h.sock" (127.0.0.1.sock) would lead: the real admin socket.
+    const dir = fs.mkdtempSync("/tmp/camctl-pct-");
+    try {
+      fs.symlinkSync(sb.socketPath, path.join(dir, "127.0.0.1.sock"));
+      const socket = path.join(dir, "%h.sock");
+      const flags = await runCamctl(["user", "clients", "x@camctl.test", ...overSsh(sshd.sshArgs, socket)]);
+      assertOneSentence(flags, 2, /^camctl: --socket "\/tmp\/camctl-pct-\w+\/%h\.sock" has a character camctl cannot pass through SSH \([^)]*%[^)]*\)\.\n$/);
+      const env = contextFile(dir, `[contexts.pct]\nssh = "${sshd.target}"\nssh_config = "${sshd.sshArgs[1]}"\nsocket = "${socket}"\n`);
+      const ctx = await runCamctl(["--context", "pct", "user", "clients", "x@camctl.test", "--timeout", String(TIMEOUT_S)], { env });
+      assertOneSentence(ctx, 2, /: socket of context "pct" "[^"]+%h\.sock" has a character camctl cannot pass through SSH/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a positional word in a context's ssh_args (it would become the destination) is refused: 2, naming the context and the element", async () => {
+    // ssh would dial 127.0.0.1 (the real server) while camctl names decoy.invalid.
+    const dir = fs.mkdtempSync("/tmp/camctl-args-");
+    try {
+      const decoy = `${sshd.user}@decoy.invalid:${sshd.port}`;
+      for (const [args, element] of [[`["127.0.0.1"]`, "127.0.0.1"], [`["-v", "--", "127.0.0.1"]`, "--"], [`["-J"]`, "-J"]] as const) {
+        const env = contextFile(dir, `[contexts.decoy]\nssh = "${decoy}"\nssh_config = "${sshd.sshArgs[1]}"\nsocket = "${sb.socketPath}"\nssh_args = ${args}\n`);
+        const r = await runCamctl(["--context", "decoy", "user", "clients", "x@camctl.test", "--timeout", String(TIMEOUT_S)], { env });
+        assertOneSentence(r, 2, new RegExp(`: context "decoy": ssh_args element "${element.replace(/[.-]/g, "\\$&")}" [^\n]*; ssh_args takes ssh options only`));
+      }
+      // Options, with their values, are what ssh_args is for.
+      const env = contextFile(dir, `[contexts.opts]\nssh = "${sshd.target}"\nssh_config = "${sshd.sshArgs[1]}"\nsocket = "${sb.socketPath}"\nssh_args = ["-o", "ConnectTimeout=5", "-4", "-oServerAliveInterval=5"]\n`);
+      const ok = await runCamctl(["--context", "opts", "user", "clients", "x@camctl.test", "--json", "--timeout", String(TIMEOUT_S)], { env });
+      assert.equal(ok.code, 6, ok.stderr); // reached the server: no such account
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

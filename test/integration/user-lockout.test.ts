@@ -9,9 +9,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sqliteStorageAvailable, startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl } from "../helpers/run-camctl.js";
+import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
 import { createBearerGrant, rawSasl2Login, type RawLogin, type RawLoginOptions } from "../helpers/sasl2-raw.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
+import { rawBind, rawLegacyAuth, rawSasl2ScramStart } from "../sandbox/raw-client.js";
 
 let sb: Sandbox;
 let boss: Login;
@@ -92,6 +93,68 @@ async function assertNothingButPassword(v: Victim): Promise<void> {
 
 const socketLockout = (jid: string, args: string[], on: Sandbox = sb) => runCamctl(["user", "lockout", jid, "--socket", on.socketPath, ...args]);
 
+/** The file the sandbox's internal storage keeps `store` of the account in (util.datamanager's naming). */
+function storeFile(on: Sandbox, store: string, username: string): string {
+  const encode = (s: string) => s.replace(/[^A-Za-z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const file = path.join(on.dir, "data", encode(on.host), store, `${encode(username)}.dat`);
+  assert.ok(fs.existsSync(file), `no ${store} store at ${file}`);
+  return file;
+}
+
+const STEP_MS = 10_000;
+const REVOKED = /<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'\/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Access to this account was revoked<\/text><\/stream:error>/;
+
+/**
+ * Logins already under way when the lockout runs (issue 16): each is started, the lockout runs
+ * (through `lockOut`, over the socket or through the companion) and reports success, then the
+ * login tries to finish. None may get in, and nothing it could have obtained may log in later.
+ */
+function loginsInProgress(lockOut: (jid: string, args: string[]) => Promise<CamctlRun>, prefix: string) {
+  test("a legacy login that authenticated before and binds afterwards: its stream is closed, no session (--disable)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}legacy`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    await rawLegacyAuth(conn, { username, password }, STEP_MS);
+    const r = await lockOut(jid, ["--yes", "--disable"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Closed 1 more session\./);
+    assert.equal(await rawBind(conn, "late", STEP_MS), null, "binding a resource after the lockout");
+    assert.match(conn.received, REVOKED);
+    assert.ok(!(await listed(sb, jid)).some((c) => c.connected), "nothing listed as connected");
+  });
+
+  test("a SCRAM exchange begun before the lockout and finished after: refused, the old password does not get in (--new-password-file)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}scram`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    const exchange = await rawSasl2ScramStart(conn, { username, password, userAgentId: randomUUID() }, STEP_MS);
+    const file = path.join(dir, `${prefix}scram-password`);
+    fs.writeFileSync(file, `new ${randomUUID()}\n`, { mode: 0o600 });
+    const r = await lockOut(jid, ["--yes", "--new-password-file", file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await exchange.finish(), { outcome: "stream-ended" });
+    assert.match(conn.received, REVOKED);
+    assert.equal(await works(sb, jid, { password }), false, "the old password");
+  });
+
+  test("the same exchange asking for a FAST token: no token is minted after the lockout (--disable)", async () => {
+    const { jid, password } = await sb.createAccount(`${prefix}scramfast`);
+    const username = jid.split("@")[0]!;
+    const conn = await sb.rawConnect();
+    const clientId = randomUUID();
+    const exchange = await rawSasl2ScramStart(conn, { username, password, userAgentId: clientId, requestFastToken: true }, STEP_MS);
+    const r = await lockOut(jid, ["--yes", "--disable"]);
+    assert.equal(r.code, 0, r.stderr);
+    const outcome = await exchange.finish();
+    if (outcome.outcome === "success" && outcome.fastToken !== null) {
+      assert.equal(await works(sb, jid, { fastToken: outcome.fastToken }, clientId), false, "a FAST token minted after the lockout logs in");
+    }
+    assert.deepEqual(outcome, { outcome: "stream-ended" });
+    assert.match(conn.received, REVOKED);
+    assert.deepEqual(await listed(sb, jid), [], "nothing is listed afterwards");
+  });
+}
+
 describe("over the admin socket", () => {
   test("the victim's tokens work before (the setup is what it claims)", async () => {
     const v = await victim(sb, "control");
@@ -150,6 +213,44 @@ describe("over the admin socket", () => {
     assert.equal(await works(v.sb, v.jid, { password: newPassword }), true, "the new password");
   });
 
+  loginsInProgress((jid, args) => socketLockout(jid, args), "sock");
+
+  test("a store Prosody cannot read: exit 9 names the step, the other steps still run", async () => {
+    const { jid, password } = await sb.createAccount("brokengrants");
+    const session = await login(sb, { jid, userAgentId: randomUUID(), credential: { password }, keepConnected: true });
+    await createBearerGrant(sb, jid, { software: "OAuth app" });
+    // A real read error in Prosody's storage: a directory where the grants' file should be.
+    const file = storeFile(sb, "auth_tokens", "brokengrants");
+    fs.renameSync(file, `${file}.saved`);
+    fs.mkdirSync(file);
+    try {
+      const r = await socketLockout(jid, ["--yes", "--disable"]);
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stderr, /brokengrants@camctl\.test is not completely locked out: revoking the grants failed: Error reading storage/);
+      assert.doesNotMatch(r.stdout + r.stderr, /Verified|bug in camctl/);
+      assert.equal((await session.ended).condition, "not-authorized", "the session was still closed");
+      assert.equal(await works(sb, jid, { password }), false, "the account was still disabled");
+    } finally {
+      fs.rmdirSync(file);
+      fs.renameSync(`${file}.saved`, file);
+    }
+  });
+
+  test("with mod_http_oauth2 loaded: exit 9 names the window its authorization codes leave open", async () => {
+    const { jid } = await sb.createAccount("oauthhost");
+    const modulemanager = `require "prosody.core.modulemanager"`;
+    assert.equal(await sb.lua(`local ok, err = ${modulemanager}.load("${sb.host}", "http_oauth2") return tostring(ok and "loaded" or err)`), "loaded");
+    try {
+      const r = await socketLockout(jid, ["--yes", "--disable"]);
+      assert.equal(r.code, 9, r.stderr);
+      assert.match(r.stderr, /oauthhost@camctl\.test is not completely locked out: mod_http_oauth2 is loaded on camctl\.test: an authorization or device code it issued in the 10 minutes before this lockout can still be exchanged for a new grant \(Prosody keeps those codes out of reach\); lock the account out again once 10 minutes have passed/);
+      assert.doesNotMatch(r.stdout, /Verified/);
+      assert.match(r.stdout, /Disabled oauthhost@camctl\.test/);
+    } finally {
+      await sb.lua(`${modulemanager}.unload("${sb.host}", "http_oauth2") return "ok"`);
+    }
+  });
+
   test("an unknown account: 6, nothing done", async () => {
     const r = await socketLockout("nobody-here@camctl.test", ["--yes", "--disable"]);
     assert.equal(r.code, 6, r.stderr);
@@ -177,6 +278,24 @@ describe("over XMPP as an admin (companion module)", () => {
     await assertNothingButPassword(v);
     assert.equal(await works(v.sb, v.jid, { password: v.password }), false);
     assert.equal(await works(v.sb, v.jid, { password: newPassword }), true);
+  });
+
+  loginsInProgress((jid, args) => xmppCamctl(sb, newHome(), boss, ["user", "lockout", jid, ...args]), "xmpp");
+
+  test("a FAST token store Prosody cannot use: exit 9 names the step, the new password is still set", async () => {
+    const { jid, password } = await sb.createAccount("brokenfast");
+    await login(sb, { jid, userAgentId: randomUUID(), software: "Conversations", credential: { password }, requestFast: true });
+    // A corrupt store file: Prosody loads it, and it holds no table of tokens.
+    fs.writeFileSync(storeFile(sb, "fast_tokens", "brokenfast"), 'return "corrupt";\n');
+    const file = path.join(dir, "brokenfast-password");
+    const newPassword = `new ${randomUUID()}`;
+    fs.writeFileSync(file, newPassword, { mode: 0o600 });
+    const r = await xmppCamctl(sb, newHome(), boss, ["user", "lockout", jid, "--yes", "--new-password-file", file]);
+    assert.equal(r.code, 9, r.stderr);
+    assert.match(r.stderr, /brokenfast@camctl\.test is not completely locked out: .*revoking the FAST tokens failed: the store holds string data, not a table of tokens/);
+    assert.doesNotMatch(r.stdout + r.stderr, /Verified|bug in camctl/);
+    assert.equal(await works(sb, jid, { password }), false, "the old password");
+    assert.equal(await works(sb, jid, { password: newPassword }), true, "the new password was still set");
   });
 
   test("a non-admin is refused (5) and an account cannot lock itself out over XMPP (2); nothing is done", async () => {

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
+import { answerOnTerminal, haveScript } from "../helpers/terminal.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { VERSION } from "../../src/version.js";
 import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, populatedAccount, type JsonClient } from "../helpers/xmpp-camctl.js";
@@ -219,6 +220,26 @@ describe("refusals and failures", () => {
       assert.match(r.stderr, /--ca-file/);
       assertOneSentence(r, acct.password);
     }
+  });
+
+  test("on a terminal, the server is checked before the password prompt: an untrusted certificate exits 3 and nobody is asked; a trusted one gets the prompt, and the typed password logs in", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const acct = await sb.createAccount("prompted");
+    const env = { ...home().env, NO_COLOR: "1" } as Record<string, string>;
+    const prompt = /Password for prompted@camctl\.test:/;
+    for (const [tls, port] of [["starttls", sb.c2sPort], ["direct", sb.directTlsPort]] as const) {
+      const args = ["user", "clients", acct.jid, "--jid", acct.jid, "--server", `127.0.0.1:${port}`, "--tls", tls, "--json"];
+      const refused = await answerOnTerminal(args, prompt, `${acct.password}\r`, { env });
+      assert.equal(refused.code, 3, refused.out);
+      assert.ok(!refused.typed, `no prompt for a server that is refused: ${refused.out}`);
+      assert.doesNotMatch(refused.out, /Password/);
+      assert.match(refused.out, /is not trusted/);
+    }
+    const args = ["user", "clients", acct.jid, "--jid", acct.jid, "--server", `127.0.0.1:${sb.c2sPort}`, "--ca-file", sb.caFile, "--json"];
+    const trusted = await answerOnTerminal(args, prompt, `${acct.password}\r`, { env });
+    assert.equal(trusted.code, 0, trusted.out);
+    assert.ok(trusted.typed, "asked for the password");
+    assert.match(trusted.out, /"transport": ?"xmpp"/);
+    assert.ok(!trusted.out.includes(acct.password), "the typed password is not echoed");
   });
 
   test("a domain the server has no certificate for is refused in the TLS handshake (3)", async () => {

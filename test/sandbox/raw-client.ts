@@ -366,16 +366,92 @@ export async function rawLegacyLogin(
   o: { username: string; password: string; resource: string },
   ms: number,
 ): Promise<string> {
+  await rawLegacyAuth(conn, o, ms);
+  const jid = await rawBind(conn, o.resource, ms);
+  if (jid === null) throw new Error("raw client: resource binding failed: the stream ended");
+  return jid;
+}
+
+/** The first half of a pre-SASL2 login: SASL PLAIN and the stream restart, stopping before the resource is bound. */
+export async function rawLegacyAuth(conn: RawXmppConnection, o: { username: string; password: string }, ms: number): Promise<void> {
   conn.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${o.username}\0${o.password}`, "utf8").toString("base64")}</auth>`);
   const answer = await conn.next(ms, "a SASL answer");
   if (answer.name !== "success") throw new Error("raw client: legacy SASL failed: " + String(answer));
   conn.restart();
   await conn.next(ms, "features after SASL");
+}
+
+/** The second half: binds `resource`. The full JID, or null when the stream ended instead of an answer. */
+export async function rawBind(conn: RawXmppConnection, resource: string, ms: number): Promise<string | null> {
   const reply = await conn.iq(
-    `<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${escapeXml(o.resource)}</resource></bind></iq>`,
+    `<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${escapeXml(resource)}</resource></bind></iq>`,
     ms,
   );
+  if (reply === null && (conn.serverClosed || conn.socketClosed)) return null;
   const jid = reply?.child("bind")?.child("jid")?.text;
   if (!reply || reply.attrs.type !== "result" || !jid) throw new Error("raw client: resource binding failed: " + String(reply));
   return jid;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SASL2 SCRAM-SHA-1 (RFC 5802) one message at a time, so a test can act between them
+
+export type ScramOutcome =
+  | { outcome: "success"; fastToken: string | null }
+  | { outcome: "failure"; condition: string }
+  /** The server ended the stream (with a stream error, in `conn.received`) instead of answering. */
+  | { outcome: "stream-ended" };
+
+export interface ScramExchange {
+  /** Sends the client-final message (the proof computed from the password) and reads the answer. */
+  finish(): Promise<ScramOutcome>;
+}
+
+/**
+ * Sends <authenticate mechanism='SCRAM-SHA-1'> with the client-first message and waits for the
+ * server-first challenge: the server now holds the account's stored key for this exchange.
+ */
+export async function rawSasl2ScramStart(
+  conn: RawXmppConnection,
+  o: { username: string; password: string; userAgentId: string; requestFastToken?: boolean },
+  ms: number,
+): Promise<ScramExchange> {
+  const mechanisms = conn.features?.child("authentication", NS_SASL2)?.children.filter((m) => m.name === "mechanism").map((m) => m.text) ?? [];
+  if (!mechanisms.includes("SCRAM-SHA-1")) throw new Error(`raw client: SCRAM-SHA-1 not offered (${mechanisms.join(", ")})`);
+  const gs2 = "n,,";
+  const clientFirstBare = `n=${o.username.replace(/=/g, "=3D").replace(/,/g, "=2C")},r=${crypto.randomBytes(18).toString("base64")}`;
+  conn.send(
+    `<authenticate xmlns='${NS_SASL2}' mechanism='SCRAM-SHA-1'>` +
+      `<initial-response>${Buffer.from(gs2 + clientFirstBare, "utf8").toString("base64")}</initial-response>` +
+      userAgentXml({ id: o.userAgentId, software: "raw SCRAM" }) +
+      (o.requestFastToken ? `<request-token xmlns='${NS_FAST}' mechanism='HT-SHA-256-NONE'/>` : "") +
+      `</authenticate>`,
+  );
+  const challenge = await conn.next(ms, "the SCRAM challenge");
+  if (challenge.name !== "challenge") throw new Error("raw client: no SCRAM challenge: " + String(challenge));
+  const serverFirst = Buffer.from(challenge.text, "base64").toString("utf8");
+  const fields = Object.fromEntries(serverFirst.split(",").map((f) => [f.slice(0, 1), f.slice(2)]));
+  const [nonce, salt, iterations] = [fields.r!, Buffer.from(fields.s!, "base64"), Number(fields.i)];
+  return {
+    async finish() {
+      const salted = crypto.pbkdf2Sync(o.password, salt, iterations, 20, "sha1");
+      const clientKey = crypto.createHmac("sha1", salted).update("Client Key").digest();
+      const storedKey = crypto.createHash("sha1").update(clientKey).digest();
+      const withoutProof = `c=${Buffer.from(gs2).toString("base64")},r=${nonce}`;
+      const signature = crypto.createHmac("sha1", storedKey).update(`${clientFirstBare},${serverFirst},${withoutProof}`).digest();
+      const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
+      if (conn.socketClosed) return { outcome: "stream-ended" };
+      conn.send(`<response xmlns='${NS_SASL2}'>${Buffer.from(`${withoutProof},p=${proof.toString("base64")}`).toString("base64")}</response>`);
+      let answer: XmlElement;
+      try {
+        answer = await conn.next(ms, "the SCRAM outcome");
+      } catch (e) {
+        if (conn.serverClosed || conn.socketClosed) return { outcome: "stream-ended" };
+        throw e;
+      }
+      if (answer.name === "stream:error") return { outcome: "stream-ended" };
+      if (answer.name === "success") return { outcome: "success", fastToken: answer.child("token", NS_FAST)?.attrs.token ?? null };
+      return { outcome: "failure", condition: answer.children.find((c) => c.name !== "text")?.name ?? answer.name };
+    },
+  };
 }

@@ -12,7 +12,7 @@ import type { HostClientRecord } from "../../src/filters.js";
 import type { LockoutReport, LockoutRequest } from "../../src/lockout.js";
 import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
 import type { ClientSource, HostScan } from "../../src/source.js";
-import { fakeIO } from "../helpers/fake-io.js";
+import { fakeIO, type FakeIOOptions } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";
 
 /** A temp directory removed when the file's tests are done. */
@@ -102,8 +102,8 @@ class FakeSource implements ClientSource {
   async close() {}
 }
 
-async function run(argv: string[], source: FakeSource, o: { tty?: boolean; answer?: boolean; typed?: string } = {}) {
-  const f = fakeIO({ stdinIsTTY: o.tty ?? false });
+async function run(argv: string[], source: FakeSource, o: { tty?: boolean; answer?: boolean; typed?: string; io?: FakeIOOptions; onQuestion?: () => void } = {}) {
+  const f = fakeIO({ stdinIsTTY: o.tty ?? false, ...o.io });
   const asked: string[] = [];
   const code = await main(argv, {
     io: f.io,
@@ -116,6 +116,7 @@ async function run(argv: string[], source: FakeSource, o: { tty?: boolean; answe
     }),
     confirm: async (q) => {
       asked.push(q);
+      o.onQuestion?.();
       return o.answer ?? false;
     },
     ask: async (q) => {
@@ -224,7 +225,7 @@ test("a lost connection ends the run: that item failed, the rest untouched, exit
   const out = lines(r.stdout);
   assert.deepEqual(out.map((l) => [l.id, l.outcome]), [["client/a1", "revoked"], ["grant/a3", "failed"]]);
   assert.match(String(out[1]!.reason), /may or may not have been revoked/);
-  assert.match(r.stderr, /The run stopped after 2 items; to finish, run the same `camctl host revoke` again\./);
+  assert.match(r.stderr, /The run stopped after 2 of 3 items: 1 revoked, 1 failed; 1 not started\. To finish, run the same `camctl host revoke` again\./);
 });
 
 test("--timeout bounds each item, not the whole run", async () => {
@@ -316,7 +317,7 @@ test("--plan-out writes the plan and revokes nothing; host apply applies it, and
 test("user lockout: the three actions, exit codes, and the new password never shown", async () => {
   const dir = scratchDir("camctl-lockout-");
   const pw = path.join(dir, "pw");
-  fs.writeFileSync(pw, "s3cret-new\n");
+  fs.writeFileSync(pw, "s3cret-new\n", { mode: 0o600 });
   const account = "a@example.com";
 
   let s = new FakeSource(hostRecords());
@@ -356,6 +357,15 @@ test("user lockout: the three actions, exit codes, and the new password never sh
     assert.match(r.stderr, re);
     assert.equal(s.opened, 0);
   }
+  // A new password others may read is refused like the config file that names one (exit 2), before anything is opened.
+  fs.writeFileSync(pw, "s3cret-new\n");
+  fs.chmodSync(pw, 0o644);
+  s = new FakeSource(hostRecords());
+  r = await run(["user", "lockout", account, "--yes", "--new-password-file", pw], s);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^camctl: Cannot use --new-password-file \S+: other users may read it \(mode 644\); make it private with chmod 600\.\n$/);
+  assert.equal(s.opened, 0);
+  assert.deepEqual(s.lockouts, []);
   r = await run(["user", "lockout", account, "--yes", "--disable", "--new-password-file", pw], s);
   assert.equal(r.code, 2);
   r = await run(["user", "lockout", account], s);
@@ -371,4 +381,117 @@ test("user lockout: the three actions, exit codes, and the new password never sh
   assert.equal(r.code, 2);
   assert.match(r.asked[0]!, /^Lock a@example\.com out: revoke its 3 listed clients/);
   assert.deepEqual(s.lockouts, []);
+});
+
+test("host apply applies the plan that was shown and confirmed, even when the file is rewritten before the answer", async () => {
+  const dir = scratchDir("camctl-bulk-");
+  const file = path.join(dir, "plan.json");
+  const decoy = path.join(dir, "decoy.json");
+  const s = new FakeSource(hostRecords());
+  assert.equal((await run(["host", "revoke", HOST, "--account", "a@example.com", "--software", "Evil Client", "--plan-out", file], s)).code, 0);
+  assert.equal((await run(["host", "revoke", HOST, "--software", "Gajim", "--plan-out", decoy], s)).code, 0);
+  const r = await run(["host", "apply", file], s, { tty: true, answer: true, onQuestion: () => fs.writeFileSync(file, fs.readFileSync(decoy)) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.asked, ["Revoke these 2 clients on 1 account of example.com?"]);
+  assert.deepEqual(s.revoked, ["a@example.com client/a1", "a@example.com grant/a3"], "the reviewed items, not what the file says now");
+  assert.match(r.stdout, /2 items: 2 revoked\./);
+});
+
+test("host apply: a run that stops half-way says what was done and what was not started", async () => {
+  const dir = scratchDir("camctl-bulk-");
+  const file = path.join(dir, "plan.json");
+  const s = new FakeSource(hostRecords());
+  assert.equal((await run(["host", "revoke", HOST, "--all", "--plan-out", file], s)).code, 0);
+  s.behaviour.set("a@example.com client/a2", "gone");
+  s.behaviour.set("b@example.com client/b1", "lost");
+  const r = await run(["host", "apply", file, "--yes"], s);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /The run stopped after 4 of 5 items: 2 revoked, 1 gone, 1 failed; 1 not started\. To finish, apply the same plan again \(camctl host apply .*plan\.json\)\./);
+});
+
+test("host apply: an edited header is refused with exit 2 and a sentence naming the field, before anything is asked", async () => {
+  const dir = scratchDir("camctl-bulk-");
+  const file = path.join(dir, "plan.json");
+  const s = new FakeSource(hostRecords());
+  assert.equal((await run(["host", "revoke", HOST, "--software", "Evil Client", "--plan-out", file], s)).code, 0);
+  const doc = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown> & { filters: Record<string, unknown> };
+  for (const [name, edited, re] of [
+    ["auth", { ...doc, filters: { ...doc.filters, auth: 5 } }, /its "filters\.auth" is not a list/],
+    ["list", { ...doc, filters: [] }, /its "filters" is not an object/],
+    ["created", { ...doc, createdAt: "1" }, /its "createdAt" is not an ISO 8601 UTC time/],
+  ] as const) {
+    const f = path.join(dir, `${name}.json`);
+    fs.writeFileSync(f, JSON.stringify(edited), { mode: 0o600 });
+    const r = await run(["host", "apply", f], s, { tty: true, answer: true });
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, re, name);
+    assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, `${name}: one sentence`);
+    assert.doesNotMatch(r.stderr, /bug in camctl|undefined/, name);
+    assert.deepEqual(r.asked, [], name);
+  }
+  assert.deepEqual(s.revoked, []);
+});
+
+test("host apply's preview agrees in number: 1 client on 1 account", async () => {
+  const dir = scratchDir("camctl-bulk-");
+  const file = path.join(dir, "plan.json");
+  const s = new FakeSource(hostRecords());
+  assert.equal((await run(["host", "revoke", HOST, "--account", "b@example.com", "--plan-out", file], s)).code, 0);
+  const r = await run(["host", "apply", file], s, { tty: true, answer: false });
+  assert.match(r.stderr, /^1 client on 1 account of example\.com \(0 connected\)$/m);
+  assert.deepEqual(r.asked, ["Revoke this client on 1 account of example.com?"]);
+});
+
+// A write failure never stops a confirmed bulk run half-way: camctl finishes the work, stops
+// writing, says on stderr how far the output got and what was done, and exits by the work's
+// outcome (a reader that went away) or 10 (output that could not be written).
+const many = () => Array.from({ length: 12 }, (_, i) => rec(`u${i}@example.com`, `grant/${i}`));
+for (const format of ["ndjson", "table", "json", "csv"] as const) {
+  test(`a reader that goes away (EPIPE) after the first record, -o ${format}: every item is revoked, exit by the outcome, one sentence`, async () => {
+    const s = new FakeSource(many());
+    const r = await run(["host", "revoke", HOST, "--all", "--yes", "-o", format], s, { io: { failWith: "EPIPE", failAfterBytes: 10 } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.revoked.length, 12, "every planned item was revoked");
+    assert.match(r.stderr, /camctl: The output stopped after 0 of the 12 items \(its reader went away\), but the run went on to its end: 12 revoked\.\n/);
+  });
+}
+
+test("EPIPE with items that failed or can still sign in: the exit code is the work's (9, 7), not 0", async () => {
+  const s = new FakeSource(many());
+  s.behaviour.set("u3@example.com grant/3", "forbidden");
+  s.behaviour.set("u4@example.com grant/4", "password");
+  const r = await run(["host", "revoke", HOST, "--all", "--yes", "-o", "ndjson"], s, { io: { failWith: "EPIPE", failAfterBytes: 200 } });
+  assert.equal(r.code, 9, r.stderr);
+  assert.equal(s.revoked.length, 11);
+  assert.match(r.stderr, /The output stopped after 1 of the 12 items \(its reader went away\), but the run went on to its end: 10 revoked, 1 can still sign in with the password \(password-reset-required\), 1 failed\./);
+  assert.match(r.stderr, /1 of the 12 items could not be revoked/);
+
+  const p = new FakeSource(many());
+  p.behaviour.set("u4@example.com grant/4", "password");
+  const seven = await run(["host", "revoke", HOST, "--all", "--yes"], p, { io: { failWith: "EPIPE", failAfterBytes: 0 } });
+  assert.equal(seven.code, 7, seven.stderr);
+  assert.equal(p.revoked.length, 12);
+});
+
+test("a full disk (ENOSPC): every item is revoked, exit 10, one sentence saying the work was finished", async () => {
+  const dir = scratchDir("camctl-bulk-");
+  const file = path.join(dir, "plan.json");
+  const s = new FakeSource(many());
+  assert.equal((await run(["host", "revoke", HOST, "--all", "--plan-out", file], s)).code, 0);
+  const r = await run(["host", "apply", file, "--yes", "-o", "ndjson"], s, { io: { failWith: "ENOSPC", failAfterBytes: 300 } });
+  assert.equal(r.code, 10, r.stderr);
+  assert.equal(s.revoked.length, 12);
+  const lost = r.stderr.split("\n").filter((l) => /output/i.test(l));
+  const written = lines(r.stdout).length;
+  assert.ok(written >= 1 && written < 12);
+  assert.deepEqual(lost, [`camctl: The output stopped after ${written} of the 12 items (it could not be written: simulated failure (ENOSPC)), but the run went on to its end: 12 revoked.`]);
+});
+
+test("user lockout whose output reader goes away still exits by what the lock-out did", async () => {
+  const s = new FakeSource(hostRecords());
+  s.lockoutReport = { after: [{ ...rec("a@example.com", "client/a1"), auth: ["fast", "password"] }] };
+  const r = await run(["user", "lockout", "a@example.com", "--yes", "--disable"], s, { io: { failWith: "EPIPE", failAfterBytes: 0 } });
+  assert.equal(r.code, 9, r.stderr);
+  assert.match(r.stderr, /The output stopped after 0 of the 3 items \(its reader went away\), but the run went on to its end/);
+  assert.match(r.stderr, /is not completely locked out/);
 });

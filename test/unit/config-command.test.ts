@@ -123,6 +123,20 @@ test("`config use` sets the default; an unknown name is a usage error and change
   assert.equal((await camctl(["config", "current"], env)).out, "staging\n");
 });
 
+test("`config use` over a default written as any TOML string (multi-line too): set, and the rest of the file byte for byte", async () => {
+  const rest = FILE.slice(FILE.indexOf("\n"));
+  const tail = `\n# the end\n[contexts.odd]\nsocket = "/s" # default = 'local'\n`;
+  for (const old of [`default = '''\nprod'''`, `default = '''prod''' # usual`, `default = """\nprod"""`, `default = 'prod'`, `"default"="prod"`, `default = "pr\\u006fd"`]) {
+    const env = home(old + rest + tail);
+    const file = path.join(env.XDG_CONFIG_HOME!, "camctl", "config.toml");
+    const r = await camctl(["config", "use", "local"], env);
+    assert.equal(r.code, 0, `${old}: ${r.err}`);
+    const comment = old.endsWith(" # usual") ? " # usual" : "";
+    assert.equal(fs.readFileSync(file, "utf8"), `default = "local"${comment}` + rest + tail, old);
+    assert.equal((await camctl(["config", "current"], env)).out, "local\n");
+  }
+});
+
 test("a broken file is refused with exit 2 by every subcommand", async () => {
   const env = home(FILE + "\n[contexts.x]\nsokcet = \"/s\"\n");
   for (const args of [["config"], ["config", "current"], ["config", "use", "prod"]]) {

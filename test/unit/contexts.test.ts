@@ -109,15 +109,22 @@ describe("reading the file", () => {
       [`[contexts.a]\nsocket = "/s"\nssh_route = "sudo"\n`, /but no ssh =/],
       [`[contexts.a]\nssh = "h"\nssh_route = "telnet"\n`, /ssh_route must be one of forward, exec, sudo/],
       [`[contexts.a]\nssh = "h"\nssh_args = "-J b"\n`, /ssh_args must be a list of strings/],
+      [`[contexts.a]\nssh = "h"\nssh_args = ["evilhost"]\n`, /^\/c\.toml: context "a": ssh_args element "evilhost" is not an option/],
+      [`[contexts.a]\nssh = "h"\nssh_args = ["-J", "b", "--", "x"]\n`, /context "a": ssh_args element "--" ends ssh's options/],
+      [`[contexts.a]\nssh = "h"\nsocket = "/var/lib/prosody/%h.sock"\n`, /socket of context "a" "\/var\/lib\/prosody\/%h\.sock" has a character camctl cannot pass through SSH/],
       [`[contexts.a]\njid = "not a jid"\n`, /jid of context "a"/],
       [`[contexts.a]\njid = "a@b.c"\ntls = "yes"\n`, /tls must be one of starttls, direct, none/],
       [`[contexts.a]\nsocket = "/s"\ntimeout = 0\n`, /timeout must be a number/],
+      [`[contexts.a]\nsocket = "/s"\ntimeout = 1e-9\n`, /^\/c\.toml: context "a": timeout must be a number of seconds from 0\.1 to 3600\.$/],
+      [`[contexts.a]\nsocket = "/s"\ntimeout = 0.09\n`, /timeout must be a number of seconds from 0\.1 to 3600/],
+      [`[contexts.a]\nsocket = "/s"\ntimeout = 3601\n`, /timeout must be a number of seconds from 0\.1 to 3600/],
       [`[contexts."a,b"]\nsocket = "/s"\n`, /context name "a,b" is not allowed/],
       [`[contexts.a]\nsocket = 1979-05-27\n`, /socket must be a non-empty string/],
       [`default = "b"\n[contexts.a]\nsocket = "/s"\n`, /default names "b", which is not one of its contexts \(a\)/],
       [`contexts = 3\n`, /contexts must be tables/],
     ];
     for (const [text, re] of cases) await refused(parseContextFile(text, p, {}), re);
+    assert.equal((await parseContextFile(`[contexts.a]\nsocket = "/s"\ntimeout = 0.1\n`, p, {})).contexts[0]!.timeout, 0.1, "the least timeout is allowed");
   });
 
   test("TOML syntax errors say where, on one line", async () => {
@@ -264,11 +271,17 @@ describe("precedence: command line > environment > context > defaults", () => {
 });
 
 describe("camctl config use: setting the default", () => {
-  test("replaces the default line and keeps comments and layout", () => {
-    assert.equal(withDefault(SAMPLE, "local"), SAMPLE.replace('default = "prod"', 'default = "local"'));
+  test("replaces the default line and keeps comments and layout", async () => {
+    assert.equal(await withDefault(SAMPLE, "local"), SAMPLE.replace('default = "prod"', 'default = "local"'));
     const noDefault = "# mine\n[contexts.a]\nsocket = \"/s\"\n";
-    assert.equal(withDefault(noDefault, "a"), `default = "a"\n${noDefault}`);
-    assert.equal(withDefault('[contexts.a]\ndefault = "x"\n', "a"), 'default = "a"\n[contexts.a]\ndefault = "x"\n', "only the top level counts");
+    assert.equal(await withDefault(noDefault, "a"), `default = "a"\n${noDefault}`);
+    assert.equal(await withDefault('[contexts.a]\ndefault = "x"\n', "a"), 'default = "a"\n[contexts.a]\ndefault = "x"\n', "only the top level counts");
+  });
+
+  test("a look-alike inside another value is never touched; what cannot be rewritten exactly is not rewritten", async () => {
+    const lookAlike = `contexts.a.description = """\ndefault = "b"\n"""\ncontexts.a.socket = "/s"\ndefault = '''\na'''\n`;
+    assert.equal(await withDefault(lookAlike, "a"), lookAlike.replace(`default = '''\na'''`, 'default = "a"'));
+    assert.equal(await withDefault(`default = "a" "b"\n`, "a"), undefined, "not TOML: nothing to keep exactly");
   });
 
   test("rewrites the file through a temporary file: 0600, same comments, no leftovers", async () => {

@@ -1,5 +1,5 @@
-// The exit codes are defined once (src/errors.ts); --help is generated from that table, and the
-// README and the man page must list exactly the same codes with the same meanings.
+// The exit codes are defined once (src/errors.ts); --help is generated from that table, and
+// docs/exit-codes.md and the man page must list exactly the same codes with the same meanings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -10,12 +10,12 @@ import { fakeIO } from "../helpers/fake-io.js";
 const expected = EXIT_CODES.map((r) => [r.code, r.meaning] as const);
 const repoFile = (name: string) => readFileSync(new URL(`../../../${name}`, import.meta.url), "utf8");
 
-/** The rows of the table under "### Exit codes", code and meaning, with Markdown code marks removed. */
-function readmeCodes(): Array<readonly [number, string]> {
-  const readme = repoFile("README.md");
-  const section = readme.slice(readme.indexOf("### Exit codes"));
+/** The rows of the table in docs/exit-codes.md, code and meaning, with Markdown code marks removed. */
+function docsCodes(): Array<readonly [number, string]> {
+  const doc = repoFile("docs/exit-codes.md");
+  const section = doc.slice(doc.indexOf("# Exit codes"));
   const rows = [...section.matchAll(/^\| (\d+) \| (.*) \|$/gm)];
-  assert.ok(rows.length > 0, "README has an exit-code table");
+  assert.ok(rows.length > 0, "docs/exit-codes.md has an exit-code table");
   // Only the first table: it ends at the first line that is not a row.
   const table = section.slice(section.indexOf("| code | meaning |")).split("\n\n")[0]!;
   return [...table.matchAll(/^\| (\d+) \| (.*) \|$/gm)].map((m) => [Number(m[1]), m[2]!.replace(/`/g, "")] as const);
@@ -39,8 +39,8 @@ test("each code and each name appears once in the table", () => {
   assert.equal(ExitCode.interrupted, 130);
 });
 
-test("README.md lists exactly the table's codes with the same meanings", () => {
-  assert.deepEqual(readmeCodes(), expected);
+test("docs/exit-codes.md lists exactly the table's codes with the same meanings", () => {
+  assert.deepEqual(docsCodes(), expected);
 });
 
 test("man/camctl.1 lists exactly the table's codes with the same meanings", () => {

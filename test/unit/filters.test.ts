@@ -49,8 +49,11 @@ test("durations and dates", () => {
   assert.equal(parseWhen("2026-01-31T12:00", "--x", NOW), Date.UTC(2026, 0, 31, 12) / 1000, "no zone means UTC");
   assert.equal(parseWhen("2026-01-31T12:00:00+02:00", "--x", NOW), Date.UTC(2026, 0, 31, 10) / 1000);
   for (const bad of ["", "90", "d", "-5d", "90 days", "2026-13-45", "yesterday", "1e3d", "\u001b[31m"]) {
-    usage(() => parseWhen(bad, "--last-seen-before", NOW), /--last-seen-before takes a duration/);
+    usage(() => parseWhen(bad, "--last-seen-before", NOW), /--last-seen-before takes a duration back from now/);
   }
+  // Expiry durations count ahead: the error says so, never "back from now".
+  usage(() => parseFilter({ expiresBefore: "soon" }, NOW), /^--expires-before takes a duration ahead of now \(14d, 12h, 30m, 2w; 14d: within two weeks\) or an ISO date/);
+  assert.throws(() => parseFilter({ expiresBefore: "soon" }, NOW), (e: unknown) => !/back from now/.test((e as Error).message));
 });
 
 test("option values become a filter; contradictions and unknown methods are refused", () => {

@@ -130,3 +130,17 @@ test("user clients -o ndjson: one record per line", async () => {
   assert.deepEqual(ndjson(r.out), clients);
   assert.equal(r.out.split("\n").length, clients.length + 1);
 });
+
+test("--help says how <when> counts as the README and man page do: back from now for last seen, ahead of now for --expires-before", async () => {
+  const src = { list: async () => assert.fail("not used") } as unknown as ClientSource;
+  const r = await camctl(["host", "clients", "--help"], src);
+  assert.equal(r.code, 0, r.err);
+  const help = r.out.replace(/\s+/g, " ");
+  assert.match(help, /A duration counts back from now for the last-seen filters and ahead of now for --expires-before \(--expires-before 14d: expires within two weeks\)\./);
+  assert.doesNotMatch(help, /<when> is a duration back from now/, "never the contradiction");
+  const fs = await import("node:fs");
+  for (const doc of ["docs/host-audit.md", "man/camctl.1"]) {
+    const text = fs.readFileSync(new URL(`../../../${doc}`, import.meta.url), "utf8").replace(/\\-/g, "-").replace(/\n\.[A-Z]+ /g, " ").replace(/[*"`]/g, "").replace(/\s+/g, " ");
+    assert.match(text, /A duration counts back from now for the last-seen filters and ahead of now for --expires-before/, doc);
+  }
+});

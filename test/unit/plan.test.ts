@@ -232,3 +232,99 @@ test("--keep-newest keeps the n most recently seen of each account, never-seen c
     (e: unknown) => e instanceof CamError && /in two places/.test(e.message),
   );
 });
+
+test("a plan file is read once: what check() read is what items() gives, whatever happens to the file afterwards", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  const reviewed = Array.from({ length: 400 }, (_, i) => planItem(rec(`a${i}@example.com`, `client/${i}`)));
+  await writePlan(file, reviewed);
+  const other = path.join(dir, "other.json");
+  const others = Array.from({ length: 400 }, (_, i) => planItem(rec(`victim${i}@example.com`, `grant/${i}`)));
+  await writePlan(other, others);
+
+  for (const change of ["rewritten in place", "truncated"] as const) {
+    const r = await PlanReader.open(file);
+    try {
+      const checked: PlanItem[] = [];
+      assert.equal((await r.check((i) => checked.push(i))).count, 400);
+      // Same inode, other content: what an editor or an attacker with write access would do.
+      if (change === "rewritten in place") fs.writeFileSync(file, fs.readFileSync(other));
+      else fs.truncateSync(file, 70_000);
+      const items: PlanItem[] = [];
+      for await (const i of r.items()) items.push(i);
+      assert.deepEqual(items, reviewed, change);
+      assert.deepEqual(checked, reviewed, change);
+    } finally {
+      await r.close();
+    }
+    await fs.promises.rm(file);
+    await writePlan(file, reviewed);
+  }
+});
+
+test("a plan file is read only when it is the user's own regular file that nobody else may change", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  await writePlan(file, [rec("a@example.com", "client/1")].map(planItem));
+  assert.equal((await readAll(file)).items.length, 1, "0600 and ours: read");
+
+  const link = path.join(dir, "link.json");
+  fs.symlinkSync(file, link);
+  await assert.rejects(PlanReader.open(link), usage(/^Cannot read the plan .*link\.json: it is a symbolic link; give the plan file itself\.$/));
+
+  for (const mode of [0o620, 0o602, 0o666]) {
+    fs.chmodSync(file, mode);
+    await assert.rejects(PlanReader.open(file), usage(new RegExp(`other users may change it \\(mode ${mode.toString(8)}\\); make it yours alone with chmod 600\\.$`)), mode.toString(8));
+  }
+  fs.chmodSync(file, 0o644);
+  assert.equal((await readAll(file)).items.length, 1, "others may read it: it is no secret from them, and cannot be changed by them");
+
+  // Another user's file (root too reads only its own plans: see README, "host apply").
+  const uid = process.getuid!();
+  if (uid === 0) fs.chownSync(file, 65534, 65534);
+  const foreign = uid === 0 ? file : "/etc/passwd";
+  await assert.rejects(PlanReader.open(foreign), usage(/: it belongs to another user \(uid \d+\); camctl applies only plans of your own: review it and copy it\.$/));
+  const fifo = path.join(dir, "fifo");
+  (await import("node:child_process")).execFileSync("mkfifo", [fifo]);
+  await assert.rejects(PlanReader.open(fifo), usage(/not a regular file/));
+});
+
+test("the header is checked like the items: filters, creation time, keepNewest, host (exit 2, naming the field)", async () => {
+  const dir = tmp();
+  const file = path.join(dir, "plan.json");
+  await writePlan(file, [rec("a@example.com", "client/1")].map(planItem));
+  const full = fs.readFileSync(file, "utf8");
+  const doc = JSON.parse(full) as Record<string, unknown> & { filters: Record<string, unknown> };
+  const now = new Date("2026-11-27T13:00:00Z");
+  const check = async (name: string, edited: Record<string, unknown>) => {
+    const f = path.join(dir, `${name}.json`);
+    fs.writeFileSync(f, JSON.stringify(edited, null, 2), { mode: 0o600 });
+    const r = await PlanReader.open(f);
+    try {
+      return await r.check(undefined, now);
+    } finally {
+      await r.close();
+    }
+  };
+  const refused = async (name: string, edited: Record<string, unknown>, re: RegExp) => {
+    await assert.rejects(check(name, edited), (e: unknown) => usage(re)(e) && usage(/^\S+ is not a plan camctl can apply \(.*\)\. Make one with/)(e), name);
+  };
+  await refused("auth-number", { ...doc, filters: { ...doc.filters, auth: 5 } }, /its "filters\.auth" is not a list of authentication method names/);
+  await refused("filters-list", { ...doc, filters: [] }, /its "filters" is not an object/);
+  await refused("filters-null", { ...doc, filters: null }, /its "filters" is not an object/);
+  await refused("software-number", { ...doc, filters: { ...doc.filters, software: 7 } }, /its "filters\.software" is not null or a software name/);
+  await refused("type", { ...doc, filters: { ...doc.filters, type: "weird" } }, /its "filters\.type"/);
+  await refused("time", { ...doc, filters: { ...doc.filters, lastSeenBefore: "yesterday" } }, /its "filters\.lastSeenBefore" is not null or an ISO 8601 UTC time/);
+  const { all: _all, ...noAll } = doc.filters;
+  await refused("missing", { ...doc, filters: noAll }, /its "filters\.all" is not true or false/);
+  await refused("keep-newest", { ...doc, keepNewest: 0 }, /its "keepNewest" is not null or a whole number of at least 1/);
+  await refused("host", { ...doc, host: "not a host" }, /its "host" is not a host name/);
+  for (const createdAt of ["1", "2026-11-27", "2026-11-27T12:00:00", "2026-11-27T12:00:00+01:00", "2026-02-30T12:00:00Z", 1790000000]) {
+    await refused(`created-${String(createdAt)}`, { ...doc, createdAt }, /its "createdAt" is not an ISO 8601 UTC time as camctl writes it, such as 2026-11-27T12:00:00Z/);
+  }
+  await refused("future", { ...doc, createdAt: "2026-11-27T13:06:00Z" }, /its "createdAt" \(2026-11-27T13:06:00Z\) is in the future/);
+  // A clock a few minutes apart from the plan's machine, and camctl's own form, are fine.
+  assert.equal((await check("skew", { ...doc, createdAt: "2026-11-27T13:04:00Z" })).createdAt, "2026-11-27T13:04:00Z");
+  assert.equal((await check("millis", { ...doc, createdAt: "2026-11-27T12:00:00.250Z" })).count, 1);
+  assert.deepEqual((await check("as-written", doc)).filters, HEADER.filters);
+});

@@ -88,13 +88,16 @@ test("the reported leaks: socket path, --server, parse errors — escaped, one l
   assertSafeOutput(server, "--server");
 
   const timeout = await run(["user", "clients", "alice@example.com", "--timeout", "\x1b[2J"]);
-  assert.equal(timeout.err, 'camctl: Invalid value "\\x1b[2J" for --timeout: give a number of seconds between 0 and 3600, e.g. --timeout 15. See `camctl user clients --help`.\n');
+  assert.equal(timeout.err, 'camctl: Invalid value "\\x1b[2J" for --timeout: give a number of seconds from 0.1 to 3600, e.g. --timeout 15. See `camctl user clients --help`.\n');
   assert.equal(timeout.code, 2);
 });
 
 test("parse errors speak camctl's voice with exit 2", async () => {
   const cases: Array<[string[], string]> = [
-    [["user", "clients", "alice@example.com", "--timeout", "abc"], 'camctl: Invalid value "abc" for --timeout: give a number of seconds between 0 and 3600, e.g. --timeout 15. See `camctl user clients --help`.'],
+    [["user", "clients", "alice@example.com", "--timeout", "abc"], 'camctl: Invalid value "abc" for --timeout: give a number of seconds from 0.1 to 3600, e.g. --timeout 15. See `camctl user clients --help`.'],
+    // Not a deadline anything can meet: refused, never "No answer … within 1e-9 s".
+    [["user", "clients", "alice@example.com", "--timeout", "1e-9"], 'camctl: Invalid value "1e-9" for --timeout: give a number of seconds from 0.1 to 3600, e.g. --timeout 15. See `camctl user clients --help`.'],
+    [["user", "clients", "alice@example.com", "--timeout", "0.05"], 'camctl: Invalid value "0.05" for --timeout: give a number of seconds from 0.1 to 3600, e.g. --timeout 15. See `camctl user clients --help`.'],
     [["user", "clients", "alice@example.com", "-o", "xml"], 'camctl: Invalid value "xml" for --output: allowed choices are table, json, csv, ndjson. See `camctl user clients --help`.'],
     [["user", "clients", "alice@example.com", "--jsn"], 'camctl: Unknown option "--jsn" (did you mean --json?). See `camctl user clients --help`.'],
     [["user", "clients"], "camctl: Missing <jid> (the account, e.g. alice@example.com). See `camctl user clients --help`."],

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdminStream } from "../../src/socket/adminstream.js";
 import { readRecordStream } from "../../src/socket/record-stream.js";
-import { CamError } from "../../src/errors.js";
+import { CamError, ServerFault } from "../../src/errors.js";
 import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "camctl-recordstream-"));
@@ -103,9 +103,11 @@ test("no shell on the socket: unsupported (8), says what to load", async () => {
   p.close();
 });
 
-test("an error result (the Lua failed): one sentence with Prosody's text", async () => {
-  const p = await peer(["<repl-result type='error'>Error: stdin:1: attempt to index a nil value</repl-result>"]);
-  await refused(read(p.stream), "internal", /could not run camctl's request for the clients of a@b: Error: stdin:1: attempt to index a nil value/);
+test("an error result (the request raised in the server): a server fault (3, the item fails, not a camctl bug), one sentence with Prosody's text", async () => {
+  const raised = "<repl-result type='error'>Error: stdin:1: attempt to index a nil value\nstack traceback: ...</repl-result>";
+  const p = await peer([raised, raised]);
+  await assert.rejects(read(p.stream), ServerFault);
+  await refused(read(p.stream), "unreachable", /^Prosody failed while running camctl's request for the clients of a@b: Error: stdin:1: attempt to index a nil value\. Prosody's log may say more\.$/);
   p.close();
 });
 

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatSshTarget, parseSshTarget, sshDestinationArgs } from "../../src/ssh/target.js";
 import { checkRemoteSocketPath } from "../../src/ssh/link.js";
+import { checkSshArgs } from "../../src/ssh/route.js";
 import { bridgeCommand } from "../../src/ssh/bridge.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
 
@@ -34,9 +35,27 @@ test("the destination ends the option list and round-trips for messages", () => 
 
 test("the remote socket must be an absolute path ssh and the bridge can carry", () => {
   assert.equal(checkRemoteSocketPath("/var/lib/prosody/prosody.sock"), "/var/lib/prosody/prosody.sock");
-  for (const bad of ["prosody.sock", "/a b.sock", "/a:b", "/a'b", "/a\nb", "/a$b", "/a[1]", `/${"x".repeat(120)}`]) {
+  for (const bad of ["prosody.sock", "/a b.sock", "/a:b", "/a'b", "/a\nb", "/a$b", "/var/lib/prosody/%h.sock", "/a%%b", "/a[1]", `/${"x".repeat(120)}`]) {
     usage(() => checkRemoteSocketPath(bad), /--socket/);
   }
+});
+
+test("a context's ssh_args takes options only, each with its value where it takes one", () => {
+  for (const good of [[], ["-J", "bastion.example.com"], ["-o", "ProxyJump=b"], ["-oHostKeyAlias=x", "-vvv", "-4"], ["-p2222"], ["-vJ", "b"], ["-i", "-weird-key-name"], ["-F", "/etc/ssh/alt"]]) {
+    assert.deepEqual(checkSshArgs(good, 'context "a"'), good);
+  }
+  const cases: [string[], RegExp][] = [
+    [["evilhost"], /element "evilhost" is not an option/],
+    [["-J", "b", "evilhost"], /element "evilhost" is not an option/],
+    [["-v", "--", "evilhost"], /element "--" ends ssh's options/],
+    [["-"], /element "-" is not an option/],
+    [["-J"], /element "-J" needs a value after -J/],
+    [["-vo"], /element "-vo" needs a value after -o/],
+    [["-Z"], /element "-Z" has -Z, which is not an option ssh takes/],
+    [["-W", "other:5582"], /element "-W" would send the admin stream to another host and port/],
+    [["-vWother:1"], /element "-vWother:1" would send the admin stream/],
+  ];
+  for (const [bad, re] of cases) usage(() => checkSshArgs(bad, 'context "a"'), new RegExp(`^context "a": ssh_args ${re.source}.*ssh_args takes ssh options only`));
 });
 
 test("the bridge command is one line of single-quoted words, with sudo -n for the sudo route", () => {

@@ -54,7 +54,15 @@ test("the summary table escapes hostile names and cuts long ones", () => {
   assert.doesNotMatch(text, /[\u0000-\u0008\u000b-\u001f\u007f]/);
   assert.match(text, /Evil\\x1b\]0;pwned\\x07/);
   assert.ok(text.split("\n").every((l) => l.length < 80));
-  assert.match(text, /^2 clients on 1 accounts of example\.com \(0 connected\)/);
+  assert.match(text, /^2 clients on 1 account of example\.com \(0 connected\)/);
+});
+
+test("the summary's first line agrees in number: 1 client on 1 account, 2 clients on 2 accounts", () => {
+  const one = new SummaryBuilder(NOW);
+  one.add(rec("a@x", "Gajim", ["password"], 1));
+  assert.match(renderSummaryText("example.com", one.result()), /^1 client on 1 account of example\.com \(0 connected\)\n/);
+  one.add(rec("b@x", "Gajim", ["password"], 1));
+  assert.match(renderSummaryText("example.com", one.result()), /^2 clients on 2 accounts of example\.com/);
 });
 
 test("the progress line: only on a terminal stderr, with rate and time left", () => {

@@ -1,5 +1,5 @@
 // Parsing and error mapping of the client-management protocol, from recorded stanzas
-// (the README's example, a XEP-0494 reply and error replies as Prosody sends them).
+// (the example in mod_client_management's own README, a XEP-0494 reply and error replies as Prosody sends them).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { stanza } from "../helpers/stanza.js";

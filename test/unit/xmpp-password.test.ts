@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { readPassword } from "../../src/xmpp/password.js";
+import { readPassword, readPasswordFile } from "../../src/xmpp/password.js";
 import { prepareXmppSource } from "../../src/xmpp/open.js";
 import { CamState } from "../../src/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/errors.js";
@@ -77,6 +77,39 @@ test("a FIFO as --password-file is refused before it is opened for reading (no h
   }
 });
 
+test("a password file must be private: others may not read or change it, it is yours, not another user's link (2, chmod 600)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-pw-"));
+  const isRoot = process.getuid?.() === 0;
+  const refused = (re: RegExp) => (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && re.test(e.message) && !e.message.includes("s3cret");
+  try {
+    const f = path.join(dir, "pw");
+    fs.writeFileSync(f, "s3cret\n", { mode: 0o600 });
+    for (const [mode, what] of [[0o644, "read it \\(mode 644\\)"], [0o640, "read it \\(mode 640\\)"], [0o604, "read it \\(mode 604\\)"], [0o620, "change it \\(mode 620\\)"]] as const) {
+      fs.chmodSync(f, mode);
+      const re = new RegExp(`^Cannot use --password-file \\S+: other users may ${what}; make it private with chmod 600\\.$`);
+      await assert.rejects(readPassword(src(f), io(), noPrompt), refused(re));
+      await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/^Cannot use --new-password-file \S+: other users may .*chmod 600\.$/));
+    }
+    fs.chmodSync(f, 0o400);
+    assert.equal(await readPassword(src(f), io(), noPrompt), "s3cret", "owner-only is fine, read-only too");
+    fs.chmodSync(f, 0o600);
+    const mine = path.join(dir, "my-link");
+    fs.symlinkSync(f, mine);
+    assert.equal(await readPasswordFile(mine, "--new-password-file"), "s3cret", "your own link to your own private file is fine");
+    if (isRoot) {
+      // As root the test can make files of another user (uid 65534, nobody).
+      const theirs = path.join(dir, "their-link");
+      fs.symlinkSync(f, theirs);
+      fs.lchownSync(theirs, 65534, 65534);
+      await assert.rejects(readPassword(src(theirs), io(), noPrompt), refused(/symbolic link that belongs to another user/));
+      fs.chownSync(f, 65534, 65534);
+      await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/belongs to another user; use a file of your own that only you can read \(chmod 600\)\.$/));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the password reaches the login through the prepared source: asked once, however often it is opened", async () => {
   let asked = 0;
   const prompt = async () => {
@@ -91,17 +124,37 @@ test("the password reaches the login through the prepared source: asked once, ho
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-prep-"));
   try {
     const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
-    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    const checked: string[] = [];
+    const checkServer = async (o: { jid: string }) => void checked.push(o.jid);
+    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
+    assert.deepEqual(checked, ["once@example.com"], "the server was checked before the prompt");
     assert.equal(asked, 1, "asked while preparing, before any clock");
     assert.equal(prepared.where, "the XMPP server for example.com");
     for (let i = 0; i < 2; i++) await (await prepared.open(new AbortController().signal)).close();
     assert.equal(asked, 1, "not asked again");
     assert.deepEqual(logins, ["typed-once", "typed-once"]);
-    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, state: new CamState(path.join(dir, "camctl")) });
+    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
     assert.equal(asked, 2, "another preparation asks again: nothing is kept behind the prepared source's back");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a server refused by the check before the prompt: nobody is asked; a password file or CAMCTL_PASSWORD needs no check", async () => {
+  const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+  const untrusted = new CamError("unreachable", "The TLS certificate of example.com:5222 is not trusted.");
+  const refuse = async () => {
+    throw untrusted;
+  };
+  await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: refuse }), (e: unknown) => e === untrusted);
+  const p = await prepareXmppSource(t, io({ env: { CAMCTL_PASSWORD: "from-env" } }), { prompt: noPrompt, checkServer: refuse });
+  assert.equal(p.where, "the XMPP server for example.com", "no prompt, so no check: the login checks the server anyway");
+  // A server that never answers: the check ends at --timeout, before the prompt.
+  const silent = (_o: unknown, signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+  await assert.rejects(
+    prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: silent, timeoutSeconds: 0.1 }),
+    (e: unknown) => e instanceof CamError && exitCodeFor(e) === 3 && /No answer from the XMPP server for example\.com within 0\.1 s/.test(e.message),
+  );
 });
 
 test("--tls none to an address that is not loopback is refused before the password is asked", async () => {
@@ -110,11 +163,13 @@ test("--tls none to an address that is not loopback is refused before the passwo
   await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
 });
 
-test("README and man page describe the password file as the code reads it: the password alone, on one line", () => {
-  const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-  const man = fs.readFileSync(new URL("../../../man/camctl.1", import.meta.url), "utf8");
-  for (const [name, text] of [["README.md", readme], ["camctl.1", man]] as const) {
+test("the docs (docs/xmpp.md) and man page describe the password file as the code reads it: the password alone, on one line", () => {
+  const file = (name: string) => fs.readFileSync(new URL(`../../../${name}`, import.meta.url), "utf8");
+  for (const [name, text] of [["docs/xmpp.md", file("docs/xmpp.md")], ["camctl.1", file("man/camctl.1")]] as const) {
     assert.doesNotMatch(text, /first line/, `${name} must not promise the first line: a file with more lines is refused`);
     assert.match(text.replace(/\s+/g, " "), /only the password, on one line/, name);
+  }
+  for (const name of ["README.md", ...fs.readdirSync(new URL("../../../docs/", import.meta.url)).map((n) => `docs/${n}`)]) {
+    assert.doesNotMatch(file(name), /first line/, `${name} must not promise the first line: a file with more lines is refused`);
   }
 });

@@ -1,6 +1,7 @@
-// camctl host apply <plan-file>: apply a plan written by `host revoke --plan-out`. The plan is
-// read from the file as it is applied (never whole), each item revoked by its exact entry; applying
-// it again revokes nothing twice and finishes what an interrupted run left.
+// camctl host apply <plan-file>: apply a plan written by `host revoke --plan-out`. The file is read
+// once (never whole into memory), checked and held in a private copy (src/plan.ts): what is shown,
+// confirmed and applied is that copy, item by item, each revoked by its exact entry; applying it
+// again revokes nothing twice and finishes what an interrupted run left.
 import type { Command } from "commander";
 import { CamError } from "../../errors.js";
 import type { HostClientRecord } from "../../filters.js";
@@ -27,12 +28,14 @@ again safely: what was revoked the first time is reported as gone.
 --dry-run prints the plan's items. On a terminal camctl shows a summary and
 asks (above ${TYPE_NAME_ABOVE} items you type the host name); otherwise --yes is required.
 Give --socket, --jid, --ssh or --context as for any command: the plan does
-not choose the server.
+not choose the server. The file is read once and what was read is applied;
+it must be your own regular file (not a symbolic link) that only you may
+change.
 
 Exit codes as for host revoke: 0 every item revoked or gone; 7 some clients
 can still sign in with their account's password; 9 some items failed; 3 the
 connection was lost (apply the same plan again to finish). --timeout bounds
-each item.
+each item. If the output fails (| head), every item is still revoked.
 
 Examples:
   camctl host apply prune.json --dry-run
@@ -72,7 +75,7 @@ function describePlan(h: PlanHeader, now: Date): string {
   if (f.lastSeenAfter !== null) parts.push(`--last-seen-after ${f.lastSeenAfter}`);
   if (f.expiresBefore !== null) parts.push(`--expires-before ${f.expiresBefore}`);
   if (f.noExpiry) parts.push("--no-expiry");
-  for (const a of f.auth ?? []) parts.push(`--auth ${a}`);
+  for (const a of f.auth) parts.push(`--auth ${a}`);
   if (f.type !== null) parts.push(`--type ${f.type}`);
   if (f.connected === true) parts.push("--connected");
   if (f.connected === false) parts.push("--disconnected");
@@ -94,7 +97,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
       summary.add(r);
       accountWidth = widest(accountWidth, r.account);
       if (first.length < PREVIEW_ROWS) first.push(r);
-    });
+    }, io.now());
     if (opts.dryRun) {
       const { writeClients } = await import("../../render/clients.js");
       await writeClients(
@@ -137,6 +140,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
         head: { host: header.host, transport: opts.transport.kind, plan: opts.planFile },
         resume: msg`apply the same plan again (camctl host apply ${opts.planFile})`.toString(),
         accountWidth,
+        items: header.count,
       },
       io,
     );

@@ -6,7 +6,7 @@ import { messageLine, type IOStreams } from "../../iostreams.js";
 import { setInterruptHint } from "../../interrupt.js";
 import type { PlanItem, PlanReader } from "../../plan.js";
 import type { OutputFormat } from "../../options.js";
-import { ResultsWriter, summarySentences } from "../../render/bulk.js";
+import { ResultsWriter, stoppedLine, summarySentences } from "../../render/bulk.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import { displayWidth } from "../../render/width.js";
 import { withSource, type PreparedSource } from "../../transport.js";
@@ -52,6 +52,8 @@ export interface ApplyContext {
   resume: string;
   /** The widest account of the plan, as shown (lines up the table). */
   accountWidth: number;
+  /** How many items the plan holds (a run that stops says how many were not started). */
+  items: number;
 }
 
 /**
@@ -99,13 +101,18 @@ export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStr
       }
     });
   } catch (err) {
-    // The run ended on `current` (connection lost, --timeout, the server stopped answering): it
-    // is reported as failed, whatever was done to it is unknown; the rest was not attempted.
-    if (current && !answered && err instanceof CamError) {
-      await write({ account: current.account, id: current.id, outcome: "failed", reason: `${err.message} It may or may not have been revoked.`, done: null }, current.entry);
-      await finish(writer, tally, ctx, io);
-      throw new CamError(err.kind, msg`${err.message} The run stopped after ${tally.items} items; to finish, ${ctx.resume}.`, err.condition);
+    // The run ended (connection lost, --timeout, the server stopped answering, a failure in
+    // camctl): the item in flight is reported as failed, whatever was done to it is unknown; the
+    // rest was not attempted. The tally says what was done before the error's own sentence.
+    const reason = err instanceof CamError ? err.message : "camctl failed while revoking it.";
+    if (current && !answered) {
+      await write({ account: current.account, id: current.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null }, current.entry);
     }
+    writer.runStopped();
+    await finish(writer, tally, ctx, io);
+    const stopped = msg`${stoppedLine(tally, ctx.items)} To finish, ${ctx.resume}.`;
+    if (err instanceof CamError) throw new CamError(err.kind, msg`${err.message} ${stopped}`, err.condition);
+    io.stderr.write(messageLine(stopped));
     throw err;
   } finally {
     setInterruptHint(undefined);

@@ -3,7 +3,7 @@
 // src/filters.ts applied on the server and again here.
 import type { Command } from "commander";
 import { CamError } from "../../errors.js";
-import { addFilterOptions, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
+import { addFilterOptions, matchesFilter, parseFilter, WHEN_HELP, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../filters.js";
 import { OutputWriter, type IOStreams } from "../../iostreams.js";
 import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../options.js";
 import { fanoutRuns } from "../../selection.js";
@@ -23,9 +23,8 @@ export interface HostClientsOptions extends CommonOptions {
 const HOST_CLIENTS_HELP = `
 One row per (account, client) for every account of <host>; the record is
 \`user clients\`'s plus "account". Filters combine (all must match);
---auth given twice matches either method. <when> is a duration back from
-now (90d, 12h, 30m, 2w) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z;
-UTC unless it says otherwise); for a bound in the future give a date.
+--auth given twice matches either method.
+${WHEN_HELP}
 
 Examples:
   camctl host clients example.com --last-seen-before 90d -o ndjson

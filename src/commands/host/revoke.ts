@@ -134,13 +134,15 @@ async function* planRecords(records: AsyncIterable<HostClientRecord>, opts: Host
 /**
  * Scans the host under one connection (--timeout per batch), with the progress line; `consume`
  * gets the planned records as they arrive. While it handles one (writing it), the wait is ours,
- * not the server's: the deadline stays armed and the progress line is not drawn.
+ * not the server's: the deadline stays armed and the progress line is not drawn. `bound` limits
+ * the whole scan (see withSource), for a fan-out's plan.
  */
 export async function scanPlan(
   prepared: PreparedSource,
   opts: HostRevokeOptions,
   io: IOStreams,
   consume: (records: AsyncIterable<HostClientRecord>) => Promise<void>,
+  bound?: AbortSignal,
 ): Promise<void> {
   const progress = progressLine(io);
   const failed: { account: string; reason: string }[] = [];
@@ -180,7 +182,7 @@ export async function scanPlan(
       } finally {
         clearInterval(keepAlive);
       }
-    });
+    }, bound);
   } finally {
     progress.clear();
   }
@@ -267,6 +269,7 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
             head: { host: opts.host, transport: opts.transport.kind },
             resume: "run the same `camctl host revoke` again",
             accountWidth,
+            items,
           },
           io,
         );

@@ -13,7 +13,7 @@ import type { ClientRecord } from "../../model.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../options.js";
 import { ResultsWriter } from "../../render/bulk.js";
 import { clientLabel } from "../../render/revoke.js";
-import { displaySafe, msg } from "../../text/untrusted.js";
+import { displaySafe } from "../../text/untrusted.js";
 import { withSource } from "../../transport.js";
 import { parseBareJid } from "../../validate.js";
 import type { Deps } from "../deps.js";
@@ -32,15 +32,17 @@ const LOCKOUT_HELP = `
 Revokes everything that can come back without the password: each listed
 client completely (sessions closed with a stream error saying why, FAST
 tokens used or not, grants), then every grant and FAST token the list does
-not show, then every session still open. Password clients can only be
-stopped by the password, so then:
+not show. Password clients can only be stopped by the password, so then:
   --disable                   disables the account (Prosody 13)
   --new-password-file <file>  sets the password in <file> (a regular file
+                              of yours that only you can read, chmod 600,
                               holding only the password, on one line; it
                               is never printed)
-Without either, the password clients remain and camctl exits 7.
+Without either, the password clients remain and camctl exits 7. Then every
+session of the account is closed, bound or not, and every login still in
+progress that names it, all in one step on the server.
 Afterwards the list is read again and checked: only what you chose to leave
-may remain (exit 9 otherwise). --dry-run shows what would be revoked. On a
+may remain (exit 9 otherwise, naming it or the step that failed). --dry-run shows what would be revoked. On a
 terminal camctl shows the clients and asks (above ${TYPE_NAME_ABOVE} clients you type the
 account's JID); otherwise --yes is required.
 
@@ -56,24 +58,10 @@ Examples:
   (umask 077; openssl rand -base64 18 > new.pw)
   camctl user lockout bob@example.com --new-password-file new.pw --yes`;
 
-const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
-
 /** The new password: the file's only line. Never echoed; messages name the file, not its text. */
 export async function readNewPassword(file: string): Promise<string> {
-  let text: string;
-  try {
-    const { readUserFile } = await import("../../xmpp/user-file.js"); // off the start-up path
-    text = await readUserFile(file, MAX_PASSWORD_FILE_BYTES);
-  } catch (e) {
-    throw new CamError("usage", msg`Cannot read --new-password-file ${file}: ${(e as Error).message}.`);
-  }
-  const { passwordFromFileText } = await import("../../xmpp/password.js");
-  const password = passwordFromFileText(text);
-  if (password.length === 0) throw new CamError("usage", msg`The new password file ${file} is empty.`);
-  if (/[\r\n]/.test(password)) {
-    throw new CamError("usage", msg`The new password file ${file} has more than one line; it must hold only the password, on one line.`);
-  }
-  return password;
+  const { readPasswordFile } = await import("../../xmpp/password.js"); // off the start-up path
+  return readPasswordFile(file, "--new-password-file");
 }
 
 export function register(user: Command, deps: Deps): void {
