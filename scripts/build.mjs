@@ -31,9 +31,9 @@ function copyLua(dir) {
   }
 }
 // Worked out once here rather than at every start: the name of the admin-socket variable that
-// holds the Lua library (a hash of it; src/socket/lua.ts), taken from the tsc-built module.
+// holds the Lua library (a hash of it; src/transports/socket/lua.ts), taken from the tsc-built module.
 await import("./lua-text-hook.mjs"); // lets build/ import .lua as text, as the tests do
-const { LIBRARY_VARIABLE } = await import(`${root}build/src/socket/lua.js`);
+const { LIBRARY_VARIABLE } = await import(`${root}build/src/transports/socket/lua.js`);
 
 // Commander requires node:child_process when it is loaded, only to run executable subcommands
 // (camctl has none); it costs every start a few milliseconds. Here it gets a stand-in that
@@ -65,7 +65,7 @@ const common = {
 };
 const split = await build({
   ...common,
-  entryPoints: { camctl: `${root}src/cli.ts` },
+  entryPoints: { camctl: `${root}src/cli/program.ts` },
   outdir: `${root}dist`,
   splitting: true,
   format: "esm",
@@ -85,11 +85,11 @@ const meta = new Map(Object.entries(split.metafile.outputs).map(([p, o]) => [bas
 // socket (the path start-up is measured on), with everything they import statically, merged into
 // dist/camctl.cjs: one file to read instead of a score. Every other chunk stays a file of its own.
 const START_MODULES = [
-  "src/commands/user/clients.ts",
-  "src/commands/output.ts",
-  "src/contexts.ts",
-  "src/socket/source.ts",
-  "src/render/clients.ts",
+  "src/cli/user/clients.ts",
+  "src/cli/output.ts",
+  "src/config/contexts.ts",
+  "src/transports/socket/socket-source.ts",
+  "src/render/client-records.ts",
   "src/render/table.ts",
 ];
 const start = new Set(["camctl.js"]);
@@ -143,7 +143,7 @@ write(`${root}build/bundle-meta.json`, JSON.stringify({ ...split.metafile, start
 // What `camctl --version` prints, for bin/camctl to answer it without loading the bundle.
 {
   const { writeFileSync } = await import("node:fs");
-  const { VERSION } = await import(`${root}build/src/version.js`);
+  const { VERSION } = await import(`${root}build/src/core/version.js`);
   writeFileSync(`${root}dist/version.txt`, `${VERSION}\n`);
 }
 

@@ -3,7 +3,7 @@
 --
 -- One implementation, two callers: mod_client_management_admin loads it with
 -- module:require("client_access") for its XMPP protocol, and camctl sends this very file over
--- Prosody's admin socket (inside a function, see camctl's src/socket/lua.ts) for `--socket`.
+-- Prosody's admin socket (inside a function, see camctl's src/transports/socket/lua.ts) for `--socket`.
 -- So it must run in a module environment and in the admin shell's global environment alike:
 -- it uses only globals both have (prosody, require, the Lua standard library), and loads
 -- Prosody's libraries inside the functions that need them, so that the pure helpers also run in a

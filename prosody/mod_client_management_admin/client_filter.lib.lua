@@ -1,10 +1,10 @@
--- The filters of camctl's host-wide listings (src/filters.ts, ClientFilter), applied in the server
+-- The filters of camctl's host-wide listings (src/core/filters.ts, ClientFilter), applied in the server
 -- so that only matching rows leave it. camctl applies the same filter again to what arrives, so
 -- the one rule here is: never drop a row camctl's filter would keep. Where this cannot decide
 -- exactly (a field of the wrong type, a glob with non-ASCII letters), it keeps the row.
 --
 -- One implementation, two callers (like client_access.lib.lua beside it): camctl's admin-socket
--- scan (src/socket/lua/host_scan.lua) and mod_client_management_admin's host-wide listing over
+-- scan (src/transports/socket/lua/host_scan.lua) and mod_client_management_admin's host-wide listing over
 -- XMPP (host_clients.lib.lua), which loads it with module:require("client_filter").
 --
 -- Chunk arguments: client_access (texts are compared as camctl receives them); without them (as

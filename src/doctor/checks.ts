@@ -1,9 +1,9 @@
 // What `camctl doctor` reports: a list of checks, each ok / warn / fail with one sentence. A failed
 // check carries the exit code of what failed (the contract's table: 3 unreachable, 4 login, 5 not
 // permitted, 6 no such host, 8 no client management); warnings never fail the run.
-import { abortable } from "../abort.js";
-import { overallExitCode } from "../fanout.js";
-import { timedOut } from "../transport.js";
+import { abortable } from "../core/abort.js";
+import { overallExitCode } from "../core/fanout.js";
+import { timedOut } from "../transports/lifecycle.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -2,7 +2,7 @@
 -- returned as one JSON text ("Result: {...}"). It only reads: module tables, the configuration,
 -- event handler lists; it calls no function of mod_client_management.
 --
--- ARGS (hex-encoded, see camctl's src/socket/lua.ts): hosts = JSON array of the virtual hosts
+-- ARGS (hex-encoded, see camctl's src/transports/socket/lua.ts): hosts = JSON array of the virtual hosts
 -- asked about, or absent for every virtual host.
 local ARGS = ...;
 local json = require "prosody.util.json";

@@ -1,13 +1,13 @@
 // camctl doctor over the admin socket (local, or remote over SSH): one request runs doctor.lua in
 // the server, which reads what Prosody offers camctl per virtual host; this turns that into
 // checks with one sentence each.
-import { CamError, exitCodeFor } from "../errors.js";
-import { AdminStream, replError } from "../socket/adminstream.js";
-import { unreadable } from "../socket/record-stream.js";
-import { luaHexString } from "../socket/lua.js";
+import { CamError, exitCodeFor } from "../core/errors.js";
+import { AdminStream, replError } from "../transports/socket/adminstream.js";
+import { unreadable } from "../transports/socket/record-stream.js";
+import { luaHexString } from "../transports/socket/lua.js";
 import { displaySafe, excerpt, msg } from "../text/untrusted.js";
-import type { SocketTransport } from "../transport.js";
-import { VERSION } from "../version.js";
+import type { SocketTransport } from "../transports/lifecycle.js";
+import { VERSION } from "../core/version.js";
 import { fail, ok, warn, withDeadline, type Check } from "./checks.js";
 import doctorLua from "./doctor.lua";
 
@@ -89,7 +89,7 @@ export function socketWhere(t: SocketTransport): string {
 async function readFacts(t: SocketTransport, hosts: readonly string[] | undefined, signal: AbortSignal): Promise<ServerFacts> {
   let conn: DoctorConnection;
   if (t.ssh) {
-    const { openSourceOverSsh } = await import("../ssh/source.js");
+    const { openSourceOverSsh } = await import("../transports/ssh/ssh-source.js");
     const ssh = t.ssh;
     conn = await openSourceOverSsh(
       { target: ssh.target, remoteSocket: t.socketPath, signal, route: ssh.route, sudoUser: ssh.sudoUser, extraArgs: ssh.extraArgs },

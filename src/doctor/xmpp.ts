@@ -6,14 +6,14 @@
 import net from "node:net";
 import tls from "node:tls";
 import { Parser, type Element } from "@xmpp/xml";
-import { onAbort } from "../abort.js";
-import { CamError, exitCodeFor } from "../errors.js";
-import type { IOStreams } from "../iostreams.js";
+import { onAbort } from "../core/abort.js";
+import { CamError, exitCodeFor } from "../core/errors.js";
+import type { IOStreams } from "../term/iostreams.js";
 import { displaySafe } from "../text/untrusted.js";
-import type { PreparedSource, XmppTransport } from "../transport.js";
-import { ALPN_XMPP_CLIENT, hostPort, lookupHost, netError, resolveTargets, type Target } from "../xmpp/connect.js";
-import { NS_STARTTLS, NS_STREAMS } from "../xmpp/features/tls.js";
-import { readUserFile } from "../xmpp/user-file.js";
+import type { PreparedSource, XmppTransport } from "../transports/lifecycle.js";
+import { ALPN_XMPP_CLIENT, hostPort, lookupHost, netError, resolveTargets, type Target } from "../transports/xmpp/connect.js";
+import { NS_STARTTLS, NS_STREAMS } from "../transports/xmpp/features/tls.js";
+import { readUserFile } from "../transports/xmpp/user-file.js";
 import { fail, ok, warn, withDeadline, type Check } from "./checks.js";
 
 const NS_SASL2 = "urn:xmpp:sasl:2";

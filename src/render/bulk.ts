@@ -2,11 +2,11 @@
 // item as it is known (table, NDJSON, JSON written progressively, CSV), the final summary, and the
 // preview shown before the question on a terminal.
 import { styleText } from "node:util";
-import type { ApplyTally, ItemResult } from "../apply.js";
-import type { HostClientRecord } from "../filters.js";
-import { describeWriteError, messageLine, OutputWriter, readerGone, type IOStreams } from "../iostreams.js";
-import type { ClientRecord } from "../model.js";
-import type { ClientSummary } from "../summary.js";
+import type { ApplyTally, ItemResult } from "../core/apply.js";
+import type { HostClientRecord } from "../core/filters.js";
+import { describeWriteError, messageLine, OutputWriter, readerGone, type IOStreams } from "../term/iostreams.js";
+import type { ClientRecord } from "../core/model.js";
+import type { ClientSummary } from "../core/summary.js";
 import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
 import { clientLabel } from "./revoke.js";

@@ -11,8 +11,8 @@
 //   a client name chosen by an intruder is never run as a formula when the file is opened in a
 //   spreadsheet. Use the JSON output when the exact values matter.
 
-import type { ClientList, ClientRecord } from "../model.js";
-import type { ClientRow } from "./clients.js";
+import type { ClientList, ClientRecord } from "../core/model.js";
+import type { ClientRow } from "./client-records.js";
 import { displaySafe } from "../text/untrusted.js";
 
 export const CSV_COLUMNS = [

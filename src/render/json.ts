@@ -6,7 +6,7 @@
 // valid JSON and JSON.parse gives back exactly the original strings.
 
 import { replaceUnsafe } from "../text/untrusted.js";
-import type { ClientRow } from "./clients.js";
+import type { ClientRow } from "./client-records.js";
 
 function unicodeEscape(ch: string): string {
   let out = "";

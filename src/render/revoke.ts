@@ -2,8 +2,8 @@
 // confirmation and the result; the sentences for every outcome; the JSON/CSV record; and the exit
 // code a RevokeReport stands for. Sources build reports, this file words them.
 import { styleText } from "node:util";
-import { CamError, ExitCode } from "../errors.js";
-import type { ClientRecord, RevokeReport } from "../model.js";
+import { CamError, ExitCode } from "../core/errors.js";
+import type { ClientRecord, RevokeReport } from "../core/model.js";
 import { csvRow } from "./csv.js";
 import { displaySafe } from "../text/untrusted.js";
 

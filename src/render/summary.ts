@@ -1,5 +1,5 @@
 // `--summary`: the counts of a host-wide listing as a small table for people, or as JSON.
-import type { ClientSummary } from "../summary.js";
+import type { ClientSummary } from "../core/summary.js";
 import { renderJson } from "./json.js";
 import { displaySafe } from "../text/untrusted.js";
 import { displayWidth, truncateToWidth } from "./width.js";

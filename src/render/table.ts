@@ -20,9 +20,9 @@
 // Off a terminal the table has all columns, absolute ISO times, no colour and no width limit
 // other than the caps.
 
-import type { ClientList, ClientRecord, IsoUtc } from "../model.js";
+import type { ClientList, ClientRecord, IsoUtc } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
-import type { ClientRow } from "./clients.js";
+import type { ClientRow } from "./client-records.js";
 import { humanTimeForms } from "./time.js";
 import { painter } from "./sgr.js";
 import { displayWidth, truncateToWidth } from "./width.js";

@@ -7,7 +7,7 @@
 // Times come as IsoUtc (model.ts), checked where they were read: they are formatted here, never
 // checked again. Their absolute form is the IsoUtc itself.
 
-import type { IsoUtc } from "../model.js";
+import type { IsoUtc } from "../core/model.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

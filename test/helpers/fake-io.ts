@@ -2,7 +2,7 @@
 // the terminal facts (TTY, colour, width, clock, environment) chosen by the test, and optionally a
 // stdout that fails the way a full disk or a vanished reader does.
 import { PassThrough, Writable } from "node:stream";
-import type { IOStreams } from "../../src/iostreams.js";
+import type { IOStreams } from "../../src/term/iostreams.js";
 
 export const FAKE_NOW = new Date("2026-11-27T12:00:00Z");
 

@@ -139,7 +139,7 @@ export const replErrorResult = (text: string) => `<repl-result type='error'>${te
 
 /**
  * An admin socket whose answer never ends: from the first request on, it streams host-scan records
- * (camctl's record stream: base64 NDJSON pieces, see src/socket/lua/record_stream.lua) without
+ * (camctl's record stream: base64 NDJSON pieces, see src/transports/socket/lua/record_stream.lua) without
  * end and never sends the trailer. Each record is a client of `account` whose software is
  * `software`, with a new id each time; `perPiece` records every 20 ms.
  */

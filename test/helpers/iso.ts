@@ -1,6 +1,6 @@
-// Times for test fixtures: an IsoUtc (src/model.ts) is only ever made by the readers of outside
+// Times for test fixtures: an IsoUtc (src/core/model.ts) is only ever made by the readers of outside
 // times, so fixtures brand theirs through the same reader and must already be in its one form.
-import { isoFromDateTime, isoFromUnix, type IsoUtc } from "../../src/model.js";
+import { isoFromDateTime, isoFromUnix, type IsoUtc } from "../../src/core/model.js";
 
 /** `text` as an IsoUtc; throws unless it is exactly that form, e.g. "2026-11-27T12:00:00Z". */
 export function iso(text: string): IsoUtc;

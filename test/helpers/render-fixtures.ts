@@ -1,7 +1,7 @@
 // Shared data for the renderer and sanitiser tests: realistic clients, hostile strings, and
 // fast-check arbitraries (test/unit/render-fixtures.test.ts checks them).
 import fc from "fast-check";
-import { isoFromUnix, type ClientList, type ClientRecord } from "../../src/model.js";
+import { isoFromUnix, type ClientList, type ClientRecord } from "../../src/core/model.js";
 import { iso } from "./iso.js";
 
 export const NOW = new Date("2026-11-27T14:40:00Z");

@@ -19,8 +19,8 @@ import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { parseCsv } from "../helpers/csv.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
 import type { JsonClient } from "../helpers/client-json.js";
-import { NO_FILTER, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../src/filters.js";
-import { SocketClientSource } from "../../src/socket/source.js";
+import { NO_FILTER, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../src/core/filters.js";
+import { SocketClientSource } from "../../src/transports/socket/socket-source.js";
 import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
 type HostRecord = JsonClient & { account: string };

@@ -10,9 +10,9 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { lateAllowanceMs, runCamctl } from "../helpers/run-camctl.js";
 import { createBearerGrant, rawSasl2Login, type RawLogin, type RawLoginOptions } from "../helpers/sasl2-raw.js";
-import { SocketClientSource } from "../../src/socket/source.js";
-import { CamError } from "../../src/errors.js";
-import type { ClientRecord, RevokeReport } from "../../src/model.js";
+import { SocketClientSource } from "../../src/transports/socket/socket-source.js";
+import { CamError } from "../../src/core/errors.js";
+import type { ClientRecord, RevokeReport } from "../../src/core/model.js";
 import { isoAt } from "../helpers/iso.js";
 
 let sb: Sandbox;

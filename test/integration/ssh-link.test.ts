@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
-import { AdminStream } from "../../src/socket/adminstream.js";
-import { SocketClientSource } from "../../src/socket/source.js";
-import { openSshLink, type SshLink, type SshLinkOptions } from "../../src/ssh/link.js";
-import { openSourceOverSsh } from "../../src/ssh/source.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { AdminStream } from "../../src/transports/socket/adminstream.js";
+import { SocketClientSource } from "../../src/transports/socket/socket-source.js";
+import { openSshLink, type SshLink, type SshLinkOptions } from "../../src/transports/ssh/link.js";
+import { openSourceOverSsh } from "../../src/transports/ssh/ssh-source.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 
 const skip = sshdUnavailable();
 // Every failure must be reported well within this (it is the operation's deadline).
@@ -240,7 +240,7 @@ describe("SSH link to a remote admin socket", { skip }, () => {
   }
 
   test("fan-out over links: the reachable servers' records arrive, the broken ones each end in their own sentence", async () => {
-    const { runFanout, outcomesJson } = await import("../../src/fanout.js");
+    const { runFanout, outcomesJson } = await import("../../src/core/fanout.js");
     const { jid } = await sb.createAccount("fanned");
     await sb.createGrant(jid, { software: "Fan" });
     const targets: Record<string, Partial<SshLinkOptions>> = {

@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { answerOnTerminal, haveScript } from "../helpers/terminal.js";
 import { luaString } from "../sandbox/admin-socket.js";
-import { VERSION } from "../../src/version.js";
+import { VERSION } from "../../src/core/version.js";
 import { homesRemovedAfterAll, assertOneSentence, isCamctl, socketList, xmppCamctl, xmppList, populatedAccount, type JsonClient } from "../helpers/xmpp-camctl.js";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;

@@ -5,8 +5,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AdminStream } from "../../src/socket/adminstream.js";
-import { CamError } from "../../src/errors.js";
+import { AdminStream } from "../../src/transports/socket/adminstream.js";
+import { CamError } from "../../src/core/errors.js";
 import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "camctl-adminstream-"));

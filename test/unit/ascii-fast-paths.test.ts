@@ -3,7 +3,7 @@
 // alone and among others, gets the same answer from both.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseBareJid } from "../../src/validate.js";
+import { parseBareJid } from "../../src/core/validate.js";
 import { displaySafe, escapeUnsafe, replaceUnsafe } from "../../src/text/untrusted.js";
 
 const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { main } from "../../src/cli.js";
-import { CamError } from "../../src/errors.js";
-import type { HostClientRecord } from "../../src/filters.js";
-import type { LockoutReport, LockoutRequest } from "../../src/lockout.js";
-import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
-import type { ClientSource, HostScan } from "../../src/source.js";
+import { main } from "../../src/cli/program.js";
+import { CamError } from "../../src/core/errors.js";
+import type { HostClientRecord } from "../../src/core/filters.js";
+import type { LockoutReport, LockoutRequest } from "../../src/core/lockout-report.js";
+import type { ClientList, ClientRecord, RevokeReport } from "../../src/core/model.js";
+import type { ClientSource, HostScan } from "../../src/core/client-source.js";
 import { fakeIO, type FakeIOOptions } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";
 

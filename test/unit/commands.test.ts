@@ -2,13 +2,13 @@
 // confirmation, and that nothing is revoked unless it should be.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { main } from "../../src/cli.js";
-import { CamError } from "../../src/errors.js";
-import type { ClientList, ClientRecord, RevokeReport } from "../../src/model.js";
-import type { HostClientRecord } from "../../src/filters.js";
-import type { ClientSource } from "../../src/source.js";
-import { VERSION } from "../../src/version.js";
-import { interruptHint } from "../../src/cli.js";
+import { main } from "../../src/cli/program.js";
+import { CamError } from "../../src/core/errors.js";
+import type { ClientList, ClientRecord, RevokeReport } from "../../src/core/model.js";
+import type { HostClientRecord } from "../../src/core/filters.js";
+import type { ClientSource } from "../../src/core/client-source.js";
+import { VERSION } from "../../src/core/version.js";
+import { interruptHint } from "../../src/cli/program.js";
 import { readFileSync } from "node:fs";
 import { fakeIO } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { main } from "../../src/cli.js";
+import { main } from "../../src/cli/program.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 async function script(shell: string): Promise<string> {

@@ -7,9 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { Command } from "commander";
-import * as config from "../../src/commands/config.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
-import type { IOStreams } from "../../src/iostreams.js";
+import * as config from "../../src/cli/config.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
+import type { IOStreams } from "../../src/term/iostreams.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-config-cmd-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

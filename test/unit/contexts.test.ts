@@ -8,8 +8,8 @@ import path from "node:path";
 import {
   applyContext, configPath, contextsByNames, loadContextFile, parseContextFile, selectContext, setDefaultContext, withDefault,
   type ContextFile, type SelectedContext,
-} from "../../src/contexts.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+} from "../../src/config/contexts.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-contexts-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CSV_COLUMNS, csvField, csvRow, renderClientsCsv } from "../../src/render/csv.js";
 import { displaySafe } from "../../src/text/untrusted.js";
-import type { ClientList } from "../../src/model.js";
+import type { ClientList } from "../../src/core/model.js";
 import { HOSTILE, SAMPLE, anyClientList, anyText, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 /**

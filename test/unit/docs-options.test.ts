@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import type { Command, Option } from "commander";
-import { buildProgram, main } from "../../src/cli.js";
-import type { Deps } from "../../src/commands/deps.js";
+import { buildProgram, main } from "../../src/cli/program.js";
+import type { Deps } from "../../src/cli/deps.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 const repoFile = (name: string) => readFileSync(new URL(`../../../${name}`, import.meta.url), "utf8");

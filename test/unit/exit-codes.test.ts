@@ -1,10 +1,10 @@
-// The exit codes are defined once (src/errors.ts); --help is generated from that table, and
+// The exit codes are defined once (src/core/errors.ts); --help is generated from that table, and
 // docs/exit-codes.md and the man page must list exactly the same codes with the same meanings.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { main } from "../../src/cli.js";
-import { EXIT_CODES, ExitCode } from "../../src/errors.js";
+import { main } from "../../src/cli/program.js";
+import { EXIT_CODES, ExitCode } from "../../src/core/errors.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 const expected = EXIT_CODES.map((r) => [r.code, r.meaning] as const);

@@ -2,8 +2,8 @@
 // arrive, one outcome per context, failures isolated, the overall code, back-pressure, cancel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { overallExitCode, outcomeLines, outcomesJson, runFanout, SEVERITY, type ContextOutcome, type FanoutEvent } from "../../src/fanout.js";
-import { CamError } from "../../src/errors.js";
+import { overallExitCode, outcomeLines, outcomesJson, runFanout, SEVERITY, type ContextOutcome, type FanoutEvent } from "../../src/core/fanout.js";
+import { CamError } from "../../src/core/errors.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Command } from "commander";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import {
   NO_FILTER,
   accountMatches,
@@ -14,8 +14,8 @@ import {
   type ClientFilter,
   type HostClientRecord,
   type RawFilterOptions,
-} from "../../src/filters.js";
-import type { IsoUtc } from "../../src/model.js";
+} from "../../src/core/filters.js";
+import type { IsoUtc } from "../../src/core/model.js";
 import { isoAt as iso } from "../helpers/iso.js";
 
 const NOW = new Date("2026-11-27T12:00:00Z");

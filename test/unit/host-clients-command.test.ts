@@ -2,11 +2,11 @@
 // transport's stream (filtering again, progress line, accounts that could not be read, usage).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { main } from "../../src/cli.js";
-import type { HostClientRecord } from "../../src/filters.js";
-import type { ClientList, ClientRecord } from "../../src/model.js";
-import type { ClientSource, HostScan } from "../../src/source.js";
-import type { PreparedSource } from "../../src/transport.js";
+import { main } from "../../src/cli/program.js";
+import type { HostClientRecord } from "../../src/core/filters.js";
+import type { ClientList, ClientRecord } from "../../src/core/model.js";
+import type { ClientSource, HostScan } from "../../src/core/client-source.js";
+import type { PreparedSource } from "../../src/transports/lifecycle.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";
 

@@ -1,8 +1,8 @@
-// The readers that make an IsoUtc (src/model.ts), the only time renderers are given: whatever a
+// The readers that make an IsoUtc (src/core/model.ts), the only time renderers are given: whatever a
 // server or a file sends, what comes out is that one form or null, never the text as it came.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isoFromDateTime, isoFromUnix } from "../../src/model.js";
+import { isoFromDateTime, isoFromUnix } from "../../src/core/model.js";
 
 test("whole seconds in UTC, four-digit years only; anything else is null, never an error", () => {
   const cases: Array<[unknown, string | null]> = [

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isoFromUnix } from "../../src/model.js";
+import { isoFromUnix } from "../../src/core/model.js";
 import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 const lines = (script: string) => runLua(`${luaFiles("client_access")}\n${script}`).replace(/\n$/, "").split("\n");

@@ -5,9 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { matchesFilter, NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/filters.js";
-import { isoFromUnix } from "../../src/model.js";
-import { filterForServer } from "../../src/socket/source.js";
+import { matchesFilter, NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/core/filters.js";
+import { isoFromUnix } from "../../src/core/model.js";
+import { filterForServer } from "../../src/transports/socket/socket-source.js";
 import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 /** A JSON value as a Lua literal (what util.json.decode gives the server). */

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
-import { matchesFilter, NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/filters.js";
-import { isoFromUnix } from "../../src/model.js";
-import { luaModule } from "../../src/socket/lua.js";
-import { filterForServer } from "../../src/socket/source.js";
+import { matchesFilter, NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/core/filters.js";
+import { isoFromUnix } from "../../src/core/model.js";
+import { luaModule } from "../../src/transports/socket/lua.js";
+import { filterForServer } from "../../src/transports/socket/socket-source.js";
 import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 function repoFile(...parts: string[]): string {

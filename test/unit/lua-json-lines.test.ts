@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { clientFromSocket } from "../../src/socket/source.js";
+import { clientFromSocket } from "../../src/transports/socket/socket-source.js";
 import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 const lines = (script: string) => runLua(`${luaFiles("json_lines")}\n${script}`).replace(/\n$/, "").split("\n");

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { luaHexString, requestChunk } from "../../src/socket/lua.js";
+import { luaHexString, requestChunk } from "../../src/transports/socket/lua.js";
 import { NO_LUA, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 test("literals hold only hex digits", () => {

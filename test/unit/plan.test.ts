@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CamError, exitCodeFor } from "../../src/errors.js";
-import type { HostClientRecord } from "../../src/filters.js";
-import { NO_FILTER } from "../../src/filters.js";
-import { PlanReader, PlanWriter, keepNewest, planFilters, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/plan.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
+import type { HostClientRecord } from "../../src/core/filters.js";
+import { NO_FILTER } from "../../src/core/filters.js";
+import { PlanReader, PlanWriter, keepNewest, planFilters, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/core/plan.js";
 import { iso } from "../helpers/iso.js";
 
 const HEADER: PlanHeader = {

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { ClientRecord, RevokeReport } from "../../src/model.js";
+import type { ClientRecord, RevokeReport } from "../../src/core/model.js";
 import {
   changedError,
   clientLabel,

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { renderClientsTable, type TableOptions } from "../../src/render/table.js";
 import { displaySafe } from "../../src/text/untrusted.js";
 import { displayWidth, truncateToWidth } from "../../src/render/width.js";
-import type { ClientList } from "../../src/model.js";
+import type { ClientList } from "../../src/core/model.js";
 import { HOSTILE, NOW, SAMPLE, anyClientList, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 const SGR = /\x1b\[[0-9;]*m/g;

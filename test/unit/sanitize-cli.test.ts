@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { main } from "../../src/cli.js";
+import { main } from "../../src/cli/program.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { HOSTILE, anyText, unsafeChar } from "../helpers/render-fixtures.js";
 
@@ -116,7 +116,7 @@ test("parse errors speak camctl's voice with exit 2", async () => {
 
 test("the net escapes what is left and never doubles a backslash of escaped text", async () => {
   const { escapeUnsafe, displaySafe, msg } = await import("../../src/text/untrusted.js");
-  const { messageLine } = await import("../../src/iostreams.js");
+  const { messageLine } = await import("../../src/term/iostreams.js");
   await fc.assert(
     fc.property(anyText, (s) => {
       const once = escapeUnsafe(s);

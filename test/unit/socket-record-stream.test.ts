@@ -1,14 +1,14 @@
 // readRecordStream against a scripted admin-socket peer: what camctl accepts as a complete answer
-// and what it refuses (see src/socket/lua/record_stream.lua for the server side).
+// and what it refuses (see src/transports/socket/lua/record_stream.lua for the server side).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AdminStream } from "../../src/socket/adminstream.js";
-import { readRecordStream } from "../../src/socket/record-stream.js";
-import { CamError, ServerFault } from "../../src/errors.js";
+import { AdminStream } from "../../src/transports/socket/adminstream.js";
+import { readRecordStream } from "../../src/transports/socket/record-stream.js";
+import { CamError, ServerFault } from "../../src/core/errors.js";
 import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "camctl-recordstream-"));

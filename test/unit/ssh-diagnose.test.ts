@@ -1,9 +1,9 @@
 // ssh's messages as OpenSSH 9.2 (Debian 12) prints them, mapped to one sentence and a code.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { diagnoseSsh, type SshEvidence } from "../../src/ssh/diagnose.js";
-import { parseSshTarget } from "../../src/ssh/target.js";
-import { exitCodeFor } from "../../src/errors.js";
+import { diagnoseSsh, type SshEvidence } from "../../src/transports/ssh/diagnose.js";
+import { parseSshTarget } from "../../src/transports/ssh/target.js";
+import { exitCodeFor } from "../../src/core/errors.js";
 
 function ev(stderr: string, o: Partial<SshEvidence> = {}): SshEvidence {
   return {

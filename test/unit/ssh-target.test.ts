@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatSshTarget, parseSshTarget, sshDestinationArgs } from "../../src/ssh/target.js";
-import { checkRemoteSocketPath } from "../../src/ssh/link.js";
-import { checkSshArgs } from "../../src/ssh/route.js";
-import { bridgeCommand } from "../../src/ssh/bridge.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { formatSshTarget, parseSshTarget, sshDestinationArgs } from "../../src/transports/ssh/target.js";
+import { checkRemoteSocketPath } from "../../src/transports/ssh/link.js";
+import { checkSshArgs } from "../../src/transports/ssh/route.js";
+import { bridgeCommand } from "../../src/transports/ssh/bridge.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 
 const usage = (fn: () => unknown, re?: RegExp) =>
   assert.throws(fn, (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && (!re || re.test(e.message)) && !/[\x00-\x1f]/.test(e.message));

@@ -1,10 +1,10 @@
 // --summary counts and the progress line: what an operator reads first on a large host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { HostClientRecord } from "../../src/filters.js";
-import { SummaryBuilder, ageBucket } from "../../src/summary.js";
+import type { HostClientRecord } from "../../src/core/filters.js";
+import { SummaryBuilder, ageBucket } from "../../src/core/summary.js";
 import { renderSummaryText } from "../../src/render/summary.js";
-import { formatProgress, progressLine } from "../../src/progress.js";
+import { formatProgress, progressLine } from "../../src/term/progress.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { isoAt } from "../helpers/iso.js";
 

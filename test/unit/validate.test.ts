@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { comparableJid, parseBareJid, parseSelector, isValidDomain } from "../../src/validate.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { comparableJid, parseBareJid, parseSelector, isValidDomain } from "../../src/core/validate.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 
 const usage = (fn: () => unknown) =>
   assert.throws(fn, (e: unknown) => e instanceof CamError && e.kind === "usage" && exitCodeFor(e) === 2);

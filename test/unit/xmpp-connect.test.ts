@@ -2,8 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
-import { isLoopbackAddress, lookupHost, refuseUnlessLoopback, resolveTargets, tlsError, tlsOptions } from "../../src/xmpp/connect.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { isLoopbackAddress, lookupHost, refuseUnlessLoopback, resolveTargets, tlsError, tlsOptions } from "../../src/transports/xmpp/connect.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 
 test("loopback addresses", () => {
   for (const a of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"]) assert.equal(isLoopbackAddress(a), true, a);

@@ -10,12 +10,12 @@ import os from "node:os";
 import path from "node:path";
 import { Parser, type Element } from "@xmpp/xml";
 import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
-import { XmppClientSource, type XmppSourceOptions } from "../../src/xmpp/source.js";
-import { filterElement, parseHostPage } from "../../src/xmpp/host-list.js";
-import { CamState } from "../../src/xmpp/state.js";
-import { exitCodeFor } from "../../src/errors.js";
-import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/filters.js";
-import type { ScanProgress } from "../../src/progress.js";
+import { XmppClientSource, type XmppSourceOptions } from "../../src/transports/xmpp/xmpp-source.js";
+import { filterElement, parseHostPage } from "../../src/transports/xmpp/host-list.js";
+import { CamState } from "../../src/transports/xmpp/state.js";
+import { exitCodeFor } from "../../src/core/errors.js";
+import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/core/filters.js";
+import type { ScanProgress } from "../../src/term/progress.js";
 
 const ADMIN = "urn:camctl:admin:0";
 const RSM = "http://jabber.org/protocol/rsm";

@@ -17,8 +17,8 @@ import {
   replyError,
   revokeRequest,
   unsupportedError,
-} from "../../src/xmpp/manage-clients.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+} from "../../src/transports/xmpp/manage-clients.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import { iso } from "../helpers/iso.js";
 
 

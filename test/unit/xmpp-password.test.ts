@@ -5,11 +5,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { readPassword, readPasswordFile } from "../../src/xmpp/password.js";
-import { prepareXmppSource } from "../../src/xmpp/open.js";
-import { CamState } from "../../src/xmpp/state.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
-import type { IOStreams } from "../../src/iostreams.js";
+import { readPassword, readPasswordFile } from "../../src/transports/xmpp/password.js";
+import { prepareXmppSource } from "../../src/transports/xmpp/open.js";
+import { CamState } from "../../src/transports/xmpp/state.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
+import type { IOStreams } from "../../src/term/iostreams.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 const io = (o: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): IOStreams => fakeIO({ env: o.env, stdinIsTTY: o.tty }).io;

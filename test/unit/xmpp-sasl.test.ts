@@ -1,7 +1,7 @@
 // camctl's SASL mechanisms against the RFCs' own test vectors, and the checks on the server's side.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_ITERATIONS, Plain, SCRAM_SHA_1, SCRAM_SHA_256, ScramTracker, saslPrep, scramMechanism, useMechanisms } from "../../src/xmpp/sasl-mechanisms.js";
+import { MAX_ITERATIONS, Plain, SCRAM_SHA_1, SCRAM_SHA_256, ScramTracker, saslPrep, scramMechanism, useMechanisms } from "../../src/transports/xmpp/sasl-mechanisms.js";
 
 // Mechanism strings are "binary strings" (one char per byte), as xmpp.js base64-encodes them with btoa().
 const bin = (s: string) => Buffer.from(s, "utf8").toString("latin1");

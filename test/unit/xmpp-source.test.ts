@@ -9,11 +9,11 @@ import path from "node:path";
 import type { Element } from "@xmpp/xml";
 import { stanza } from "../helpers/stanza.js";
 import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
-import { XmppClientSource } from "../../src/xmpp/source.js";
-import { CamState } from "../../src/xmpp/state.js";
-import { CamError, exitCodeFor } from "../../src/errors.js";
+import { XmppClientSource } from "../../src/transports/xmpp/xmpp-source.js";
+import { CamState } from "../../src/transports/xmpp/state.js";
+import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import { revokeExitCode } from "../../src/render/revoke.js";
-import type { ClientRecord } from "../../src/model.js";
+import type { ClientRecord } from "../../src/core/model.js";
 import { iso } from "../helpers/iso.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";

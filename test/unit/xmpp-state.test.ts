@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CamState, SERVERS_FILE, USER_AGENT_ID_FILE, derivedUuid } from "../../src/xmpp/state.js";
+import { CamState, SERVERS_FILE, USER_AGENT_ID_FILE, derivedUuid } from "../../src/transports/xmpp/state.js";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const mode = (p: string) => fs.lstatSync(p).mode & 0o777;

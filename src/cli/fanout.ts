@@ -1,0 +1,179 @@
+// Running a listing command on several servers at once (--context a,b,c or --all-contexts): one
+// task per context through src/core/fanout.ts, every record tagged with its context and written as it
+// arrives, then the per-context status (stderr; in JSON a "contexts" array) and the overall exit
+// code. A context that fails (unreachable, refused, missing module) is reported and never stops
+// the others.
+import { abortable } from "../core/abort.js";
+import { CamError, EXIT_CODES, type ErrorKind } from "../core/errors.js";
+import { overallExitCode, outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../core/fanout.js";
+import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
+import { messageLine, type IOStreams } from "../term/iostreams.js";
+import type { ClientRecord } from "../core/model.js";
+import type { CommonOptions, OutputFormat } from "../config/options.js";
+import type { FanoutRun } from "../config/selection.js";
+import { excerpt, msg } from "../text/untrusted.js";
+import { withSource, type PreparedSource } from "../transports/lifecycle.js";
+import type { Deps } from "./deps.js";
+
+export interface Fanout {
+  runs: FanoutRun[];
+  parallel: number;
+}
+
+/** One context's work: records go to `emit` (await it: it waits while the output is behind). */
+export type ContextTask<R> = (
+  prepared: PreparedSource,
+  opts: CommonOptions,
+  emit: (record: R) => Promise<void>,
+  signal: AbortSignal,
+  context: string,
+) => Promise<number | void>;
+
+/** The usual preparation of a run: its options through deps.prepareSource. */
+export const prepareWith = (deps: Pick<Deps, "prepareSource">, io: IOStreams) => (run: FanoutRun) => deps.prepareSource(run.opts!, io);
+
+/**
+ * Prepares every context first, one after the other (a password prompt must not interleave with
+ * another; a context whose preparation fails fails alone), then runs `task` on them with
+ * bounded parallelism. Yields tagged records as they arrive; `outcomes` is filled at the end.
+ */
+export async function* fanoutRecords<R extends object>(
+  fan: Fanout,
+  task: ContextTask<R>,
+  prepare: (run: FanoutRun) => Promise<PreparedSource>,
+  outcomes: ContextOutcome[],
+): AsyncGenerator<R & { context: string }> {
+  const ready = new Map<string, { prepared: PreparedSource; opts: CommonOptions } | { error: unknown }>();
+  for (const run of fan.runs) {
+    if (run.error || !run.opts) {
+      ready.set(run.context, { error: run.error });
+      continue;
+    }
+    try {
+      ready.set(run.context, { prepared: await prepare(run), opts: run.opts });
+    } catch (error) {
+      ready.set(run.context, { error });
+    }
+  }
+  const events = runFanout<R>(
+    fan.runs.map((r) => r.context),
+    async (context, emit, signal) => {
+      const r = ready.get(context)!;
+      if ("error" in r) throw r.error;
+      return abortable(task(r.prepared, r.opts, emit, signal, context), signal);
+    },
+    { parallel: fan.parallel },
+  );
+  let done = false;
+  try {
+    let next = await events.next();
+    for (; !next.done; next = await events.next()) {
+      if (next.value.kind === "record") yield { context: next.value.context, ...next.value.record };
+    }
+    done = true;
+    outcomes.push(...next.value);
+  } finally {
+    // The output went away (or failed): stop the contexts still running.
+    if (!done) await events.return([]);
+  }
+}
+
+export const kindOfCode = (code: number): ErrorKind => (EXIT_CODES.find((r) => r.code === code && r.name !== "ok")?.name as ErrorKind | undefined) ?? "internal";
+
+/**
+ * After the records: the per-context status on stderr (not for JSON, which carries it), and the
+ * overall result: nothing when every context succeeded, otherwise a CamError with the most severe
+ * code (src/core/fanout.ts) saying how many failed.
+ */
+export function finishFanout(outcomes: readonly ContextOutcome[], format: OutputFormat, io: IOStreams): void {
+  if (format !== "json") for (const line of outcomeLines(outcomes)) io.stderr.write(messageLine(line));
+  const code = overallExitCode(outcomes.map((o) => o.exitCode));
+  if (code === 0) return;
+  const failed = outcomes.filter((o) => o.exitCode !== 0);
+  // On stderr the status lines above say why; JSON readers find it in "contexts", but a person
+  // reading stderr next to JSON should still see the reason when there is one.
+  const only = failed.length === 1 ? failed[0]! : undefined;
+  const why = format === "json" && only?.message ? msg`: ${excerpt(only.message.replace(/\.$/, ""), 400)}` : "";
+  throw new CamError(
+    kindOfCode(code),
+    msg`${failed.length} of ${outcomes.length} contexts failed (${failed.map((o) => o.context).join(", ")}${why}); the others' results are complete.`,
+    only?.condition ?? undefined,
+  );
+}
+
+/** The JSON tail of a fan-out: each context's status, then the overall code. */
+export function fanoutJsonTail(outcomes: readonly ContextOutcome[]): Record<string, unknown> {
+  const { contexts, exitCode } = outcomesJson(outcomes);
+  return { contexts, exitCode };
+}
+
+/** `user clients <jid>` on several contexts. */
+export async function userClientsFanout(fan: Fanout, jid: string, format: OutputFormat, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
+  const outcomes: ContextOutcome[] = [];
+  const task: ContextTask<ClientRecord> = async (prepared, opts, emit) => {
+    const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(jid));
+    for (const c of list.clients) await emit(c);
+  };
+  const { writeClients } = await import("../render/client-records.js");
+  await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
+    head: { jid },
+    context: true,
+    empty: `No clients have access to ${jid} on any of the contexts that answered.`,
+    tail: () => fanoutJsonTail(outcomes),
+  });
+  finishFanout(outcomes, format, io);
+}
+
+/** `host clients <host>` on several contexts (rows only; --summary is for one server). */
+export async function hostClientsFanout(
+  fan: Fanout,
+  host: string,
+  filter: ClientFilter,
+  format: OutputFormat,
+  io: IOStreams,
+  deps: Pick<Deps, "prepareSource">,
+): Promise<void> {
+  const outcomes: ContextOutcome[] = [];
+  const task: ContextTask<HostClientRecord> = (prepared, opts, emit) =>
+    withSource(prepared, opts.timeoutSeconds, async (source, signal, alive) => {
+      let writing = false;
+      // Waiting for our own output is not waiting for the server: keep the deadline armed meanwhile.
+      const keepAlive = setInterval(() => writing && alive(), Math.min(1000, opts.timeoutSeconds * 500));
+      keepAlive.unref();
+      let unread = 0;
+      let firstUnread: { account: string; reason: string } | undefined;
+      try {
+        const records = source.listHost(host, {
+          filter,
+          signal,
+          onProgress: () => alive(),
+          onAccountFailed: (account, reason) => {
+            unread++;
+            firstUnread ??= { account, reason };
+          },
+        });
+        for await (const r of records) {
+          if (!matchesFilter(r, filter)) continue;
+          writing = true;
+          await emit(r);
+          writing = false;
+          alive();
+        }
+      } finally {
+        clearInterval(keepAlive);
+      }
+      if (firstUnread) {
+        throw new CamError("partlyDone",
+          msg`The clients of ${unread} ${unread === 1 ? "account" : "accounts"} could not be read (${firstUnread.account}: ${excerpt(firstUnread.reason, 120)}${unread > 1 ? ", …" : ""}); the listing leaves them out.`);
+      }
+    });
+  const { writeClients } = await import("../render/client-records.js");
+  await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
+    head: { host },
+    account: true,
+    context: true,
+    empty: `No clients on ${host} match on any of the contexts that answered.`,
+    tail: () => fanoutJsonTail(outcomes),
+  });
+  finishFanout(outcomes, format, io);
+}

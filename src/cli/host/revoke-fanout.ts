@@ -1,0 +1,323 @@
+// `host revoke` on several contexts (--context a,b or --all-contexts):
+//   --dry-run          every context's plan, merged like `host clients` (each record tagged);
+//   --plan-out <file>  one plan file per context, its name carrying the context
+//                      (prune.json -> prune.prod.json), to apply with `--context prod host apply`;
+//   otherwise          only as `--all-contexts --yes`: every context is planned first; on a
+//                      terminal camctl then shows each context's plan and asks once; then every
+//                      context applies its own plan, the outcomes merged as they come.
+// One context failing (unreachable, no module) never stops the others; the exit code is the most
+// severe of the contexts' (src/core/fanout.ts).
+import { applyItems, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../../core/apply.js";
+import { CamError } from "../../core/errors.js";
+import type { ContextOutcome } from "../../core/fanout.js";
+import { parseFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
+import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
+import { setInterruptHint } from "../../term/interrupt.js";
+import type { OutputFormat } from "../../config/options.js";
+import { PlanWriter, planItem, type PlanHeader } from "../../core/plan.js";
+import { SummaryBuilder } from "../../core/summary.js";
+import { msg } from "../../text/untrusted.js";
+import { withSource, type PreparedSource } from "../../transports/lifecycle.js";
+import type { Deps } from "../deps.js";
+import { fanoutJsonTail, fanoutRecords, finishFanout, kindOfCode, prepareWith, type Fanout } from "../fanout.js";
+import { checkOptions, planHeader, scanPlan, type HostRevokeOptions } from "./revoke.js";
+import { confirmBulk } from "../bulk.js";
+
+type RevokeSettings = Omit<HostRevokeOptions, "transport" | "timeoutSeconds" | "output">;
+
+/** prune.json -> prune.prod.json; prune -> prune.prod. */
+export function planFileFor(file: string, context: string): string {
+  const slash = file.lastIndexOf("/");
+  const dot = file.lastIndexOf(".");
+  return dot > slash + 1 ? `${file.slice(0, dot)}.${context}${file.slice(dot)}` : `${file}.${context}`;
+}
+
+/** The io the per-context scans draw on: no progress line (several scans would draw over each other). */
+const quiet = (io: IOStreams): IOStreams => ({ ...io, stderrIsTTY: false });
+
+export async function hostRevokeFanout(fan: Fanout & { output: OutputFormat }, raw: Record<string, unknown>, host: string, deps: Deps): Promise<void> {
+  const { io } = deps;
+  const settings: RevokeSettings = {
+    host,
+    filter: parseFilter(raw as RawFilterOptions, io.now()),
+    all: raw.all === true,
+    keepNewest: typeof raw.keepNewest === "number" ? raw.keepNewest : null,
+    dryRun: raw.dryRun === true,
+    planOut: typeof raw.planOut === "string" ? raw.planOut : null,
+    yes: raw.yes === true,
+  };
+  const optsOf = (common: { transport: HostRevokeOptions["transport"]; timeoutSeconds: number }): HostRevokeOptions => ({ ...common, output: fan.output, ...settings });
+  checkOptions(optsOf({ transport: { kind: "socket", socketPath: "" }, timeoutSeconds: 1 }), io);
+  if (settings.dryRun) return dryRun(fan, settings, optsOf, io, deps);
+  if (settings.planOut !== null) return planOut(fan, settings, optsOf, io, deps);
+  if (raw.allContexts !== true || !settings.yes) {
+    throw new CamError("usage",
+      "Revoking on several servers at once needs --all-contexts --yes, typed out; or make one plan per context with --plan-out <file> (or look first with --dry-run).");
+  }
+  return applyEverywhere(fan, settings, optsOf, io, deps);
+}
+
+type OptsOf = (common: { transport: HostRevokeOptions["transport"]; timeoutSeconds: number }) => HostRevokeOptions;
+
+async function dryRun(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+  const outcomes: ContextOutcome[] = [];
+  const records = fanoutRecords<HostClientRecord>(
+    fan,
+    (prepared, common, emit) => scanPlan(prepared, optsOf(common), quiet(io), async (rs) => {
+      for await (const r of rs) await emit(r);
+    }),
+    prepareWith(deps, io),
+    outcomes,
+  );
+  const { writeClients } = await import("../../render/client-records.js");
+  await writeClients(records, fan.output, io, {
+    head: { host: s.host },
+    account: true,
+    context: true,
+    empty: `No client on ${s.host} matches on any of the contexts that answered; nothing would be revoked.`,
+    tail: () => fanoutJsonTail(outcomes),
+  });
+  finishFanout(outcomes, fan.output, io);
+}
+
+interface PlanMade {
+  host: string;
+  transport: string;
+  planFile: string;
+  createdAt: string;
+  items: number;
+  accounts: number;
+}
+
+/**
+ * Plans one context into `writer`; the plan's counts. A partlyDone error (unread accounts) comes
+ * after the plan is complete. `bound` limits the whole scan (see planBound).
+ */
+async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, writer: PlanWriter, io: IOStreams, bound?: AbortSignal): Promise<{ header: PlanHeader; items: number; accounts: number; unread?: CamError }> {
+  const header = planHeader(opts, io.now());
+  const summary = new SummaryBuilder(io.now());
+  let unread: CamError | undefined;
+  await writer.begin(header);
+  try {
+    await scanPlan(prepared, opts, quiet(io), async (records) => {
+      for await (const r of records) {
+        await writer.add(planItem(r));
+        summary.add(r);
+      }
+    }, bound);
+  } catch (err) {
+    if (!(err instanceof CamError && err.kind === "partlyDone")) throw err;
+    unread = err;
+  }
+  const items = await writer.finish();
+  return { header, items, accounts: summary.result().accounts, unread };
+}
+
+async function planOut(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+  const outcomes: ContextOutcome[] = [];
+  const records = fanoutRecords<PlanMade>(
+    fan,
+    async (prepared, common, emit, _signal, context) => {
+      const opts = optsOf(common);
+      const file = planFileFor(s.planOut!, context);
+      const writer = await PlanWriter.create(file);
+      let finished = false;
+      try {
+        const plan = await makePlan(prepared, opts, writer, io);
+        finished = true;
+        await emit({ host: s.host, transport: plan.header.transport, planFile: file, createdAt: plan.header.createdAt, items: plan.items, accounts: plan.accounts });
+        if (plan.unread) throw plan.unread;
+      } finally {
+        await writer.close(finished);
+      }
+    },
+    prepareWith(deps, io),
+    outcomes,
+  );
+  const out = new OutputWriter(io.stdout);
+  const made: (PlanMade & { context: string })[] = [];
+  const [{ renderJson, renderJsonLine }, { csvRow }] = await Promise.all([import("../../render/json.js"), import("../../render/csv.js")]);
+  if (fan.output === "csv") await out.write(csvRow(["context", "host", "transport", "planFile", "createdAt", "items", "accounts"]));
+  for await (const p of records) {
+    made.push(p);
+    if (fan.output === "ndjson") await out.write(renderJsonLine(p));
+    else if (fan.output === "csv") await out.write(csvRow([p.context, p.host, p.transport, p.planFile, p.createdAt, String(p.items), String(p.accounts)]));
+    else if (fan.output === "table") {
+      await out.write(msg`${p.context}: wrote a plan to revoke ${p.items} ${p.items === 1 ? "client" : "clients"} on ${p.accounts} ${p.accounts === 1 ? "account" : "accounts"} of ${p.host} to ${p.planFile}; apply it with: camctl --context ${p.context} host apply ${p.planFile}\n`.toString());
+    }
+    await out.flush();
+  }
+  if (fan.output === "json") await out.write(renderJson({ host: s.host, plans: made, ...fanoutJsonTail(outcomes) }));
+  await out.flush();
+  if (fan.output === "table" && made.length > 0) await out.write("Nothing was revoked.\n");
+  await out.flush();
+  finishFanout(outcomes, fan.output, io);
+}
+
+/**
+ * The limit on one context's whole plan in `--all-contexts --yes`: its --timeout, counted from the
+ * start of its planning (per batch, a server that streams records without end would never let
+ * the run reach its revocations, anywhere). Past it, that context fails alone and the others apply.
+ */
+function planBound(where: string, seconds: number, cancel: AbortSignal): { signal: AbortSignal; clear: () => void } {
+  const limit = new AbortController();
+  const timer = setTimeout(() => limit.abort(new CamError("unreachable",
+    msg`The plan for ${where} was not complete within ${seconds} s, so nothing is revoked there: with --all-contexts --yes, --timeout bounds each context's whole plan. Raise --timeout (or that context's timeout), or plan it alone with --plan-out.`,
+    "timeout")), seconds * 1000);
+  return { signal: AbortSignal.any([cancel, limit.signal]), clear: () => clearTimeout(timer) };
+}
+
+interface Planned {
+  context: string;
+  prepared: PreparedSource;
+  opts: HostRevokeOptions;
+  writer: PlanWriter;
+  items: number;
+  accounts: number;
+}
+
+async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+  // 1. Every context's plan, into spool files.
+  const planned = new Map<string, Planned>();
+  const planning: ContextOutcome[] = [];
+  const noRecords = fanoutRecords<never>(
+    fan,
+    async (prepared, common, _emit, signal, context) => {
+      const opts = optsOf(common);
+      const writer = await PlanWriter.spool();
+      const bound = planBound(prepared.where, common.timeoutSeconds, signal);
+      try {
+        const plan = await makePlan(prepared, opts, writer, io, bound.signal);
+        planned.set(context, { context, prepared, opts, writer, items: plan.items, accounts: plan.accounts });
+        if (plan.unread) throw plan.unread;
+      } catch (e) {
+        if (!planned.has(context)) await writer.close(false);
+        throw e;
+      } finally {
+        bound.clear();
+      }
+    },
+    prepareWith(deps, io),
+    planning,
+  );
+  for await (const _ of noRecords) void _;
+  try {
+    const total = [...planned.values()].reduce((n, p) => n + p.items, 0);
+    // 2. On a terminal: each context's plan, and one question.
+    if (io.stdinIsTTY) {
+      for (const o of planning) {
+        const p = planned.get(o.context);
+        const line = p
+          ? `${o.context}: ${p.items === 0 ? "nothing matches" : `${p.items} ${p.items === 1 ? "client" : "clients"} on ${p.accounts} ${p.accounts === 1 ? "account" : "accounts"}`}${o.exitCode !== 0 ? ` (but ${o.message})` : ""}`
+          : `${o.context}: cannot plan, so nothing is revoked there (${o.message})`;
+        io.stderr.write(messageLine(msg`${line}`));
+      }
+      if (total > 0) {
+        await confirmBulk(
+          { question: `Revoke ${total} ${total === 1 ? "client" : "clients"} of ${s.host} on ${contextCount(planned)}?`, items: total, name: s.host, kind: "host name" },
+          io,
+          deps,
+        );
+      }
+    }
+    // 3. Every context applies its own plan; outcomes merged as they come.
+    await applyPlans(fan, planned, planning, s, io);
+  } finally {
+    for (const p of planned.values()) await p.writer.close(true);
+  }
+}
+
+/** "2 contexts": those with something to revoke. */
+function contextCount(planned: Map<string, Planned>): string {
+  const n = [...planned.values()].filter((p) => p.items > 0).length;
+  return `${n} ${n === 1 ? "context" : "contexts"}`;
+}
+
+async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<string, Planned>, planning: ContextOutcome[], s: RevokeSettings, io: IOStreams): Promise<void> {
+  const tallies = new Map<string, ApplyTally>();
+  const outcomes: ContextOutcome[] = [];
+  // A context that could not be planned fails again here with its own code and sentence.
+  const notPlanned = new Map(planning.filter((o) => !planned.has(o.context)).map((o) => [o.context, o]));
+  const runs: Fanout = {
+    parallel: fan.parallel,
+    runs: fan.runs.map((r) => {
+      const o = notPlanned.get(r.context);
+      return o ? { ...r, opts: undefined, error: new CamError(kindOfCode(o.exitCode), o.message ?? "It could not be planned.", o.condition ?? undefined) } : r;
+    }),
+  };
+  setInterruptHint("Revocations were under way on several contexts; what was revoked stays revoked. Run the same command again to finish: nothing is revoked twice.");
+  const records = fanoutRecords<ItemResult>(
+    runs,
+    async (_prepared, _common, emit, _signal, context) => {
+      const p = planned.get(context)!;
+      const tally = emptyTally();
+      tallies.set(context, tally);
+      if (p.items === 0) return;
+      await withSource(p.prepared, p.opts.timeoutSeconds, (source, signal, alive) =>
+        applyItems(source, p.writer.reader().items(), {
+          alive,
+          signal,
+          result: async (r) => {
+            count(tally, r);
+            await emit(r);
+          },
+        }),
+      );
+      const code = tallyExitCode(tally);
+      if (code === 7) throw new CamError("passwordResetRequired", `${tally.passwordResetRequired} of ${tally.items} clients can still sign in with their account's password until it is changed.`, "password-reset-required");
+      if (code === 9) throw new CamError("partlyDone", `${tally.failed} of ${tally.items} items could not be revoked (each one's reason is in the output).`, "partly-revoked");
+    },
+    // Prepared once, when planning.
+    async (run) => planned.get(run.context)!.prepared,
+    outcomes,
+  );
+  try {
+    await writeResults(records, fan.output, io, s.host, outcomes, tallies);
+  } finally {
+    setInterruptHint(undefined);
+  }
+  finishFanout(outcomes, fan.output, io);
+}
+
+function total(tallies: Map<string, ApplyTally>): ApplyTally {
+  const t = emptyTally();
+  for (const x of tallies.values()) for (const k of Object.keys(t) as (keyof ApplyTally)[]) t[k] += x[k];
+  return t;
+}
+
+/** Item outcomes tagged with their context, as they come: the bulk commands' record plus "context". */
+async function writeResults(
+  records: AsyncIterable<ItemResult & { context: string }>,
+  format: OutputFormat,
+  io: IOStreams,
+  host: string,
+  outcomes: ContextOutcome[],
+  tallies: Map<string, ApplyTally>,
+): Promise<void> {
+  const [{ resultRecord, RESULT_CSV_COLUMNS, summarySentences, reportCutOutput }, { renderJson, renderJsonLine }, { csvRow }] = await Promise.all([
+    import("../../render/bulk.js"), import("../../render/json.js"), import("../../render/csv.js"),
+  ]);
+  // A failed write never stops the revocations: the output stops, every context goes on.
+  const out = new OutputWriter(io.stdout, undefined, true);
+  const all: Record<string, unknown>[] = [];
+  if (format === "csv") await out.write(csvRow(["context", ...RESULT_CSV_COLUMNS]));
+  for await (const r of records) {
+    const record = { context: r.context, ...resultRecord(r) };
+    if (format === "json") all.push(record);
+    else if (format === "ndjson") await out.write(renderJsonLine(record), 1);
+    else if (format === "csv") {
+      const d = r.done;
+      const flag = (b: boolean | null | undefined) => (b === null || b === undefined ? "" : String(b));
+      await out.write(csvRow([r.context, r.account, r.id, r.outcome, r.reason ?? "", flag(d?.sessionClosed), flag(d?.fastTokensRevoked), flag(d?.grantRevoked)]), 1);
+    } else {
+      await out.write(msg`${r.context}  ${r.outcome}  ${r.account}  ${r.id}${r.reason !== undefined && r.outcome !== "password-reset-required" ? `: ${r.reason}` : ""}\n`.toString(), 1);
+    }
+    await out.flush();
+  }
+  const t = total(tallies);
+  if (format === "json") await out.write(renderJson({ host, results: all, summary: t, ...fanoutJsonTail(outcomes) }), all.length);
+  else if (format === "table") await out.write(summarySentences(t).join("\n") + "\n");
+  else for (const line of summarySentences(t)) io.stderr.write(messageLine(line));
+  await out.settle();
+  reportCutOutput(out, t, true, io);
+}

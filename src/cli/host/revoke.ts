@@ -1,0 +1,323 @@
+// camctl host revoke <host> <filters…>: revoke every client of a virtual host that the filters of
+// `host clients` match. First the plan (the exact list of account, client id and entry as
+// listed), then: --dry-run prints it, --plan-out writes it for `host apply`, otherwise camctl asks
+// (on a terminal) or needs --yes, and applies it item by item (commands/host/bulk.ts).
+//
+// The plan is written to a file even when it is applied at once (an anonymous spool file that
+// disappears with camctl), so that neither planning nor applying holds the whole plan in memory.
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { CamError } from "../../core/errors.js";
+import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
+import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
+import { setInterruptHint } from "../../term/interrupt.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { fanoutRuns } from "../../config/selection.js";
+import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../core/plan.js";
+import { progressLine } from "../../term/progress.js";
+import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
+import type { HostScan } from "../../core/client-source.js";
+import { SummaryBuilder, type ClientSummary } from "../../core/summary.js";
+import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
+import { withSource, type PreparedSource } from "../../transports/lifecycle.js";
+import type { Deps } from "../deps.js";
+import { applyPlan, confirmBulk, revokeQuestion, TYPE_NAME_ABOVE, widest } from "../bulk.js";
+import { parseHost } from "./clients.js";
+
+export interface HostRevokeOptions extends CommonOptions {
+  host: string;
+  filter: ClientFilter;
+  /** --all: every client, no filter. */
+  all: boolean;
+  /** --keep-newest: per account, this many of the most recently seen matching clients stay. */
+  keepNewest: number | null;
+  dryRun: boolean;
+  planOut: string | null;
+  yes: boolean;
+}
+
+const HOST_REVOKE_HELP = `
+The filters are those of \`camctl host clients\` (see its --help); at least
+one is required, or --all for every client of every account. First camctl
+makes the plan: the exact list of (account, client id, entry as listed)
+that match.
+  --dry-run          prints the plan (like host clients, any -o format)
+  --plan-out <file>  writes it (JSON, mode 0600, never over an existing
+                     file) for \`camctl host apply <file>\`
+Otherwise camctl shows a summary and the first rows and asks; above ${TYPE_NAME_ABOVE}
+clients you type the host name. Without a terminal, --yes is required.
+
+Each item is revoked by its exact entry, completely (sessions, FAST tokens,
+grant), as \`user revoke_client\` does; an entry that is gone or is now a
+different client is reported and not touched. Outcomes stream as they come
+(-o ndjson: one record per line), then a summary.
+
+Exit codes: 0 every item revoked or gone; 7 some clients can still sign in
+with their account's password; 9 some items failed (see their reason); 3 the
+connection was lost (the run stops). --timeout bounds each item.
+Running it again (or \`host apply\` with the same plan) finishes an
+interrupted run and revokes nothing twice.
+
+With several contexts (--context a,b or --all-contexts), --dry-run and
+--plan-out work on each (one plan file per context: prune.prod.json, ...);
+revoking on all of them at once needs --all-contexts --yes.
+
+Examples:
+  camctl host revoke example.com --software 'Evil Client' --dry-run
+  camctl host revoke example.com --software 'Evil Client' --yes -o ndjson
+  camctl host revoke example.com --last-seen-before 365d --keep-newest 1 --plan-out prune.json
+  camctl host apply prune.json`;
+
+function parseKeepNewest(value: string): number {
+  const n = Number(value);
+  if (!/^\d{1,6}$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError("give a whole number of clients to keep per account, at least 1, e.g. --keep-newest 1.");
+  }
+  return n;
+}
+
+export function register(host: Command, deps: Deps): void {
+  const cmd = host
+    .command("revoke")
+    .description("revoke every client on a virtual host that the filters match (plan, confirm, apply)")
+    .argument("<host>", "the virtual host, e.g. example.com");
+  addFilterOptions(cmd);
+  cmd
+    .option("--all", "every client of every account (instead of filters)")
+    .addOption(new Option("--keep-newest <n>", "per account, keep the n most recently seen matching clients out of the plan").argParser(parseKeepNewest))
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
+    .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
+  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      const { hostRevokeFanout } = await import("./revoke-fanout.js");
+      return hostRevokeFanout(fan, raw, parseHost(hostArg), deps);
+    }
+    const opts: HostRevokeOptions = {
+      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      host: parseHost(hostArg),
+      filter: parseFilter(raw as RawFilterOptions, deps.io.now()),
+      all: raw.all === true,
+      keepNewest: typeof raw.keepNewest === "number" ? raw.keepNewest : null,
+      dryRun: raw.dryRun === true,
+      planOut: typeof raw.planOut === "string" ? raw.planOut : null,
+      yes: raw.yes === true,
+    };
+    checkOptions(opts, deps.io);
+    await run(opts, deps.io, deps);
+  });
+}
+
+export function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
+  const filtered = !isEmptyFilter(opts.filter);
+  if (!filtered && !opts.all) {
+    throw new CamError("usage",
+      msg`Give at least one filter (e.g. --software 'Evil Client' or --last-seen-before 365d; see \`camctl host revoke --help\`), or --all to revoke every client of every account of ${opts.host}.`);
+  }
+  if (filtered && opts.all) throw new CamError("usage", "--all means every client; leave it out when you give filters.");
+  if (opts.dryRun && opts.planOut !== null) throw new CamError("usage", "Give --dry-run (print the plan) or --plan-out (write it), not both.");
+  if (opts.planOut === "") throw new CamError("usage", "--plan-out needs a file name.");
+  if (!opts.yes && !opts.dryRun && opts.planOut === null && !io.stdinIsTTY) {
+    throw new CamError("usage",
+      "Refusing to revoke without confirmation because stdin is not a terminal. Add --yes to revoke (or --dry-run to preview, --plan-out <file> to write the plan).");
+  }
+}
+
+/** The scan's records that make the plan: filtered again here, then --keep-newest. */
+async function* planRecords(records: AsyncIterable<HostClientRecord>, opts: HostRevokeOptions): AsyncGenerator<HostClientRecord> {
+  async function* matching() {
+    for await (const r of records) if (matchesFilter(r, opts.filter)) yield r;
+  }
+  yield* opts.keepNewest === null ? matching() : keepNewest(matching(), opts.keepNewest);
+}
+
+/**
+ * Scans the host under one connection (--timeout per batch), with the progress line; `consume`
+ * gets the planned records as they arrive. While it handles one (writing it), the wait is ours,
+ * not the server's: the deadline stays armed and the progress line is not drawn. `bound` limits
+ * the whole scan (see withSource), for a fan-out's plan.
+ */
+export async function scanPlan(
+  prepared: PreparedSource,
+  opts: HostRevokeOptions,
+  io: IOStreams,
+  consume: (records: AsyncIterable<HostClientRecord>) => Promise<void>,
+  bound?: AbortSignal,
+): Promise<void> {
+  const progress = progressLine(io);
+  const failed: { account: string; reason: string }[] = [];
+  let failedCount = 0;
+  try {
+    await withSource(prepared, opts.timeoutSeconds, async (source, signal, alive) => {
+      let busy = false;
+      const keepAlive = setInterval(() => busy && alive(), Math.max(100, Math.min(1000, opts.timeoutSeconds * 500)));
+      keepAlive.unref();
+      const scan: HostScan = {
+        filter: opts.filter,
+        signal,
+        onProgress: (p) => {
+          alive();
+          if (!busy) progress.update(p);
+        },
+        onAccountFailed: (account, reason) => {
+          failedCount++;
+          if (failed.length < 3) failed.push({ account, reason });
+        },
+      };
+      async function* handedOver(): AsyncGenerator<HostClientRecord> {
+        try {
+          for await (const r of planRecords(source.listHost(opts.host, scan), opts)) {
+            if (io.stdoutIsTTY) progress.clear();
+            busy = true;
+            yield r;
+            busy = false;
+          }
+        } finally {
+          progress.clear();
+          busy = true; // what follows the last record is ours too
+        }
+      }
+      try {
+        await consume(handedOver());
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }, bound);
+  } finally {
+    progress.clear();
+  }
+  if (failedCount > 0) {
+    const named = failed.map((f) => msg`${f.account} (${excerpt(f.reason, 120)})`);
+    const more = failedCount > failed.length ? msg`, and ${failedCount - failed.length} more` : "";
+    throw new CamError("partlyDone",
+      msg`The clients of ${failedCount} ${failedCount === 1 ? "account" : "accounts"} could not be read, so the plan leaves them out: ${named}${more}. Prosody's log may say why.`);
+  }
+}
+
+/** The header of a plan made now with these options. */
+export function planHeader(opts: HostRevokeOptions, now: Date): PlanHeader {
+  return {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    host: opts.host,
+    transport: opts.transport.kind,
+    createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    filters: planFilters(opts.filter, opts.all),
+    keepNewest: opts.keepNewest,
+  };
+}
+
+export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
+  const prepared = await deps.prepareSource(opts, io);
+  if (opts.dryRun) return dryRun(prepared, opts, io);
+
+  const header = planHeader(opts, io.now());
+  const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
+  const summary = new SummaryBuilder(io.now());
+  const first: HostClientRecord[] = [];
+  let accountWidth = 0;
+  let finished = false;
+  let unread: CamError | undefined;
+  try {
+    await writer.begin(header);
+    // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
+    if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
+    try {
+      await scanPlan(prepared, opts, io, async (records) => {
+        for await (const r of records) {
+          await writer.add(planItem(r));
+          summary.add(r);
+          accountWidth = widest(accountWidth, r.account);
+          if (first.length < PREVIEW_ROWS) first.push(r);
+        }
+      });
+    } catch (err) {
+      // Accounts that could not be read are left out; the rest of the plan stands (exit 9 at the end).
+      if (!(err instanceof CamError && err.kind === "partlyDone")) throw err;
+      unread = err;
+    }
+    const items = await writer.finish();
+    finished = true;
+    setInterruptHint(undefined);
+    const s = summary.result();
+
+    if (opts.planOut !== null) {
+      await planWritten(opts, header, s, io);
+    } else if (items === 0) {
+      await say(io, opts, msg`No client on ${opts.host} matches; nothing was revoked.`.toString());
+    } else {
+      if (!opts.yes) {
+        io.stderr.write(await renderPreview(opts.host, s, first, io));
+        await confirmBulk(
+          {
+            question: revokeQuestion(s, opts.host),
+            items,
+            name: opts.host,
+            kind: "host name",
+          },
+          io,
+          deps,
+        );
+      }
+      try {
+        await applyPlan(
+          writer.reader(),
+          {
+            prepared,
+            timeoutSeconds: opts.timeoutSeconds,
+            output: opts.output,
+            head: { host: opts.host, transport: opts.transport.kind },
+            resume: "run the same `camctl host revoke` again",
+            accountWidth,
+            items,
+          },
+          io,
+        );
+      } catch (err) {
+        // Unread accounts make the run partly done (9) even when every planned item went well (7).
+        if (unread && err instanceof CamError && err.kind === "passwordResetRequired") throw new CamError("partlyDone", `${unread.message} ${err.message}`);
+        throw err;
+      }
+    }
+  } finally {
+    setInterruptHint(undefined);
+    await writer.close(finished);
+  }
+  if (unread) throw unread;
+}
+
+/** --dry-run: the plan as `host clients` would print it. */
+async function dryRun(prepared: PreparedSource, opts: HostRevokeOptions, io: IOStreams): Promise<void> {
+  const { writeClients } = await import("../../render/client-records.js");
+  await scanPlan(prepared, opts, io, (records) =>
+    writeClients(records, opts.output, io, {
+      head: { host: opts.host, transport: opts.transport.kind },
+      account: true,
+      empty: `No client on ${displaySafe(opts.host)} matches; nothing would be revoked.`,
+    }),
+  );
+}
+
+/** Says where the plan went and how to apply it. */
+async function planWritten(opts: HostRevokeOptions, header: PlanHeader, s: ClientSummary, io: IOStreams): Promise<void> {
+  const file = opts.planOut!;
+  if (opts.output === "json" || opts.output === "ndjson") {
+    const { renderJson, renderJsonLine } = await import("../../render/json.js");
+    const value = { host: header.host, transport: header.transport, planFile: file, createdAt: header.createdAt, items: s.clients, accounts: s.accounts };
+    io.stdout.write(opts.output === "json" ? renderJson(value) : renderJsonLine(value));
+    return;
+  }
+  await say(io, opts,
+    msg`Wrote a plan to revoke ${s.clients} ${s.clients === 1 ? "client" : "clients"} on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${opts.host} to ${file}; nothing was revoked. Apply it with: camctl host apply ${file}`.toString());
+}
+
+/** A sentence for people: stdout in table format, stderr otherwise (stdout holds only records). */
+async function say(io: IOStreams, opts: HostRevokeOptions, sentence: string): Promise<void> {
+  if (opts.output === "table") {
+    const out = new OutputWriter(io.stdout);
+    await out.write(sentence + "\n");
+    await out.flush();
+  } else {
+    io.stderr.write(messageLine(sentence));
+  }
+}

@@ -1,0 +1,29 @@
+// Writes command results in the chosen format. Renderers are loaded only for the format asked for.
+import type { IOStreams } from "../term/iostreams.js";
+import type { ClientList } from "../core/model.js";
+import type { OutputFormat } from "../config/options.js";
+import type { RevokeView } from "../render/revoke.js";
+
+export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams): Promise<void> {
+  const { writeClients } = await import("../render/client-records.js");
+  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport } });
+}
+
+/** The revoke command's result: JSON/CSV always carry the record; the table format prints the
+ * dry run or a complete revocation, and leaves every other outcome to the error sentence. */
+export async function writeRevokeOutcome(view: RevokeView, format: OutputFormat, io: IOStreams): Promise<void> {
+  if (format === "ndjson") {
+    // One line, like every other ndjson record.
+    const [{ renderJsonLine }, { revokeJson }] = await Promise.all([import("../render/json.js"), import("../render/revoke.js")]);
+    io.stdout.write(renderJsonLine(revokeJson(view)));
+  } else if (format === "json") {
+    const [{ renderJson }, { revokeJson }] = await Promise.all([import("../render/json.js"), import("../render/revoke.js")]);
+    io.stdout.write(renderJson(revokeJson(view)));
+  } else if (format === "csv") {
+    const { revokeCsv } = await import("../render/revoke.js");
+    io.stdout.write(revokeCsv(view));
+  } else {
+    const { renderRevokeHuman } = await import("../render/revoke.js");
+    io.stdout.write(renderRevokeHuman(view, { color: io.color }));
+  }
+}

@@ -1,0 +1,51 @@
+// camctl user clients <jid>: list what has access to an account.
+import type { Command } from "commander";
+import type { IOStreams } from "../../term/iostreams.js";
+import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { fanoutRuns } from "../../config/selection.js";
+import { withSource } from "../../transports/lifecycle.js";
+import { parseBareJid } from "../../core/validate.js";
+import type { Deps } from "../deps.js";
+import { writeClientList } from "../output.js";
+
+export interface ClientsOptions extends CommonOptions {
+  jid: string;
+}
+
+const USER_CLIENTS_HELP = `
+Over the admin socket (default; --ssh for a remote server) any account; over
+XMPP (--jid) the login account itself, or any account for an admin when the
+server runs the companion module mod_client_management_admin.
+
+Examples:
+  camctl user clients alice@example.com
+  camctl user clients alice@example.com -o ndjson | jq -r .id
+  camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
+  camctl user clients bob@example.com --jid admin@example.com --password-file ~/.admin.pw
+  camctl --context prod,staging user clients alice@example.com`;
+
+export function register(user: Command, deps: Deps): void {
+  addFanoutOptions(addCommonOptions(
+    user
+      .command("clients")
+      .description("list the clients (apps, devices, grants, tokens) that have access to an account")
+      .argument("<jid>", "the account, e.g. alice@example.com"),
+  )).addHelpText("after", USER_CLIENTS_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
+    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    if (fan) {
+      const { userClientsFanout } = await import("../fanout.js");
+      return userClientsFanout(fan, parseBareJid(jid, "account JID"), fan.output, deps.io, deps);
+    }
+    const opts: ClientsOptions = {
+      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      jid: parseBareJid(jid, "account JID"),
+    };
+    await run(opts, deps.io, deps);
+  });
+}
+
+export async function run(opts: ClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
+  const prepared = await deps.prepareSource(opts, io);
+  const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(opts.jid));
+  await writeClientList(list, opts.output, io);
+}

@@ -1,0 +1,132 @@
+// Applying a bulk revocation plan: each item is revoked by its exact entry (ClientSource.revoke,
+// the complete verified revocation of `user revoke_client`), one after the other over one
+// connection, and each outcome is handed on as soon as it is known. Nothing is retried: an item
+// that fails is reported with its reason and the next one is tried; a lost connection ends the
+// run (applying the same plan again finishes it, since what was revoked is then gone).
+import { CamError, ServerFault } from "./errors.js";
+import type { RevokeReport } from "./model.js";
+import type { PlanItem } from "./plan.js";
+import { revokeExitCode, revokeSentence } from "../render/revoke.js";
+import type { ClientSource } from "./client-source.js";
+import { comparableJid } from "./validate.js";
+
+export const ITEM_OUTCOMES = ["revoked", "password-reset-required", "gone", "changed", "failed"] as const;
+export type ItemOutcome = (typeof ITEM_OUTCOMES)[number];
+
+/** One item's outcome, as written (the contract's fields first). */
+export interface ItemResult {
+  account: string;
+  id: string;
+  outcome: ItemOutcome;
+  /** Why, in words, for every outcome but "revoked". */
+  reason?: string;
+  /** What this run did to it; null when nothing was attempted or it failed before the server said. */
+  done: RevokeReport["done"] | null;
+}
+
+export interface ApplyTally {
+  items: number;
+  revoked: number;
+  passwordResetRequired: number;
+  gone: number;
+  changed: number;
+  failed: number;
+  /** Items on which this run changed something (closed a session, revoked a token or grant). */
+  acted: number;
+}
+
+export const emptyTally = (): ApplyTally => ({ items: 0, revoked: 0, passwordResetRequired: 0, gone: 0, changed: 0, failed: 0, acted: 0 });
+
+export function count(t: ApplyTally, r: ItemResult): void {
+  t.items++;
+  if (r.outcome === "revoked") t.revoked++;
+  else if (r.outcome === "password-reset-required") t.passwordResetRequired++;
+  else if (r.outcome === "gone") t.gone++;
+  else if (r.outcome === "changed") t.changed++;
+  else t.failed++;
+  if (r.done && (r.done.sessionClosed || r.done.fastTokensRevoked || r.done.grantRevoked)) t.acted++;
+}
+
+/** The exit code of a finished run: 9 when something failed, else 7 when a password is left, else 0. */
+export function tallyExitCode(t: ApplyTally): 0 | 7 | 9 {
+  if (t.failed > 0) return 9;
+  if (t.passwordResetRequired > 0) return 7;
+  return 0;
+}
+
+export const PASSWORD_REASON = "nothing but the password is left: it can sign in again with its account's password until that is changed";
+
+/** What a revocation's report means for the item. */
+export function resultOfReport(item: PlanItem, report: RevokeReport): ItemResult {
+  const base = { account: item.account, id: item.id, done: report.done };
+  switch (revokeExitCode(report)) {
+    case 0:
+      return { ...base, outcome: "revoked" };
+    case 7:
+      return { ...base, outcome: "password-reset-required", reason: PASSWORD_REASON };
+    default:
+      return { ...base, outcome: "failed", reason: revokeSentence(report) };
+  }
+}
+
+/**
+ * What a revocation's error means for the item; undefined when the error ends the run: the
+ * connection is lost, --timeout ran out, or the server answered in a way that leaves its state
+ * unknown (kind "unreachable"), or camctl itself failed (not a CamError). The next item would not
+ * fare better, and whether this one was revoked is unknown.
+ */
+export function resultOfError(item: PlanItem, err: unknown): ItemResult | undefined {
+  // A lost connection or the deadline ends the run; a failure the server reported is this item's.
+  if (!(err instanceof CamError) || (err.kind === "unreachable" && !(err instanceof ServerFault))) return undefined;
+  const base = { account: item.account, id: item.id, done: null };
+  if (err.kind === "notFound") {
+    if (err.condition === "gone") return { ...base, outcome: "gone", reason: "no longer listed: it was revoked, or its access ended, since the plan was made" };
+    if (err.condition === "changed") return { ...base, outcome: "changed", reason: "its id is listed for a different client now, which was not touched" };
+    if (err.condition === "user-not-found" || err.condition === "item-not-found") {
+      return { ...base, outcome: "gone", reason: "the account no longer exists" };
+    }
+  }
+  return { ...base, outcome: "failed", reason: err.message };
+}
+
+export interface ApplyOptions {
+  /** Re-arms --timeout: called once an item's revocation has been answered. */
+  alive(): void;
+  /** The deadline; nothing is handed on once it has fired. */
+  signal: AbortSignal;
+  /** Called before each item's revocation is sent (for the interruption hint and errors). */
+  starting?(item: PlanItem): void;
+  /** Takes each outcome, in order; the next item waits for it (output keeps pace). */
+  result(r: ItemResult): Promise<void>;
+}
+
+/**
+ * Revokes every item of `items` through `source`, one at a time. camctl's own entry (over XMPP,
+ * the login doing the revoking) is kept for last, since revoking it ends the connection. Rejects
+ * with the error that ended the run (see resultOfError); the tally of what was handed on is then
+ * lost with it, so callers count results themselves.
+ */
+export async function applyItems(source: ClientSource, items: AsyncIterable<PlanItem>, o: ApplyOptions): Promise<void> {
+  const own = source.ownEntry ? await source.ownEntry() : null;
+  const isOwn = (item: PlanItem) => own !== null && item.id === own.id && comparableJid(item.account) === comparableJid(own.account);
+  let last: PlanItem | undefined;
+  const one = async (item: PlanItem) => {
+    o.starting?.(item);
+    let result: ItemResult | undefined;
+    try {
+      result = resultOfReport(item, await source.revoke(item.account, item.entry));
+    } catch (err) {
+      result = resultOfError(item, err);
+      if (result === undefined) throw err;
+    }
+    if (o.signal.aborted) throw o.signal.reason;
+    o.alive();
+    await o.result(result);
+    o.alive();
+  };
+  for await (const item of items) {
+    if (isOwn(item)) last = item;
+    else await one(item);
+  }
+  if (last) await one(last);
+}

@@ -1,0 +1,54 @@
+// One interface for both transports; commands never tell them apart.
+import type { ClientFilter, HostClientRecord } from "./filters.js";
+import type { LockoutReport, LockoutRequest } from "./lockout-report.js";
+import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
+import type { ScanProgress } from "../term/progress.js";
+
+/** A host-wide scan: which records, the deadline, and where progress goes. */
+export interface HostScan {
+  /** Applied on the server where it can be, and again by camctl on what arrives. */
+  filter: ClientFilter;
+  signal: AbortSignal;
+  /** Called as the scan advances (each batch or page); the caller redraws its progress line and re-arms --timeout. */
+  onProgress?(p: ScanProgress): void;
+  /**
+   * An account whose clients the server could not read (its store failed): the scan goes on
+   * without it, and the caller says so at the end. `reason` is the server's text (untrusted).
+   */
+  onAccountFailed?(account: string, reason: string): void;
+}
+
+export interface ClientSource {
+  /** Lists what has access to the account `jid` (a validated bare JID). */
+  list(jid: string): Promise<ClientList>;
+  /**
+   * Revokes everything the listed entry `expected` can come back with (its sessions, FAST tokens,
+   * grant), by its exact id — never by re-resolving a selector — then re-reads the list and reports
+   * what still has access. If the entry is no longer listed, or is listed as a different client
+   * (another first-seen time or user agent), nothing is revoked: it rejects with notFound, condition
+   * "gone" or "changed". Other failures reject with a CamError (unsupported, forbidden, unreachable...).
+   */
+  revoke(jid: string, expected: ClientRecord): Promise<RevokeReport>;
+  /**
+   * Locks the account `jid` out, in one server-side step: the complete revocation of every listed
+   * client, then every grant and FAST token the list does not show, then the password action
+   * (disable the account, or set `request.newPassword`), then every session of the account is
+   * closed (bound or not, and logins in progress that name it); then the list is read again. Rejects with a CamError when nothing was done (unsupported,
+   * forbidden, notFound, ...). Absent on a transport that cannot lock accounts out.
+   */
+  lockout?(jid: string, request: LockoutRequest): Promise<LockoutReport>;
+  /**
+   * The entry camctl itself is listed under while it is connected (over XMPP: its own login),
+   * or null. Bulk revocation revokes it last, since revoking it ends the connection.
+   */
+  ownEntry?(): Promise<{ account: string; id: string } | null>;
+  /**
+   * Every (account, client) of the virtual host `host` that passes `scan.filter`, streamed as the
+   * server produces them: memory stays flat whatever the number of accounts. Rejects (while
+   * iterating) with notFound for an unknown host, unsupported where the host has no client
+   * management (or, over XMPP, no companion module), forbidden for a non-admin.
+   */
+  listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord>;
+  /** Releases the connection. Safe to call more than once. */
+  close(): Promise<void>;
+}

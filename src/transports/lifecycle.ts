@@ -1,0 +1,140 @@
+// The ClientSource lifecycle, in one place: what a transport is configured with, prepare (no
+// network, no clock — except that before a password prompt the XMPP server is checked, under a
+// deadline of its own) → open(signal) → work → close, all of open/work/close under ONE deadline.
+// Each transport is imported only on the path that needs it, so the socket path never loads the
+// XMPP client.
+import { abortable, onAbort } from "../core/abort.js";
+import { CamError } from "../core/errors.js";
+import type { IOStreams } from "../term/iostreams.js";
+import type { CommonOptions } from "../config/options.js";
+import { msg } from "../text/untrusted.js";
+import type { ClientSource } from "../core/client-source.js";
+import type { SshSettings } from "./ssh/settings.js";
+
+export const TLS_MODES = ["starttls", "direct", "none"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** Prosody's admin socket. */
+export interface SocketTransport {
+  kind: "socket";
+  /** With `ssh`, the path on that server. */
+  socketPath: string;
+  /** Reach the admin socket of another machine through OpenSSH (src/ssh). */
+  ssh?: SshSettings;
+}
+
+/** An XMPP login. */
+export interface XmppTransport {
+  kind: "xmpp";
+  /** Account camctl logs in as (bare JID). */
+  loginJid: string;
+  passwordFile: string | undefined;
+  server: { host: string; port: number | undefined } | undefined;
+  tls: TlsMode;
+  caFile: string | undefined;
+  /** Whether $CAMCTL_PASSWORD may supply the password (not under a context chosen by name). */
+  passwordFromEnv?: boolean;
+}
+
+export type Transport = SocketTransport | XmppTransport;
+
+/**
+ * A source made ready before the clock starts: credentials read (a person typing a password is
+ * not a slow server; an XMPP server is checked before anyone is asked for its password), CA
+ * file loaded, local refusals decided, the state directory located. A command that needs several requests (look, confirm, revoke)
+ * prepares once and opens twice, so nobody is asked for a password twice.
+ */
+export interface PreparedSource {
+  /** Where requests go, display-safe, for messages: "the admin socket /var/lib/prosody/prosody.sock". */
+  readonly where: string;
+  /**
+   * Connects (and logs in). Everything it does obeys `signal`, which is also handed to the source:
+   * when the signal aborts, every wait ends with `signal.reason`.
+   */
+  open(signal: AbortSignal): Promise<ClientSource>;
+}
+
+export type PrepareSource = (opts: CommonOptions, io: IOStreams) => Promise<PreparedSource>;
+
+export const prepareSource: PrepareSource = async (opts, io) => {
+  const t = opts.transport;
+  if (t.kind === "socket" && t.ssh) {
+    const ssh = t.ssh;
+    const [{ SocketClientSource }, { openSourceOverSsh }, { formatSshTarget }] = await Promise.all([
+      import("./socket/socket-source.js"), import("./ssh/ssh-source.js"), import("./ssh/target.js"),
+    ]);
+    return {
+      where: msg`the admin socket ${t.socketPath} on ${formatSshTarget(ssh.target)} (over SSH)`.toString(),
+      open: (signal) => openSourceOverSsh(
+        { target: ssh.target, remoteSocket: t.socketPath, signal, route: ssh.route, sudoUser: ssh.sudoUser, extraArgs: ssh.extraArgs },
+        (path) => new SocketClientSource(path, signal),
+      ),
+    };
+  }
+  if (t.kind === "socket") {
+    const { SocketClientSource } = await import("./socket/socket-source.js");
+    return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
+  }
+  const { prepareXmppSource } = await import("./xmpp/open.js");
+  return prepareXmppSource(t, io, { timeoutSeconds: opts.timeoutSeconds });
+};
+
+/** What camctl says when --timeout runs out, whatever it was waiting for. */
+export function timedOut(where: string, timeoutSeconds: number): CamError {
+  return new CamError("unreachable", `No answer from ${where} within ${timeoutSeconds} s; is it overloaded or stuck? Raise --timeout to wait longer.`, "timeout");
+}
+
+/**
+ * The deadline of --timeout: `signal` aborts with the timedOut error `timeoutSeconds` after it
+ * starts, or after the last `alive()`; `stop()` ends it. withSource runs everything under one;
+ * the XMPP server check before a password prompt (xmpp/open.ts) under its own.
+ */
+export function startDeadline(where: string, timeoutSeconds: number, bound?: AbortSignal): { signal: AbortSignal; alive: () => void; stop: () => void } {
+  const deadline = new AbortController();
+  const { signal } = deadline;
+  const expire = () => deadline.abort(timedOut(where, timeoutSeconds));
+  let timer = setTimeout(expire, timeoutSeconds * 1000);
+  const alive = () => {
+    if (signal.aborted) return;
+    clearTimeout(timer);
+    timer = setTimeout(expire, timeoutSeconds * 1000);
+  };
+  // A bound on the whole (`bound`, which alive() does not push back) ends it like the deadline, with its own reason.
+  const unbind = bound ? onAbort(bound, () => deadline.abort(bound.reason)) : () => undefined;
+  return { signal, alive, stop: () => { clearTimeout(timer); unbind(); } };
+}
+
+/**
+ * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
+ * `timeoutSeconds` (startDeadline). Streaming work (host-wide scans, bulk revocation)
+ * calls `alive()` whenever a batch arrives: the deadline then starts again, so --timeout bounds the
+ * wait for each batch, not the whole scan. Its AbortSignal goes to open, to `work` and to
+ * everything below them; when it fires, whatever is pending rejects with the timedOut error, the
+ * connection is dropped and this rejects at once. The source is always closed (closing, too, ends
+ * at the deadline). `bound`, when given, aborts the same way whatever alive() says (a limit on
+ * the whole work, e.g. a fan-out's plan).
+ */
+export async function withSource<T>(
+  prepared: PreparedSource,
+  timeoutSeconds: number,
+  work: (source: ClientSource, signal: AbortSignal, alive: () => void) => Promise<T>,
+  bound?: AbortSignal,
+): Promise<T> {
+  const { signal, alive, stop } = startDeadline(prepared.where, timeoutSeconds, bound);
+  const opening = prepared.open(signal);
+  let source: ClientSource | undefined;
+  try {
+    source = await abortable(opening, signal);
+    return await abortable(work(source, signal, alive), signal);
+  } finally {
+    try {
+      if (source) await source.close();
+      // Given up while still opening: close whatever opens late.
+      else void opening.then((late) => late.close()).catch(() => undefined);
+    } catch {
+      // Closing is best effort; the answer (or the error) is what matters.
+    } finally {
+      stop();
+    }
+  }
+}

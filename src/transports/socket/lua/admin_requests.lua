@@ -1,0 +1,89 @@
+-- The requests camctl makes over Prosody's admin socket: list an account's clients, and revoke
+-- one of them completely. Each answers as a record stream (record_stream.lua).
+--
+-- Values from camctl's command line arrive hex-encoded in ARGS (see camctl's src/transports/socket/lua.ts):
+-- a literal of [0-9a-f] cannot close its string, so no input can become code.
+--
+-- Chunk arguments: client_access, json_lines, record_stream.
+local client_access, json_lines, record_stream = ...;
+local M = {};
+
+--- The bytes a hex literal stands for; nil stays nil (an absent value).
+function M.unhex(h)
+	if h == nil then return nil; end
+	return (h:gsub("%x%x", function (c) return string.char(tonumber(c, 16)); end));
+end
+local unhex = M.unhex;
+
+local function reply_io()
+	return { print = print; base64 = require "prosody.util.encodings".base64.encode };
+end
+
+-- The account, its host and that host's mod_client_management; or nil and the failure, as the
+-- trailer's err (invalid-jid, host-not-found, module-not-loaded, user-not-found).
+local function account(jid_text)
+	local user, host = require "prosody.util.jid".prepped_split(jid_text);
+	if not user or not host then return nil, { err = "invalid-jid" }; end
+	local host_session = prosody.hosts[host];
+	if not host_session then return nil, { err = "host-not-found", host = host }; end
+	local cm = host_session.modules and host_session.modules.client_management;
+	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
+		return nil, { err = "module-not-loaded", host = host };
+	end
+	if not require "prosody.core.usermanager".user_exists(user, host) then
+		return nil, { err = "user-not-found", jid = user .. "@" .. host };
+	end
+	return { user = user, host = host, cm = cm, jid = user .. "@" .. host };
+end
+M.account = account;
+
+--- ARGS: { jid }. Records: one client array per line (json_lines.client); trailer meta: jid.
+function M.list(args)
+	local io = reply_io();
+	local target, failure = account(unhex(args.jid));
+	if not target then return record_stream.fail(io, failure); end
+	local ok, clients, reason = pcall(target.cm.get_active_clients, target.user);
+	if not ok then
+		return record_stream.fail(io, { err = "internal-server-error", text = tostring(clients) });
+	elseif type(clients) ~= "table" then
+		-- nil, error: the module could not read its store. That is not an empty list.
+		reason = reason ~= nil and tostring(reason) or nil;
+		return record_stream.fail(io, { err = client_access.condition_of(reason), text = reason ~= "internal-server-error" and reason or nil });
+	end
+	local i = 0;
+	return record_stream.start(io, function ()
+		repeat
+			i = i + 1;
+			if clients[i] == nil then return nil; end
+		until type(clients[i]) == "table";
+		return json_lines.client(client_access.describe(clients[i]));
+	end, { jid = target.jid });
+end
+
+--- ARGS: { jid, id, type, first_seen (decimal seconds), software, device }; the last three are
+--- absent when the listed client had none. Records: one revocation report
+--- (json_lines.revoke_report); trailer meta: jid, or err (client_access.revoke's conditions) and text.
+function M.revoke(args)
+	local io = reply_io();
+	local target, failure = account(unhex(args.jid));
+	if not target then return record_stream.fail(io, failure); end
+	local expect = {
+		type = unhex(args.type);
+		first_seen = tonumber(unhex(args.first_seen));
+		software = unhex(args.software);
+		device = unhex(args.device);
+	};
+	local ctx = { host = target.host; actor = "admin socket"; log = require "prosody.util.logger".init("camctl") };
+	local report, condition, text = client_access.revoke(ctx, target.user, unhex(args.id), expect);
+	if not report then
+		return record_stream.fail(io, { err = condition, text = text, jid = target.jid });
+	end
+	local sent = false;
+	return record_stream.start(io, function ()
+		if sent then return nil; end
+		sent = true;
+		return json_lines.revoke_report(report);
+	end, { jid = target.jid });
+end
+
+return M;
