@@ -9,7 +9,8 @@
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
 // --only startup,host,revoke,fleet, --storage internal,sqlite,postgresql, --sizes 1000,10000,
-// --rounds N (start-up rounds), --json (also writes bench/last-run.json).
+// --rounds N (start-up rounds), --pairs N (start-up CPU pairs, default 40), --json (also writes
+// bench/last-run.json).
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -24,6 +25,7 @@ const sections = opt("--only", "startup,host,revoke,fleet").split(",");
 const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
 const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
 const rounds = Number(opt("--rounds", quick ? "5" : "10"));
+const pairs = Number(opt("--pairs", quick ? "20" : "40"));
 const log = (s) => process.stderr.write(s + "\n");
 const t0 = Date.now();
 
@@ -59,7 +61,7 @@ try {
     console.log("\n== start-up: one account, whole processes, interleaved rounds");
     const { runStartupBench } = await import("./startup.mjs");
     try {
-      report.startup = await runStartupBench({ rounds });
+      report.startup = await runStartupBench({ rounds, pairs });
       for (const t of report.startup.targets) targets.push({ what: `start-up: ${t.what}`, value: t.ratio.toFixed(2), met: t.met });
     } catch (e) {
       console.log(`  FAILED: ${e.message}`);

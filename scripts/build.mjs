@@ -1,5 +1,6 @@
 // Build: type-check and compile everything (src + tests) with tsc into build/, then bundle the
-// CLI into one file in dist/ with esbuild, so start-up reads one file instead of resolving hundreds.
+// CLI with esbuild into dist/: a start bundle (dist/camctl.cjs) and the chunks it requires on
+// demand, so start-up reads one file instead of resolving hundreds, and not the whole program.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -29,37 +30,163 @@ function copyLua(dir) {
     }
   }
 }
-await build({
-  entryPoints: [`${root}src/cli/program.ts`],
-  outfile: `${root}dist/camctl.cjs`,
+// Worked out once here rather than at every start: the name of the admin-socket variable that
+// holds the Lua library (a hash of it; src/transports/socket/lua.ts), taken from the tsc-built module.
+await import("./lua-text-hook.mjs"); // lets build/ import .lua as text, as the tests do
+const { LIBRARY_VARIABLE } = await import(`${root}build/src/transports/socket/lua.js`);
+
+// Commander requires node:child_process when it is loaded, only to run executable subcommands
+// (camctl has none); it costs every start a few milliseconds. Here it gets a stand-in that
+// requires the real module the first time spawn is called.
+const lazyChildProcess = {
+  name: "lazy-child-process-for-commander",
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy-builtin" } : undefined);
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, () => ({
+      contents: `module.exports = { get spawn() { return require("node:child_process").spawn; } };`,
+      loader: "js",
+    }));
+  },
+};
+// The bundle, in pieces: esbuild splits the program at its dynamic imports (each command, each
+// transport, each renderer and what only they use) into chunks, every module in exactly one of
+// them (so classes and module state exist once: instanceof CamError, OutputFailed, the interrupt
+// hint); the start bundle below merges some of them whole; then each piece is turned into
+// CommonJS, which Node 20 starts faster than ES modules and which bin/camctl can hand to V8 with
+// a code cache. A command's own code is read only when it is chosen: start-up does not grow with
+// the number of commands.
+const common = {
   bundle: true,
-  // One CommonJS file: Node 20 starts a CommonJS entry faster than an ES module graph, and the
-  // lazily imported parts (XMPP client, prompts, renderers) are only parsed, not run, until needed.
-  format: "cjs",
   platform: "node",
   target: "node20",
   minify: true,
-  legalComments: "linked",
   logLevel: "warning",
+};
+const split = await build({
+  ...common,
+  entryPoints: { camctl: `${root}src/cli/program.ts` },
+  outdir: `${root}dist`,
+  splitting: true,
+  format: "esm",
+  chunkNames: "camctl-[hash]",
+  legalComments: "external",
   loader: { ".lua": "text" },
+  define: { CAMCTL_LIBRARY_VARIABLE: JSON.stringify(LIBRARY_VARIABLE) },
+  plugins: [lazyChildProcess],
+  metafile: true,
+  write: false,
+});
+const base = (p) => p.replace(/^.*[\\/]/, "");
+const chunks = new Map(split.outputFiles.filter((o) => o.path.endsWith(".js")).map((o) => [base(o.path), o.text]));
+const meta = new Map(Object.entries(split.metafile.outputs).map(([p, o]) => [base(p), o]));
+
+// The start bundle: the entry chunk and the chunks `camctl user clients` needs over the admin
+// socket (the path start-up is measured on), with everything they import statically, merged into
+// dist/camctl.cjs: one file to read instead of a score. Every other chunk stays a file of its own.
+const START_MODULES = [
+  "src/cli/user/clients.ts",
+  "src/cli/output.ts",
+  "src/config/contexts.ts",
+  "src/transports/socket/socket-source.ts",
+  "src/render/client-records.ts",
+  "src/render/table.ts",
+];
+const start = new Set(["camctl.js"]);
+for (const [name, o] of meta) if (Object.keys(o.inputs).some((i) => START_MODULES.some((m) => i.endsWith(m)))) start.add(name);
+for (const name of start) for (const i of meta.get(name).imports) if (i.kind === "import-statement" && chunks.has(base(i.path))) start.add(base(i.path));
+const nsName = (chunk) => `chunk_${chunk.replace(/^camctl-|\.js$/g, "").replace(/\W/g, "_")}`;
+const merged = await build({
+  ...common,
+  stdin: {
+    contents: [`export * from "./camctl.js";`, ...[...start].filter((c) => c !== "camctl.js").map((c) => `export * as ${nsName(c)} from "./${c}";`)].join("\n"),
+    resolveDir: `${root}dist`,
+    loader: "js",
+  },
+  format: "esm",
+  legalComments: "none",
+  write: false,
+  plugins: [{
+    name: "chunks-in-memory",
+    setup(b) {
+      b.onResolve({ filter: /^\.\/camctl.*\.js$/ }, (args) =>
+        start.has(args.path.slice(2)) ? { path: args.path.slice(2), namespace: "chunk" } : { path: args.path, external: true });
+      b.onLoad({ filter: /.*/, namespace: "chunk" }, (args) => ({ contents: chunks.get(args.path), loader: "js", resolveDir: `${root}dist` }));
+    },
+  }],
 });
 
-// V8 code cache for the bundle: bin/camctl hands it to V8 so start-up skips most parsing and
-// compiling. Made by loading the bundle exactly as bin/camctl does and running one command that
-// needs no server (the failing-socket path compiles the parser, options, validation and the
-// socket transport); V8 checks it against the source and its own version, and ignores it if stale.
+mkdirSync(`${root}dist`, { recursive: true });
+const { writeFileSync: write } = await import("node:fs");
+const { transform } = await import("esbuild");
+/** ES module → CommonJS; a chunk named by another is required from its file or from the start bundle. */
+async function toCommonJs(text) {
+  const cjs = await transform(text, {
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    minify: true,
+    legalComments: "none",
+    // import("./chunk.js") becomes require("./chunk.js"): bin/camctl's loader serves it.
+    supported: { "dynamic-import": false },
+  });
+  return cjs.code.replace(/require\("\.\/(camctl[\w-]*\.js)"\)/g, (_, chunk) =>
+    start.has(chunk) ? `require("./camctl.cjs")${chunk === "camctl.js" ? "" : `.${nsName(chunk)}`}` : `require("./${chunk.replace(/\.js$/, ".cjs")}")`);
+}
+write(`${root}dist/camctl.cjs`, await toCommonJs(merged.outputFiles[0].text));
+for (const [name, text] of chunks) if (!start.has(name)) write(`${root}dist/${name.replace(/\.js$/, ".cjs")}`, await toCommonJs(text));
+// The licences of the bundled packages (esbuild's legal comments), for every piece in one file.
+const legal = split.outputFiles.filter((o) => o.path.endsWith(".LEGAL.txt")).map((o) => o.text);
+write(`${root}dist/camctl.cjs.LEGAL.txt`, [...new Set(legal.join("").split(/\n(?=\n)/))].join("\n"));
+write(`${root}build/bundle-meta.json`, JSON.stringify({ ...split.metafile, start: [...start] }));
+
+// What `camctl --version` prints, for bin/camctl to answer it without loading the bundle.
 {
-  const { readFileSync, writeFileSync } = await import("node:fs");
-  const { Script } = await import("node:vm");
+  const { writeFileSync } = await import("node:fs");
+  const { VERSION } = await import(`${root}build/src/core/version.js`);
+  writeFileSync(`${root}dist/version.txt`, `${VERSION}\n`);
+}
+
+// V8 code caches, one per piece: bin/camctl hands them to V8 so start-up skips most parsing and
+// compiling. Made by loading the pieces exactly as bin/camctl does and running `user clients`
+// against a stand-in admin socket that lists one client (as a table and as JSON), and against no
+// socket at all; the pieces that did not run get a cache of their top level. V8 checks a cache
+// against the source and its own version, and ignores it if stale.
+{
   const Module = (await import("node:module")).default;
   const { PassThrough } = await import("node:stream");
-  const file = `${root}dist/camctl.cjs`;
-  const script = new Script(Module.wrap(readFileSync(file, "utf8")), { filename: file });
-  const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, Module.createRequire(file), mod, file, `${root}dist`);
+  const { createServer } = await import("node:net");
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { createLoader } = Module.createRequire(import.meta.url)("../bin/camctl");
+  const loader = createLoader(`${root}dist`, { useCache: false });
+  const { main } = loader.load("camctl.cjs");
+  const jid = "warm-up@example.com";
+  const now = Math.floor(Date.now() / 1000);
+  const record = ["grant/warm-up", "access", false, now - 86400, now - 60, null, ["grant"], "Warm-up client", null, null, "https://example.com/", null];
+  const b64 = (s) => Buffer.from(s).toString("base64");
+  const line = JSON.stringify(record) + "\n";
+  const trailer = { bytes: Buffer.byteLength(line), jid, more: false, pieces: 1, records: 1 };
+  const reply = `<repl-output>base64:${b64(line)}</repl-output><repl-result>Result: base64:${b64(JSON.stringify(trailer))}</repl-result>`;
+  const socketPath = `${mkdtempSync(`${tmpdir()}/camctl-build-`)}/admin.sock`;
+  const server = createServer((c) => {
+    c.setEncoding("latin1").on("data", (d) => {
+      if (d.includes("<stream:stream")) c.write("<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='xmpp:prosody.im/admin' xml:lang='en' id=''>");
+      if (d.includes("</repl-input>")) c.write(reply);
+      if (d.includes("</stream:stream>")) c.end("</stream:stream>");
+    }).on("error", () => {});
+  });
+  await new Promise((resolve) => server.listen(socketPath, resolve));
   const sink = () => new PassThrough().resume();
-  const io = { stdin: sink(), stdout: sink(), stderr: sink(), stdinIsTTY: false, stdoutIsTTY: false, color: false, width: undefined, now: () => new Date(), env: {} };
-  await mod.exports.main(["user", "clients", "warm-up@example.com", "--socket", `${root}dist/no-such.sock`], { io });
-  await mod.exports.main(["completion", "bash"], { io });
-  writeFileSync(`${file}.cache`, script.createCachedData());
+  const io = () => ({ stdin: sink(), stdout: sink(), stderr: sink(), stdinIsTTY: false, stdoutIsTTY: false, color: false, width: undefined, now: () => new Date(), env: {} });
+  for (const extra of [[], ["--json"]]) {
+    const code = await main(["user", "clients", jid, "--socket", socketPath, ...extra], { io: io() });
+    if (code !== 0) throw new Error(`build: the warm-up listing for the code cache failed (exit ${code}); has the socket's record format changed?`);
+  }
+  await main(["user", "clients", jid, "--socket", `${socketPath}.none`], { io: io() });
+  server.close();
+  rmSync(dirname(socketPath), { recursive: true, force: true });
+  for (const name of readdirSync(`${root}dist`).filter((f) => f.endsWith(".cjs"))) {
+    write(`${root}dist/${name}.cache`, loader.script(name).createCachedData());
+  }
 }

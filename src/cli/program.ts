@@ -1,18 +1,9 @@
 // The program: builds the command tree, runs it, and decides the exit code in one place. It is
 // also the single exit point for messages: every `camctl: …` line on stderr passes the net
 // (iostreams.messageLine / withMessageNet), and a failed write of the results is reported here.
-import { CommanderError, type Command } from "commander";
+import { CommanderError, type Command, type Option } from "commander";
 import { CamCommand } from "./command.js";
 import type { Deps } from "./deps.js";
-import * as clients from "./user/clients.js";
-import * as revokeClient from "./user/revoke-client.js";
-import * as hostClients from "./host/clients.js";
-import * as hostRevoke from "./host/revoke.js";
-import * as hostApply from "./host/apply.js";
-import * as lockout from "./user/lockout.js";
-import * as completion from "./completion.js";
-import * as config from "./config.js";
-import * as doctor from "./doctor.js";
 import { addGlobalServerOptions, selectServers } from "../config/selection.js";
 import { CamError, ExitCode, exitCodeFor, exitCodeHelp } from "../core/errors.js";
 import {
@@ -57,7 +48,44 @@ ${exitCodeHelp()}
 
 See man camctl for more.`;
 
-export function buildProgram(deps: Deps): Command {
+/** A command module: declares its command (and its subcommands) on the parent it is given. */
+interface CommandModule {
+  register(parent: Command, deps: Deps): void;
+}
+
+/** A command of the tree, by where it hangs and its names; its module is loaded only when needed. */
+interface CommandEntry {
+  group?: keyof typeof GROUPS;
+  names: readonly string[];
+  load: () => Promise<CommandModule>;
+  /** Needs the whole tree to run (completion reads it). */
+  wholeTree?: true;
+}
+
+const GROUPS = {
+  user: "commands about one account's clients",
+  host: "commands about every account of a virtual host",
+} as const;
+
+/**
+ * Every command, in the order `camctl --help` lists them. A module is imported when its command is
+ * chosen (or when the whole tree is needed: help, completion, anything the quick look below does
+ * not recognise), so start-up does not grow with the number of commands.
+ */
+const COMMANDS: readonly CommandEntry[] = [
+  { group: "user", names: ["clients"], load: () => import("./user/clients.js") },
+  { group: "user", names: ["revoke_client", "revoke-client"], load: () => import("./user/revoke-client.js") },
+  { group: "user", names: ["lockout"], load: () => import("./user/lockout.js") },
+  { group: "host", names: ["clients"], load: () => import("./host/clients.js") },
+  { group: "host", names: ["revoke"], load: () => import("./host/revoke.js") },
+  { group: "host", names: ["apply"], load: () => import("./host/apply.js") },
+  { names: ["doctor"], load: () => import("./doctor.js") },
+  { names: ["config"], load: () => import("./config.js") },
+  { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },
+];
+
+/** The program itself: its description, version, global options and the server-selection hook. */
+function programRoot(deps: Deps): CamCommand {
   const { io } = deps;
   const program = new CamCommand("camctl")
     .description("See and revoke what has access to an XMPP account (Prosody mod_client_management).")
@@ -70,17 +98,48 @@ export function buildProgram(deps: Deps): Command {
   program.addHelpText("after", HELP_FOOTER);
   // Which server(s): options typed before the command, the environment, the config file's contexts.
   addGlobalServerOptions(program).hook("preAction", (_program, action) => selectServers(program, action, io));
-  const user = program.command("user").description("commands about one account's clients");
-  clients.register(user, deps);
-  revokeClient.register(user, deps);
-  lockout.register(user, deps);
-  const host = program.command("host").description("commands about every account of a virtual host");
-  hostClients.register(host, deps);
-  hostRevoke.register(host, deps);
-  hostApply.register(host, deps);
-  doctor.register(program, deps);
-  config.register(program, deps);
-  completion.register(program, deps);
+  return program;
+}
+
+/**
+ * The command `argv` plainly names (`[global options] user clients …`), or undefined when that is
+ * not certain at a glance: then the whole tree is built and commander decides, as always. Only
+ * the program's own options may stand before the command, each written whole (`--socket X`,
+ * `--socket=X`, `-o X`); help, version and anything else mean the whole tree.
+ */
+function chosenCommand(program: Command, argv: readonly string[]): CommandEntry | undefined {
+  const options = program.options as Option[];
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith("-"); i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const o = options.find((o) => o.long === flag || o.short === flag);
+    if (!o || o.attributeName() === "version" || o.optional) return undefined;
+    if (eq !== -1 ? !o.required : o.required && ++i >= argv.length) return undefined;
+  }
+  const [first, second] = [argv[i], argv[i + 1]];
+  const entry = first && Object.hasOwn(GROUPS, first)
+    ? COMMANDS.find((c) => c.group === first && second !== undefined && c.names.includes(second))
+    : COMMANDS.find((c) => c.group === undefined && first !== undefined && c.names.includes(first));
+  return entry?.wholeTree ? undefined : entry;
+}
+
+/** The command tree for `argv`: the program and the command it plainly names, or the whole tree. */
+export async function buildProgram(deps: Deps, argv: readonly string[] = []): Promise<Command> {
+  const program = programRoot(deps);
+  const chosen = chosenCommand(program, argv);
+  const entries = chosen ? [chosen] : COMMANDS;
+  const modules = await Promise.all(entries.map((c) => c.load()));
+  const groups = new Map<string, Command>();
+  entries.forEach((c, i) => {
+    let parent: Command = program;
+    if (c.group) {
+      parent = groups.get(c.group) ?? program.command(c.group).description(GROUPS[c.group]);
+      groups.set(c.group, parent);
+    }
+    modules[i]!.register(parent, deps);
+  });
   return program;
 }
 
@@ -102,7 +161,8 @@ async function askOnTerminal(question: string, io: IOStreams): Promise<string | 
 async function runProgram(argv: string[], deps: Deps): Promise<number> {
   const { io } = deps;
   try {
-    await buildProgram(deps).parseAsync(argv, { from: "user" });
+    const program = await buildProgram(deps, argv);
+    await program.parseAsync(argv, { from: "user" });
     return ExitCode.ok;
   } catch (err) {
     // The results could not be written: main decides from the stream's error what that means.

@@ -4,8 +4,18 @@ import { usageError } from "./errors.js";
 import { msg } from "../text/untrusted.js";
 
 // RFC 7622 forbids these in a localpart; controls and spaces are never valid anywhere in a JID.
-const LOCALPART_FORBIDDEN = /["&'/:<>@\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
-const DOMAIN_LABEL = /^(?!-)[\p{L}\p{N}-]{1,63}(?<!-)$/u;
+// The /u patterns are made on first use, and only for text that is not ASCII: on ASCII the
+// second pattern of each pair means exactly the same (\s, \p{Cc}: \x00-\x20, \x7f; \p{Cf},
+// \p{Zl}, \p{Zp}: none; \p{L}: A-Z, a-z; \p{N}: 0-9), and costs start-up nothing to build.
+let localpartForbidden: RegExp | undefined;
+const LOCALPART_FORBIDDEN_ASCII = /["&'/:<>@\x00-\x20\x7f]/;
+let domainLabel: RegExp | undefined;
+const DOMAIN_LABEL_ASCII = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+const ASCII = /^[\x00-\x7f]*$/;
+const forbiddenInLocalpart = (s: string) =>
+  ASCII.test(s) ? LOCALPART_FORBIDDEN_ASCII.test(s) : (localpartForbidden ??= /["&'/:<>@\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u).test(s);
+const isDomainLabel = (s: string) =>
+  ASCII.test(s) ? DOMAIN_LABEL_ASCII.test(s) : (domainLabel ??= /^(?!-)[\p{L}\p{N}-]{1,63}(?<!-)$/u).test(s);
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const MAX_PART_BYTES = 1023;
 
@@ -29,7 +39,7 @@ export function parseBareJid(input: string, what = "JID"): string {
   if (at <= 0) throw usageError(msg`The ${what} ${shown} is not an account JID; expected user@domain, e.g. alice@example.com.`);
   const local = input.slice(0, at);
   const domain = input.slice(at + 1).replace(/\.$/, "").toLowerCase();
-  if (LOCALPART_FORBIDDEN.test(local)) {
+  if (forbiddenInLocalpart(local)) {
     throw usageError(msg`The ${what} ${shown} has a character that is not allowed before the @.`);
   }
   if (byteLength(local) > MAX_PART_BYTES) throw usageError(`The ${what} is too long before the @ (over ${MAX_PART_BYTES} bytes).`);
@@ -51,7 +61,7 @@ export function isValidDomain(domain: string): boolean {
   if (domain.length === 0 || byteLength(domain) > MAX_PART_BYTES) return false;
   if (IPV4.test(domain)) return domain.split(".").every((n) => Number(n) <= 255);
   if (domain.startsWith("[") && domain.endsWith("]")) return /^\[[0-9a-f:.]+\]$/.test(domain);
-  return domain.split(".").every((label) => DOMAIN_LABEL.test(label));
+  return domain.split(".").every((label) => isDomainLabel(label));
 }
 
 export type SelectorKind = "client" | "grant" | "software";

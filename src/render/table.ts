@@ -20,11 +20,11 @@
 // Off a terminal the table has all columns, absolute ISO times, no colour and no width limit
 // other than the caps.
 
-import { Chalk, type ChalkInstance } from "chalk";
 import type { ClientList, ClientRecord, IsoUtc } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
 import type { ClientRow } from "./client-records.js";
 import { humanTimeForms } from "./time.js";
+import { painter } from "./sgr.js";
 import { displayWidth, truncateToWidth } from "./width.js";
 
 export interface TableOptions {
@@ -193,10 +193,6 @@ function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number)
 }
 
 const pick = (x: Cell, compact: boolean): Cell => (compact ? (x.compact ?? x) : x);
-
-function painter(color: boolean): ChalkInstance {
-  return new Chalk({ level: color ? 1 : 0 });
-}
 
 /**
  * The client table, a row at a time: push() each record and write what it returns (nothing while

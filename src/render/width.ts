@@ -26,18 +26,20 @@ const WIDE_RANGES: ReadonlyArray<readonly [number, number]> = [
 ];
 
 const NARROW_ONLY = /^[\u0000-\u02ff]*$/;
-const EMOJI = /\p{Emoji_Presentation}/u;
+// The /u patterns are made on first use: text past Latin-1 is rare, and building a pattern with
+// property classes costs start-up a fraction of a millisecond.
+let emoji: RegExp | undefined;
 /** Characters that become emoji (2 columns) when VARIATION SELECTOR-16 follows them, e.g. ☺️ ❤️ #️⃣. */
-const EMOJI_WITH_VS16 = /\p{Emoji}/u;
+let emojiWithVs16: RegExp | undefined;
 const VS16 = "\ufe0f";
-const COMBINING = /[\p{Mn}\p{Me}]/u;
+let combining: RegExp | undefined;
 
 function codePointWidth(ch: string): number {
   const cp = ch.codePointAt(0) ?? 0;
   if (cp < 0x300) return 1; // fast path: ASCII and Latin-1
-  if (COMBINING.test(ch)) return 0;
+  if ((combining ??= /[\p{Mn}\p{Me}]/u).test(ch)) return 0;
   for (const [lo, hi] of WIDE_RANGES) if (cp >= lo && cp <= hi) return 2;
-  return EMOJI.test(ch) ? 2 : 1;
+  return (emoji ??= /\p{Emoji_Presentation}/u).test(ch) ? 2 : 1;
 }
 
 /**
@@ -47,7 +49,7 @@ function codePointWidth(ch: string): number {
 function* units(s: string): Generator<[text: string, width: number]> {
   let held: [string, number] | undefined;
   for (const ch of s) {
-    if (ch === VS16 && held && held[1] === 1 && EMOJI_WITH_VS16.test(held[0])) {
+    if (ch === VS16 && held && held[1] === 1 && (emojiWithVs16 ??= /\p{Emoji}/u).test(held[0])) {
       yield [held[0] + ch, 2];
       held = undefined;
       continue;

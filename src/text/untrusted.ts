@@ -14,14 +14,28 @@
  * C1 controls (all \p{Cc}), format/bidi/invisible characters (\p{Cf}: U+061C, U+200B–U+200F,
  * U+202A–U+202E, U+2060–U+2069, U+FEFF, ...), the line and paragraph separators U+2028/U+2029,
  * and lone surrogates (\p{Cs} only matches unpaired halves in a /u regex).
+ *
+ * The patterns are made on first use (a /u pattern with property classes costs start-up a
+ * fraction of a millisecond to build), and text of printable ASCII only, which none of them can
+ * match, skips them: the common case never builds them.
  */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+const unsafe = once(() => /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu);
 
 /** The same set but the line feed: for text whose own line breaks are its layout (JSON). */
-const UNSAFE_BUT_LF = /(?!\n)[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+const unsafeButLf = once(() => /(?!\n)[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu);
 
 /** The same set plus the backslash, which displaySafe escapes as well. */
-const UNSAFE_OR_BACKSLASH = /[\\\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu;
+const unsafeOrBackslash = once(() => /[\\\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/gu);
+
+/** Printable ASCII (U+0020–U+007E), with line feeds, and without the backslash. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const PRINTABLE_ASCII_OR_LF = /^[\n\x20-\x7e]*$/;
+const PRINTABLE_ASCII_BUT_BACKSLASH = /^[\x20-\x5b\x5d-\x7e]*$/;
+
+function once<T>(make: () => T): () => T {
+  let made: T | undefined;
+  return () => (made ??= make());
+}
 
 const NAMED: Readonly<Record<string, string>> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
@@ -47,7 +61,7 @@ function escapeChar(ch: string): string {
  * really contains the four characters `\x1b` shows as `\\x1b`, never like a real ESC.
  */
 export function displaySafe(s: string): string {
-  return s.replace(UNSAFE_OR_BACKSLASH, escapeChar);
+  return PRINTABLE_ASCII_BUT_BACKSLASH.test(s) ? s : s.replace(unsafeOrBackslash(), escapeChar);
 }
 
 /**
@@ -55,7 +69,8 @@ export function displaySafe(s: string): string {
  * writer, which keeps its own line feeds (`keepLineFeeds`) so as not to visit every line.
  */
 export function replaceUnsafe(s: string, replacer: (ch: string) => string, keepLineFeeds = false): string {
-  return s.replace(keepLineFeeds ? UNSAFE_BUT_LF : UNSAFE, replacer);
+  if ((keepLineFeeds ? PRINTABLE_ASCII_OR_LF : PRINTABLE_ASCII).test(s)) return s;
+  return s.replace(keepLineFeeds ? unsafeButLf() : unsafe(), replacer);
 }
 
 /**
@@ -65,7 +80,7 @@ export function replaceUnsafe(s: string, replacer: (ch: string) => string, keepL
  * applying the net twice, or to escaped text, never doubles a backslash.
  */
 export function escapeUnsafe(s: string): string {
-  return s.replace(UNSAFE, escapeChar);
+  return PRINTABLE_ASCII.test(s) ? s : s.replace(unsafe(), escapeChar);
 }
 
 let makeSafeText!: (text: string) => SafeText;

@@ -1,7 +1,8 @@
 // Runs Lua in a plain Lua 5.4 interpreter (what Prosody 13 runs on), for tests of camctl's Lua
 // files by name: each file is loaded the way a request loads it (src/transports/socket/lua.ts, luaModule).
 import { execFileSync } from "node:child_process";
-import { LUA_SOURCES, luaModule } from "../../src/transports/socket/lua.js";
+import { luaModule } from "../../src/transports/socket/lua.js";
+import { LUA_SOURCES } from "../../src/transports/socket/lua-sources.js";
 
 /** The interpreter's name, or undefined when none is installed (tests skip then). */
 export const LUA = ["lua5.4", "lua"].find((bin) => {

@@ -209,7 +209,7 @@ describe("SSH link to a remote admin socket", { skip }, () => {
 
   for (const route of ["forward", "exec"] as const) {
     test(`${route} route: when camctl itself is killed (SIGKILL, no clean-up), ssh goes too`, async () => {
-      const linkModule = new URL("../../src/ssh/link.js", import.meta.url).href;
+      const linkModule = new URL("../../src/transports/ssh/link.js", import.meta.url).href;
       const script = `
         const { openSshLink } = await import(${JSON.stringify(linkModule)});
         const o = JSON.parse(process.argv[1]);

@@ -15,10 +15,10 @@ import { fakeIO } from "../helpers/fake-io.js";
 const repoFile = (name: string) => readFileSync(new URL(`../../../${name}`, import.meta.url), "utf8");
 
 /** The program as camctl builds it; nothing runs, so the outside world is never reached. */
-function program(): Command {
+async function program(): Promise<Command> {
   const unused = () => assert.fail("building the command tree must not reach the outside world");
   const deps: Deps = { io: fakeIO().io, prepareSource: unused, defaultSocket: "/nonexistent.sock", confirm: unused, ask: unused };
-  return buildProgram(deps);
+  return buildProgram(deps); // no argv: the whole tree
 }
 
 interface Declared {
@@ -28,7 +28,7 @@ interface Declared {
 }
 
 /** The program itself and every command that runs something (not the groups `user`, `host`, `config`). */
-function declared(): Declared[] {
+async function declared(): Promise<Declared[]> {
   const out: Declared[] = [];
   const longs = (c: Command) => (c.options as Option[]).map((o) => o.long).filter((l): l is string => Boolean(l));
   const walk = (c: Command, path: string[]) => {
@@ -38,7 +38,7 @@ function declared(): Declared[] {
       else out.push({ path: p, longs: longs(sub) });
     }
   };
-  const p = program();
+  const p = await program();
   out.push({ path: [], longs: longs(p) });
   walk(p, []);
   return out;
@@ -84,9 +84,9 @@ function manLongs(): Set<string> {
 
 const label = (path: string[]) => (path.length ? `camctl ${path.join(" ")}` : "camctl (before the command)");
 
-test("docs/usage.md has one option table per command, listing exactly the options the command declares", () => {
+test("docs/usage.md has one option table per command, listing exactly the options the command declares", async () => {
   const tables = usageTables();
-  const commands = declared();
+  const commands = (await declared());
   for (const { path, longs } of commands) {
     const key = path.join(" ");
     assert.ok(tables.has(key), `docs/usage.md has a "### \`camctl ${key}\`" heading under "Options by command"`);
@@ -101,17 +101,17 @@ test("docs/usage.md has one option table per command, listing exactly the option
   for (const key of tables.keys()) assert.ok(known.has(key), `docs/usage.md has a table for "${key}", which is not a command`);
 });
 
-test("the man page names every option of every command, and no option the program does not know", () => {
+test("the man page names every option of every command, and no option the program does not know", async () => {
   const man = manLongs();
-  const all = new Set([...declared().flatMap((c) => c.longs), ...IMPLICIT]);
-  for (const { path, longs } of declared()) {
+  const all = new Set([...(await declared()).flatMap((c) => c.longs), ...IMPLICIT]);
+  for (const { path, longs } of (await declared())) {
     for (const long of longs) assert.ok(man.has(long), `${label(path)} declares ${long}, but man/camctl.1 does not mention it`);
   }
   for (const long of man) assert.ok(all.has(long), `man/camctl.1 mentions ${long}, which no command takes`);
 });
 
 test("--help of each command lists every option it declares (generated from the same declaration)", async () => {
-  for (const { path, longs } of declared()) {
+  for (const { path, longs } of (await declared())) {
     const f = fakeIO();
     assert.equal(await main([...path, "--help"], { io: f.io }), 0, f.err());
     const listed = new Set(f.out().match(LONG) ?? []);
@@ -127,7 +127,7 @@ async function completionScript(shell: string): Promise<string> {
 
 test("bash completion offers every option of every command", { skip: spawnSync("bash", ["-c", "exit 0"]).status === 0 ? false : "bash is not installed" }, async () => {
   const bash = await completionScript("bash");
-  for (const { path, longs } of declared()) {
+  for (const { path, longs } of (await declared())) {
     const words = ["camctl", ...path, "--"];
     const offered = execFileSync("bash", ["-c", `${bash}\nCOMP_WORDS=(${words.join(" ")}); COMP_CWORD=${words.length - 1}; _camctl; echo "\${COMPREPLY[*]}"`], {
       encoding: "utf8",
@@ -140,7 +140,7 @@ test("bash completion offers every option of every command", { skip: spawnSync("
 
 test("fish completion offers every option of every command, under that command", async () => {
   const fish = (await completionScript("fish")).split("\n");
-  for (const { path, longs } of declared()) {
+  for (const { path, longs } of (await declared())) {
     const condition = path.length === 0 ? "__fish_use_subcommand" : path.map((w) => `__fish_seen_subcommand_from ${w}`).join("; and ");
     const lines = fish.filter((l) => l.startsWith(`complete -c camctl -n "${condition}" `));
     for (const long of longs) {

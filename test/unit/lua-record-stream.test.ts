@@ -3,7 +3,7 @@
 // what its trailers count.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LUA_SOURCES } from "../../src/transports/socket/lua.js";
+import { LUA_SOURCES } from "../../src/transports/socket/lua-sources.js";
 import { NO_LUA, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 interface Reply {

@@ -3,33 +3,16 @@
 // The code is camctl's own Lua files, imported as text (see src/lua-text.d.ts): the revocation
 // logic shared with the companion module (prosody/mod_client_management_admin/client_access.lib.lua)
 // and the socket's own pieces in ./lua/. Each file is a chunk that takes its dependencies as
-// arguments and returns a table; a request wraps each in a function and calls it.
+// arguments and returns a table; a request wraps each in a function and calls it. The chunks of
+// the host-wide scan and of the lockout are in ./lua-bulk.ts, loaded only by those commands.
 //
 // Values from the command line travel hex-encoded: the literal can only hold [0-9a-f], so no
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
-import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
-import clientFilterLua from "../../../prosody/mod_client_management_admin/client_filter.lib.lua";
-import hostScanLua from "./lua/host_scan.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
-import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
-
-/** The Lua sources by name, for tests that load one of them into a plain Lua interpreter. */
-export const LUA_SOURCES = {
-  client_access: clientAccessLua,
-  json_lines: jsonLinesLua,
-  record_stream: recordStreamLua,
-  admin_requests: adminRequestsLua,
-  stream_continue: streamContinueLua,
-  client_filter: clientFilterLua,
-  host_scan: hostScanLua,
-  account_lockout: accountLockoutLua,
-  lockout_request: lockoutRequestLua,
-} as const;
-
 
 export function luaHexString(value: string): string {
   return `"${Buffer.from(value, "utf8").toString("hex")}"`;
@@ -40,25 +23,16 @@ export function luaModule(name: string, source: string, args: string[] = []): st
   return `local ${name} = (function(...)\n${source}\nend)(${args.join(", ")})\n`;
 }
 
-const LIBRARY =
+export const LIBRARY =
   luaModule("client_access", clientAccessLua) +
   luaModule("json_lines", jsonLinesLua, ["client_access"]) +
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
   luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream"]);
 
-// The host-wide listing needs neither the revocation nor the per-account requests, and the
-// per-account requests not the scan: each request carries only its own code.
-const HOST_SCAN_LIBRARY =
-  luaModule("client_access", clientAccessLua) +
-  luaModule("json_lines", jsonLinesLua, ["client_access"]) +
-  luaModule("record_stream", recordStreamLua, ["json_lines"]) +
-  luaModule("client_filter", clientFilterLua, ["client_access"]) +
-  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter"]);
-
 /** Arguments of a request: names are camctl's own identifiers; absent values are left out. */
 export type LuaArgs = Record<string, string | null | undefined>;
 
-function argsTable(args: LuaArgs): string {
+export function argsTable(args: LuaArgs): string {
   const fields = Object.entries(args)
     .filter((entry): entry is [string, string] => typeof entry[1] === "string")
     .map(([name, value]) => {
@@ -84,7 +58,11 @@ function fnv1a(text: string): string {
  * apply sends and compiles the library once, not once per item. The name carries a hash of the
  * code, so a connection never uses another camctl's library.
  */
-export const LIBRARY_VARIABLE = `camctl_library_${fnv1a(LIBRARY)}`;
+export const LIBRARY_VARIABLE: string =
+  // The bundle has it worked out at build time (scripts/build.mjs, esbuild's define): hashing the
+  // library costs start-up a couple of milliseconds.
+  typeof CAMCTL_LIBRARY_VARIABLE === "string" ? CAMCTL_LIBRARY_VARIABLE : `camctl_library_${fnv1a(LIBRARY)}`;
+declare const CAMCTL_LIBRARY_VARIABLE: string | undefined;
 
 /**
  * The `>` chunk that runs admin_requests.<request>(ARGS). Its reply is a record stream. With
@@ -93,28 +71,6 @@ export const LIBRARY_VARIABLE = `camctl_library_${fnv1a(LIBRARY)}`;
 export function requestChunk(request: "list" | "revoke", args: LuaArgs, cached = false): string {
   if (cached) return `>local ARGS = ${argsTable(args)}\nreturn ${LIBRARY_VARIABLE}.${request}(ARGS)`;
   return `>local ARGS = ${argsTable(args)}\n${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.${request}(ARGS)`;
-}
-
-/**
- * The `>` chunk of `user lockout` (lua/lockout_request.lua on account_lockout.lib.lua): only this
- * request carries that code. Its reply is a record stream.
- */
-export function lockoutChunk(args: LuaArgs): string {
-  return (
-    `>local ARGS = ${argsTable(args)}\n${LIBRARY}` +
-    luaModule("account_lockout", accountLockoutLua, ["client_access"]) +
-    luaModule("lockout_request", lockoutRequestLua, ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"]) +
-    "return lockout_request.lockout(ARGS)"
-  );
-}
-
-/**
- * The `>` chunk of a host-wide listing (lua/host_scan.lua): ARGS { host, filter (JSON text) }.
- * It answers later, with a promise; `_ENV` (this admin connection's shell environment) lets the
- * scan find its own connection, to stop when it goes away.
- */
-export function hostScanChunk(args: { host: string; filter: string }): string {
-  return `>local ARGS = ${argsTable(args)}\n${HOST_SCAN_LIBRARY}return host_scan.start(ARGS, _ENV)`;
 }
 
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */

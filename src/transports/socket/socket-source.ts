@@ -9,7 +9,7 @@ import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
-import { hostScanChunk, lockoutChunk, requestChunk, type LuaArgs } from "./lua.js";
+import { requestChunk, type LuaArgs } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 
@@ -177,6 +177,7 @@ export class SocketClientSource implements ClientSource {
 
   /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */
   async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
+    const { lockoutChunk } = await import("./lua-bulk.js");
     const chunk = lockoutChunk({
       jid,
       disable: request.action === "disable" ? "true" : null,
@@ -261,6 +262,7 @@ export class SocketClientSource implements ClientSource {
    */
   async *listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
     const what = msg`the clients of ${host}`.toString();
+    const { hostScanChunk } = await import("./lua-bulk.js");
     const chunk = hostScanChunk({ host, filter: JSON.stringify(filterForServer(scan.filter)) });
     const queue = new RecordQueue<HostClientRecord>(
       () => this.stream.pause(),

@@ -1,0 +1,26 @@
+// Every Lua file camctl sends, by name: for the tests, which load them into a plain Lua
+// interpreter. A module of its own so that no request carries the files it does not send.
+import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
+import adminRequestsLua from "./lua/admin_requests.lua";
+import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
+import clientFilterLua from "../../../prosody/mod_client_management_admin/client_filter.lib.lua";
+import hostScanLua from "./lua/host_scan.lua";
+import jsonLinesLua from "./lua/json_lines.lua";
+import lockoutRequestLua from "./lua/lockout_request.lua";
+import recordStreamLua from "./lua/record_stream.lua";
+import streamContinueLua from "./lua/stream_continue.lua";
+
+/** The Lua sources by name, for tests that load one of them into a plain Lua interpreter. */
+export const LUA_SOURCES = {
+  client_access: clientAccessLua,
+  json_lines: jsonLinesLua,
+  record_stream: recordStreamLua,
+  admin_requests: adminRequestsLua,
+  stream_continue: streamContinueLua,
+  client_filter: clientFilterLua,
+  host_scan: hostScanLua,
+  account_lockout: accountLockoutLua,
+  lockout_request: lockoutRequestLua,
+} as const;
+
+
