@@ -1,16 +1,18 @@
 // What `host revoke`, `host apply` and `user lockout` share: the question before a bulk change,
 // and applying a plan with its outcomes streamed, its summary and its exit code.
-import { applyItems, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../core/apply.js";
+import { applyItems, count, emptyTally } from "../core/apply.js";
 import { CamError } from "../core/errors.js";
+import { tallyOutcome, type ApplyTally, type ItemResult } from "../core/outcomes.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import { setInterruptHint } from "../term/interrupt.js";
 import type { PlanItem, PlanReader } from "../core/plan.js";
 import type { OutputFormat } from "../config/options.js";
-import { ResultsWriter, stoppedLine, summarySentences } from "../render/bulk.js";
+import { ResultsWriter, stoppedLine, summarySentences, tallyOutcomeSentence } from "../render/bulk.js";
 import { displaySafe, msg } from "../text/untrusted.js";
 import { displayWidth } from "../render/width.js";
 import { withSource, type PreparedSource } from "../transports/lifecycle.js";
 import type { Deps } from "./deps.js";
+import { throwUnlessDone } from "./outcome.js";
 
 /**
  * Above this many items the question is answered by typing the host name (or the account's JID),
@@ -58,7 +60,8 @@ export interface ApplyContext {
 
 /**
  * Applies the plan `reader` holds (checked before): one connection, each item's outcome written
- * as it is known, then the summary; throws the exit code's error (7, 9, or what ended the run).
+ * as it is known, then the summary; throws the run's outcome (tallyOutcome) unless it is done,
+ * or what ended the run.
  */
 export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStreams): Promise<ApplyTally> {
   const writer = new ResultsWriter(ctx.output, io, ctx.head, ctx.accountWidth);
@@ -118,17 +121,8 @@ export async function applyPlan(reader: PlanReader, ctx: ApplyContext, io: IOStr
     setInterruptHint(undefined);
   }
   await finish(writer, tally, ctx, io);
-  const code = tallyExitCode(tally);
-  if (code === 7) {
-    throw new CamError("passwordResetRequired",
-      `${tally.passwordResetRequired} of the ${tally.items} clients can still sign in with their account's password until it is changed; everything else they had is revoked.`,
-      "password-reset-required");
-  }
-  if (code === 9) {
-    throw new CamError("partlyDone",
-      `${tally.failed} of the ${tally.items} items could not be revoked (each one's reason is in the output); nothing was retried. To retry them, ${ctx.resume}.`,
-      "partly-revoked");
-  }
+  const outcome = tallyOutcome(tally);
+  throwUnlessDone(outcome.kind, () => tallyOutcomeSentence(tally, outcome.name, ctx.resume), outcome.name);
   return tally;
 }
 

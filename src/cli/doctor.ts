@@ -5,17 +5,17 @@
 // one sentence; the exit code is 0 when nothing failed (warnings do not fail), otherwise the most
 // severe code of the failed checks.
 import type { Command } from "commander";
-import { CamError, exitCodeFor } from "../core/errors.js";
+import { CamError, exitCodeOf } from "../core/errors.js";
 import { OutputWriter, type IOStreams } from "../term/iostreams.js";
 import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions, type OutputFormat } from "../config/options.js";
 import { fanoutRuns } from "../config/selection.js";
 import { displaySafe, excerpt, msg } from "../text/untrusted.js";
 import { isValidDomain } from "../core/validate.js";
-import { CHECK_TITLES, checksExitCode, fail, type Check } from "../doctor/checks.js";
+import { CHECK_TITLES, checkRecord, checksOutcome, fail, type Check } from "../doctor/checks.js";
 import type { Deps } from "./deps.js";
 import type { ContextOutcome } from "../core/fanout.js";
 import type { PreparedSource } from "../transports/lifecycle.js";
-import { kindOfCode } from "./fanout.js";
+import { throwUnlessDone } from "./outcome.js";
 
 const DOCTOR_HELP = `
 Checks, each ok / warn / fail with one sentence:
@@ -52,9 +52,9 @@ export function register(program: Command, deps: Deps): void {
     if (fan) return doctorFanout(fan, hosts, deps.io, deps);
     const opts = resolveCommon(raw, deps.io.env, deps.defaultSocket);
     const checks = await checksFor(opts, hosts, deps.io, () => deps.prepareSource(opts, deps.io));
-    const code = checksExitCode(checks);
-    await writeChecks(checks, opts.output, deps.io, { context: false, tail: { exitCode: code } });
-    if (code !== 0) throw failedChecks(checks, code, opts.output !== "table");
+    const kind = checksOutcome(checks);
+    await writeChecks(checks, opts.output, deps.io, { context: false, tail: { exitCode: exitCodeOf(kind) } });
+    throwUnlessDone(kind, () => failedChecks(checks, opts.output !== "table"));
   });
 }
 
@@ -80,23 +80,23 @@ async function checksFor(opts: CommonOptions, hosts: readonly string[], io: IOSt
   try {
     return await xmppChecks(t, await prepare(), opts.timeoutSeconds, io);
   } catch (e) {
-    if (e instanceof CamError) return [fail(null, "login", e.message, exitCodeFor(e))];
+    if (e instanceof CamError) return [fail(null, "login", e.message, e.kind)];
     throw e;
   }
 }
 
 const title = (c: Check) => CHECK_TITLES[c.check] ?? c.check;
 
-/** The error for a run with failed checks: how many, the first one, and with `withReason` its sentence. */
-function failedChecks(checks: readonly Check[], code: number, withReason: boolean): CamError {
+/** The words for a run with failed checks: how many, the first one, and with `withReason` its sentence. */
+function failedChecks(checks: readonly Check[], withReason: boolean) {
   const failed = checks.filter((c) => c.status === "fail");
   const first = failed[0]!;
   const what = `${title(first)}${first.host ? ` on ${first.host}` : ""}`;
   const count = failed.length === 1 ? `1 of ${checks.length} checks failed (${what})` : `${failed.length} of ${checks.length} checks failed (the first: ${what})`;
   // In a table the sentences are on screen already.
-  if (!withReason) return new CamError(kindOfCode(code), msg`${count}.`);
+  if (!withReason) return msg`${count}.`;
   const sentence = excerpt(first.message.replace(/\.$/, ""), 400);
-  return new CamError(kindOfCode(code), failed.length === 1 ? msg`${what}: ${sentence}.` : msg`${count}: ${sentence}.`);
+  return failed.length === 1 ? msg`${what}: ${sentence}.` : msg`${count}: ${sentence}.`;
 }
 
 const CSV_HEADER = ["host", "check", "status", "exitCode", "message"];
@@ -106,15 +106,15 @@ async function writeChecks(checks: readonly CheckRow[], format: OutputFormat, io
   const out = new OutputWriter(io.stdout);
   if (format === "json") {
     const { renderJson } = await import("../render/json.js");
-    await out.write(renderJson({ checks, ...o.tail }));
+    await out.write(renderJson({ checks: checks.map(checkRecord), ...o.tail }));
   } else if (format === "ndjson") {
     const { renderJsonLine } = await import("../render/json.js");
-    for (const c of checks) await out.write(renderJsonLine(c));
+    for (const c of checks) await out.write(renderJsonLine(checkRecord(c)));
   } else if (format === "csv") {
     const { csvRow } = await import("../render/csv.js");
     await out.write(csvRow(o.context ? ["context", ...CSV_HEADER] : CSV_HEADER));
     for (const c of checks) {
-      const row = [c.host ?? "", c.check, c.status, String(c.exitCode), c.message];
+      const row = [c.host ?? "", c.check, c.status, String(exitCodeOf(c.kind)), c.message];
       await out.write(csvRow(o.context ? [c.context ?? "", ...row] : row));
     }
   } else {
@@ -159,8 +159,7 @@ async function doctorFanout(
     async (prepared, opts, emit) => {
       const checks = await checksFor(opts, hosts, io, async () => prepared);
       for (const c of checks) await emit(c);
-      const code = checksExitCode(checks);
-      if (code !== 0) throw failedChecks(checks, code, true);
+      throwUnlessDone(checksOutcome(checks), () => failedChecks(checks, true));
     },
     prepareWith(deps, io),
     outcomes,
@@ -170,7 +169,7 @@ async function doctorFanout(
     const [{ renderJsonLine }, { csvRow }] = await Promise.all([import("../render/json.js"), import("../render/csv.js")]);
     if (fan.output === "csv") await out.write(csvRow(["context", ...CSV_HEADER]));
     for await (const c of records) {
-      await out.write(fan.output === "csv" ? csvRow([c.context, c.host ?? "", c.check, c.status, String(c.exitCode), c.message]) : renderJsonLine(c));
+      await out.write(fan.output === "csv" ? csvRow([c.context, c.host ?? "", c.check, c.status, String(exitCodeOf(c.kind)), c.message]) : renderJsonLine(checkRecord(c)));
       if (fan.output === "ndjson") await out.flush();
     }
     await out.flush();

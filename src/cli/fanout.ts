@@ -4,8 +4,8 @@
 // code. A context that fails (unreachable, refused, missing module) is reported and never stops
 // the others.
 import { abortable } from "../core/abort.js";
-import { CamError, EXIT_CODES, type ErrorKind } from "../core/errors.js";
-import { overallExitCode, outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../core/fanout.js";
+import { CamError, mostSevere } from "../core/errors.js";
+import { outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../core/fanout.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
@@ -14,6 +14,7 @@ import type { FanoutRun } from "../config/selection.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { withSource, type PreparedSource } from "../transports/lifecycle.js";
 import type { Deps } from "./deps.js";
+import { throwUnlessDone } from "./outcome.js";
 
 export interface Fanout {
   runs: FanoutRun[];
@@ -27,7 +28,7 @@ export type ContextTask<R> = (
   emit: (record: R) => Promise<void>,
   signal: AbortSignal,
   context: string,
-) => Promise<number | void>;
+) => Promise<void>;
 
 /** The usual preparation of a run: its options through deps.prepareSource. */
 export const prepareWith = (deps: Pick<Deps, "prepareSource">, io: IOStreams) => (run: FanoutRun) => deps.prepareSource(run.opts!, io);
@@ -78,27 +79,21 @@ export async function* fanoutRecords<R extends object>(
   }
 }
 
-export const kindOfCode = (code: number): ErrorKind => (EXIT_CODES.find((r) => r.code === code && r.name !== "ok")?.name as ErrorKind | undefined) ?? "internal";
-
 /**
  * After the records: the per-context status on stderr (not for JSON, which carries it), and the
- * overall result: nothing when every context succeeded, otherwise a CamError with the most severe
- * code (src/core/fanout.ts) saying how many failed.
+ * overall result: nothing when every context succeeded, otherwise a CamError of the most severe
+ * kind (mostSevere, src/core/errors.ts) saying how many failed.
  */
 export function finishFanout(outcomes: readonly ContextOutcome[], format: OutputFormat, io: IOStreams): void {
   if (format !== "json") for (const line of outcomeLines(outcomes)) io.stderr.write(messageLine(line));
-  const code = overallExitCode(outcomes.map((o) => o.exitCode));
-  if (code === 0) return;
-  const failed = outcomes.filter((o) => o.exitCode !== 0);
-  // On stderr the status lines above say why; JSON readers find it in "contexts", but a person
-  // reading stderr next to JSON should still see the reason when there is one.
+  const failed = outcomes.filter((o) => o.kind !== null);
   const only = failed.length === 1 ? failed[0]! : undefined;
-  const why = format === "json" && only?.message ? msg`: ${excerpt(only.message.replace(/\.$/, ""), 400)}` : "";
-  throw new CamError(
-    kindOfCode(code),
-    msg`${failed.length} of ${outcomes.length} contexts failed (${failed.map((o) => o.context).join(", ")}${why}); the others' results are complete.`,
-    only?.condition ?? undefined,
-  );
+  throwUnlessDone(mostSevere(outcomes.map((o) => o.kind)), () => {
+    // On stderr the status lines above say why; JSON readers find it in "contexts", but a person
+    // reading stderr next to JSON should still see the reason when there is one.
+    const why = format === "json" && only?.message ? msg`: ${excerpt(only.message.replace(/\.$/, ""), 400)}` : "";
+    return msg`${failed.length} of ${outcomes.length} contexts failed (${failed.map((o) => o.context).join(", ")}${why}); the others' results are complete.`;
+  }, only?.condition ?? undefined);
 }
 
 /** The JSON tail of a fan-out: each context's status, then the overall code. */

@@ -5,35 +5,11 @@
 // run (applying the same plan again finishes it, since what was revoked is then gone).
 import { CamError, ServerFault } from "./errors.js";
 import type { RevokeReport } from "./model.js";
+import { revokeOutcome, type ApplyTally, type ItemResult } from "./outcomes.js";
 import type { PlanItem } from "./plan.js";
-import { revokeExitCode, revokeSentence } from "../render/revoke.js";
+import { revokeSentence } from "../render/revoke.js";
 import type { ClientSource } from "./client-source.js";
 import { comparableJid } from "./validate.js";
-
-export const ITEM_OUTCOMES = ["revoked", "password-reset-required", "gone", "changed", "failed"] as const;
-export type ItemOutcome = (typeof ITEM_OUTCOMES)[number];
-
-/** One item's outcome, as written (the contract's fields first). */
-export interface ItemResult {
-  account: string;
-  id: string;
-  outcome: ItemOutcome;
-  /** Why, in words, for every outcome but "revoked". */
-  reason?: string;
-  /** What this run did to it; null when nothing was attempted or it failed before the server said. */
-  done: RevokeReport["done"] | null;
-}
-
-export interface ApplyTally {
-  items: number;
-  revoked: number;
-  passwordResetRequired: number;
-  gone: number;
-  changed: number;
-  failed: number;
-  /** Items on which this run changed something (closed a session, revoked a token or grant). */
-  acted: number;
-}
 
 export const emptyTally = (): ApplyTally => ({ items: 0, revoked: 0, passwordResetRequired: 0, gone: 0, changed: 0, failed: 0, acted: 0 });
 
@@ -47,24 +23,17 @@ export function count(t: ApplyTally, r: ItemResult): void {
   if (r.done && (r.done.sessionClosed || r.done.fastTokensRevoked || r.done.grantRevoked)) t.acted++;
 }
 
-/** The exit code of a finished run: 9 when something failed, else 7 when a password is left, else 0. */
-export function tallyExitCode(t: ApplyTally): 0 | 7 | 9 {
-  if (t.failed > 0) return 9;
-  if (t.passwordResetRequired > 0) return 7;
-  return 0;
-}
-
 export const PASSWORD_REASON = "nothing but the password is left: it can sign in again with its account's password until that is changed";
 
 /** What a revocation's report means for the item. */
 export function resultOfReport(item: PlanItem, report: RevokeReport): ItemResult {
   const base = { account: item.account, id: item.id, done: report.done };
-  switch (revokeExitCode(report)) {
-    case 0:
+  switch (revokeOutcome(report).name) {
+    case "revoked":
       return { ...base, outcome: "revoked" };
-    case 7:
+    case "password-reset-required":
       return { ...base, outcome: "password-reset-required", reason: PASSWORD_REASON };
-    default:
+    case "partly-revoked":
       return { ...base, outcome: "failed", reason: revokeSentence(report) };
   }
 }

@@ -65,6 +65,40 @@ export function exitCodeFor(err: unknown): number {
   return ExitCode.internal;
 }
 
+/** The exit code of an outcome: 0 for null (success), else its kind's code. */
+export const exitCodeOf = (kind: ErrorKind | null): number => (kind === null ? ExitCode.ok : ExitCode[kind]);
+
+/** The kind of an error: a CamError's own, anything else is a failure of camctl itself. */
+export const kindOf = (err: unknown): ErrorKind => (err instanceof CamError ? err.kind : "internal");
+
+/**
+ * Error kinds from most to least severe, for the overall result of several (a fan-out's contexts,
+ * doctor's checks):
+ *   internal (1)              - camctl itself failed: nothing it printed can be trusted to be complete
+ *   usage (2)                 - the command or a context is wrong: it will fail the same way everywhere
+ *   auth (4)                  - a credential or host key is wrong: needs the operator before a retry
+ *   forbidden (5)             - the account lacks the right: needs an administrator
+ *   unreachable (3)           - a server is down or cut off: may pass on a retry
+ *   unsupported (8)           - a server lacks the module: a setup difference, not a failure of the run
+ *   partlyDone (9)            - some items of a bulk operation failed: retry those
+ *   notFound (6)              - this server does not have the account/host/client (normal in a mixed fleet)
+ *   passwordResetRequired (7) - done, except what only a password change ends
+ * Kinds not listed (outputLost, interrupted) count as internal errors.
+ */
+export const SEVERITY: readonly ErrorKind[] = ["internal", "usage", "auth", "forbidden", "unreachable", "unsupported", "partlyDone", "notFound", "passwordResetRequired"];
+
+const severityRank = (kind: ErrorKind): number => Math.max(0, SEVERITY.indexOf(kind));
+
+/** null when every outcome is null (success) or there are none, otherwise the most severe kind (the first of equals). */
+export function mostSevere(kinds: Iterable<ErrorKind | null>): ErrorKind | null {
+  let worst: ErrorKind | null = null;
+  for (const k of kinds) {
+    if (k === null) continue;
+    if (worst === null || severityRank(k) < severityRank(worst)) worst = k;
+  }
+  return worst;
+}
+
 /** The exit-code list for --help, one code per line. */
 export function exitCodeHelp(indent = "  "): string {
   const width = Math.max(...EXIT_CODES.map((r) => String(r.code).length));

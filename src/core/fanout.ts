@@ -2,47 +2,17 @@
 //
 // At most `parallel` tasks run at a time, in the order given. Records are handed on as they
 // arrive, each tagged with its context, through one bounded queue: a slow consumer (a pipe)
-// makes the tasks wait instead of filling memory. Each context ends with an outcome (exit code
-// and sentence); one failing context never stops the others. The overall exit code is 0 only if
-// every context succeeded, otherwise the most severe of their codes (SEVERITY below).
+// makes the tasks wait instead of filling memory. Each context ends with an outcome (error kind
+// and sentence); one failing context never stops the others. The overall outcome is success only
+// if every context succeeded, otherwise the most severe of their kinds (mostSevere, errors.ts).
 //
 // Pure: no I/O, no clock but the durations it reports; the tasks do the work.
-import { CamError, exitCodeFor } from "./errors.js";
-
-/**
- * Exit codes from most to least severe, for the overall code of a fan-out:
- *   1 internal error  - camctl itself failed: nothing it printed can be trusted to be complete
- *   2 usage           - the command or a context is wrong: it will fail the same way everywhere
- *   4 authentication  - a credential or host key is wrong: needs the operator before a retry
- *   5 not permitted   - the account lacks the right: needs an administrator
- *   3 unreachable     - a server is down or cut off: may pass on a retry
- *   8 unsupported     - a server lacks the module: a setup difference, not a failure of the run
- *   9 partly done     - some items of a bulk operation failed: retry those
- *   6 not found       - this server does not have the account/host/client (normal in a mixed fleet)
- *   7 password reset  - done, except what only a password change ends
- * Codes outside the table count as internal errors.
- */
-export const SEVERITY: readonly number[] = [1, 2, 4, 5, 3, 8, 9, 6, 7];
-
-export function severityRank(code: number): number {
-  const i = SEVERITY.indexOf(code);
-  return i === -1 ? 0 : i;
-}
-
-/** 0 when every code is 0 (or there are none), otherwise the most severe non-zero code. */
-export function overallExitCode(codes: Iterable<number>): number {
-  let worst = 0;
-  for (const c of codes) {
-    if (c === 0) continue;
-    if (worst === 0 || severityRank(c) < severityRank(worst)) worst = c;
-  }
-  return worst;
-}
+import { CamError, exitCodeOf, kindOf, mostSevere, type ErrorKind } from "./errors.js";
 
 export interface ContextOutcome {
   context: string;
-  /** 0 when the task succeeded; else the code its error maps to (or the code the task returned). */
-  exitCode: number;
+  /** null when the task succeeded; else its error's kind. */
+  kind: ErrorKind | null;
   /** The error's sentence; null on success. */
   message: string | null;
   /** The server's own error name, when there was one (CamError.condition). */
@@ -60,10 +30,10 @@ export type FanoutEvent<R> =
 
 /**
  * One context's work. `emit` hands a record on; await it (it waits while the queue is full).
- * Resolve with nothing (success) or an exit code (e.g. 7 or 9 for a bulk result); reject with a
- * CamError for a failure. `signal` aborts when the whole fan-out is cancelled.
+ * Resolve on success; reject with a CamError for a failure (also a bulk run's partly done or
+ * password-reset-required). `signal` aborts when the whole fan-out is cancelled.
  */
-export type FanoutTask<R> = (context: string, emit: (record: R) => Promise<void>, signal: AbortSignal) => Promise<number | void>;
+export type FanoutTask<R> = (context: string, emit: (record: R) => Promise<void>, signal: AbortSignal) => Promise<void>;
 
 export interface FanoutOptions {
   /** Tasks running at once (>= 1). */
@@ -76,11 +46,11 @@ export interface FanoutOptions {
   now?: () => number;
 }
 
-function outcomeOfError(err: unknown): Pick<ContextOutcome, "exitCode" | "message" | "condition"> {
-  if (err instanceof CamError) return { exitCode: exitCodeFor(err), message: err.message, condition: err.condition ?? null };
+function outcomeOfError(err: unknown): Pick<ContextOutcome, "kind" | "message" | "condition"> {
+  if (err instanceof CamError) return { kind: err.kind, message: err.message, condition: err.condition ?? null };
   // The command's own top level says "unexpected error … this is a bug"; the same here, per context.
   const detail = err instanceof Error ? err.message : String(err);
-  return { exitCode: 1, message: `unexpected error: ${detail}. This is a bug in camctl; please report it.`, condition: null };
+  return { kind: "internal", message: `unexpected error: ${detail}. This is a bug in camctl; please report it.`, condition: null };
 }
 
 /**
@@ -120,7 +90,7 @@ export async function* runFanout<R>(contexts: readonly string[], task: FanoutTas
       const context = contexts[next++]!;
       if (cancel.signal.aborted) {
         const reason = cancel.signal.reason as unknown;
-        const why = reason instanceof CamError ? { exitCode: exitCodeFor(reason), condition: reason.condition ?? null } : { exitCode: 1, condition: null };
+        const why = { kind: kindOf(reason), condition: reason instanceof CamError ? (reason.condition ?? null) : null };
         const outcome: ContextOutcome = { context, ...why, message: "Not run: the operation was cancelled before this context's turn.", records: 0, started: false, ms: 0 };
         outcomes.push(outcome);
         push({ kind: "outcome", outcome });
@@ -135,10 +105,10 @@ export async function* runFanout<R>(contexts: readonly string[], task: FanoutTas
         records++;
         push({ kind: "record", context, record });
       };
-      let result: Pick<ContextOutcome, "exitCode" | "message" | "condition">;
+      let result: Pick<ContextOutcome, "kind" | "message" | "condition">;
       try {
-        const code = await task(context, emit, cancel.signal);
-        result = { exitCode: typeof code === "number" ? code : 0, message: null, condition: null };
+        await task(context, emit, cancel.signal);
+        result = { kind: null, message: null, condition: null };
       } catch (err) {
         result = outcomeOfError(err);
       }
@@ -186,19 +156,19 @@ export function outcomeLines(outcomes: readonly ContextOutcome[]): string[] {
   return outcomes.map((o) => {
     const name = o.context.padEnd(width);
     const count = `${o.records} record${o.records === 1 ? "" : "s"}`;
-    if (o.exitCode === 0) return `${name}  ok        ${count}, ${(o.ms / 1000).toFixed(1)} s`;
-    return `${name}  exit ${String(o.exitCode).padEnd(3)}  ${o.message ?? ""}`;
+    if (o.kind === null) return `${name}  ok        ${count}, ${(o.ms / 1000).toFixed(1)} s`;
+    return `${name}  exit ${String(exitCodeOf(o.kind)).padEnd(3)}  ${o.message ?? ""}`;
   });
 }
 
 /** The JSON form of the outcomes: `{"exitCode": n, "contexts": [{context, exitCode, status, message, condition, records, ms}]}`. */
 export function outcomesJson(outcomes: readonly ContextOutcome[]): { exitCode: number; contexts: Record<string, unknown>[] } {
   return {
-    exitCode: overallExitCode(outcomes.map((o) => o.exitCode)),
+    exitCode: exitCodeOf(mostSevere(outcomes.map((o) => o.kind))),
     contexts: outcomes.map((o) => ({
       context: o.context,
-      exitCode: o.exitCode,
-      status: o.exitCode === 0 ? "ok" : o.started ? "failed" : "not-run",
+      exitCode: exitCodeOf(o.kind),
+      status: o.kind === null ? "ok" : o.started ? "failed" : "not-run",
       message: o.message,
       condition: o.condition,
       records: o.records,

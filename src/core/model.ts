@@ -46,8 +46,8 @@ export interface ClientList {
 
 /**
  * What a complete revocation of one listed entry did, and what the server's state says afterwards.
- * Built by a ClientSource from the server's own answers and a re-read of the list; the revoke
- * renderer (render/revoke.ts) words it and picks the exit code from it (revokeExitCode).
+ * Built by a ClientSource from the server's own answers and a re-read of the list; what it comes
+ * to is decided in core/outcomes.ts (revokeOutcome) and worded by render/revoke.ts.
  */
 export interface RevokeReport {
   jid: string;

@@ -1,8 +1,8 @@
 // What `camctl doctor` reports: a list of checks, each ok / warn / fail with one sentence. A failed
-// check carries the exit code of what failed (the contract's table: 3 unreachable, 4 login, 5 not
-// permitted, 6 no such host, 8 no client management); warnings never fail the run.
+// check carries the error kind of what failed (unreachable, auth, forbidden, notFound for no such
+// host, unsupported for no client management), written as its exit code; warnings never fail the run.
 import { abortable } from "../core/abort.js";
-import { overallExitCode } from "../core/fanout.js";
+import { exitCodeOf, mostSevere, type ErrorKind } from "../core/errors.js";
 import { timedOut } from "../transports/lifecycle.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -15,13 +15,19 @@ export interface Check {
   status: CheckStatus;
   /** One sentence, for people (display-safe when shown: it may quote the server). */
   message: string;
-  /** 0 unless the check failed; then the exit code it stands for. */
-  exitCode: number;
+  /** null unless the check failed; then the kind of error it stands for. */
+  kind: ErrorKind | null;
 }
 
-export const ok = (host: string | null, check: string, message: string): Check => ({ host, check, status: "ok", message, exitCode: 0 });
-export const warn = (host: string | null, check: string, message: string): Check => ({ host, check, status: "warn", message, exitCode: 0 });
-export const fail = (host: string | null, check: string, message: string, exitCode: number): Check => ({ host, check, status: "fail", message, exitCode });
+export const ok = (host: string | null, check: string, message: string): Check => ({ host, check, status: "ok", message, kind: null });
+export const warn = (host: string | null, check: string, message: string): Check => ({ host, check, status: "warn", message, kind: null });
+export const fail = (host: string | null, check: string, message: string, kind: ErrorKind): Check => ({ host, check, status: "fail", message, kind });
+
+/** A check as written (JSON, NDJSON): its fields (and context, first, when there is one), then its exit code. */
+export function checkRecord<C extends Check & { context?: string }>(c: C): Omit<C, "kind"> & { exitCode: number } {
+  const { kind, ...fields } = c;
+  return { ...fields, exitCode: exitCodeOf(kind) };
+}
 
 /** Names shown in the table. */
 export const CHECK_TITLES: Record<string, string> = {
@@ -41,9 +47,9 @@ export const CHECK_TITLES: Record<string, string> = {
   list: "list",
 };
 
-/** 0 when nothing failed, otherwise the most severe code of the failed checks. */
-export function checksExitCode(checks: readonly Check[]): number {
-  return overallExitCode(checks.filter((c) => c.status === "fail").map((c) => c.exitCode || 1));
+/** null when nothing failed, otherwise the most severe kind of the failed checks. */
+export function checksOutcome(checks: readonly Check[]): ErrorKind | null {
+  return mostSevere(checks.filter((c) => c.status === "fail").map((c) => c.kind ?? "internal"));
 }
 
 /** Runs `work` under --timeout: its signal aborts with camctl's usual "No answer from …" error. */

@@ -1,7 +1,7 @@
 // camctl doctor over the admin socket (local, or remote over SSH): one request runs doctor.lua in
 // the server, which reads what Prosody offers camctl per virtual host; this turns that into
 // checks with one sentence each.
-import { CamError, exitCodeFor } from "../core/errors.js";
+import { CamError } from "../core/errors.js";
 import { AdminStream, replError } from "../transports/socket/adminstream.js";
 import { unreadable } from "../transports/socket/record-stream.js";
 import { luaHexString } from "../transports/socket/lua.js";
@@ -116,7 +116,7 @@ function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Chec
   if (!h.client_management) {
     const why = `mod_client_management is not loaded on ${host}, so camctl can neither list nor revoke clients there (add "client_management" to that host's modules_enabled and reload Prosody).`;
     // A server may have hosts camctl is not meant for; it fails when asked about this host, or when no host has the module.
-    return [named || !anyHasModule ? fail(host, "client-management", why, 8) : warn(host, "client-management", why)];
+    return [named || !anyHasModule ? fail(host, "client-management", why, "unsupported") : warn(host, "client-management", why)];
   }
   const checks: Check[] = [];
   const from = h.client_management_source ? ` (from ${displaySafe(h.client_management_source)})` : "";
@@ -173,17 +173,17 @@ export async function socketChecks(t: SocketTransport, hosts: readonly string[] 
   } catch (e) {
     // Whatever kept camctl from reading the facts (no answer, an answer that is not Prosody's, the
     // shell failing to run the checks) is this check failing, with its own sentence and code.
-    if (e instanceof CamError) return [fail(null, "admin-socket", e.message, exitCodeFor(e))];
+    if (e instanceof CamError) return [fail(null, "admin-socket", e.message, e.kind)];
     throw e;
   }
   const checks: Check[] = [ok(null, "admin-socket", `camctl can use ${where}: it answers and runs camctl's requests.`)];
   const major = majorVersion(facts.version);
   const version = displaySafe(facts.version || "unknown");
   if (major === undefined) checks.push(warn(null, "prosody-version", `Prosody reports version "${version}"; camctl is made for Prosody 13 and cannot tell whether this is newer.`));
-  else if (major < 13) checks.push(fail(null, "prosody-version", `Prosody ${version} is too old: mod_client_management needs Prosody 13.`, 8));
+  else if (major < 13) checks.push(fail(null, "prosody-version", `Prosody ${version} is too old: mod_client_management needs Prosody 13.`, "unsupported"));
   else checks.push(ok(null, "prosody-version", `Prosody ${version}.`));
-  for (const name of facts.missing) checks.push(fail(name, "client-management", `${displaySafe(name)} is not a virtual host of this Prosody server.`, 6));
-  if (facts.hosts.length === 0 && facts.missing.length === 0) checks.push(fail(null, "client-management", "This Prosody server has no virtual hosts.", 8));
+  for (const name of facts.missing) checks.push(fail(name, "client-management", `${displaySafe(name)} is not a virtual host of this Prosody server.`, "notFound"));
+  if (facts.hosts.length === 0 && facts.missing.length === 0) checks.push(fail(null, "client-management", "This Prosody server has no virtual hosts.", "unsupported"));
   const anyHasModule = facts.hosts.some((h) => h.client_management);
   const named = hosts !== undefined && hosts.length > 0;
   for (const h of facts.hosts) checks.push(...moduleChecks(h, named, anyHasModule));

@@ -7,7 +7,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Parser, type Element } from "@xmpp/xml";
 import { onAbort } from "../core/abort.js";
-import { CamError, exitCodeFor } from "../core/errors.js";
+import { CamError } from "../core/errors.js";
 import type { IOStreams } from "../term/iostreams.js";
 import { displaySafe } from "../text/untrusted.js";
 import type { PreparedSource, XmppTransport } from "../transports/lifecycle.js";
@@ -219,16 +219,16 @@ export function certificateCheck(c: NonNullable<ProbeResult["certificate"]>, dom
   const days = Math.floor(left);
   if (c.authorizationError === "CERT_HAS_EXPIRED" || left < 0) {
     const ago = Math.floor(-left);
-    return fail(null, "tls-certificate", `The certificate of ${where} expired on ${day(c.validTo)} (${ago === 0 ? "today" : `${ago} ${ago === 1 ? "day" : "days"} ago`}): clients, camctl included, refuse it until it is renewed.`, 3);
+    return fail(null, "tls-certificate", `The certificate of ${where} expired on ${day(c.validTo)} (${ago === 0 ? "today" : `${ago} ${ago === 1 ? "day" : "days"} ago`}): clients, camctl included, refuse it until it is renewed.`, "unreachable");
   }
   if (c.authorizationError === "CERT_NOT_YET_VALID" || c.validFrom.getTime() > now.getTime()) {
-    return fail(null, "tls-certificate", `The certificate of ${where} is valid only from ${day(c.validFrom)}: clients refuse it until then (or this machine's clock is wrong).`, 3);
+    return fail(null, "tls-certificate", `The certificate of ${where} is valid only from ${day(c.validFrom)}: clients refuse it until then (or this machine's clock is wrong).`, "unreachable");
   }
   if (c.authorizationError !== undefined) {
-    return fail(null, "tls-certificate", `The certificate of ${where} is not trusted here (${displaySafe(c.authorizationError)}); if the server uses a private CA, pass it with --ca-file (or ca_file in the context).`, 3);
+    return fail(null, "tls-certificate", `The certificate of ${where} is not trusted here (${displaySafe(c.authorizationError)}); if the server uses a private CA, pass it with --ca-file (or ca_file in the context).`, "unreachable");
   }
   if (c.identityError !== undefined) {
-    return fail(null, "tls-certificate", `The certificate of ${where} is not valid for ${displaySafe(domain)} (it names ${names}): clients refuse it.`, 3);
+    return fail(null, "tls-certificate", `The certificate of ${where} is not valid for ${displaySafe(domain)} (it names ${names}): clients refuse it.`, "unreachable");
   }
   if (days < CERT_WARN_DAYS) {
     return warn(null, "tls-certificate", `The certificate of ${where} (${names}) expires on ${day(c.validTo)}, in ${days} ${days === 1 ? "day" : "days"}: renew it soon.`);
@@ -266,7 +266,7 @@ export async function xmppChecks(t: XmppTransport, prepared: PreparedSource, tim
   try {
     result = await withDeadline(prepared.where, timeoutSeconds, (signal) => probe(t, caPem, signal));
   } catch (e) {
-    if (e instanceof CamError) return [fail(null, "connection", e.message, exitCodeFor(e))];
+    if (e instanceof CamError) return [fail(null, "connection", e.message, e.kind)];
     throw e;
   }
   const where = displaySafe(hostPort(result.target));
@@ -295,7 +295,7 @@ export async function xmppChecks(t: XmppTransport, prepared: PreparedSource, tim
   } catch (e) {
     if (!(e instanceof CamError)) throw e;
     if (progress.stage === "list") checks.push(ok(null, "login", `camctl logged in as ${displaySafe(t.loginJid)} with its stable client id.`));
-    checks.push(fail(null, progress.stage, e.message, exitCodeFor(e)));
+    checks.push(fail(null, progress.stage, e.message, e.kind));
     return checks;
   }
   checks.push(ok(null, "login", `camctl logged in as ${displaySafe(t.loginJid)} with its stable client id.`));

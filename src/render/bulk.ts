@@ -2,10 +2,10 @@
 // item as it is known (table, NDJSON, JSON written progressively, CSV), the final summary, and the
 // preview shown before the question on a terminal.
 import { styleText } from "node:util";
-import type { ApplyTally, ItemResult } from "../core/apply.js";
 import type { HostClientRecord } from "../core/filters.js";
 import { describeWriteError, messageLine, OutputWriter, readerGone, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
+import type { ApplyTally, ItemResult, RevokeOutcomeName } from "../core/outcomes.js";
 import type { ClientSummary } from "../core/summary.js";
 import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
@@ -149,6 +149,23 @@ function tallyParts(t: ApplyTally): string {
 /** The counts in words: "12 items: 8 revoked, 2 need a password reset, 1 gone, 1 changed." */
 export function tallyLine(t: ApplyTally): string {
   return `${plural(t.items, "item")}: ${tallyParts(t)}.`;
+}
+
+/**
+ * What a finished run came to (src/core/outcomes.ts, tallyOutcome), in a sentence. `resume`, for
+ * a run on one server, says how to retry failed items; without it, the run is one context of a
+ * fan-out, whose status line names it.
+ */
+export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, resume?: string): string {
+  const of = resume === undefined ? "of" : "of the";
+  switch (outcome) {
+    case "revoked":
+      return tallyLine(t);
+    case "password-reset-required":
+      return `${t.passwordResetRequired} ${of} ${t.items} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.`;
+    case "partly-revoked":
+      return `${t.failed} ${of} ${t.items} items could not be revoked (each one's reason is in the output)${resume === undefined ? "" : `; nothing was retried. To retry them, ${resume}`}.`;
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
 // What `user revoke_client` says: the one description of a client used by the dry run, the
-// confirmation and the result; the sentences for every outcome; the JSON/CSV record; and the exit
-// code a RevokeReport stands for. Sources build reports, this file words them.
+// confirmation and the result; the sentences for every outcome; the JSON/CSV record. Sources build
+// reports, src/core/outcomes.ts decides what each comes to, this file words them.
 import { styleText } from "node:util";
-import { CamError, ExitCode } from "../core/errors.js";
+import { CamError } from "../core/errors.js";
 import type { ClientRecord, RevokeReport } from "../core/model.js";
+import { remainingAccess, revokeOutcome, type RevokeOutcomeName } from "../core/outcomes.js";
 import { csvRow } from "./csv.js";
 import { displaySafe } from "../text/untrusted.js";
 
@@ -39,36 +40,7 @@ function listed(words: string[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The outcome of a report
-
-/**
- * What still gives the entry access after the revoke, by name: its auth methods as listed, plus
- * "connected" for an open session, or "listed" when the server lists it without saying why.
- */
-export function remainingAccess(after: ClientRecord | null): string[] {
-  if (after === null) return [];
-  const left = [...after.auth];
-  if (after.connected) left.push("connected");
-  return left.length > 0 ? left : ["listed"];
-}
-
-export type RevokeOutcomeName = "revoked" | "password-reset-required" | "partly-revoked";
-
-/**
- * The exit code a report stands for: 0 nothing is left; 7 only the password is left (it ends when
- * the password changes, which also ends FAST tokens issued before); 9 anything else is left, or
- * the path could not revoke or see something (e.g. a FAST token the client never used).
- */
-export function revokeExitCode(r: RevokeReport): 0 | 7 | 9 {
-  const left = remainingAccess(r.after);
-  if (left.length === 0) return r.unverifiable.length === 0 ? ExitCode.ok : ExitCode.partlyDone;
-  return left.length === 1 && left[0] === "password" ? ExitCode.passwordResetRequired : ExitCode.partlyDone;
-}
-
-export function revokeOutcomeName(r: RevokeReport): RevokeOutcomeName {
-  const code = revokeExitCode(r);
-  return code === 0 ? "revoked" : code === 7 ? "password-reset-required" : "partly-revoked";
-}
+// The outcome of a report, in words
 
 /** What camctl (or the server for it) did, in words; empty when nothing or nothing known. */
 function doneWords(r: RevokeReport): string[] {
@@ -113,9 +85,9 @@ export function revokeSentence(r: RevokeReport, bold?: (s: string) => string): s
   const label = clientLabel(r.before, bold);
   const jid = displaySafe(r.jid);
   const did = listed(doneWords(r));
-  const code = revokeExitCode(r);
-  if (code === 0) return `Revoked ${label} for ${jid}${did ? `: ${did}` : ""}; it has no access left.`;
-  if (code === 7) {
+  const outcome = revokeOutcome(r).name;
+  if (outcome === "revoked") return `Revoked ${label} for ${jid}${did ? `: ${did}` : ""}; it has no access left.`;
+  if (outcome === "password-reset-required") {
     if (r.ownLogin) {
       return (
         `${label} is camctl's own login, which signed in with ${jid}'s password: camctl ended its session, ` +
@@ -197,7 +169,7 @@ export function renderDryRun(v: Extract<RevokeView, { kind: "dry-run" }>, o: { c
 /** Text for stdout: the dry run, or the result when everything was revoked (other outcomes are errors). */
 export function renderRevokeHuman(v: RevokeView, o: { color: boolean }): string {
   if (v.kind === "dry-run") return renderDryRun(v, o);
-  if (v.kind === "report" && revokeExitCode(v.report) === 0) return revokeSentence(v.report, painter(o.color).bold) + "\n";
+  if (v.kind === "report" && revokeOutcome(v.report).name === "revoked") return revokeSentence(v.report, painter(o.color).bold) + "\n";
   return "";
 }
 
@@ -246,10 +218,11 @@ export function revokeJson(v: RevokeView): RevokeJson {
       return record({ revoked: false, id: v.entry?.id ?? null, outcome: v.why, dryRun: false, client: v.entry, done: null, remaining: null, unverifiable: [], after: null });
     case "report": {
       const r = v.report;
+      const outcome = revokeOutcome(r).name;
       return record({
-        revoked: revokeExitCode(r) === 0,
+        revoked: outcome === "revoked",
         id: r.id,
-        outcome: revokeOutcomeName(r),
+        outcome,
         dryRun: false,
         client: r.before,
         done: r.done,

@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Parser, type Element } from "@xmpp/xml";
-import { checksExitCode, fail, ok, warn } from "../../src/doctor/checks.js";
+import { exitCodeOf } from "../../src/core/errors.js";
+import { checkRecord, checksOutcome, fail, ok, warn } from "../../src/doctor/checks.js";
 import { doctorChunk } from "../../src/doctor/socket.js";
 import { certificateCheck, featureChecks, type ProbeResult } from "../../src/doctor/xmpp.js";
 
@@ -36,7 +37,7 @@ test("certificate: ok with names and days left; warn near expiry; fail expired, 
   assert.equal(soon.status, "warn");
   assert.match(soon.message, /expires on 2026-12-01, in 3 days: renew it soon\./);
   const expired = certificateCheck(cert({ authorized: false, authorizationError: "CERT_HAS_EXPIRED", validTo: new Date(NOW.getTime() - 2 * DAY - 1000) }), "example.com", "s", NOW);
-  assert.deepEqual([expired.status, expired.exitCode], ["fail", 3]);
+  assert.deepEqual([expired.status, expired.kind], ["fail", "unreachable"]);
   assert.match(expired.message, /expired on 2026-11-25 \(2 days ago\)/);
   const early = certificateCheck(cert({ authorized: false, authorizationError: "CERT_NOT_YET_VALID", validFrom: new Date(NOW.getTime() + DAY) }), "example.com", "s", NOW);
   assert.match(early.message, /is valid only from 2026-11-28/);
@@ -44,7 +45,7 @@ test("certificate: ok with names and days left; warn near expiry; fail expired, 
   assert.match(untrusted.message, /not trusted here \(SELF_SIGNED_CERT_IN_CHAIN\); if the server uses a private CA, pass it with --ca-file/);
   const misnamed = certificateCheck(cert({ identityError: "Hostname/IP does not match", names: ["other.example"] }), "example.com", "s", NOW);
   assert.match(misnamed.message, /is not valid for example\.com \(it names other\.example\)/);
-  for (const c of [expired, early, untrusted, misnamed]) assert.equal(c.exitCode, 3);
+  for (const c of [expired, early, untrusted, misnamed]) assert.equal(checkRecord(c).exitCode, 3);
 });
 
 test("features after TLS: SASL2 and FAST offered, or each a warning", () => {
@@ -61,9 +62,15 @@ test("features after TLS: SASL2 and FAST offered, or each a warning", () => {
 });
 
 test("exit code: 0 with warnings only; otherwise the most severe failure", () => {
-  assert.equal(checksExitCode([ok(null, "a", "."), warn(null, "b", ".")]), 0);
-  assert.equal(checksExitCode([fail("x", "c", ".", 6), fail("y", "c", ".", 8), warn(null, "b", ".")]), 8);
-  assert.equal(checksExitCode([fail("x", "c", ".", 8), fail(null, "admin-socket", ".", 5)]), 5);
+  const exitCode = (checks: Parameters<typeof checksOutcome>[0]) => exitCodeOf(checksOutcome(checks));
+  assert.equal(exitCode([ok(null, "a", "."), warn(null, "b", ".")]), 0);
+  assert.equal(exitCode([fail("x", "c", ".", "notFound"), fail("y", "c", ".", "unsupported"), warn(null, "b", ".")]), 8);
+  assert.equal(exitCode([fail("x", "c", ".", "unsupported"), fail(null, "admin-socket", ".", "forbidden")]), 5);
+});
+
+test("a check is written with its exit code, not its kind", () => {
+  assert.deepEqual(checkRecord(fail("x", "c", "m.", "notFound")), { host: "x", check: "c", status: "fail", message: "m.", exitCode: 6 });
+  assert.deepEqual(checkRecord({ context: "prod", ...ok(null, "a", ".") }), { context: "prod", host: null, check: "a", status: "ok", message: ".", exitCode: 0 });
 });
 
 test("the Lua chunk carries host names hex-encoded only", () => {

@@ -2,8 +2,8 @@
 // arrive, one outcome per context, failures isolated, the overall code, back-pressure, cancel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { overallExitCode, outcomeLines, outcomesJson, runFanout, SEVERITY, type ContextOutcome, type FanoutEvent } from "../../src/core/fanout.js";
-import { CamError } from "../../src/core/errors.js";
+import { outcomeLines, outcomesJson, runFanout, type ContextOutcome, type FanoutEvent } from "../../src/core/fanout.js";
+import { CamError, exitCodeOf, mostSevere, SEVERITY } from "../../src/core/errors.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,18 +16,19 @@ async function collect<R>(gen: AsyncGenerator<FanoutEvent<R>, ContextOutcome[]>)
   }
 }
 
-test("the overall code is 0 only when all succeeded, else the most severe", () => {
-  assert.equal(overallExitCode([]), 0);
-  assert.equal(overallExitCode([0, 0]), 0);
-  assert.equal(overallExitCode([0, 6, 3]), 3);
-  assert.equal(overallExitCode([7, 6]), 6);
-  assert.equal(overallExitCode([9, 6, 7]), 9);
-  assert.equal(overallExitCode([3, 4, 5]), 4);
-  assert.equal(overallExitCode([3, 2]), 2);
-  assert.equal(overallExitCode([2, 1, 4]), 1);
-  assert.equal(overallExitCode([8, 3]), 3);
-  assert.equal(overallExitCode([6, 42]), 42, "a code outside the table counts as internal");
-  assert.deepEqual([...SEVERITY].sort(), [1, 2, 3, 4, 5, 6, 7, 8, 9], "every code of the table has a rank");
+test("the overall outcome is success only when all succeeded, else the most severe kind", () => {
+  assert.equal(mostSevere([]), null);
+  assert.equal(mostSevere([null, null]), null);
+  assert.equal(mostSevere([null, "notFound", "unreachable"]), "unreachable");
+  assert.equal(mostSevere(["passwordResetRequired", "notFound"]), "notFound");
+  assert.equal(mostSevere(["partlyDone", "notFound", "passwordResetRequired"]), "partlyDone");
+  assert.equal(mostSevere(["unreachable", "auth", "forbidden"]), "auth");
+  assert.equal(mostSevere(["unreachable", "usage"]), "usage");
+  assert.equal(mostSevere(["usage", "internal", "auth"]), "internal");
+  assert.equal(mostSevere(["unsupported", "unreachable"]), "unreachable");
+  assert.equal(mostSevere(["notFound", "outputLost"]), "outputLost", "a kind outside the ranking counts as internal");
+  assert.equal(mostSevere(["interrupted", "internal"]), "interrupted", "the first of equally severe kinds");
+  assert.deepEqual(SEVERITY.map(exitCodeOf).sort(), [1, 2, 3, 4, 5, 6, 7, 8, 9], "every code of the table but 10 and 130 has a rank");
 });
 
 test("records arrive tagged, as they are produced; every context gets one outcome; failures stay local", async () => {
@@ -41,14 +42,14 @@ test("records arrive tagged, as they are produced; every context gets one outcom
       await sleep(delay);
       await emit(i);
     }
-    if (ctx === "partial") return 7;
+    if (ctx === "partial") throw new CamError("passwordResetRequired", "2 of 3 clients can still sign in with their account's password until it is changed.");
   };
   const { events, outcomes } = await collect(runFanout(["slow", "down", "fast", "partial"], task, { parallel: 4 }));
   const records = events.filter((e) => e.kind === "record").map((e) => (e.kind === "record" ? `${e.context}:${e.record}` : ""));
   assert.equal(records.length, 9);
   assert.ok(records.indexOf("fast:2") < records.indexOf("slow:2"), `merged as they arrive: ${records.join(" ")}`);
   for (const ctx of ["slow", "fast", "partial"]) assert.deepEqual(records.filter((r) => r.startsWith(`${ctx}:`)), [0, 1, 2].map((i) => `${ctx}:${i}`));
-  assert.deepEqual(outcomes.map((o) => [o.context, o.exitCode, o.records, o.started]), [["slow", 0, 3, true], ["down", 3, 0, true], ["fast", 0, 3, true], ["partial", 7, 3, true]]);
+  assert.deepEqual(outcomes.map((o) => [o.context, exitCodeOf(o.kind), o.records, o.started]), [["slow", 0, 3, true], ["down", 3, 0, true], ["fast", 0, 3, true], ["partial", 7, 3, true]]);
   assert.equal(outcomes[1]!.message, "Cannot connect to the SSH server of down.example.com: Connection refused.");
   assert.equal(events.filter((e) => e.kind === "outcome").length, 4);
   const json = outcomesJson(outcomes);
@@ -80,9 +81,9 @@ test("an unexpected exception is an internal error (1) for that context only", a
   const { outcomes } = await collect(runFanout(["a", "b"], async (ctx) => {
     if (ctx === "a") throw new TypeError("x is undefined");
   }, { parallel: 1 }));
-  assert.equal(outcomes[0]!.exitCode, 1);
+  assert.equal(outcomes[0]!.kind, "internal");
   assert.match(outcomes[0]!.message!, /^unexpected error: x is undefined\. This is a bug/);
-  assert.equal(outcomes[1]!.exitCode, 0);
+  assert.equal(outcomes[1]!.kind, null);
 });
 
 test("a slow consumer makes producers wait: never more than `buffer` records held", async () => {
@@ -137,7 +138,7 @@ test("a cancelled fan-out (Ctrl-C, deadline) ends running tasks and reports the 
   }, { parallel: 1, signal: outer.signal });
   setTimeout(() => outer.abort(new CamError("unreachable", "No answer within 1 s.")), 20);
   const { outcomes } = await collect(gen);
-  assert.deepEqual(outcomes.map((o) => [o.context, o.exitCode, o.started]), [["a", 3, true], ["b", 3, false], ["c", 3, false]]);
+  assert.deepEqual(outcomes.map((o) => [o.context, o.kind, o.started]), [["a", "unreachable", true], ["b", "unreachable", false], ["c", "unreachable", false]]);
   assert.equal(outcomes[0]!.message, "No answer within 1 s.");
   assert.match(outcomes[1]!.message!, /^Not run/);
   assert.deepEqual(outcomesJson(outcomes).contexts.map((c) => c.status), ["failed", "not-run", "not-run"]);

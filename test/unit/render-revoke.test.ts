@@ -1,5 +1,5 @@
 // The revoke command's words (render/revoke.ts): one client description everywhere, a sentence
-// for every report, the exit code a report stands for, and hostile names never raw.
+// for every report, the exit code a report's outcome stands for, and hostile names never raw.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -10,19 +10,22 @@ import {
   describeClient,
   goneError,
   noMatchError,
-  remainingAccess,
   renderDryRun,
   renderRevokeHuman,
   revokeCsv,
-  revokeExitCode,
   revokeJson,
   revokeQuestion,
   revokeSentence,
 } from "../../src/render/revoke.js";
+import { exitCodeOf } from "../../src/core/errors.js";
+import { remainingAccess, revokeOutcome } from "../../src/core/outcomes.js";
 import { HOSTILE, SAMPLE, anyClient, anyText, client, unsafeChar } from "../helpers/render-fixtures.js";
 
 const [gajim, grant, conversations] = SAMPLE.clients as [ClientRecord, ClientRecord, ClientRecord];
 const JID = "alice@example.com";
+
+/** The exit code a report stands for: its outcome (src/core/outcomes.ts), then errors.ts. */
+const revokeExitCode = (r: RevokeReport) => exitCodeOf(revokeOutcome(r).kind);
 
 function report(over: Partial<RevokeReport> = {}): RevokeReport {
   return { jid: JID, id: gajim.id, before: gajim, done: { sessionClosed: true, fastTokensRevoked: true, grantRevoked: false }, after: null, unverifiable: [], ...over };

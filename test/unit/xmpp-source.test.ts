@@ -11,12 +11,14 @@ import { stanza } from "../helpers/stanza.js";
 import StanzaError from "@xmpp/middleware/lib/StanzaError.js";
 import { XmppClientSource } from "../../src/transports/xmpp/xmpp-source.js";
 import { CamState } from "../../src/transports/xmpp/state.js";
-import { CamError, exitCodeFor } from "../../src/core/errors.js";
-import { revokeExitCode } from "../../src/render/revoke.js";
-import type { ClientRecord } from "../../src/core/model.js";
+import { CamError, exitCodeFor, exitCodeOf } from "../../src/core/errors.js";
+import { revokeOutcome } from "../../src/core/outcomes.js";
+import type { ClientRecord, RevokeReport } from "../../src/core/model.js";
 import { iso } from "../helpers/iso.js";
 
 const MC = "xmpp:prosody.im/protocol/manage-clients";
+/** The exit code a report stands for: its outcome (src/core/outcomes.ts), then errors.ts. */
+const revokeExitCode = (r: RevokeReport) => exitCodeOf(revokeOutcome(r).kind);
 const grantRecord = (id: string): ClientRecord => ({
   id, type: "access", connected: false, firstSeen: null, lastSeen: null, expires: null, auth: ["grant"],
   userAgent: { software: null, version: null, softwareId: null, uri: null, device: null }, permission: null,

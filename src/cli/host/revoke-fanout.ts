@@ -6,10 +6,11 @@
 //                      terminal camctl then shows each context's plan and asks once; then every
 //                      context applies its own plan, the outcomes merged as they come.
 // One context failing (unreachable, no module) never stops the others; the exit code is the most
-// severe of the contexts' (src/core/fanout.ts).
-import { applyItems, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../../core/apply.js";
+// severe of the contexts' (mostSevere, src/core/errors.ts).
+import { applyItems, count, emptyTally } from "../../core/apply.js";
 import { CamError } from "../../core/errors.js";
 import type { ContextOutcome } from "../../core/fanout.js";
+import { tallyOutcome, type ApplyTally, type ItemResult } from "../../core/outcomes.js";
 import { parseFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
@@ -19,7 +20,9 @@ import { SummaryBuilder } from "../../core/summary.js";
 import { msg } from "../../text/untrusted.js";
 import { withSource, type PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
-import { fanoutJsonTail, fanoutRecords, finishFanout, kindOfCode, prepareWith, type Fanout } from "../fanout.js";
+import { fanoutJsonTail, fanoutRecords, finishFanout, prepareWith, type Fanout } from "../fanout.js";
+import { throwUnlessDone } from "../outcome.js";
+import { tallyOutcomeSentence } from "../../render/bulk.js";
 import { checkOptions, planHeader, scanPlan, type HostRevokeOptions } from "./revoke.js";
 import { confirmBulk } from "../bulk.js";
 
@@ -208,7 +211,7 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
       for (const o of planning) {
         const p = planned.get(o.context);
         const line = p
-          ? `${o.context}: ${p.items === 0 ? "nothing matches" : `${p.items} ${p.items === 1 ? "client" : "clients"} on ${p.accounts} ${p.accounts === 1 ? "account" : "accounts"}`}${o.exitCode !== 0 ? ` (but ${o.message})` : ""}`
+          ? `${o.context}: ${p.items === 0 ? "nothing matches" : `${p.items} ${p.items === 1 ? "client" : "clients"} on ${p.accounts} ${p.accounts === 1 ? "account" : "accounts"}`}${o.kind !== null ? ` (but ${o.message})` : ""}`
           : `${o.context}: cannot plan, so nothing is revoked there (${o.message})`;
         io.stderr.write(messageLine(msg`${line}`));
       }
@@ -242,7 +245,7 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
     parallel: fan.parallel,
     runs: fan.runs.map((r) => {
       const o = notPlanned.get(r.context);
-      return o ? { ...r, opts: undefined, error: new CamError(kindOfCode(o.exitCode), o.message ?? "It could not be planned.", o.condition ?? undefined) } : r;
+      return o ? { ...r, opts: undefined, error: new CamError(o.kind ?? "internal", o.message ?? "It could not be planned.", o.condition ?? undefined) } : r;
     }),
   };
   setInterruptHint("Revocations were under way on several contexts; what was revoked stays revoked. Run the same command again to finish: nothing is revoked twice.");
@@ -263,9 +266,8 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
           },
         }),
       );
-      const code = tallyExitCode(tally);
-      if (code === 7) throw new CamError("passwordResetRequired", `${tally.passwordResetRequired} of ${tally.items} clients can still sign in with their account's password until it is changed.`, "password-reset-required");
-      if (code === 9) throw new CamError("partlyDone", `${tally.failed} of ${tally.items} items could not be revoked (each one's reason is in the output).`, "partly-revoked");
+      const outcome = tallyOutcome(tally);
+      throwUnlessDone(outcome.kind, () => tallyOutcomeSentence(tally, outcome.name), outcome.name);
     },
     // Prepared once, when planning.
     async (run) => planned.get(run.context)!.prepared,

@@ -4,12 +4,13 @@
 // new password (--new-password-file). Without either, the password clients remain (exit 7).
 // Afterwards the list is read again and checked: only what the operator chose to leave may remain.
 import type { Command } from "commander";
-import { count, emptyTally, type ItemResult } from "../../core/apply.js";
+import { count, emptyTally } from "../../core/apply.js";
 import { CamError } from "../../core/errors.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
 import { entryOutcome, leftovers, passwordClients, type LockoutReport, type PasswordAction } from "../../core/lockout-report.js";
 import type { ClientRecord } from "../../core/model.js";
+import { lockoutOutcome, type ItemResult } from "../../core/outcomes.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { ResultsWriter } from "../../render/bulk.js";
 import { clientLabel } from "../../render/revoke.js";
@@ -18,6 +19,7 @@ import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid } from "../../core/validate.js";
 import type { Deps } from "../deps.js";
 import { confirmBulk, TYPE_NAME_ABOVE } from "../bulk.js";
+import { throwUnlessDone } from "../outcome.js";
 
 export interface LockoutOptions extends CommonOptions {
   jid: string;
@@ -182,18 +184,17 @@ async function writeReport(opts: LockoutOptions, before: ClientRecord[], report:
   if (opts.output !== "table" && opts.output !== "json") for (const l of lines) io.stderr.write(messageLine(l));
 
   const who = displaySafe(opts.jid);
-  if (!verified) {
+  const outcome = lockoutOutcome(verified, stayed.length);
+  throwUnlessDone(outcome.kind, () => {
+    if (outcome.name === "password-reset-required") {
+      return `${stayed.length} ${stayed.length === 1 ? "client" : "clients"} of ${who} can still sign in with the password; add --new-password-file <file> or --disable to end that.`;
+    }
     const what = [
       ...report.failures.map((f) => displaySafe(f)),
       ...left.map((l) => `${clientLabel(l.client)}: ${l.reasons.join("; ")}`),
     ];
-    throw new CamError("partlyDone", `${who} is not completely locked out: ${what.join("; ")}. Look with \`camctl user clients ${who}\`.`, "partly-revoked");
-  }
-  if (stayed.length > 0) {
-    throw new CamError("passwordResetRequired",
-      `${stayed.length} ${stayed.length === 1 ? "client" : "clients"} of ${who} can still sign in with the password; add --new-password-file <file> or --disable to end that.`,
-      "password-reset-required");
-  }
+    return `${who} is not completely locked out: ${what.join("; ")}. Look with \`camctl user clients ${who}\`.`;
+  }, outcome.name);
 }
 
 /** The table's closing lines: what the sweep and the password action did, and what is left. */

@@ -8,12 +8,12 @@ import { CamError } from "../../core/errors.js";
 import type { IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
 import type { ClientRecord, RevokeReport } from "../../core/model.js";
+import { revokeOutcome } from "../../core/outcomes.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import {
   changedError,
   goneError,
   noMatchError,
-  revokeExitCode,
   revokeQuestion,
   revokeSentence,
   type RevokeView,
@@ -23,6 +23,7 @@ import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid, parseSelector, type Selector } from "../../core/validate.js";
 import type { Deps } from "../deps.js";
 import { writeRevokeOutcome } from "../output.js";
+import { throwUnlessDone } from "../outcome.js";
 
 export interface RevokeClientOptions extends CommonOptions {
   jid: string;
@@ -140,8 +141,6 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
     setInterruptHint(undefined);
   }
   await write({ ...base, kind: "report", report });
-  const code = revokeExitCode(report);
-  if (code !== 0) {
-    throw new CamError(code === 7 ? "passwordResetRequired" : "partlyDone", revokeSentence(report), code === 7 ? "password-reset-required" : "partly-revoked");
-  }
+  const outcome = revokeOutcome(report);
+  throwUnlessDone(outcome.kind, () => revokeSentence(report), outcome.name);
 }
