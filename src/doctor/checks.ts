@@ -1,9 +1,8 @@
 // What `camctl doctor` reports: a list of checks, each ok / warn / fail with one sentence. A failed
 // check carries the exit code of what failed (the contract's table: 3 unreachable, 4 login, 5 not
 // permitted, 6 no such host, 8 no client management); warnings never fail the run.
-import { abortable } from "../core/abort.js";
+// Every check that waits runs under --timeout through transports/lifecycle.ts (underDeadline, withSource).
 import { overallExitCode } from "../core/fanout.js";
-import { timedOut } from "../transports/lifecycle.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -44,15 +43,4 @@ export const CHECK_TITLES: Record<string, string> = {
 /** 0 when nothing failed, otherwise the most severe code of the failed checks. */
 export function checksExitCode(checks: readonly Check[]): number {
   return overallExitCode(checks.filter((c) => c.status === "fail").map((c) => c.exitCode || 1));
-}
-
-/** Runs `work` under --timeout: its signal aborts with camctl's usual "No answer from …" error. */
-export async function withDeadline<T>(where: string, seconds: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(timedOut(where, seconds)), seconds * 1000);
-  try {
-    return await abortable(work(deadline.signal), deadline.signal);
-  } finally {
-    clearTimeout(timer);
-  }
 }
