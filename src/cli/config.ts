@@ -7,6 +7,7 @@ import { Option, type Command } from "commander";
 import type { IOStreams } from "../term/iostreams.js";
 import type { Deps } from "./deps.js";
 import type { Context, ContextFile, SelectedContext } from "../config/contexts.js";
+import { serverEnvironment } from "../config/environment.js";
 import { displaySafe } from "../text/untrusted.js";
 import { displayWidth } from "../render/width.js";
 
@@ -38,7 +39,7 @@ export function describeServer(c: Context, defaultSocket: string): string {
   const socket = s.socket ?? defaultSocket;
   if (s.ssh === undefined) return socket;
   const route = s.sshRoute && s.sshRoute !== "forward" ? ` (${s.sshRoute}${s.sshRoute === "sudo" ? ` -u ${s.sudoUser ?? "prosody"}` : ""})` : "";
-  return `${s.ssh}:${socket}${route}`;
+  return `${s.ssh.written}:${socket}${route}`;
 }
 
 /** A context as JSON: everything but secrets (there are none in the file: only paths to them). */
@@ -51,7 +52,7 @@ export function contextJson(c: Context, file: ContextFile | undefined, current: 
   return {
     ...common,
     socket: s.socket ?? defaultSocket,
-    ssh: s.ssh ?? null,
+    ssh: s.ssh?.written ?? null,
     sshRoute: s.ssh === undefined ? null : (s.sshRoute ?? "forward"),
     sudoUser: s.sshRoute === "sudo" ? (s.sudoUser ?? "prosody") : null,
     sshArgs: s.sshArgs ?? [],
@@ -132,8 +133,9 @@ export function register(program: Command, deps: Deps): void {
       const path = configPath(io.env);
       await setDefaultContext(io.env, name, path);
       io.stdout.write(`The default context is now ${displaySafe(name)} (${displaySafe(path)}).\n`);
-      if (io.env.CAMCTL_CONTEXT) {
-        io.stderr.write(`camctl: note: $CAMCTL_CONTEXT (${displaySafe(io.env.CAMCTL_CONTEXT)}) still takes precedence in this shell.\n`);
+      const envContext = serverEnvironment(io.env).context;
+      if (envContext) {
+        io.stderr.write(`camctl: note: $CAMCTL_CONTEXT (${displaySafe(envContext)}) still takes precedence in this shell.\n`);
       }
     });
 

@@ -1,5 +1,5 @@
 import type { IOStreams } from "../term/iostreams.js";
-import type { PrepareSource } from "../transports/lifecycle.js";
+import type { PrepareSource } from "../transports/prepare-source.js";
 
 /** What commands get from the outside world; tests pass fakes. */
 export interface Deps {

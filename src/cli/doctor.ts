@@ -48,9 +48,9 @@ export function register(program: Command, deps: Deps): void {
     .argument("[host...]", "virtual hosts to check (default: every one)");
   addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", DOCTOR_HELP).action(async (hostArgs: string[], raw: Record<string, unknown>) => {
     const hosts = hostArgs.map(parseVirtualHost);
-    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) return doctorFanout(fan, hosts, deps.io, deps);
-    const opts = resolveCommon(raw, deps.io.env, deps.defaultSocket);
+    const opts = resolveCommon(raw, deps.defaultSocket);
     const checks = await checksFor(opts, hosts, deps.io, () => deps.prepareSource(opts, deps.io));
     const kind = checksOutcome(checks);
     await writeChecks(checks, opts.output, deps.io, { context: false, tail: { exitCode: exitCodeOf(kind) } });
@@ -71,14 +71,14 @@ function parseVirtualHost(input: string): string {
  * `prepare` gives the prepared XMPP source (the socket checks need none).
  */
 async function checksFor(opts: CommonOptions, hosts: readonly string[], io: IOStreams, prepare: () => Promise<PreparedSource>): Promise<Check[]> {
-  const t = opts.transport;
-  if (t.kind === "socket") {
+  const { transport, timeoutSeconds } = opts;
+  if (transport.kind === "socket") {
     const { socketChecks } = await import("../doctor/socket.js");
-    return socketChecks(t, hosts.length > 0 ? hosts : undefined, opts.timeoutSeconds);
+    return socketChecks({ transport, timeoutSeconds }, hosts.length > 0 ? hosts : undefined);
   }
   const { xmppChecks } = await import("../doctor/xmpp.js");
   try {
-    return await xmppChecks(t, await prepare(), opts.timeoutSeconds, io);
+    return await xmppChecks({ transport, timeoutSeconds }, await prepare(), io);
   } catch (e) {
     if (e instanceof CamError) return [fail(null, "login", e.message, e.kind)];
     throw e;

@@ -19,7 +19,7 @@ import {
 } from "../term/iostreams.js";
 import { interruptHint } from "../term/interrupt.js";
 import { displaySafe, msg } from "../text/untrusted.js";
-import { prepareSource } from "../transports/lifecycle.js";
+import { prepareSource } from "../transports/prepare-source.js";
 import { VERSION } from "../core/version.js";
 
 /** For bin/camctl's Ctrl-C handler: what to add to "interrupted." right now (a revoke in flight). */

@@ -23,18 +23,18 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CamError, usageError } from "../core/errors.js";
 import { displaySafe } from "../text/untrusted.js";
 import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "../core/validate.js";
-import { checkRemoteSocketPath, checkSshArgs, SSH_ROUTES, type SshRoute } from "../transports/ssh/route.js";
+import { checkRemoteSocketPath, checkSshArgs, isSudoUser } from "../transports/ssh/route.js";
 import { parseSshTarget } from "../transports/ssh/target.js";
+import { SSH_ROUTES, TLS_MODES, type SshRoute, type SshTarget, type TlsMode } from "../transports/types.js";
 import { chmodHint, ownedByAnother } from "../transports/xmpp/user-file.js";
-
-export const TLS_VALUES = ["starttls", "direct", "none"] as const;
-export type TlsValue = (typeof TLS_VALUES)[number];
+import { serverEnvironment } from "./environment.js";
 
 /** Where a context's admin socket is: on this machine, or on another one through ssh. */
 export interface SocketContextServer {
   kind: "socket";
   socket: string | undefined;
-  ssh: string | undefined;
+  /** As written in the file (for `camctl config`), and parsed. */
+  ssh: { written: string; target: SshTarget } | undefined;
   sshRoute: SshRoute | undefined;
   sudoUser: string | undefined;
   sshArgs: string[] | undefined;
@@ -48,7 +48,7 @@ export interface XmppContextServer {
   passwordFile: string | undefined;
   caFile: string | undefined;
   server: string | undefined;
-  tls: TlsValue | undefined;
+  tls: TlsMode | undefined;
 }
 
 export interface Context {
@@ -75,7 +75,6 @@ export interface SelectedContext {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const SUDO_USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
 const TOP_KEYS = ["default", "contexts"] as const;
 const SOCKET_KEYS = ["socket", "ssh", "ssh_route", "sudo_user", "ssh_args", "ssh_config"] as const;
 const XMPP_KEYS = ["jid", "password_file", "ca_file", "server", "tls"] as const;
@@ -85,9 +84,10 @@ const MAX_FILE_BYTES = 1 << 20;
 
 /** The config file's path: $CAMCTL_CONFIG, else $XDG_CONFIG_HOME/camctl/config.toml, else ~/.config/camctl/config.toml. */
 export function configPath(env: NodeJS.ProcessEnv): string {
-  if (env.CAMCTL_CONFIG) return resolve(env.CAMCTL_CONFIG);
+  const e = serverEnvironment(env);
+  if (e.configFile) return resolve(e.configFile);
   // The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
-  const xdg = env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), ".config");
+  const xdg = e.xdgConfigHome && isAbsolute(e.xdgConfigHome) ? e.xdgConfigHome : join(e.home ?? homedir(), ".config");
   return join(xdg, "camctl", "config.toml");
 }
 
@@ -144,7 +144,7 @@ const isTable = (v: unknown): v is Table => {
 };
 
 function expandPath(value: string, base: string, env: NodeJS.ProcessEnv): string {
-  if (value === "~" || value.startsWith("~/")) return join(env.HOME || homedir(), value.slice(1));
+  if (value === "~" || value.startsWith("~/")) return join(serverEnvironment(env).home ?? homedir(), value.slice(1));
   return isAbsolute(value) ? value : resolve(base, value);
 }
 
@@ -200,11 +200,11 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
         passwordFile: passwordFile === undefined ? undefined : expandPath(passwordFile, base, env),
         caFile: caFile === undefined ? undefined : expandPath(caFile, base, env),
         server: str("server"),
-        tls: oneOf("tls", TLS_VALUES),
+        tls: oneOf("tls", TLS_MODES),
       },
     };
   }
-  const ssh = str("ssh");
+  const sshText = str("ssh");
   let socket = str("socket");
   const sshRoute = oneOf("ssh_route", SSH_ROUTES);
   const sudoUser = str("sudo_user");
@@ -216,14 +216,15 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
     sshArgs = [...raw.ssh_args];
   }
   const sshConfigText = str("ssh_config");
-  if (ssh === undefined && (sshRoute !== undefined || sudoUser !== undefined || sshArgs !== undefined || sshConfigText !== undefined)) {
+  if (sshText === undefined && (sshRoute !== undefined || sudoUser !== undefined || sshArgs !== undefined || sshConfigText !== undefined)) {
     throw invalid(file, `${where} has ssh_route, sudo_user, ssh_args or ssh_config but no ssh = "[user@]host[:port]".`);
   }
   const sshConfig = sshConfigText === undefined ? undefined : expandPath(sshConfigText, base, env);
-  if (sudoUser !== undefined && !SUDO_USER.test(sudoUser)) throw invalid(file, `${where}: sudo_user is not a user name.`);
+  if (sudoUser !== undefined && !isSudoUser(sudoUser)) throw invalid(file, `${where}: sudo_user is not a user name.`);
+  let ssh: SocketContextServer["ssh"];
   try {
-    if (ssh !== undefined) {
-      parseSshTarget(ssh, `ssh of ${where}`);
+    if (sshText !== undefined) {
+      ssh = { written: sshText, target: parseSshTarget(sshText, `ssh of ${where}`) };
       if (socket !== undefined) checkRemoteSocketPath(socket, `socket of ${where}`);
       if (sshArgs !== undefined) checkSshArgs(sshArgs, where);
     } else if (socket !== undefined) {
@@ -296,7 +297,7 @@ function unknownContext(file: ContextFile | undefined, name: string, path: strin
  * A name that does not exist is a usage error (exit 2).
  */
 export function selectContext(file: ContextFile | undefined, flag: string | undefined, env: NodeJS.ProcessEnv, path = configPath(env)): SelectedContext | undefined {
-  const envName = env.CAMCTL_CONTEXT || undefined;
+  const envName = serverEnvironment(env).context;
   const [name, source]: [string | undefined, ContextSource] = flag !== undefined ? [flag, "flag"] : envName !== undefined ? [envName, "env"] : [file?.defaultName, "default"];
   if (name === undefined) return undefined;
   if (name.includes(",")) {
@@ -329,7 +330,7 @@ export function contextsByNames(file: ContextFile | undefined, spec: string | { 
 /** The transport options as they come from the command line (ONLY values the user typed, not commander defaults). */
 export interface TransportOptionValues {
   socket?: string;
-  ssh?: string;
+  ssh?: SshTarget;
   sshRoute?: SshRoute;
   sudoUser?: string;
   sshArgs?: string[];
@@ -337,7 +338,7 @@ export interface TransportOptionValues {
   jid?: string;
   passwordFile?: string;
   server?: string;
-  tls?: TlsValue;
+  tls?: TlsMode;
   caFile?: string;
   timeout?: number;
 }
@@ -347,6 +348,8 @@ export type OptionOrigin = "command line" | "environment" | `context ${string}`;
 export interface AppliedOptions extends TransportOptionValues {
   /** Whether $CAMCTL_PASSWORD may supply the XMPP password (not under an explicitly chosen context). */
   passwordFromEnv: boolean;
+  /** $CAMCTL_PASSWORD, when it may supply the password. */
+  environmentPassword?: string;
   /** Where each value came from, for `camctl config current` and messages. */
   origin: Partial<Record<keyof TransportOptionValues, OptionOrigin>>;
   /** The context in effect, if any. */
@@ -366,15 +369,17 @@ function familyOf(v: TransportOptionValues): Family | undefined {
 function contextValues(c: Context): TransportOptionValues {
   const s = c.server;
   const v: TransportOptionValues = { timeout: c.timeout };
-  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs, sshConfig: s.sshConfig });
+  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh?.target, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs, sshConfig: s.sshConfig });
   else Object.assign(v, { jid: s.jid, passwordFile: s.passwordFile, server: s.server, tls: s.tls, caFile: s.caFile });
   return v;
 }
 
 /**
  * Merges the command line, the environment and a context into the options a command runs with.
- * Pure. Precedence: command line > environment > context > built-in defaults (left to the option
- * resolver: what stays undefined here is defaulted there).
+ * Pure. Precedence: command line > environment > context > built-in defaults (left to
+ * server-spec.ts: what stays undefined here is defaulted there). Values arrive checked (the
+ * command line's as commander parsed them, a context's as the file was loaded); server-spec.ts
+ * checks the environment's and the combinations.
  *
  * The server comes from the highest level that names one (--jid, --ssh or --socket;
  * $CAMCTL_JID or $CAMCTL_SOCKET; the context), and only that level and the command line above it
@@ -389,7 +394,8 @@ function contextValues(c: Context): TransportOptionValues {
  */
 export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv, selected: SelectedContext | undefined): AppliedOptions {
   const explicit = selected !== undefined && selected.source !== "default";
-  const envValues: TransportOptionValues = explicit ? {} : { jid: env.CAMCTL_JID || undefined, socket: env.CAMCTL_SOCKET || undefined };
+  const e = serverEnvironment(env);
+  const envValues: TransportOptionValues = explicit ? {} : { jid: e.jid, socket: e.socket };
   // $CAMCTL_JID picks XMPP over $CAMCTL_SOCKET, as without contexts.
   if (envValues.jid !== undefined) envValues.socket = undefined;
   const ctxValues = selected ? contextValues(selected.context) : {};
@@ -406,6 +412,7 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
   const family = naming === -1 ? "socket" : familyOf(levels[naming]![1])!;
   const fields = family === "xmpp" ? XMPP_FIELDS : SOCKET_FIELDS;
   const out: AppliedOptions = { passwordFromEnv: !explicit, origin: {}, context: selected?.context.name };
+  if (!explicit && e.password !== undefined) out.environmentPassword = e.password;
   const take = <K extends keyof TransportOptionValues>(key: K, from: [OptionOrigin, TransportOptionValues][]) => {
     for (const [origin, values] of from) {
       if (values[key] !== undefined) {
@@ -422,7 +429,7 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
     return f === undefined || f === family;
   });
   for (const key of fields) take(key, sameFamily);
-  // What the user typed for the other transport stays, so that the option resolver refuses the
+  // What the user typed for the other transport stays, so that server-spec.ts refuses the
   // combination ("--server applies to the XMPP transport") instead of it vanishing silently.
   for (const key of family === "xmpp" ? SOCKET_FIELDS : XMPP_FIELDS) take(key, [["command line", cli]]);
   take("timeout", levels);

@@ -1,10 +1,11 @@
 // Which server(s) a command talks to, decided once before its action runs (a preAction hook in
 // cli.ts): the command line, the environment and the config file's contexts (src/config/contexts.ts), in
 // that order of precedence. The command then reads the result from its options (`selection`):
-// resolveCommon (options.ts) for one server, fanoutRuns below for several.
+// resolveCommon (options.ts) for one server, fanoutRuns below for several; both turn it into the
+// server spec through server-spec.ts.
 //
 // Only values the user typed count as the command line here: commander's defaults (--timeout 15,
-// --tls starttls) must not hide a context's values; the option resolver applies them last.
+// --tls starttls) must not hide a context's values; server-spec.ts applies the defaults last.
 import { Command as CommanderCommand, type Command, type Option } from "commander";
 import { CamError, usageError } from "../core/errors.js";
 import type { IOStreams } from "../term/iostreams.js";
@@ -97,12 +98,12 @@ export interface FanoutRun {
 }
 
 /** The runs of a fan-out (several contexts), or undefined when the command talks to one server. */
-export function fanoutRuns(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, defaultSocket: string): { runs: FanoutRun[]; parallel: number; output: OutputFormat } | undefined {
+export function fanoutRuns(raw: Record<string, unknown>, defaultSocket: string): { runs: FanoutRun[]; parallel: number; output: OutputFormat } | undefined {
   const selection = raw.selection as ServerSelection | undefined;
   if (selection?.kind !== "many") return undefined;
   const runs = selection.runs.map(({ context, applied }): FanoutRun => {
     try {
-      return { context, opts: resolveCommon(raw, env, defaultSocket, applied), error: undefined };
+      return { context, opts: resolveCommon(raw, defaultSocket, applied), error: undefined };
     } catch (e) {
       if (e instanceof CamError) return { context, opts: undefined, error: e };
       throw e;

@@ -1,9 +1,8 @@
 // What `camctl doctor` reports: a list of checks, each ok / warn / fail with one sentence. A failed
 // check carries the error kind of what failed (unreachable, auth, forbidden, notFound for no such
 // host, unsupported for no client management), written as its exit code; warnings never fail the run.
-import { abortable } from "../core/abort.js";
+// Every check that waits runs under --timeout through transports/lifecycle.ts (underDeadline, withSource).
 import { exitCodeOf, mostSevere, type ErrorKind } from "../core/errors.js";
-import { timedOut } from "../transports/lifecycle.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -50,15 +49,4 @@ export const CHECK_TITLES: Record<string, string> = {
 /** null when nothing failed, otherwise the most severe kind of the failed checks. */
 export function checksOutcome(checks: readonly Check[]): ErrorKind | null {
   return mostSevere(checks.filter((c) => c.status === "fail").map((c) => c.kind ?? "internal"));
-}
-
-/** Runs `work` under --timeout: its signal aborts with camctl's usual "No answer from …" error. */
-export async function withDeadline<T>(where: string, seconds: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(timedOut(where, seconds)), seconds * 1000);
-  try {
-    return await abortable(work(deadline.signal), deadline.signal);
-  } finally {
-    clearTimeout(timer);
-  }
 }

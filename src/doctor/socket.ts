@@ -6,9 +6,10 @@ import { AdminStream, replError } from "../transports/socket/adminstream.js";
 import { unreadable } from "../transports/socket/record-stream.js";
 import { luaHexString } from "../transports/socket/lua.js";
 import { displaySafe, excerpt, msg } from "../text/untrusted.js";
-import type { SocketTransport } from "../transports/lifecycle.js";
+import { underDeadline } from "../transports/lifecycle.js";
+import type { ServerSpec, SocketTransport } from "../transports/types.js";
 import { VERSION } from "../core/version.js";
-import { fail, ok, warn, withDeadline, type Check } from "./checks.js";
+import { fail, ok, warn, type Check } from "./checks.js";
 import doctorLua from "./doctor.lua";
 
 /** What doctor.lua reports about one virtual host. */
@@ -91,10 +92,7 @@ async function readFacts(t: SocketTransport, hosts: readonly string[] | undefine
   if (t.ssh) {
     const { openSourceOverSsh } = await import("../transports/ssh/ssh-source.js");
     const ssh = t.ssh;
-    conn = await openSourceOverSsh(
-      { target: ssh.target, remoteSocket: t.socketPath, signal, route: ssh.route, sudoUser: ssh.sudoUser, extraArgs: ssh.extraArgs },
-      (path) => new DoctorConnection(path, signal),
-    );
+    conn = await openSourceOverSsh({ ssh, remoteSocket: t.socketPath, signal }, (path) => new DoctorConnection(path, signal));
   } else {
     conn = new DoctorConnection(t.socketPath, signal);
   }
@@ -165,11 +163,12 @@ function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Chec
 }
 
 /** Every check camctl can make through the admin socket; `hosts` limits the per-host checks. */
-export async function socketChecks(t: SocketTransport, hosts: readonly string[] | undefined, timeoutSeconds: number): Promise<Check[]> {
+export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: readonly string[] | undefined): Promise<Check[]> {
+  const t = spec.transport;
   const where = socketWhere(t);
   let facts: ServerFacts;
   try {
-    facts = await withDeadline(where, timeoutSeconds, (signal) => readFacts(t, hosts, signal));
+    facts = await underDeadline(where, spec.timeoutSeconds, (signal) => readFacts(t, hosts, signal));
   } catch (e) {
     // Whatever kept camctl from reading the facts (no answer, an answer that is not Prosody's, the
     // shell failing to run the checks) is this check failing, with its own sentence and code.

@@ -10,11 +10,12 @@ import { onAbort } from "../core/abort.js";
 import { CamError } from "../core/errors.js";
 import type { IOStreams } from "../term/iostreams.js";
 import { displaySafe } from "../text/untrusted.js";
-import type { PreparedSource, XmppTransport } from "../transports/lifecycle.js";
+import { underDeadline, withSource, type PreparedSource } from "../transports/lifecycle.js";
+import type { ServerSpec, XmppTransport } from "../transports/types.js";
+import { readCaFile } from "../transports/xmpp/ca-file.js";
 import { ALPN_XMPP_CLIENT, hostPort, lookupHost, netError, resolveTargets, type Target } from "../transports/xmpp/connect.js";
 import { NS_STARTTLS, NS_STREAMS } from "../transports/xmpp/features/tls.js";
-import { readUserFile } from "../transports/xmpp/user-file.js";
-import { fail, ok, warn, withDeadline, type Check } from "./checks.js";
+import { fail, ok, warn, type Check } from "./checks.js";
 
 const NS_SASL2 = "urn:xmpp:sasl:2";
 const NS_FAST = "urn:xmpp:fast:0";
@@ -258,13 +259,14 @@ export function featureChecks(f: Element | undefined): Check[] {
  * Every XMPP check: the probe (certificate, features), then camctl's own login and a <list/> of
  * the login account. `prepared` is the source as camctl prepares it (password read, CA checked).
  */
-export async function xmppChecks(t: XmppTransport, prepared: PreparedSource, timeoutSeconds: number, io: IOStreams): Promise<Check[]> {
+export async function xmppChecks(spec: ServerSpec<XmppTransport>, prepared: PreparedSource, io: IOStreams): Promise<Check[]> {
+  const t = spec.transport;
   const domain = t.loginJid.slice(t.loginJid.lastIndexOf("@") + 1);
-  const caPem = t.caFile === undefined ? undefined : await readUserFile(t.caFile, 16 * 1024 * 1024);
+  const caPem = t.caFile === undefined ? undefined : (await readCaFile(t.caFile)).join("\n");
   const checks: Check[] = [];
   let result: ProbeResult;
   try {
-    result = await withDeadline(prepared.where, timeoutSeconds, (signal) => probe(t, caPem, signal));
+    result = await underDeadline(prepared.where, spec.timeoutSeconds, (signal) => probe(t, caPem, signal));
   } catch (e) {
     if (e instanceof CamError) return [fail(null, "connection", e.message, e.kind)];
     throw e;
@@ -283,14 +285,9 @@ export async function xmppChecks(t: XmppTransport, prepared: PreparedSource, tim
   let listed: number | undefined;
   const progress: { stage: "login" | "list" } = { stage: "login" };
   try {
-    await withDeadline(prepared.where, timeoutSeconds, async (signal) => {
-      const source = await prepared.open(signal);
-      try {
-        progress.stage = "list";
-        listed = (await source.list(t.loginJid)).clients.length;
-      } finally {
-        await source.close();
-      }
+    await withSource(prepared, spec.timeoutSeconds, async (source) => {
+      progress.stage = "list";
+      listed = (await source.list(t.loginJid)).clients.length;
     });
   } catch (e) {
     if (!(e instanceof CamError)) throw e;

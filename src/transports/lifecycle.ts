@@ -1,42 +1,10 @@
-// The ClientSource lifecycle, in one place: what a transport is configured with, prepare (no
-// network, no clock — except that before a password prompt the XMPP server is checked, under a
-// deadline of its own) → open(signal) → work → close, all of open/work/close under ONE deadline.
-// Each transport is imported only on the path that needs it, so the socket path never loads the
-// XMPP client.
+// The ClientSource lifecycle, in one place: prepare (prepare-source.ts: no network, no clock —
+// except that before a password prompt the XMPP server is checked, under a deadline of its own)
+// → open(signal) → work → close, all of open/work/close under ONE deadline, the only clock of
+// --timeout (doctor's checks run under it too). It knows no transport, so every transport may use it.
 import { abortable, onAbort } from "../core/abort.js";
 import { CamError } from "../core/errors.js";
-import type { IOStreams } from "../term/iostreams.js";
-import type { CommonOptions } from "../config/options.js";
-import { msg } from "../text/untrusted.js";
 import type { ClientSource } from "../core/client-source.js";
-import type { SshSettings } from "./ssh/settings.js";
-
-export const TLS_MODES = ["starttls", "direct", "none"] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
-
-/** Prosody's admin socket. */
-export interface SocketTransport {
-  kind: "socket";
-  /** With `ssh`, the path on that server. */
-  socketPath: string;
-  /** Reach the admin socket of another machine through OpenSSH (src/ssh). */
-  ssh?: SshSettings;
-}
-
-/** An XMPP login. */
-export interface XmppTransport {
-  kind: "xmpp";
-  /** Account camctl logs in as (bare JID). */
-  loginJid: string;
-  passwordFile: string | undefined;
-  server: { host: string; port: number | undefined } | undefined;
-  tls: TlsMode;
-  caFile: string | undefined;
-  /** Whether $CAMCTL_PASSWORD may supply the password (not under a context chosen by name). */
-  passwordFromEnv?: boolean;
-}
-
-export type Transport = SocketTransport | XmppTransport;
 
 /**
  * A source made ready before the clock starts: credentials read (a person typing a password is
@@ -54,31 +22,6 @@ export interface PreparedSource {
   open(signal: AbortSignal): Promise<ClientSource>;
 }
 
-export type PrepareSource = (opts: CommonOptions, io: IOStreams) => Promise<PreparedSource>;
-
-export const prepareSource: PrepareSource = async (opts, io) => {
-  const t = opts.transport;
-  if (t.kind === "socket" && t.ssh) {
-    const ssh = t.ssh;
-    const [{ SocketClientSource }, { openSourceOverSsh }, { formatSshTarget }] = await Promise.all([
-      import("./socket/socket-source.js"), import("./ssh/ssh-source.js"), import("./ssh/target.js"),
-    ]);
-    return {
-      where: msg`the admin socket ${t.socketPath} on ${formatSshTarget(ssh.target)} (over SSH)`.toString(),
-      open: (signal) => openSourceOverSsh(
-        { target: ssh.target, remoteSocket: t.socketPath, signal, route: ssh.route, sudoUser: ssh.sudoUser, extraArgs: ssh.extraArgs },
-        (path) => new SocketClientSource(path, signal),
-      ),
-    };
-  }
-  if (t.kind === "socket") {
-    const { SocketClientSource } = await import("./socket/socket-source.js");
-    return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
-  }
-  const { prepareXmppSource } = await import("./xmpp/open.js");
-  return prepareXmppSource(t, io, { timeoutSeconds: opts.timeoutSeconds });
-};
-
 /** What camctl says when --timeout runs out, whatever it was waiting for. */
 export function timedOut(where: string, timeoutSeconds: number): CamError {
   return new CamError("unreachable", `No answer from ${where} within ${timeoutSeconds} s; is it overloaded or stuck? Raise --timeout to wait longer.`, "timeout");
@@ -87,7 +30,8 @@ export function timedOut(where: string, timeoutSeconds: number): CamError {
 /**
  * The deadline of --timeout: `signal` aborts with the timedOut error `timeoutSeconds` after it
  * starts, or after the last `alive()`; `stop()` ends it. withSource runs everything under one;
- * the XMPP server check before a password prompt (xmpp/open.ts) under its own.
+ * the XMPP server check before a password prompt (xmpp/open.ts) and doctor's checks run under
+ * their own (underDeadline).
  */
 export function startDeadline(where: string, timeoutSeconds: number, bound?: AbortSignal): { signal: AbortSignal; alive: () => void; stop: () => void } {
   const deadline = new AbortController();
@@ -102,6 +46,16 @@ export function startDeadline(where: string, timeoutSeconds: number, bound?: Abo
   // A bound on the whole (`bound`, which alive() does not push back) ends it like the deadline, with its own reason.
   const unbind = bound ? onAbort(bound, () => deadline.abort(bound.reason)) : () => undefined;
   return { signal, alive, stop: () => { clearTimeout(timer); unbind(); } };
+}
+
+/** Runs `work` under a deadline of its own (startDeadline): a check before the real work, doctor's probe. */
+export async function underDeadline<T>(where: string, timeoutSeconds: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { signal, stop } = startDeadline(where, timeoutSeconds);
+  try {
+    return await abortable(work(signal), signal);
+  } finally {
+    stop();
+  }
 }
 
 /**

@@ -65,7 +65,7 @@ async function openSource(login: { jid: string; password: string }, on: Sandbox 
   const pw = path.join(dir, "pw");
   fs.writeFileSync(pw, login.password + "\n", { mode: 0o600 });
   const prepared = await prepareXmppSource(
-    { kind: "xmpp", loginJid: login.jid, passwordFile: pw, server: { host: "127.0.0.1", port: on.c2sPort }, tls: "starttls", caFile: on.caFile },
+    { transport: { kind: "xmpp", loginJid: login.jid, password: { from: "file", path: pw }, server: { host: "127.0.0.1", port: on.c2sPort }, tls: "starttls", caFile: on.caFile }, timeoutSeconds: 15 },
     fakeIO().io,
     { state: new CamState(path.join(dir, "state")) },
   );

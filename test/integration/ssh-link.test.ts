@@ -10,6 +10,8 @@ import { SocketClientSource } from "../../src/transports/socket/socket-source.js
 import { openSshLink, type SshLink, type SshLinkOptions } from "../../src/transports/ssh/link.js";
 import { openSourceOverSsh } from "../../src/transports/ssh/ssh-source.js";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";
+import { parseSshTarget } from "../../src/transports/ssh/target.js";
+import type { SshRoute } from "../../src/transports/types.js";
 
 const skip = sshdUnavailable();
 // Every failure must be reported well within this (it is the operation's deadline).
@@ -32,8 +34,22 @@ function deadline(ms = DEADLINE_MS): AbortController {
   return c;
 }
 
-function options(o: Partial<SshLinkOptions> = {}): SshLinkOptions {
-  return { target: sshd.target, remoteSocket: sb.socketPath, signal: deadline().signal, extraArgs: sshd.sshArgs, ...o };
+/** What the link test varies: the spec's fields (the target as written), the remote path, the deadline. */
+interface LinkVariant {
+  target?: string;
+  route?: SshRoute;
+  sudoUser?: string;
+  extraArgs?: string[];
+  remoteSocket?: string;
+  signal?: AbortSignal;
+}
+
+function options(o: LinkVariant = {}): SshLinkOptions {
+  return {
+    ssh: { target: parseSshTarget(o.target ?? sshd.target), route: o.route ?? "forward", sudoUser: o.sudoUser, extraArgs: o.extraArgs ?? sshd.sshArgs },
+    remoteSocket: o.remoteSocket ?? sb.socketPath,
+    signal: o.signal ?? deadline().signal,
+  };
 }
 
 /** Processes whose command line mentions `needle` (e.g. a link's private socket path). */
@@ -217,7 +233,7 @@ describe("SSH link to a remote admin socket", { skip }, () => {
         console.log(link.localPath);
         setInterval(() => {}, 1000);`;
       const { spawn } = await import("node:child_process");
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script, JSON.stringify({ target: sshd.target, remoteSocket: sb.socketPath, extraArgs: sshd.sshArgs, route })], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script, JSON.stringify({ ssh: { target: parseSshTarget(sshd.target), route, sudoUser: undefined, extraArgs: sshd.sshArgs }, remoteSocket: sb.socketPath })], { stdio: ["ignore", "pipe", "inherit"] });
       const localPath = await new Promise<string>((resolve, reject) => {
         let out = "";
         child.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -243,7 +259,7 @@ describe("SSH link to a remote admin socket", { skip }, () => {
     const { runFanout, outcomesJson } = await import("../../src/core/fanout.js");
     const { jid } = await sb.createAccount("fanned");
     await sb.createGrant(jid, { software: "Fan" });
-    const targets: Record<string, Partial<SshLinkOptions>> = {
+    const targets: Record<string, LinkVariant> = {
       forward: {},
       exec: { route: "exec" },
       down: { target: `${sshd.user}@127.0.0.1:1` },

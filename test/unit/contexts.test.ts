@@ -35,6 +35,9 @@ async function refused(p: Promise<unknown>, re: RegExp): Promise<void> {
   });
 }
 
+/** The ssh of SAMPLE's context prod, parsed as the file is loaded. */
+const PROD_TARGET = { user: "prosody-admin", host: "xmpp.example.com", port: 2222 };
+
 const SAMPLE = `# camctl contexts
 default = "prod"
 
@@ -79,7 +82,7 @@ describe("reading the file", () => {
     assert.deepEqual(f.contexts.map((c) => c.name), ["prod", "local", "staging"]);
     assert.deepEqual(f.contexts[0], {
       name: "prod", description: "production", timeout: 30,
-      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com:2222", sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined },
+      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: { written: "prosody-admin@xmpp.example.com:2222", target: PROD_TARGET }, sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined },
     });
     assert.deepEqual(f.contexts[2]!.server, {
       kind: "xmpp", jid: "admin@staging.example.com", server: "xmpp.staging.example.com:5222", tls: undefined,
@@ -199,7 +202,7 @@ describe("precedence: command line > environment > context > defaults", () => {
 
   test("the context fills what the command line leaves open; the command line wins field by field", async () => {
     const a = applyContext({ socket: "/other.sock", timeout: 5 }, {}, await ssh());
-    assert.equal(a.ssh, "prosody-admin@xmpp.example.com:2222");
+    assert.deepEqual(a.ssh, PROD_TARGET);
     assert.equal(a.socket, "/other.sock", "--socket names the remote path under an ssh context");
     assert.equal(a.timeout, 5);
     assert.deepEqual(a.sshArgs, ["-J", "bastion.example.com"]);
@@ -224,7 +227,7 @@ describe("precedence: command line > environment > context > defaults", () => {
   test("a context chosen explicitly (--context or $CAMCTL_CONTEXT) is not redirected by $CAMCTL_SOCKET/$CAMCTL_JID/$CAMCTL_PASSWORD", async () => {
     for (const source of ["flag", "env"] as const) {
       const a = applyContext({}, { CAMCTL_JID: "me@example.org", CAMCTL_SOCKET: "/env.sock", CAMCTL_PASSWORD: "x" }, await ssh(source));
-      assert.equal(a.ssh, "prosody-admin@xmpp.example.com:2222");
+      assert.deepEqual(a.ssh, PROD_TARGET);
       assert.equal(a.socket, "/var/lib/prosody/prosody.sock");
       assert.equal(a.jid, undefined);
       assert.equal(a.passwordFromEnv, false);
@@ -245,11 +248,12 @@ describe("precedence: command line > environment > context > defaults", () => {
   });
 
   test("--ssh on the command line names another server: the context's ssh settings are not used for it", async () => {
-    const a = applyContext({ ssh: "ops@other.example.net" }, {}, await ssh("flag"));
-    assert.equal(a.ssh, "ops@other.example.net");
+    const other = { user: "ops", host: "other.example.net", port: undefined };
+    const a = applyContext({ ssh: other }, {}, await ssh("flag"));
+    assert.deepEqual(a.ssh, other);
     assert.equal(a.sshArgs, undefined);
     assert.equal(a.socket, undefined);
-    const b = applyContext({ ssh: "ops@other.example.net" }, { CAMCTL_SOCKET: "/env.sock" }, undefined);
+    const b = applyContext({ ssh: other }, { CAMCTL_SOCKET: "/env.sock" }, undefined);
     assert.equal(b.socket, undefined, "$CAMCTL_SOCKET is a local path, not the remote one");
     const c = applyContext({ socket: "/mine.sock" }, { CAMCTL_SOCKET: "/env.sock" }, await ssh("default"));
     assert.deepEqual([c.socket, c.ssh], ["/mine.sock", undefined], "--socket over $CAMCTL_SOCKET: the local socket");

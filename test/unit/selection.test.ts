@@ -10,9 +10,9 @@ import { main } from "../../src/cli/program.js";
 import { CamError } from "../../src/core/errors.js";
 import type { HostClientRecord } from "../../src/core/filters.js";
 import type { ClientList } from "../../src/core/model.js";
-import type { CommonOptions } from "../../src/config/options.js";
+import type { ServerSpec } from "../../src/transports/types.js";
 import type { ClientSource } from "../../src/core/client-source.js";
-import type { PrepareSource } from "../../src/transports/lifecycle.js";
+import type { PrepareSource } from "../../src/transports/prepare-source.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-selection-"));
@@ -25,8 +25,8 @@ function config(text: string): NodeJS.ProcessEnv {
 }
 
 /** A source that lists one client whose software names the server it was prepared for. */
-function recording(fail?: (o: CommonOptions) => CamError | undefined) {
-  const seen: CommonOptions[] = [];
+function recording(fail?: (o: ServerSpec) => CamError | undefined) {
+  const seen: ServerSpec[] = [];
   const prepareSource: PrepareSource = async (opts) => {
     seen.push(opts);
     const e = fail?.(opts);
@@ -53,7 +53,7 @@ function recording(fail?: (o: CommonOptions) => CamError | undefined) {
   return { seen, prepareSource };
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}, fail?: (o: CommonOptions) => CamError | undefined) {
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}, fail?: (o: ServerSpec) => CamError | undefined) {
   const f = fakeIO({ env: { CAMCTL_CONFIG: path.join(dir, "none.toml"), ...env } });
   const r = recording(fail);
   const code = await main(argv, { io: f.io, prepareSource: r.prepareSource });
@@ -98,10 +98,25 @@ test("a context's tls and timeout apply unless typed: commander's defaults do no
   assert.equal(ctx.code, 0, ctx.err);
   assert.equal(ctx.seen[0]!.transport.kind === "xmpp" && ctx.seen[0]!.transport.tls, "direct");
   assert.equal(ctx.seen[0]!.timeoutSeconds, 42);
-  assert.equal(ctx.seen[0]!.transport.kind === "xmpp" && ctx.seen[0]!.transport.passwordFromEnv, false, "a context chosen by name");
+  assert.deepEqual(ctx.seen[0]!.transport.kind === "xmpp" && ctx.seen[0]!.transport.password, { from: "prompt", contextByName: true }, "a context chosen by name: not $CAMCTL_PASSWORD");
   const typed = await run(["user", "clients", "a@example.com", "--context", "x", "--tls", "starttls", "--timeout", "15"], env);
   assert.equal(typed.seen[0]!.transport.kind === "xmpp" && typed.seen[0]!.transport.tls, "starttls");
   assert.equal(typed.seen[0]!.timeoutSeconds, 15);
+});
+
+test("the password: --password-file, else $CAMCTL_PASSWORD (not for a context chosen by name), else the prompt", async () => {
+  const password = async (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = await run(["user", "clients", "a@example.com", ...argv], env);
+    assert.equal(r.code, 0, r.err);
+    return r.seen[0]!.transport.kind === "xmpp" ? r.seen[0]!.transport.password : undefined;
+  };
+  assert.deepEqual(await password(["--jid", "me@example.com", "--password-file", "/pw"], { CAMCTL_PASSWORD: "env" }), { from: "file", path: "/pw" });
+  assert.deepEqual(await password(["--jid", "me@example.com"], { CAMCTL_PASSWORD: "env" }), { from: "environment", value: "env" });
+  assert.deepEqual(await password([], { CAMCTL_JID: "me@example.com", CAMCTL_PASSWORD: "" }), { from: "prompt", contextByName: false });
+  const env = config(`[contexts.x]\njid = "me@example.com"\n`);
+  assert.deepEqual(await password(["--context", "x"], { ...env, CAMCTL_PASSWORD: "env" }), { from: "prompt", contextByName: true });
+  const byDefault = config(`default = "x"\n[contexts.x]\njid = "me@example.com"\n`);
+  assert.deepEqual(await password([], { ...byDefault, CAMCTL_PASSWORD: "env" }), { from: "environment", value: "env" }, "the file's default is not a choice by name");
 });
 
 test("fan-out: every context prepared once, in order; one that cannot be prepared fails alone", async () => {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatSshTarget, parseSshTarget, sshDestinationArgs } from "../../src/transports/ssh/target.js";
-import { checkRemoteSocketPath } from "../../src/transports/ssh/link.js";
+import { checkRemoteSocketPath } from "../../src/transports/ssh/route.js";
 import { checkSshArgs } from "../../src/transports/ssh/route.js";
 import { bridgeCommand } from "../../src/transports/ssh/bridge.js";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";

@@ -10,33 +10,38 @@ import { prepareXmppSource } from "../../src/transports/xmpp/open.js";
 import { CamState } from "../../src/transports/xmpp/state.js";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import type { IOStreams } from "../../src/term/iostreams.js";
+import type { PasswordSpec, ServerSpec, XmppTransport } from "../../src/transports/types.js";
 import { fakeIO } from "../helpers/fake-io.js";
 
 const io = (o: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): IOStreams => fakeIO({ env: o.env, stdinIsTTY: o.tty }).io;
 
-const src = (passwordFile?: string) => ({ loginJid: "alice@example.com", passwordFile });
+/** readPassword's account and source: the file when given, else the prompt. */
+const src = (passwordFile?: string): [string, PasswordSpec] =>
+  ["alice@example.com", passwordFile === undefined ? { from: "prompt", contextByName: false } : { from: "file", path: passwordFile }];
+const spec = (t: XmppTransport, timeoutSeconds = 15): ServerSpec<XmppTransport> => ({ transport: t, timeoutSeconds });
 const noPrompt = async () => assert.fail("must not prompt");
 
-test("--password-file: first line, one trailing newline stripped, wins over CAMCTL_PASSWORD", async () => {
+test("--password-file: the password alone, one trailing newline stripped", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-pw-"));
   try {
     const f = path.join(dir, "pw");
     fs.writeFileSync(f, "s3cret pass\n", { mode: 0o600 });
-    assert.equal(await readPassword(src(f), io({ env: { CAMCTL_PASSWORD: "other" } }), noPrompt), "s3cret pass");
+    assert.equal(await readPassword(...src(f), io(), noPrompt), "s3cret pass");
     fs.writeFileSync(f, "crlf\r\n");
-    assert.equal(await readPassword(src(f), io(), noPrompt), "crlf");
+    assert.equal(await readPassword(...src(f), io(), noPrompt), "crlf");
     fs.writeFileSync(f, "hunter2\nsecond\n");
-    await assert.rejects(readPassword(src(f), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && !/hunter2|second/.test(e.message));
+    await assert.rejects(readPassword(...src(f), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && !/hunter2|second/.test(e.message));
     fs.writeFileSync(f, "\n");
-    await assert.rejects(readPassword(src(f), io(), noPrompt), /empty/);
-    await assert.rejects(readPassword(src(path.join(dir, "missing")), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /does not exist/.test(e.message));
+    await assert.rejects(readPassword(...src(f), io(), noPrompt), /empty/);
+    await assert.rejects(readPassword(...src(path.join(dir, "missing")), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /does not exist/.test(e.message));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test("CAMCTL_PASSWORD is used when there is no file", async () => {
-  assert.equal(await readPassword(src(), io({ env: { CAMCTL_PASSWORD: "pässwörd" } }), noPrompt), "pässwörd");
+test("CAMCTL_PASSWORD, when the spec says so (selection.test.ts: when there is no file), checked like a file's", async () => {
+  assert.equal(await readPassword("alice@example.com", { from: "environment", value: "pässwörd" }, io(), noPrompt), "pässwörd");
+  await assert.rejects(readPassword("alice@example.com", { from: "environment", value: "a\nb" }, io(), noPrompt), /The password from CAMCTL_PASSWORD has more than one line/);
 });
 
 test("a terminal gets a prompt (on stderr), anything else a usage error that says how to pass it", async () => {
@@ -45,9 +50,9 @@ test("a terminal gets a prompt (on stderr), anything else a usage error that say
     asked = message;
     return "typed";
   };
-  assert.equal(await readPassword(src(), io({ tty: true }), prompt), "typed");
+  assert.equal(await readPassword(...src(), io({ tty: true }), prompt), "typed");
   assert.match(asked, /alice@example\.com/);
-  await assert.rejects(readPassword(src(), io({ tty: false }), noPrompt), (e: unknown) => {
+  await assert.rejects(readPassword(...src(), io({ tty: false }), noPrompt), (e: unknown) => {
     assert.ok(e instanceof CamError);
     assert.equal(exitCodeFor(e), 2);
     assert.match(e.message, /--password-file/);
@@ -57,7 +62,7 @@ test("a terminal gets a prompt (on stderr), anything else a usage error that say
   const cancelled = async () => {
     throw new Error("User force closed the prompt");
   };
-  await assert.rejects(readPassword(src(), io({ tty: true }), cancelled), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2);
+  await assert.rejects(readPassword(...src(), io({ tty: true }), cancelled), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2);
 });
 
 test("a FIFO as --password-file is refused before it is opened for reading (no hang)", async () => {
@@ -65,13 +70,13 @@ test("a FIFO as --password-file is refused before it is opened for reading (no h
   try {
     const fifo = path.join(dir, "fifo");
     execFileSync("mkfifo", [fifo]);
-    await assert.rejects(readPassword(src(fifo), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /FIFO or pipe, not a regular file/.test(e.message));
-    await assert.rejects(readPassword(src("/dev/null"), io(), noPrompt), (e: unknown) => e instanceof CamError && /a device, not a regular file/.test(e.message));
-    await assert.rejects(readPassword(src(dir), io(), noPrompt), (e: unknown) => e instanceof CamError && /is a directory/.test(e.message));
+    await assert.rejects(readPassword(...src(fifo), io(), noPrompt), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /FIFO or pipe, not a regular file/.test(e.message));
+    await assert.rejects(readPassword(...src("/dev/null"), io(), noPrompt), (e: unknown) => e instanceof CamError && /a device, not a regular file/.test(e.message));
+    await assert.rejects(readPassword(...src(dir), io(), noPrompt), (e: unknown) => e instanceof CamError && /is a directory/.test(e.message));
     const link = path.join(dir, "link");
     fs.writeFileSync(path.join(dir, "pw"), "via-link\n", { mode: 0o600 });
     fs.symlinkSync(path.join(dir, "pw"), link);
-    assert.equal(await readPassword(src(link), io(), noPrompt), "via-link", "a link to a regular file is fine");
+    assert.equal(await readPassword(...src(link), io(), noPrompt), "via-link", "a link to a regular file is fine");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -87,11 +92,11 @@ test("a password file must be private: others may not read or change it, it is y
     for (const [mode, what] of [[0o644, "read it \\(mode 644\\)"], [0o640, "read it \\(mode 640\\)"], [0o604, "read it \\(mode 604\\)"], [0o620, "change it \\(mode 620\\)"]] as const) {
       fs.chmodSync(f, mode);
       const re = new RegExp(`^Cannot use --password-file \\S+: other users may ${what}; make it private with chmod 600\\.$`);
-      await assert.rejects(readPassword(src(f), io(), noPrompt), refused(re));
+      await assert.rejects(readPassword(...src(f), io(), noPrompt), refused(re));
       await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/^Cannot use --new-password-file \S+: other users may .*chmod 600\.$/));
     }
     fs.chmodSync(f, 0o400);
-    assert.equal(await readPassword(src(f), io(), noPrompt), "s3cret", "owner-only is fine, read-only too");
+    assert.equal(await readPassword(...src(f), io(), noPrompt), "s3cret", "owner-only is fine, read-only too");
     fs.chmodSync(f, 0o600);
     const mine = path.join(dir, "my-link");
     fs.symlinkSync(f, mine);
@@ -101,7 +106,7 @@ test("a password file must be private: others may not read or change it, it is y
       const theirs = path.join(dir, "their-link");
       fs.symlinkSync(f, theirs);
       fs.lchownSync(theirs, 65534, 65534);
-      await assert.rejects(readPassword(src(theirs), io(), noPrompt), refused(/symbolic link that belongs to another user/));
+      await assert.rejects(readPassword(...src(theirs), io(), noPrompt), refused(/symbolic link that belongs to another user/));
       fs.chownSync(f, 65534, 65534);
       await assert.rejects(readPasswordFile(f, "--new-password-file"), refused(/belongs to another user; use a file of your own that only you can read \(chmod 600\)\.$/));
     }
@@ -123,17 +128,17 @@ test("the password reaches the login through the prepared source: asked once, ho
   }) as never;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "camctl-prep-"));
   try {
-    const t = { kind: "xmpp" as const, loginJid: "once@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+    const t = { kind: "xmpp" as const, loginJid: "once@example.com", password: { from: "prompt" as const, contextByName: false }, server: undefined, tls: "starttls" as const, caFile: undefined };
     const checked: string[] = [];
     const checkServer = async (o: { jid: string }) => void checked.push(o.jid);
-    const prepared = await prepareXmppSource(t, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
+    const prepared = await prepareXmppSource(spec(t), io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
     assert.deepEqual(checked, ["once@example.com"], "the server was checked before the prompt");
     assert.equal(asked, 1, "asked while preparing, before any clock");
     assert.equal(prepared.where, "the XMPP server for example.com");
     for (let i = 0; i < 2; i++) await (await prepared.open(new AbortController().signal)).close();
     assert.equal(asked, 1, "not asked again");
     assert.deepEqual(logins, ["typed-once", "typed-once"]);
-    await prepareXmppSource({ ...t, loginJid: "other@example.com" }, io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
+    await prepareXmppSource(spec({ ...t, loginJid: "other@example.com" }), io({ tty: true }), { prompt, login: fakeLogin, checkServer, state: new CamState(path.join(dir, "camctl")) });
     assert.equal(asked, 2, "another preparation asks again: nothing is kept behind the prepared source's back");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -141,26 +146,26 @@ test("the password reaches the login through the prepared source: asked once, ho
 });
 
 test("a server refused by the check before the prompt: nobody is asked; a password file or CAMCTL_PASSWORD needs no check", async () => {
-  const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: undefined, tls: "starttls" as const, caFile: undefined };
+  const t = { kind: "xmpp" as const, loginJid: "a@example.com", password: { from: "prompt" as const, contextByName: false }, server: undefined, tls: "starttls" as const, caFile: undefined };
   const untrusted = new CamError("unreachable", "The TLS certificate of example.com:5222 is not trusted.");
   const refuse = async () => {
     throw untrusted;
   };
-  await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: refuse }), (e: unknown) => e === untrusted);
-  const p = await prepareXmppSource(t, io({ env: { CAMCTL_PASSWORD: "from-env" } }), { prompt: noPrompt, checkServer: refuse });
+  await assert.rejects(prepareXmppSource(spec(t), io({ tty: true }), { prompt: noPrompt, checkServer: refuse }), (e: unknown) => e === untrusted);
+  const p = await prepareXmppSource(spec({ ...t, password: { from: "environment", value: "from-env" } }), io(), { prompt: noPrompt, checkServer: refuse });
   assert.equal(p.where, "the XMPP server for example.com", "no prompt, so no check: the login checks the server anyway");
   // A server that never answers: the check ends at --timeout, before the prompt.
   const silent = (_o: unknown, signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
   await assert.rejects(
-    prepareXmppSource(t, io({ tty: true }), { prompt: noPrompt, checkServer: silent, timeoutSeconds: 0.1 }),
+    prepareXmppSource(spec(t, 0.1), io({ tty: true }), { prompt: noPrompt, checkServer: silent }),
     (e: unknown) => e instanceof CamError && exitCodeFor(e) === 3 && /No answer from the XMPP server for example\.com within 0\.1 s/.test(e.message),
   );
 });
 
 test("--tls none to an address that is not loopback is refused before the password is asked", async () => {
   const prompt = async () => assert.fail("must not prompt");
-  const t = { kind: "xmpp" as const, loginJid: "a@example.com", passwordFile: undefined, server: { host: "192.0.2.1", port: 5222 }, tls: "none" as const, caFile: undefined };
-  await assert.rejects(prepareXmppSource(t, io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
+  const t = { kind: "xmpp" as const, loginJid: "a@example.com", password: { from: "prompt" as const, contextByName: false }, server: { host: "192.0.2.1", port: 5222 }, tls: "none" as const, caFile: undefined };
+  await assert.rejects(prepareXmppSource(spec(t), io({ tty: true }), { prompt }), (e: unknown) => e instanceof CamError && exitCodeFor(e) === 2 && /loopback/.test(e.message));
 });
 
 test("the docs (docs/xmpp.md) and man page describe the password file as the code reads it: the password alone, on one line", () => {

@@ -52,7 +52,7 @@ export function register(host: Command, deps: Deps): void {
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addCommonOptions(cmd).addHelpText("after", HOST_APPLY_HELP).action(async (planFile: string, raw: Record<string, unknown>) => {
     const opts: HostApplyOptions = {
-      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      ...resolveCommon(raw, deps.defaultSocket),
       planFile,
       yes: raw.yes === true,
       dryRun: raw.dryRun === true,

@@ -58,13 +58,13 @@ export function register(host: Command, deps: Deps): void {
     .option("--summary", "print counts by software, auth method, type and last-seen age instead of the rows");
   addFilterOptions(cmd);
   addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
-    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       if (raw.summary === true) throw new CamError("usage", "--summary counts one server's clients; leave it out with several contexts, or give --context one name.");
       const { hostClientsFanout } = await import("../fanout.js");
       return hostClientsFanout(fan, parseHost(hostArg), parseFilter(raw as RawFilterOptions, deps.io.now()), fan.output, deps.io, deps);
     }
-    const common = resolveCommon(raw, deps.io.env, deps.defaultSocket);
+    const common = resolveCommon(raw, deps.defaultSocket);
     const opts: HostClientsOptions = {
       ...common,
       host: parseHost(hostArg),

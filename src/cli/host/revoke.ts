@@ -88,13 +88,13 @@ export function register(host: Command, deps: Deps): void {
     .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
-    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       const { hostRevokeFanout } = await import("./revoke-fanout.js");
       return hostRevokeFanout(fan, raw, parseHost(hostArg), deps);
     }
     const opts: HostRevokeOptions = {
-      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      ...resolveCommon(raw, deps.defaultSocket),
       host: parseHost(hostArg),
       filter: parseFilter(raw as RawFilterOptions, deps.io.now()),
       all: raw.all === true,

@@ -31,13 +31,13 @@ export function register(user: Command, deps: Deps): void {
       .description("list the clients (apps, devices, grants, tokens) that have access to an account")
       .argument("<jid>", "the account, e.g. alice@example.com"),
   )).addHelpText("after", USER_CLIENTS_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
-    const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
+    const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       const { userClientsFanout } = await import("../fanout.js");
       return userClientsFanout(fan, parseBareJid(jid, "account JID"), fan.output, deps.io, deps);
     }
     const opts: ClientsOptions = {
-      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      ...resolveCommon(raw, deps.defaultSocket),
       jid: parseBareJid(jid, "account JID"),
     };
     await run(opts, deps.io, deps);

@@ -76,7 +76,7 @@ export function register(user: Command, deps: Deps): void {
     .option("--dry-run", "show what would be revoked and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addCommonOptions(cmd).addHelpText("after", LOCKOUT_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
-    const common = resolveCommon(raw, deps.io.env, deps.defaultSocket);
+    const common = resolveCommon(raw, deps.defaultSocket);
     const disable = raw.disable === true;
     const passwordFile = typeof raw.newPasswordFile === "string" ? raw.newPasswordFile : undefined;
     if (disable && passwordFile !== undefined) throw new CamError("usage", "Give --disable or --new-password-file, not both.");

@@ -62,7 +62,7 @@ export function register(user: Command, deps: Deps): void {
       .addHelpText("after", REVOKE_HELP),
   ).action(async (jid: string, selector: string, raw: Record<string, unknown>) => {
     const opts: RevokeClientOptions = {
-      ...resolveCommon(raw, deps.io.env, deps.defaultSocket),
+      ...resolveCommon(raw, deps.defaultSocket),
       jid: parseBareJid(jid, "account JID"),
       selector: parseSelector(selector),
       yes: raw.yes === true,

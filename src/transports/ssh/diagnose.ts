@@ -8,9 +8,9 @@
 import { CamError } from "../../core/errors.js";
 import { displaySafe } from "../../text/untrusted.js";
 import { BRIDGE_EXIT, BRIDGE_READY } from "./bridge.js";
-import { formatSshTarget, sshCommandLine, type SshTarget } from "./target.js";
+import type { SshRoute, SshTarget } from "../types.js";
+import { formatSshTarget, sshCommandLine } from "./target.js";
 
-export type SshRoute = "forward" | "exec" | "sudo";
 
 export interface SshEvidence {
   target: SshTarget;

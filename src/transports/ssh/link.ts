@@ -15,25 +15,19 @@ import { createServer, type Server, type Socket } from "node:net";
 import { delimiter, isAbsolute, join } from "node:path";
 import { CamError } from "../../core/errors.js";
 import { displaySafe } from "../../text/untrusted.js";
+import type { SshRoute, SshSpec, SshTarget } from "../types.js";
 import { BRIDGE_READY, bridgeCommand } from "./bridge.js";
-import { checkRemoteSocketPath } from "./route.js";
-import { diagnoseSsh, remoteSocketError, socketProblemFromExit, type SshEvidence, type SshRoute } from "./diagnose.js";
-import { formatSshTarget, parseSshTarget, sshDestinationArgs, type SshTarget } from "./target.js";
+import { diagnoseSsh, remoteSocketError, socketProblemFromExit, type SshEvidence } from "./diagnose.js";
+import { formatSshTarget, sshDestinationArgs } from "./target.js";
 
-export { SSH_ROUTES, checkRemoteSocketPath, type SshRoute } from "./route.js";
-
+/** What a link is opened with: the resolved spec (every value checked before; see config/server-spec.ts), the deadline. */
 export interface SshLinkOptions {
-  /** "[user@]host[:port]" or an already parsed target. */
-  target: string | SshTarget;
-  /** Absolute path of the admin socket on the server. */
+  /** Target, route, sudo user and extra ssh arguments (they come before camctl's defaults, so they win over them). */
+  ssh: SshSpec;
+  /** Absolute path of the admin socket on the server (checked by route.ts's checkRemoteSocketPath). */
   remoteSocket: string;
   /** The operation's deadline: aborting it kills ssh and rejects a pending open. */
   signal: AbortSignal;
-  route?: SshRoute;
-  /** Whom the sudo route runs the bridge as (default "prosody"). */
-  sudoUser?: string;
-  /** Extra ssh arguments (e.g. ["-F", file], ["-J", jump]); they come before camctl's defaults, so they win over them. */
-  extraArgs?: readonly string[];
   /** The ssh program (default: "ssh" from PATH). */
   program?: string;
   env?: NodeJS.ProcessEnv;
@@ -147,9 +141,9 @@ class OpenSshLink implements SshLink {
   private readonly changed = new Set<() => void>();
 
   constructor(private readonly o: SshLinkOptions, program: string) {
-    this.target = typeof o.target === "string" ? parseSshTarget(o.target) : o.target;
-    this.route = o.route ?? "forward";
-    this.sudoUser = o.sudoUser ?? "prosody";
+    this.target = o.ssh.target;
+    this.route = o.ssh.route;
+    this.sudoUser = o.ssh.sudoUser ?? "prosody";
     this.program = program;
     this.where = `the admin socket ${o.remoteSocket} on ${formatSshTarget(this.target)} (over SSH)`;
     this.dir = privateDir();
@@ -204,7 +198,7 @@ class OpenSshLink implements SshLink {
       // stdout carries the admin stream here: no LocalCommand may write to it.
       args.push("-T", "-o", "PermitLocalCommand=no");
     }
-    args.push(...(this.o.extraArgs ?? []));
+    args.push(...this.o.ssh.extraArgs);
     for (const opt of DEFAULT_OPTIONS) args.push("-o", opt);
     args.push(...sshDestinationArgs(this.target));
     if (this.route !== "forward" || forProbe) {
@@ -412,7 +406,6 @@ class OpenSshLink implements SshLink {
  * refused, 5 not permitted) or with the signal's reason when the deadline fires first.
  */
 export async function openSshLink(o: SshLinkOptions): Promise<SshLink> {
-  checkRemoteSocketPath(o.remoteSocket);
   const env = o.env ?? process.env;
   const program = findProgram(o.program ?? "ssh", env);
   if (!program) {

@@ -2,10 +2,10 @@
 // link itself (link.ts spawns ssh and is loaded only when a link is opened).
 import { usageError } from "../../core/errors.js";
 import { displaySafe } from "../../text/untrusted.js";
-import type { SshRoute } from "./diagnose.js";
 
-export type { SshRoute } from "./diagnose.js";
-export const SSH_ROUTES: readonly SshRoute[] = ["forward", "exec", "sudo"];
+/** Whom the sudo route may run as: a POSIX user name (useradd's rule). */
+const SUDO_USER = /^[a-z_][a-z0-9_-]{0,31}\$?$/;
+export const isSudoUser = (name: string) => SUDO_USER.test(name);
 
 /** sun_path is 108 bytes on Linux, 104 on BSDs. */
 const MAX_SOCKET_PATH = 100;

@@ -3,14 +3,7 @@
 // User, Port, IdentityFile) apply exactly as they do for `ssh host`.
 import { usageError } from "../../core/errors.js";
 import { displaySafe } from "../../text/untrusted.js";
-
-export interface SshTarget {
-  /** Login name, when given; otherwise ssh decides (User in ssh_config, else the local user). */
-  user: string | undefined;
-  /** Host name, alias or address (IPv6 without brackets). */
-  host: string;
-  port: number | undefined;
-}
+import type { SshTarget } from "../types.js";
 
 // No whitespace, controls, quotes or shell/ssh metacharacters: what a user name or a host name
 // can be, and nothing that could turn into an ssh option or a second argument.

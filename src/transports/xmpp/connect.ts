@@ -2,7 +2,7 @@
 //   RFC 6120 §3.2   https://www.rfc-editor.org/rfc/rfc6120#section-3.2 (_xmpp-client._tcp SRV, fallback port 5222)
 //   XEP-0368        https://xmpp.org/extensions/xep-0368.html (direct TLS: _xmpps-client._tcp, ALPN "xmpp-client")
 //   RFC 6125/7590   certificates are checked against the JID's domain, never the SRV target or an IP
-// Everything here obeys the caller's AbortSignal (the one deadline, see transport.ts); nothing
+// Everything here obeys the caller's AbortSignal (the one deadline, see lifecycle.ts); nothing
 // reconnects. Nothing here waits inside Node's thread pool either: a call stuck there cannot be
 // abandoned, and process.exit() waits for it, so neither --timeout nor Ctrl-C could end camctl.
 // SRV records come from c-ares (on the event loop, cancellable); host names are resolved by the
@@ -18,7 +18,7 @@ import { domainToASCII } from "node:url";
 import { onAbort } from "../../core/abort.js";
 import { CamError } from "../../core/errors.js";
 import { msg } from "../../text/untrusted.js";
-import type { TlsMode } from "../lifecycle.js";
+import type { TlsMode } from "../types.js";
 import { plaintextNotLoopback } from "./login-errors.js";
 
 export const SRV_STARTTLS = "_xmpp-client._tcp";

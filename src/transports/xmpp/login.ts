@@ -12,13 +12,13 @@
 //   - SASL2 with the installation's stable user agent, and no FAST (features/sasl2.ts);
 //   - resources that let simultaneous runs coexist (features/bind.ts);
 //   - no reconnect, no redirects, no stream management, no DNS-over-HTTP lookups, and no timers:
-//     the caller's AbortSignal (the one deadline, see transport.ts) bounds every wait.
+//     the caller's AbortSignal (the one deadline, see lifecycle.ts) bounds every wait.
 import _middleware, { type MiddlewareApi } from "@xmpp/middleware";
 import _streamFeatures from "@xmpp/stream-features";
 import { onAbort } from "../../core/abort.js";
 import { CamError } from "../../core/errors.js";
 import { msg } from "../../text/untrusted.js";
-import type { TlsMode } from "../lifecycle.js";
+import type { TlsMode } from "../types.js";
 import {
   DEFAULT_DIRECT_TLS_PORT,
   DEFAULT_PORT,

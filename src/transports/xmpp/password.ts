@@ -1,19 +1,14 @@
-// Where the XMPP password comes from: --password-file, else $CAMCTL_PASSWORD, else a hidden prompt,
-// only when stdin is a terminal. There is no flag that takes the password itself. The password is
-// never echoed, logged or put into any message. It is read once, when the source is prepared
-// (transport.ts), before --timeout starts: a person typing is not a slow server. Before the
-// prompt the server is checked (open.ts), so nobody types a password for a server then refused.
+// Reading the XMPP password from where the server spec says (config/server-spec.ts decided it:
+// --password-file, else $CAMCTL_PASSWORD, else a hidden prompt, only when stdin is a terminal).
+// There is no flag that takes the password itself. The password is never echoed, logged or put
+// into any message. It is read once, when the source is prepared (open.ts), before --timeout
+// starts: a person typing is not a slow server. Before the prompt the server is checked
+// (open.ts), so nobody types a password for a server then refused.
 import { CamError } from "../../core/errors.js";
 import type { IOStreams } from "../../term/iostreams.js";
 import { msg, type SafeText } from "../../text/untrusted.js";
+import type { PasswordSpec } from "../types.js";
 import { readUserFile } from "./user-file.js";
-
-export interface PasswordSource {
-  loginJid: string;
-  passwordFile: string | undefined;
-  /** false under a context chosen by name: $CAMCTL_PASSWORD belongs to another server then. */
-  passwordFromEnv?: boolean;
-}
 
 /** The prompt, injectable for tests; the real one is loaded only when it is needed. */
 export type PromptPassword = (message: string, io: IOStreams) => Promise<string>;
@@ -60,20 +55,18 @@ function checked(password: string, from: SafeText): string {
 }
 
 /**
- * The password, from the first of: the file, $CAMCTL_PASSWORD, the prompt. `beforePrompt` runs
- * only when the prompt is next (open.ts checks the server there); when it rejects, nobody is asked.
+ * The password of `who`, from where `from` says. `beforePrompt` runs only when the prompt is next
+ * (open.ts checks the server there); when it rejects, nobody is asked.
  */
 export async function readPassword(
-  src: PasswordSource,
+  who: string,
+  from: PasswordSpec,
   io: IOStreams,
   prompt: PromptPassword = promptWithInquirer,
   beforePrompt: () => Promise<void> = async () => undefined,
 ): Promise<string> {
-  const who = src.loginJid;
-  if (src.passwordFile !== undefined) return readPasswordFile(src.passwordFile, "--password-file");
-  if (src.passwordFromEnv !== false && io.env.CAMCTL_PASSWORD !== undefined && io.env.CAMCTL_PASSWORD !== "") {
-    return checked(io.env.CAMCTL_PASSWORD, msg`CAMCTL_PASSWORD`);
-  }
+  if (from.from === "file") return readPasswordFile(from.path, "--password-file");
+  if (from.from === "environment") return checked(from.value, msg`CAMCTL_PASSWORD`);
   if (io.stdinIsTTY) {
     await beforePrompt();
     let typed: string;
@@ -88,7 +81,7 @@ export async function readPassword(
   throw new CamError(
     "usage",
     msg`No password for ${who}: stdin is not a terminal, so camctl cannot ask for it. ` +
-      (src.passwordFromEnv === false
+      (from.contextByName
         ? `Give the context a password_file (CAMCTL_PASSWORD is not used for a context chosen by name), or pass --password-file <file>.`
         : `Put it in a file readable only by you and pass --password-file <file>, or set CAMCTL_PASSWORD.`),
   );

@@ -4,7 +4,7 @@
 // Built on xmpp.js's Client (the @xmpp/connection state machine and XML parser) minus what a
 // one-shot audit tool must not do: no reconnect, no following <see-other-host/> (xmpp.js would
 // connect to whatever host the server names, and without a `service` option it crashes trying),
-// and no timers of its own: every wait here obeys the caller's AbortSignal (transport.ts owns the
+// and no timers of its own: every wait here obeys the caller's AbortSignal (lifecycle.ts owns the
 // one deadline).
 import { randomBytes } from "node:crypto";
 import xml, { Parser, type Element } from "@xmpp/xml";

@@ -1,6 +1,6 @@
 // What the login stages share: login.ts (the orchestration) makes one per login, the feature
 // handlers in this directory read and update it.
-import type { TlsMode } from "../../lifecycle.js";
+import type { TlsMode } from "../../types.js";
 import type { SafeText } from "../../../text/untrusted.js";
 import type { Target, TlsSettings, XmppSocket } from "../connect.js";
 

@@ -1,0 +1,33 @@
+// What camctl takes from the environment about servers and its config file, read in this one
+// place. An empty variable counts as unset. Precedence over flags and contexts is decided in
+// contexts.ts (applyContext); NO_COLOR / FORCE_COLOR belong to the terminal (term/iostreams.ts).
+
+export interface ServerEnvironment {
+  /** $CAMCTL_SOCKET: an admin socket on this machine. */
+  socket: string | undefined;
+  /** $CAMCTL_JID: log in over XMPP as this account (checked where it is used: server-spec.ts). */
+  jid: string | undefined;
+  /** $CAMCTL_PASSWORD: the XMPP password itself. */
+  password: string | undefined;
+  /** $CAMCTL_CONTEXT: the context to use. */
+  context: string | undefined;
+  /** $CAMCTL_CONFIG: the config file's path. */
+  configFile: string | undefined;
+  /** $XDG_CONFIG_HOME, where the config file is otherwise. */
+  xdgConfigHome: string | undefined;
+  /** $HOME, for ~ in the config file's paths. */
+  home: string | undefined;
+}
+
+export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
+  const get = (name: string) => env[name] || undefined;
+  return {
+    socket: get("CAMCTL_SOCKET"),
+    jid: get("CAMCTL_JID"),
+    password: get("CAMCTL_PASSWORD"),
+    context: get("CAMCTL_CONTEXT"),
+    configFile: get("CAMCTL_CONFIG"),
+    xdgConfigHome: get("XDG_CONFIG_HOME"),
+    home: get("HOME"),
+  };
+}

@@ -1,0 +1,29 @@
+// The source factory: a resolved server spec (config/server-spec.ts) in, a PreparedSource
+// (lifecycle.ts) out. Each transport is imported only on the path that needs it, so the socket
+// path never loads the XMPP client or the SSH link.
+import type { IOStreams } from "../term/iostreams.js";
+import { msg } from "../text/untrusted.js";
+import type { PreparedSource } from "./lifecycle.js";
+import type { ServerSpec } from "./types.js";
+
+export type PrepareSource = (spec: ServerSpec, io: IOStreams) => Promise<PreparedSource>;
+
+export const prepareSource: PrepareSource = async (spec, io) => {
+  const t = spec.transport;
+  if (t.kind === "socket" && t.ssh) {
+    const ssh = t.ssh;
+    const [{ SocketClientSource }, { openSourceOverSsh }, { formatSshTarget }] = await Promise.all([
+      import("./socket/socket-source.js"), import("./ssh/ssh-source.js"), import("./ssh/target.js"),
+    ]);
+    return {
+      where: msg`the admin socket ${t.socketPath} on ${formatSshTarget(ssh.target)} (over SSH)`.toString(),
+      open: (signal) => openSourceOverSsh({ ssh, remoteSocket: t.socketPath, signal }, (path) => new SocketClientSource(path, signal)),
+    };
+  }
+  if (t.kind === "socket") {
+    const { SocketClientSource } = await import("./socket/socket-source.js");
+    return { where: String(msg`the admin socket ${t.socketPath}`), open: async (signal) => new SocketClientSource(t.socketPath, signal) };
+  }
+  const { prepareXmppSource } = await import("./xmpp/open.js");
+  return prepareXmppSource({ transport: t, timeoutSeconds: spec.timeoutSeconds }, io);
+};
