@@ -1,0 +1,90 @@
+// What `host revoke` and `host apply` share once the plan is confirmed: applying it (the engine
+// in src/core/apply.ts) with each outcome written as it is known, then the summary and the exit code.
+import { applyPlan, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../../core/apply.js";
+import { CamError } from "../../core/errors.js";
+import { messageLine, type IOStreams } from "../../term/iostreams.js";
+import { setInterruptHint } from "../../term/interrupt.js";
+import type { PlanItem, PlanReader } from "../../core/plan.js";
+import type { OutputFormat } from "../../config/options.js";
+import { ResultsWriter, stoppedLine, summarySentences } from "../../render/bulk.js";
+import { msg } from "../../text/untrusted.js";
+import type { PreparedSource } from "../../transports/lifecycle.js";
+
+export interface ApplyContext {
+  prepared: PreparedSource;
+  timeoutSeconds: number;
+  output: OutputFormat;
+  /** Opens the JSON document: { host, transport, plan? }. */
+  head: Readonly<Record<string, unknown>>;
+  /** How to finish an interrupted run, for messages: "apply the same plan again (camctl host apply x.json)". */
+  resume: string;
+  /** The widest account of the plan, as shown (lines up the table). */
+  accountWidth: number;
+  /** How many items the plan holds (a run that stops says how many were not started). */
+  items: number;
+}
+
+/**
+ * Applies the plan `reader` holds (checked before): one connection, each item's outcome written
+ * as it is known, then the summary; throws the exit code's error (7, 9, or what ended the run).
+ */
+export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: IOStreams): Promise<ApplyTally> {
+  const writer = new ResultsWriter(ctx.output, io, ctx.head, ctx.accountWidth);
+  const tally = emptyTally();
+  let current: PlanItem | undefined;
+  let answered = true;
+  try {
+    await applyPlan(reader.items(), {
+      prepared: ctx.prepared,
+      timeoutSeconds: ctx.timeoutSeconds,
+      starting: (item) => {
+        current = item;
+        answered = false;
+        setInterruptHint(
+          msg`The revocation of ${item.id} of ${item.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString(),
+        );
+      },
+      result: async (r, item) => {
+        answered = true;
+        await writer.push(r, item.entry);
+      },
+    }, tally);
+  } catch (err) {
+    // The run ended (connection lost, --timeout, the server stopped answering, a failure in
+    // camctl): the item in flight is reported as failed, whatever was done to it is unknown; the
+    // rest was not attempted. The tally says what was done before the error's own sentence.
+    const reason = err instanceof CamError ? err.message : "camctl failed while revoking it.";
+    if (current && !answered) {
+      const inFlight: ItemResult = { account: current.account, id: current.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null };
+      count(tally, inFlight);
+      await writer.push(inFlight, current.entry);
+    }
+    writer.runStopped();
+    await finish(writer, tally, ctx, io);
+    const stopped = msg`${stoppedLine(tally, ctx.items)} To finish, ${ctx.resume}.`;
+    if (err instanceof CamError) throw new CamError(err.kind, msg`${err.message} ${stopped}`, err.condition);
+    io.stderr.write(messageLine(stopped));
+    throw err;
+  } finally {
+    setInterruptHint(undefined);
+  }
+  await finish(writer, tally, ctx, io);
+  const code = tallyExitCode(tally);
+  if (code === 7) {
+    throw new CamError("passwordResetRequired",
+      `${tally.passwordResetRequired} of the ${tally.items} clients can still sign in with their account's password until it is changed; everything else they had is revoked.`,
+      "password-reset-required");
+  }
+  if (code === 9) {
+    throw new CamError("partlyDone",
+      `${tally.failed} of the ${tally.items} items could not be revoked (each one's reason is in the output); nothing was retried. To retry them, ${ctx.resume}.`,
+      "partly-revoked");
+  }
+  return tally;
+}
+
+async function finish(writer: ResultsWriter, tally: ApplyTally, ctx: ApplyContext, io: IOStreams): Promise<void> {
+  await writer.end(tally);
+  // NDJSON and CSV carry only records: the summary goes to stderr.
+  if (ctx.output === "ndjson" || ctx.output === "csv") for (const line of summarySentences(tally, false)) io.stderr.write(messageLine(line));
+}
