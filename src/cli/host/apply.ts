@@ -12,7 +12,7 @@ import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js
 import { SummaryBuilder } from "../../core/summary.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import type { Deps } from "../deps.js";
-import { applyAndReport } from "./apply-run.js";
+import { applyAndReport } from "../bulk.js";
 
 export interface HostApplyOptions extends CommonOptions {
   planFile: string;

@@ -2,7 +2,7 @@
 // `host clients` match. First the plan (the exact list of account, client id and entry as
 // listed, made by src/core/make-plan.ts), then: --dry-run prints it, --plan-out writes it for
 // `host apply`, otherwise camctl asks (on a terminal) or needs --yes, and applies it item by item
-// (src/cli/host/apply-run.ts). Several contexts: src/cli/host/revoke-fanout.ts.
+// (src/cli/bulk.ts). Several contexts: src/cli/host/revoke-fanout.ts.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../core/errors.js";
 import { addFilterOptions, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
@@ -20,7 +20,7 @@ import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js
 import { displaySafe, msg } from "../../text/untrusted.js";
 import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
-import { applyAndReport } from "./apply-run.js";
+import { applyAndReport } from "../bulk.js";
 
 /** What `host revoke` was asked, on one server or several. */
 export interface HostRevokeChoice extends PlanScope {

@@ -1,14 +1,14 @@
 // What `host revoke` and `host apply` share once the plan is confirmed: applying it (the engine
 // in src/core/apply.ts) with each outcome written as it is known, then the summary and the exit code.
-import { applyPlan, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../../core/apply.js";
-import { CamError } from "../../core/errors.js";
-import { messageLine, type IOStreams } from "../../term/iostreams.js";
-import { setInterruptHint } from "../../term/interrupt.js";
-import type { PlanItem, PlanReader } from "../../core/plan.js";
-import type { OutputFormat } from "../../config/options.js";
-import { ResultsWriter, stoppedLine, summarySentences } from "../../render/bulk.js";
-import { msg } from "../../text/untrusted.js";
-import type { PreparedSource } from "../../transports/lifecycle.js";
+import { applyPlan, count, emptyTally, tallyExitCode, type ApplyTally, type ItemResult } from "../core/apply.js";
+import { CamError } from "../core/errors.js";
+import { messageLine, type IOStreams } from "../term/iostreams.js";
+import { setInterruptHint } from "../term/interrupt.js";
+import type { PlanItem, PlanReader } from "../core/plan.js";
+import type { OutputFormat } from "../config/options.js";
+import { ResultsWriter, stoppedLine, summarySentences } from "../render/bulk.js";
+import { msg } from "../text/untrusted.js";
+import type { PreparedSource } from "../transports/lifecycle.js";
 
 export interface ApplyContext {
   prepared: PreparedSource;
