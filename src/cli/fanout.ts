@@ -6,7 +6,8 @@
 import { abortable } from "../core/abort.js";
 import { CamError, mostSevere } from "../core/errors.js";
 import { outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../core/fanout.js";
-import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
+import type { ClientFilter, HostClientRecord } from "../core/filters.js";
+import { scanHost } from "../core/host-scan.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
 import type { CommonOptions, OutputFormat } from "../config/options.js";
@@ -129,39 +130,16 @@ export async function hostClientsFanout(
   deps: Pick<Deps, "prepareSource">,
 ): Promise<void> {
   const outcomes: ContextOutcome[] = [];
-  const task: ContextTask<HostClientRecord> = (prepared, opts, emit) =>
-    withSource(prepared, opts.timeoutSeconds, async (source, signal, alive) => {
-      let writing = false;
-      // Waiting for our own output is not waiting for the server: keep the deadline armed meanwhile.
-      const keepAlive = setInterval(() => writing && alive(), Math.min(1000, opts.timeoutSeconds * 500));
-      keepAlive.unref();
-      let unread = 0;
-      let firstUnread: { account: string; reason: string } | undefined;
-      try {
-        const records = source.listHost(host, {
-          filter,
-          signal,
-          onProgress: () => alive(),
-          onAccountFailed: (account, reason) => {
-            unread++;
-            firstUnread ??= { account, reason };
-          },
-        });
-        for await (const r of records) {
-          if (!matchesFilter(r, filter)) continue;
-          writing = true;
-          await emit(r);
-          writing = false;
-          alive();
-        }
-      } finally {
-        clearInterval(keepAlive);
-      }
-      if (firstUnread) {
-        throw new CamError("partlyDone",
-          msg`The clients of ${unread} ${unread === 1 ? "account" : "accounts"} could not be read (${firstUnread.account}: ${excerpt(firstUnread.reason, 120)}${unread > 1 ? ", …" : ""}); the listing leaves them out.`);
-      }
+  const task: ContextTask<HostClientRecord> = async (prepared, opts, emit) => {
+    const unread = await scanHost(prepared, { host, filter, timeoutSeconds: opts.timeoutSeconds }, async (records) => {
+      for await (const r of records) await emit(r);
     });
+    if (unread) {
+      const first = unread.first[0]!;
+      throw new CamError("partlyDone",
+        msg`The clients of ${unread.count} ${unread.count === 1 ? "account" : "accounts"} could not be read (${first.account}: ${excerpt(first.reason, 120)}${unread.count > 1 ? ", …" : ""}); the listing leaves them out.`);
+    }
+  };
   const { writeClients } = await import("../render/client-records.js");
   await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
     head: { host },

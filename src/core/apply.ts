@@ -10,6 +10,7 @@ import type { PlanItem } from "./plan.js";
 import { revokeSentence } from "../render/revoke.js";
 import type { ClientSource } from "./client-source.js";
 import { comparableJid } from "./validate.js";
+import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
 
 export const emptyTally = (): ApplyTally => ({ items: 0, revoked: 0, passwordResetRequired: 0, gone: 0, changed: 0, failed: 0, acted: 0 });
 
@@ -66,7 +67,7 @@ export interface ApplyOptions {
   /** Called before each item's revocation is sent (for the interruption hint and errors). */
   starting?(item: PlanItem): void;
   /** Takes each outcome, in order; the next item waits for it (output keeps pace). */
-  result(r: ItemResult): Promise<void>;
+  result(r: ItemResult, item: PlanItem): Promise<void>;
 }
 
 /**
@@ -90,7 +91,7 @@ export async function applyItems(source: ClientSource, items: AsyncIterable<Plan
     }
     if (o.signal.aborted) throw o.signal.reason;
     o.alive();
-    await o.result(result);
+    await o.result(result, item);
     o.alive();
   };
   for await (const item of items) {
@@ -98,4 +99,44 @@ export async function applyItems(source: ClientSource, items: AsyncIterable<Plan
     else await one(item);
   }
   if (last) await one(last);
+}
+
+/** One application of a plan: where, the deadline of each item, and who takes the outcomes. */
+export interface ApplyRun {
+  prepared: PreparedSource;
+  timeoutSeconds: number;
+  /** Called before each item's revocation is sent (an interruption hint, the item in flight). */
+  starting?(item: PlanItem): void;
+  /** Takes each outcome once it is counted; the next item waits for it. */
+  result(r: ItemResult, item: PlanItem): Promise<void>;
+}
+
+/**
+ * Applies `items` (a plan's, checked before) over one connection, --timeout bounding each item
+ * (withSource, applyItems), and counts every outcome into `tally`. While `run.result` writes an
+ * outcome the deadline stays armed: a slow reader of the output is not a slow server. Rejects with
+ * what ended the run; `tally` then says what was done before.
+ */
+export async function applyPlan(items: AsyncIterable<PlanItem>, run: ApplyRun, tally: ApplyTally): Promise<void> {
+  await withSource(run.prepared, run.timeoutSeconds, async (source, signal, alive) => {
+    const writing = keepAlive(alive, run.timeoutSeconds);
+    try {
+      await applyItems(source, items, {
+        alive,
+        signal,
+        starting: run.starting,
+        result: async (r, item) => {
+          count(tally, r);
+          writing.busy = true;
+          try {
+            await run.result(r, item);
+          } finally {
+            writing.busy = false;
+          }
+        },
+      });
+    } finally {
+      writing.stop();
+    }
+  });
 }

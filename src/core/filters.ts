@@ -1,7 +1,7 @@
-// The filters of the host-wide commands (`host clients`, `host revoke`), declared, parsed and
-// matched in one place. A filter is plain data: the admin-socket scan and the companion module
-// apply the same filter on the server (so only matching rows travel), and camctl applies it again
-// to whatever arrives (so a server that ignores a field cannot widen the result).
+// The filters of the host-wide commands (`host clients`, `host revoke`), declared, parsed, matched
+// and recorded in plans in one place. A filter is plain data: the admin-socket scan and the
+// companion module apply the same filter on the server (so only matching rows travel), and camctl
+// applies it again to whatever arrives (so a server that ignores a field cannot widen the result).
 //
 // Semantics (also in the man page, FILTERS):
 //   every filter given must match (AND); --auth given several times matches any of them (OR);
@@ -17,7 +17,7 @@
 //   otherwise).
 import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
-import type { ClientRecord, ClientType, IsoUtc } from "./model.js";
+import { utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc } from "./model.js";
 import { msg } from "../text/untrusted.js";
 
 export const AUTH_METHODS = ["password", "grant", "fast"] as const;
@@ -185,4 +185,87 @@ export function matchesFilter(r: HostClientRecord, f: ClientFilter): boolean {
   if (f.expiresBefore !== null && (expires === null || expires >= f.expiresBefore)) return false;
   if (f.noExpiry && (r.type !== "access" || expires !== null)) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The filters as a plan records them (src/core/plan.ts), checks them when it is read back, and
+// `host apply` repeats them as flags: here, so that this module alone knows the list.
+
+/** The filters as the plan records them: times as ISO 8601 (UTC), --all as all: true. */
+export interface PlanFilters {
+  all: boolean;
+  lastSeenBefore: string | null;
+  lastSeenAfter: string | null;
+  expiresBefore: string | null;
+  noExpiry: boolean;
+  software: string | null;
+  auth: string[];
+  type: ClientType | null;
+  connected: boolean | null;
+  account: string | null;
+}
+
+const isoOfUnix = (unix: number | null) => (unix === null ? null : new Date(unix * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"));
+
+export function recordFilters(f: ClientFilter, all: boolean): PlanFilters {
+  return {
+    all,
+    lastSeenBefore: isoOfUnix(f.lastSeenBefore),
+    lastSeenAfter: isoOfUnix(f.lastSeenAfter),
+    expiresBefore: isoOfUnix(f.expiresBefore),
+    noExpiry: f.noExpiry,
+    software: f.software === null ? null : f.software.version === null ? f.software.name : `${f.software.name}/${f.software.version}`,
+    auth: f.auth,
+    type: f.type,
+    connected: f.connected,
+    account: f.account,
+  };
+}
+
+const isStr = (v: unknown): v is string => typeof v === "string";
+
+/** The recorded filters as PlanFilters, or a sentence naming the first field that is not one. */
+export function checkRecordedFilters(v: unknown): PlanFilters | string {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return 'its "filters" is not an object';
+  const f = v as Record<string, unknown>;
+  const bad = (field: string, what: string) => `its "filters.${field}" is not ${what}`;
+  const isBool = (x: unknown) => typeof x === "boolean";
+  const time = (x: unknown) => x === null || utcTimeAsWritten(x) !== undefined;
+  if (!isBool(f.all)) return bad("all", "true or false");
+  for (const k of ["lastSeenBefore", "lastSeenAfter", "expiresBefore"] as const) if (!time(f[k])) return bad(k, "null or an ISO 8601 UTC time");
+  if (!isBool(f.noExpiry)) return bad("noExpiry", "true or false");
+  if (!(f.software === null || (isStr(f.software) && f.software !== ""))) return bad("software", "null or a software name");
+  if (!Array.isArray(f.auth) || !f.auth.every((a) => isStr(a) && a !== "")) return bad("auth", "a list of authentication method names");
+  if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
+  if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
+  if (!(f.account === null || isStr(f.account)) || f.account === "") return bad("account", "null or an account pattern");
+  return {
+    all: f.all as boolean,
+    lastSeenBefore: f.lastSeenBefore as string | null,
+    lastSeenAfter: f.lastSeenAfter as string | null,
+    expiresBefore: f.expiresBefore as string | null,
+    noExpiry: f.noExpiry as boolean,
+    software: f.software,
+    auth: f.auth as string[],
+    type: f.type,
+    connected: f.connected as boolean | null,
+    account: f.account as string | null,
+  };
+}
+
+/** The recorded filters as the flags that would give them again: --all --software 'Evil Client' … */
+export function filterFlags(f: PlanFilters): string[] {
+  const flags: string[] = [];
+  if (f.all) flags.push("--all");
+  if (f.software !== null) flags.push(`--software '${f.software}'`);
+  if (f.lastSeenBefore !== null) flags.push(`--last-seen-before ${f.lastSeenBefore}`);
+  if (f.lastSeenAfter !== null) flags.push(`--last-seen-after ${f.lastSeenAfter}`);
+  if (f.expiresBefore !== null) flags.push(`--expires-before ${f.expiresBefore}`);
+  if (f.noExpiry) flags.push("--no-expiry");
+  for (const a of f.auth) flags.push(`--auth ${a}`);
+  if (f.type !== null) flags.push(`--type ${f.type}`);
+  if (f.connected === true) flags.push("--connected");
+  if (f.connected === false) flags.push("--disconnected");
+  if (f.account !== null) flags.push(`--account '${f.account}'`);
+  return flags;
 }

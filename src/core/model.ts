@@ -122,3 +122,11 @@ export function isoFromDateTime(text: string): IsoUtc | null {
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : isoFromUnix(ms / 1000);
 }
+
+/** An ISO 8601 UTC time as camctl writes it ("2026-11-27T12:00:00Z"), or undefined. */
+export function utcTimeAsWritten(v: unknown): string | undefined {
+  if (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/.test(v)) return undefined;
+  const ms = Date.parse(v);
+  // A day or hour that does not exist (2026-02-30, 25:00) does not read back as itself.
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === v.slice(0, 19) ? v : undefined;
+}

@@ -35,28 +35,14 @@ const osApi = () => import("./builtins-on-demand.js");
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { CamError } from "./errors.js";
-import type { ClientFilter, HostClientRecord } from "./filters.js";
-import { isoFromDateTime, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "./model.js";
+import { checkRecordedFilters, type HostClientRecord, type PlanFilters } from "./filters.js";
+import { isoFromDateTime, utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "./model.js";
 import { renderJsonLine } from "../render/json.js";
 import { displaySafe } from "../text/untrusted.js";
 import { comparableJid, isValidDomain } from "./validate.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
 export const PLAN_VERSION = 1;
-
-/** The filters as the plan records them: times as ISO 8601 (UTC), --all as all: true. */
-export interface PlanFilters {
-  all: boolean;
-  lastSeenBefore: string | null;
-  lastSeenAfter: string | null;
-  expiresBefore: string | null;
-  noExpiry: boolean;
-  software: string | null;
-  auth: string[];
-  type: ClientType | null;
-  connected: boolean | null;
-  account: string | null;
-}
 
 export interface PlanHeader {
   format: typeof PLAN_FORMAT;
@@ -73,23 +59,6 @@ export interface PlanItem {
   account: string;
   id: string;
   entry: ClientRecord;
-}
-
-const iso = (unix: number | null) => (unix === null ? null : new Date(unix * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"));
-
-export function planFilters(f: ClientFilter, all: boolean): PlanFilters {
-  return {
-    all,
-    lastSeenBefore: iso(f.lastSeenBefore),
-    lastSeenAfter: iso(f.lastSeenAfter),
-    expiresBefore: iso(f.expiresBefore),
-    noExpiry: f.noExpiry,
-    software: f.software === null ? null : f.software.version === null ? f.software.name : `${f.software.name}/${f.software.version}`,
-    auth: f.auth,
-    type: f.type,
-    connected: f.connected,
-    account: f.account,
-  };
 }
 
 export function planItem(r: HostClientRecord): PlanItem {
@@ -423,42 +392,6 @@ function checkItem(v: unknown): PlanItem | string {
 /** How far in the future a plan's creation time may be (the clocks of two machines differ a little). */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
-/** An ISO 8601 UTC time as camctl writes it ("2026-11-27T12:00:00Z"), or undefined. */
-function utcTime(v: unknown): string | undefined {
-  if (!isStr(v) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/.test(v)) return undefined;
-  const ms = Date.parse(v);
-  // A day or hour that does not exist (2026-02-30, 25:00) does not read back as itself.
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === v.slice(0, 19) ? v : undefined;
-}
-
-/** The recorded filters as PlanFilters, or a sentence naming the first field that is not one. */
-function checkFilters(v: unknown): PlanFilters | string {
-  if (!v || typeof v !== "object" || Array.isArray(v)) return 'its "filters" is not an object';
-  const f = v as Record<string, unknown>;
-  const bad = (field: string, what: string) => `its "filters.${field}" is not ${what}`;
-  const isBool = (x: unknown) => typeof x === "boolean";
-  const time = (x: unknown) => x === null || utcTime(x) !== undefined;
-  if (!isBool(f.all)) return bad("all", "true or false");
-  for (const k of ["lastSeenBefore", "lastSeenAfter", "expiresBefore"] as const) if (!time(f[k])) return bad(k, "null or an ISO 8601 UTC time");
-  if (!isBool(f.noExpiry)) return bad("noExpiry", "true or false");
-  if (!(f.software === null || (isStr(f.software) && f.software !== ""))) return bad("software", "null or a software name");
-  if (!Array.isArray(f.auth) || !f.auth.every((a) => isStr(a) && a !== "")) return bad("auth", "a list of authentication method names");
-  if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
-  if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
-  if (!isStrOrNull(f.account) || f.account === "") return bad("account", "null or an account pattern");
-  return {
-    all: f.all as boolean,
-    lastSeenBefore: f.lastSeenBefore as string | null,
-    lastSeenAfter: f.lastSeenAfter as string | null,
-    expiresBefore: f.expiresBefore as string | null,
-    noExpiry: f.noExpiry as boolean,
-    software: f.software,
-    auth: f.auth as string[],
-    type: f.type,
-    connected: f.connected as boolean | null,
-    account: f.account,
-  };
-}
 
 function checkHeader(fields: Map<string, unknown>, file: string, now: Date): PlanHeader & { count: number } {
   const bad = (detail: string) => notAPlan(file, detail);
@@ -473,14 +406,14 @@ function checkHeader(fields: Map<string, unknown>, file: string, now: Date): Pla
   if (!isStr(host) || !isValidDomain(host)) throw bad('its "host" is not a host name');
   const transport = fields.get("transport");
   if (transport !== "socket" && transport !== "xmpp") throw bad("it names no transport");
-  const createdAt = utcTime(fields.get("createdAt"));
+  const createdAt = utcTimeAsWritten(fields.get("createdAt"));
   if (createdAt === undefined) throw bad('its "createdAt" is not an ISO 8601 UTC time as camctl writes it, such as 2026-11-27T12:00:00Z');
   if (Date.parse(createdAt) > now.getTime() + CLOCK_SKEW_MS) throw bad(`its "createdAt" (${createdAt}) is in the future`);
   const count = fields.get("count");
   if (!Number.isSafeInteger(count) || (count as number) < 0) throw bad('it has no "count" at its end (was camctl interrupted while writing it?)');
   const keepNewest = fields.get("keepNewest") ?? null;
   if (keepNewest !== null && !(Number.isSafeInteger(keepNewest) && (keepNewest as number) >= 1)) throw bad('its "keepNewest" is not null or a whole number of at least 1');
-  const filters = checkFilters(fields.get("filters"));
+  const filters = checkRecordedFilters(fields.get("filters"));
   if (typeof filters === "string") throw bad(filters);
   return { format: PLAN_FORMAT, version: PLAN_VERSION, host, transport, createdAt, filters, keepNewest: keepNewest as number | null, count: count as number };
 }

@@ -28,6 +28,15 @@ const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
 export const TIMEOUT_RANGE = "a number of seconds from 0.1 to 3600";
 export const isTimeoutSeconds = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n >= 0.1 && n <= 3600;
 
+/** The virtual host as Prosody names it: a domain, lowercased, without a trailing dot. */
+export function parseHost(input: string): string {
+  const host = input.replace(/\.$/, "").toLowerCase();
+  if (input.includes("@") || input.includes("/") || !isValidDomain(host)) {
+    throw usageError(msg`"${input}" is not a virtual host name; give a domain such as example.com.`);
+  }
+  return host;
+}
+
 /** Returns the bare JID (domain lowercased) or throws a usage error that says what is wrong. */
 export function parseBareJid(input: string, what = "JID"): string {
   const shown = msg`"${input}"`;

@@ -228,3 +228,21 @@ export async function renderPreview(host: string, summary: ClientSummary, first:
   }
   return out;
 }
+
+/** What the preview and the table of outcomes keep of a plan as it is read: its first rows and its widest account. */
+export class PreviewRows {
+  readonly first: HostClientRecord[] = [];
+  /** The widest account, as shown (lines up the table of outcomes). */
+  accountWidth = 0;
+
+  add(r: HostClientRecord): void {
+    this.accountWidth = Math.max(this.accountWidth, displayWidth(displaySafe(r.account)));
+    if (this.first.length < PREVIEW_ROWS) this.first.push(r);
+  }
+}
+
+/** "Revoke these 37 clients on 12 accounts of example.com?" */
+export function revokeQuestion(s: { clients: number; accounts: number }, host: string): string {
+  const what = s.clients === 1 ? "this client" : `these ${s.clients} clients`;
+  return `Revoke ${what} on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${displaySafe(host)}?`;
+}

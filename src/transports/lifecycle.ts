@@ -59,6 +59,25 @@ export async function underDeadline<T>(where: string, timeoutSeconds: number, wo
 }
 
 /**
+ * How often (ms) a consumer that is busy with what the server sent (writing it out, asking)
+ * re-arms the deadline: half of --timeout, so it fires at least once before the deadline would,
+ * and at most once a second. No floor: at the smallest --timeout (0.1 s, core/validate.ts) a floor
+ * of 100 ms would equal the whole deadline and let it run out while the wait is ours.
+ */
+export const keepAliveEvery = (timeoutSeconds: number): number => Math.min(1000, timeoutSeconds * 500);
+
+/**
+ * Keeps the deadline of `alive` from running out while `busy` is set: a slow reader of camctl's
+ * output is not a slow server. `stop()` ends it.
+ */
+export function keepAlive(alive: () => void, timeoutSeconds: number): { busy: boolean; stop: () => void } {
+  const state = { busy: false, stop: () => clearInterval(timer) };
+  const timer = setInterval(() => state.busy && alive(), keepAliveEvery(timeoutSeconds));
+  timer.unref();
+  return state;
+}
+
+/**
  * Opens the prepared source, runs `work` and closes the source, all bounded by one deadline of
  * `timeoutSeconds` (startDeadline). Streaming work (host-wide scans, bulk revocation)
  * calls `alive()` whenever a batch arrives: the deadline then starts again, so --timeout bounds the

@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import type { HostClientRecord } from "../../src/core/filters.js";
-import { NO_FILTER } from "../../src/core/filters.js";
-import { PlanReader, PlanWriter, keepNewest, planFilters, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/core/plan.js";
+import { NO_FILTER, recordFilters } from "../../src/core/filters.js";
+import { PlanReader, PlanWriter, keepNewest, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/core/plan.js";
 import { iso } from "../helpers/iso.js";
 
 const HEADER: PlanHeader = {
@@ -17,7 +17,7 @@ const HEADER: PlanHeader = {
   host: "example.com",
   transport: "socket",
   createdAt: "2026-11-27T12:00:00Z",
-  filters: planFilters({ ...NO_FILTER, software: { name: "Evil Client", version: null }, lastSeenBefore: 1790000000 }, false),
+  filters: recordFilters({ ...NO_FILTER, software: { name: "Evil Client", version: null }, lastSeenBefore: 1790000000 }, false),
   keepNewest: null,
 };
 

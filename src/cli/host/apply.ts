@@ -3,16 +3,16 @@
 // confirmed and applied is that copy, item by item, each revoked by its exact entry; applying it
 // again revokes nothing twice and finishes what an interrupted run left.
 import type { Command } from "commander";
-import { CamError } from "../../core/errors.js";
-import type { HostClientRecord } from "../../core/filters.js";
+import { filterFlags } from "../../core/filters.js";
 import type { IOStreams } from "../../term/iostreams.js";
+import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { PlanReader, hostRecord, type PlanHeader } from "../../core/plan.js";
-import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
+import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { SummaryBuilder } from "../../core/summary.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, revokeQuestion, TYPE_NAME_ABOVE, widest } from "../bulk.js";
+import { applyAndReport } from "../bulk.js";
 
 export interface HostApplyOptions extends CommonOptions {
   planFile: string;
@@ -57,29 +57,14 @@ export function register(host: Command, deps: Deps): void {
       yes: raw.yes === true,
       dryRun: raw.dryRun === true,
     };
-    if (!opts.yes && !opts.dryRun && !deps.io.stdinIsTTY) {
-      throw new CamError("usage",
-        "Refusing to revoke without confirmation because stdin is not a terminal. Add --yes to apply the plan (or --dry-run to print it).");
-    }
+    refuseWithoutTerminal(deps.io, !opts.yes && !opts.dryRun, "revoke", "Add --yes to apply the plan (or --dry-run to print it).");
     await run(opts, deps.io, deps);
   });
 }
 
 /** "made 3 h ago (2026-11-27T09:00:00Z) over the admin socket, with --software 'Evil Client'" */
 function describePlan(h: PlanHeader, now: Date): string {
-  const f = h.filters;
-  const parts: string[] = [];
-  if (f.all) parts.push("--all");
-  if (f.software !== null) parts.push(`--software '${f.software}'`);
-  if (f.lastSeenBefore !== null) parts.push(`--last-seen-before ${f.lastSeenBefore}`);
-  if (f.lastSeenAfter !== null) parts.push(`--last-seen-after ${f.lastSeenAfter}`);
-  if (f.expiresBefore !== null) parts.push(`--expires-before ${f.expiresBefore}`);
-  if (f.noExpiry) parts.push("--no-expiry");
-  for (const a of f.auth) parts.push(`--auth ${a}`);
-  if (f.type !== null) parts.push(`--type ${f.type}`);
-  if (f.connected === true) parts.push("--connected");
-  if (f.connected === false) parts.push("--disconnected");
-  if (f.account !== null) parts.push(`--account '${f.account}'`);
+  const parts = filterFlags(h.filters);
   if (h.keepNewest !== null) parts.push(`--keep-newest ${h.keepNewest}`);
   const minutes = Math.round((now.getTime() - Date.parse(h.createdAt)) / 60000);
   const age = minutes < 1 ? "just now" : minutes < 120 ? `${minutes} min ago` : minutes < 2880 ? `${Math.round(minutes / 60)} h ago` : `${Math.round(minutes / 1440)} days ago`;
@@ -90,13 +75,11 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
   const reader = await PlanReader.open(opts.planFile);
   try {
     const summary = new SummaryBuilder(io.now());
-    const first: HostClientRecord[] = [];
-    let accountWidth = 0;
+    const preview = new PreviewRows();
     const header = await reader.check((item) => {
       const r = hostRecord(item);
       summary.add(r);
-      accountWidth = widest(accountWidth, r.account);
-      if (first.length < PREVIEW_ROWS) first.push(r);
+      preview.add(r);
     }, io.now());
     if (opts.dryRun) {
       const { writeClients } = await import("../../render/client-records.js");
@@ -119,7 +102,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
     if (!opts.yes) {
       const s = summary.result();
       io.stderr.write(`Plan ${displaySafe(opts.planFile)}: ${describePlan(header, io.now())}.\n`);
-      io.stderr.write(await renderPreview(header.host, s, first, io));
+      io.stderr.write(await renderPreview(header.host, s, preview.first, io));
       await confirmBulk(
         {
           question: revokeQuestion(s, header.host),
@@ -131,7 +114,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
         deps,
       );
     }
-    await applyPlan(
+    await applyAndReport(
       reader,
       {
         prepared,
@@ -139,7 +122,7 @@ export async function run(opts: HostApplyOptions, io: IOStreams, deps: Pick<Deps
         output: opts.output,
         head: { host: header.host, transport: opts.transport.kind, plan: opts.planFile },
         resume: msg`apply the same plan again (camctl host apply ${opts.planFile})`.toString(),
-        accountWidth,
+        accountWidth: preview.accountWidth,
         items: header.count,
       },
       io,

@@ -1,17 +1,15 @@
 // camctl host clients <host>: every account's clients on a virtual host, one row per (account,
-// client), streamed from the server to the output as they arrive, with the filters of
-// src/core/filters.ts applied on the server and again here.
+// client), streamed from the server to the output as they arrive (the scan: src/core/host-scan.ts),
+// with the filters of src/core/filters.ts.
 import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, matchesFilter, parseFilter, WHEN_HELP, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
+import { scanHost, unreadAccountsError } from "../../core/host-scan.js";
 import { OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
-import { progressLine, type ProgressLine } from "../../term/progress.js";
-import type { HostScan } from "../../core/client-source.js";
-import { excerpt, msg } from "../../text/untrusted.js";
-import { withSource } from "../../transports/lifecycle.js";
-import { isValidDomain } from "../../core/validate.js";
+import { progressLine } from "../../term/progress.js";
+import { parseHost } from "../../core/validate.js";
 import type { Deps } from "../deps.js";
 
 export interface HostClientsOptions extends CommonOptions {
@@ -78,105 +76,33 @@ export function register(host: Command, deps: Deps): void {
   });
 }
 
-/** The virtual host as Prosody names it: a domain, lowercased, without a trailing dot. */
-export function parseHost(input: string): string {
-  const host = input.replace(/\.$/, "").toLowerCase();
-  if (input.includes("@") || input.includes("/") || !isValidDomain(host)) {
-    throw new CamError("usage", msg`"${input}" is not a virtual host name; give a domain such as example.com.`);
-  }
-  return host;
-}
-
-/**
- * The records of a scan that pass the filter (again: a server that ignores part of it cannot widen
- * the result), with the progress line kept out of the way of the output. While the consumer is
- * writing a record (between a yield and the next request), the wait is ours, not the server's:
- * `busy` keeps the deadline from running out then and keeps the progress line from being drawn
- * into the output.
- */
-async function* matching(
-  records: AsyncIterable<HostClientRecord>,
-  filter: ClientFilter,
-  state: { busy: boolean },
-  progress: ProgressLine,
-  clearBeforeOutput: boolean,
-): AsyncGenerator<HostClientRecord> {
-  try {
-    for await (const r of records) {
-      if (!matchesFilter(r, filter)) continue;
-      if (clearBeforeOutput) progress.clear();
-      state.busy = true;
-      yield r;
-      state.busy = false;
-    }
-  } finally {
-    progress.clear();
-    // What is written after the last record (the end of JSON, the summary) is output too.
-    state.busy = true;
-  }
-}
-
 export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
-  const progress = progressLine(io);
   const head = { host: opts.host, transport: opts.transport.kind };
-  try {
-    await withSource(prepared, opts.timeoutSeconds, async (source, signal, alive) => {
-      const state = { busy: false };
-      // A slow reader of our output is not a slow server: keep the deadline armed while writing.
-      const keepAlive = setInterval(() => state.busy && alive(), Math.min(1000, opts.timeoutSeconds * 500));
-      keepAlive.unref();
-      const failed: { account: string; reason: string }[] = [];
-      let failedCount = 0;
-      const scan: HostScan = {
-        filter: opts.filter,
-        signal,
-        onProgress: (p) => {
-          alive();
-          if (!state.busy) progress.update(p);
-        },
-        onAccountFailed: (account, reason) => {
-          failedCount++;
-          if (failed.length < 3) failed.push({ account, reason });
-        },
-      };
-      try {
-        const records = matching(source.listHost(opts.host, scan), opts.filter, state, progress, io.stdoutIsTTY);
-        if (opts.summary) {
-          const [{ SummaryBuilder }, { renderSummaryJson, renderSummaryText }] = await Promise.all([
-            import("../../core/summary.js"),
-            import("../../render/summary.js"),
-          ]);
-          const summary = new SummaryBuilder(io.now());
-          for await (const r of records) summary.add(r);
-          const text = opts.output === "json" ? renderSummaryJson(head, summary.result()) : renderSummaryText(opts.host, summary.result());
-          const out = new OutputWriter(io.stdout);
-          await out.write(text);
-          await out.flush();
-        } else {
-          const { writeClients } = await import("../../render/client-records.js");
-          await writeClients(records, opts.output, io, {
-            head,
-            account: true,
-            empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
-          });
-        }
-        if (failedCount > 0) throw unreadAccounts(failedCount, failed);
-      } finally {
-        clearInterval(keepAlive);
-      }
-    });
-  } finally {
-    progress.clear();
-  }
-}
-
-/** Accounts the server could not read: the listing is complete but for them (exit 9). */
-function unreadAccounts(count: number, some: { account: string; reason: string }[]): CamError {
-  const named = some.map((f) => msg`${f.account} (${excerpt(f.reason, 120)})`);
-  const more = count > some.length ? msg`, and ${count - some.length} more` : "";
-  return new CamError("partlyDone",
-    msg`The clients of ${count} ${count === 1 ? "account" : "accounts"} could not be read, so the listing leaves them out: ${named}${more}. Prosody's log may say why.`);
+  const request = { host: opts.host, filter: opts.filter, timeoutSeconds: opts.timeoutSeconds, progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
+  const unread = await scanHost(prepared, request, async (records) => {
+    if (opts.summary) {
+      const [{ SummaryBuilder }, { renderSummaryJson, renderSummaryText }] = await Promise.all([
+        import("../../core/summary.js"),
+        import("../../render/summary.js"),
+      ]);
+      const summary = new SummaryBuilder(io.now());
+      for await (const r of records) summary.add(r);
+      const text = opts.output === "json" ? renderSummaryJson(head, summary.result()) : renderSummaryText(opts.host, summary.result());
+      const out = new OutputWriter(io.stdout);
+      await out.write(text);
+      await out.flush();
+    } else {
+      const { writeClients } = await import("../../render/client-records.js");
+      await writeClients(records, opts.output, io, {
+        head,
+        account: true,
+        empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
+      });
+    }
+  });
+  // Accounts the server could not read: the listing is complete but for them (exit 9).
+  if (unread) throw unreadAccountsError(unread, "listing");
 }
 
 function hasFilter(f: ClientFilter): boolean {

@@ -7,26 +7,25 @@
 //                      context applies its own plan, the outcomes merged as they come.
 // One context failing (unreachable, no module) never stops the others; the exit code is the most
 // severe of the contexts' (mostSevere, src/core/errors.ts).
-import { applyItems, count, emptyTally } from "../../core/apply.js";
+import { applyPlan, emptyTally } from "../../core/apply.js";
 import { CamError } from "../../core/errors.js";
 import type { ContextOutcome } from "../../core/fanout.js";
+import type { HostClientRecord } from "../../core/filters.js";
+import { makePlan, planRequest, scanPlan, type MadePlan, type PlanScope } from "../../core/make-plan.js";
 import { tallyOutcome, type ApplyTally, type ItemResult } from "../../core/outcomes.js";
-import { parseFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
-import type { OutputFormat } from "../../config/options.js";
-import { PlanWriter, planItem, type PlanHeader } from "../../core/plan.js";
-import { SummaryBuilder } from "../../core/summary.js";
+import { confirmBulk } from "../../term/confirm.js";
+import type { CommonOptions, OutputFormat } from "../../config/options.js";
 import { msg } from "../../text/untrusted.js";
-import { withSource, type PreparedSource } from "../../transports/lifecycle.js";
+import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
 import { fanoutJsonTail, fanoutRecords, finishFanout, prepareWith, type Fanout } from "../fanout.js";
 import { throwUnlessDone } from "../outcome.js";
 import { tallyOutcomeSentence } from "../../render/bulk.js";
-import { checkOptions, planHeader, scanPlan, type HostRevokeOptions } from "./revoke.js";
-import { confirmBulk } from "../bulk.js";
 
-type RevokeSettings = Omit<HostRevokeOptions, "transport" | "timeoutSeconds" | "output">;
+/** What `host revoke` was asked (checked by src/cli/host/revoke.ts). */
+type RevokeSettings = PlanScope & { dryRun: boolean; planOut: string | null; yes: boolean };
 
 /** prune.json -> prune.prod.json; prune -> prune.prod. */
 export function planFileFor(file: string, context: string): string {
@@ -35,38 +34,26 @@ export function planFileFor(file: string, context: string): string {
   return dot > slash + 1 ? `${file.slice(0, dot)}.${context}${file.slice(dot)}` : `${file}.${context}`;
 }
 
-/** The io the per-context scans draw on: no progress line (several scans would draw over each other). */
-const quiet = (io: IOStreams): IOStreams => ({ ...io, stderrIsTTY: false });
-
-export async function hostRevokeFanout(fan: Fanout & { output: OutputFormat }, raw: Record<string, unknown>, host: string, deps: Deps): Promise<void> {
+/**
+ * `host revoke` on the contexts of `fan`; `settings` were checked as for one server (revoke.ts
+ * checkOptions), `allContexts` is whether --all-contexts was given.
+ */
+export async function hostRevokeFanout(fan: Fanout & { output: OutputFormat }, settings: RevokeSettings, allContexts: boolean, deps: Deps): Promise<void> {
   const { io } = deps;
-  const settings: RevokeSettings = {
-    host,
-    filter: parseFilter(raw as RawFilterOptions, io.now()),
-    all: raw.all === true,
-    keepNewest: typeof raw.keepNewest === "number" ? raw.keepNewest : null,
-    dryRun: raw.dryRun === true,
-    planOut: typeof raw.planOut === "string" ? raw.planOut : null,
-    yes: raw.yes === true,
-  };
-  const optsOf = (common: { transport: HostRevokeOptions["transport"]; timeoutSeconds: number }): HostRevokeOptions => ({ ...common, output: fan.output, ...settings });
-  checkOptions(optsOf({ transport: { kind: "socket", socketPath: "" }, timeoutSeconds: 1 }), io);
-  if (settings.dryRun) return dryRun(fan, settings, optsOf, io, deps);
-  if (settings.planOut !== null) return planOut(fan, settings, optsOf, io, deps);
-  if (raw.allContexts !== true || !settings.yes) {
+  if (settings.dryRun) return dryRun(fan, settings, io, deps);
+  if (settings.planOut !== null) return planOut(fan, settings, io, deps);
+  if (!allContexts || !settings.yes) {
     throw new CamError("usage",
       "Revoking on several servers at once needs --all-contexts --yes, typed out; or make one plan per context with --plan-out <file> (or look first with --dry-run).");
   }
-  return applyEverywhere(fan, settings, optsOf, io, deps);
+  return applyEverywhere(fan, settings, io, deps);
 }
 
-type OptsOf = (common: { transport: HostRevokeOptions["transport"]; timeoutSeconds: number }) => HostRevokeOptions;
-
-async function dryRun(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+async function dryRun(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, io: IOStreams, deps: Deps): Promise<void> {
   const outcomes: ContextOutcome[] = [];
   const records = fanoutRecords<HostClientRecord>(
     fan,
-    (prepared, common, emit) => scanPlan(prepared, optsOf(common), quiet(io), async (rs) => {
+    (prepared, common, emit) => scanPlan(prepared, planRequest(s, common), async (rs) => {
       for await (const r of rs) await emit(r);
     }),
     prepareWith(deps, io),
@@ -92,46 +79,18 @@ interface PlanMade {
   accounts: number;
 }
 
-/**
- * Plans one context into `writer`; the plan's counts. A partlyDone error (unread accounts) comes
- * after the plan is complete. `bound` limits the whole scan (see planBound).
- */
-async function makePlan(prepared: PreparedSource, opts: HostRevokeOptions, writer: PlanWriter, io: IOStreams, bound?: AbortSignal): Promise<{ header: PlanHeader; items: number; accounts: number; unread?: CamError }> {
-  const header = planHeader(opts, io.now());
-  const summary = new SummaryBuilder(io.now());
-  let unread: CamError | undefined;
-  await writer.begin(header);
-  try {
-    await scanPlan(prepared, opts, quiet(io), async (records) => {
-      for await (const r of records) {
-        await writer.add(planItem(r));
-        summary.add(r);
-      }
-    }, bound);
-  } catch (err) {
-    if (!(err instanceof CamError && err.kind === "partlyDone")) throw err;
-    unread = err;
-  }
-  const items = await writer.finish();
-  return { header, items, accounts: summary.result().accounts, unread };
-}
-
-async function planOut(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+async function planOut(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, io: IOStreams, deps: Deps): Promise<void> {
   const outcomes: ContextOutcome[] = [];
   const records = fanoutRecords<PlanMade>(
     fan,
     async (prepared, common, emit, _signal, context) => {
-      const opts = optsOf(common);
       const file = planFileFor(s.planOut!, context);
-      const writer = await PlanWriter.create(file);
-      let finished = false;
+      const plan = await makePlan(prepared, planRequest(s, common), { planFile: file, now: io.now() });
       try {
-        const plan = await makePlan(prepared, opts, writer, io);
-        finished = true;
-        await emit({ host: s.host, transport: plan.header.transport, planFile: file, createdAt: plan.header.createdAt, items: plan.items, accounts: plan.accounts });
+        await emit({ host: s.host, transport: plan.header.transport, planFile: file, createdAt: plan.header.createdAt, items: plan.items, accounts: plan.summary.accounts });
         if (plan.unread) throw plan.unread;
       } finally {
-        await writer.close(finished);
+        await plan.writer.close(true);
       }
     },
     prepareWith(deps, io),
@@ -173,29 +132,22 @@ function planBound(where: string, seconds: number, cancel: AbortSignal): { signa
 interface Planned {
   context: string;
   prepared: PreparedSource;
-  opts: HostRevokeOptions;
-  writer: PlanWriter;
-  items: number;
-  accounts: number;
+  opts: CommonOptions;
+  plan: MadePlan;
 }
 
-async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, optsOf: OptsOf, io: IOStreams, deps: Deps): Promise<void> {
+async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: RevokeSettings, io: IOStreams, deps: Deps): Promise<void> {
   // 1. Every context's plan, into spool files.
   const planned = new Map<string, Planned>();
   const planning: ContextOutcome[] = [];
   const noRecords = fanoutRecords<never>(
     fan,
     async (prepared, common, _emit, signal, context) => {
-      const opts = optsOf(common);
-      const writer = await PlanWriter.spool();
       const bound = planBound(prepared.where, common.timeoutSeconds, signal);
       try {
-        const plan = await makePlan(prepared, opts, writer, io, bound.signal);
-        planned.set(context, { context, prepared, opts, writer, items: plan.items, accounts: plan.accounts });
+        const plan = await makePlan(prepared, planRequest(s, common), { planFile: null, now: io.now(), view: { bound: bound.signal } });
+        planned.set(context, { context, prepared, opts: common, plan });
         if (plan.unread) throw plan.unread;
-      } catch (e) {
-        if (!planned.has(context)) await writer.close(false);
-        throw e;
       } finally {
         bound.clear();
       }
@@ -205,13 +157,13 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
   );
   for await (const _ of noRecords) void _;
   try {
-    const total = [...planned.values()].reduce((n, p) => n + p.items, 0);
+    const total = [...planned.values()].reduce((n, p) => n + p.plan.items, 0);
     // 2. On a terminal: each context's plan, and one question.
     if (io.stdinIsTTY) {
       for (const o of planning) {
         const p = planned.get(o.context);
         const line = p
-          ? `${o.context}: ${p.items === 0 ? "nothing matches" : `${p.items} ${p.items === 1 ? "client" : "clients"} on ${p.accounts} ${p.accounts === 1 ? "account" : "accounts"}`}${o.kind !== null ? ` (but ${o.message})` : ""}`
+          ? `${o.context}: ${p.plan.items === 0 ? "nothing matches" : `${p.plan.items} ${p.plan.items === 1 ? "client" : "clients"} on ${p.plan.summary.accounts} ${p.plan.summary.accounts === 1 ? "account" : "accounts"}`}${o.kind !== null ? ` (but ${o.message})` : ""}`
           : `${o.context}: cannot plan, so nothing is revoked there (${o.message})`;
         io.stderr.write(messageLine(msg`${line}`));
       }
@@ -226,13 +178,13 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
     // 3. Every context applies its own plan; outcomes merged as they come.
     await applyPlans(fan, planned, planning, s, io);
   } finally {
-    for (const p of planned.values()) await p.writer.close(true);
+    for (const p of planned.values()) await p.plan.writer.close(true);
   }
 }
 
 /** "2 contexts": those with something to revoke. */
 function contextCount(planned: Map<string, Planned>): string {
-  const n = [...planned.values()].filter((p) => p.items > 0).length;
+  const n = [...planned.values()].filter((p) => p.plan.items > 0).length;
   return `${n} ${n === 1 ? "context" : "contexts"}`;
 }
 
@@ -255,17 +207,8 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
       const p = planned.get(context)!;
       const tally = emptyTally();
       tallies.set(context, tally);
-      if (p.items === 0) return;
-      await withSource(p.prepared, p.opts.timeoutSeconds, (source, signal, alive) =>
-        applyItems(source, p.writer.reader().items(), {
-          alive,
-          signal,
-          result: async (r) => {
-            count(tally, r);
-            await emit(r);
-          },
-        }),
-      );
+      if (p.plan.items === 0) return;
+      await applyPlan(p.plan.writer.reader().items(), { prepared: p.prepared, timeoutSeconds: p.opts.timeoutSeconds, result: emit }, tally);
       const outcome = tallyOutcome(tally);
       throwUnlessDone(outcome.kind, () => tallyOutcomeSentence(tally, outcome.name), outcome.name);
     },

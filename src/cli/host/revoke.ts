@@ -1,39 +1,35 @@
 // camctl host revoke <host> <filters…>: revoke every client of a virtual host that the filters of
 // `host clients` match. First the plan (the exact list of account, client id and entry as
-// listed), then: --dry-run prints it, --plan-out writes it for `host apply`, otherwise camctl asks
-// (on a terminal) or needs --yes, and applies it item by item (commands/host/bulk.ts).
-//
-// The plan is written to a file even when it is applied at once (an anonymous spool file that
-// disappears with camctl), so that neither planning nor applying holds the whole plan in memory.
+// listed, made by src/core/make-plan.ts), then: --dry-run prints it, --plan-out writes it for
+// `host apply`, otherwise camctl asks (on a terminal) or needs --yes, and applies it item by item
+// (src/cli/bulk.ts). Several contexts: src/cli/host/revoke-fanout.ts.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
+import { makePlan, planRequest, scanPlan, type PlanScanView, type PlanScope } from "../../core/make-plan.js";
+import type { PlanHeader } from "../../core/plan.js";
+import type { ClientSummary } from "../../core/summary.js";
+import { parseHost } from "../../core/validate.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
+import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
+import { progressLine } from "../../term/progress.js";
 import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
-import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../core/plan.js";
-import { progressLine } from "../../term/progress.js";
-import { PREVIEW_ROWS, renderPreview } from "../../render/bulk.js";
-import type { HostScan } from "../../core/client-source.js";
-import { SummaryBuilder, type ClientSummary } from "../../core/summary.js";
-import { displaySafe, excerpt, msg } from "../../text/untrusted.js";
-import { withSource, type PreparedSource } from "../../transports/lifecycle.js";
+import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
+import { displaySafe, msg } from "../../text/untrusted.js";
+import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
-import { applyPlan, confirmBulk, revokeQuestion, TYPE_NAME_ABOVE, widest } from "../bulk.js";
-import { parseHost } from "./clients.js";
+import { applyAndReport } from "../bulk.js";
 
-export interface HostRevokeOptions extends CommonOptions {
-  host: string;
-  filter: ClientFilter;
-  /** --all: every client, no filter. */
-  all: boolean;
-  /** --keep-newest: per account, this many of the most recently seen matching clients stay. */
-  keepNewest: number | null;
+/** What `host revoke` was asked, on one server or several. */
+export interface HostRevokeChoice extends PlanScope {
   dryRun: boolean;
   planOut: string | null;
   yes: boolean;
 }
+
+export interface HostRevokeOptions extends CommonOptions, HostRevokeChoice {}
 
 const HOST_REVOKE_HELP = `
 The filters are those of \`camctl host clients\` (see its --help); at least
@@ -89,12 +85,8 @@ export function register(host: Command, deps: Deps): void {
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.defaultSocket);
-    if (fan) {
-      const { hostRevokeFanout } = await import("./revoke-fanout.js");
-      return hostRevokeFanout(fan, raw, parseHost(hostArg), deps);
-    }
-    const opts: HostRevokeOptions = {
-      ...resolveCommon(raw, deps.defaultSocket),
+    const common = fan ? undefined : resolveCommon(raw, deps.defaultSocket);
+    const choice: HostRevokeChoice = {
       host: parseHost(hostArg),
       filter: parseFilter(raw as RawFilterOptions, deps.io.now()),
       all: raw.all === true,
@@ -103,12 +95,16 @@ export function register(host: Command, deps: Deps): void {
       planOut: typeof raw.planOut === "string" ? raw.planOut : null,
       yes: raw.yes === true,
     };
-    checkOptions(opts, deps.io);
-    await run(opts, deps.io, deps);
+    checkOptions(choice, deps.io);
+    if (fan) {
+      const { hostRevokeFanout } = await import("./revoke-fanout.js");
+      return hostRevokeFanout(fan, choice, raw.allContexts === true, deps);
+    }
+    await run({ ...common!, ...choice }, deps.io, deps);
   });
 }
 
-export function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
+export function checkOptions(opts: HostRevokeChoice, io: IOStreams): void {
   const filtered = !isEmptyFilter(opts.filter);
   if (!filtered && !opts.all) {
     throw new CamError("usage",
@@ -117,137 +113,29 @@ export function checkOptions(opts: HostRevokeOptions, io: IOStreams): void {
   if (filtered && opts.all) throw new CamError("usage", "--all means every client; leave it out when you give filters.");
   if (opts.dryRun && opts.planOut !== null) throw new CamError("usage", "Give --dry-run (print the plan) or --plan-out (write it), not both.");
   if (opts.planOut === "") throw new CamError("usage", "--plan-out needs a file name.");
-  if (!opts.yes && !opts.dryRun && opts.planOut === null && !io.stdinIsTTY) {
-    throw new CamError("usage",
-      "Refusing to revoke without confirmation because stdin is not a terminal. Add --yes to revoke (or --dry-run to preview, --plan-out <file> to write the plan).");
-  }
-}
-
-/** The scan's records that make the plan: filtered again here, then --keep-newest. */
-async function* planRecords(records: AsyncIterable<HostClientRecord>, opts: HostRevokeOptions): AsyncGenerator<HostClientRecord> {
-  async function* matching() {
-    for await (const r of records) if (matchesFilter(r, opts.filter)) yield r;
-  }
-  yield* opts.keepNewest === null ? matching() : keepNewest(matching(), opts.keepNewest);
-}
-
-/**
- * Scans the host under one connection (--timeout per batch), with the progress line; `consume`
- * gets the planned records as they arrive. While it handles one (writing it), the wait is ours,
- * not the server's: the deadline stays armed and the progress line is not drawn. `bound` limits
- * the whole scan (see withSource), for a fan-out's plan.
- */
-export async function scanPlan(
-  prepared: PreparedSource,
-  opts: HostRevokeOptions,
-  io: IOStreams,
-  consume: (records: AsyncIterable<HostClientRecord>) => Promise<void>,
-  bound?: AbortSignal,
-): Promise<void> {
-  const progress = progressLine(io);
-  const failed: { account: string; reason: string }[] = [];
-  let failedCount = 0;
-  try {
-    await withSource(prepared, opts.timeoutSeconds, async (source, signal, alive) => {
-      let busy = false;
-      const keepAlive = setInterval(() => busy && alive(), Math.max(100, Math.min(1000, opts.timeoutSeconds * 500)));
-      keepAlive.unref();
-      const scan: HostScan = {
-        filter: opts.filter,
-        signal,
-        onProgress: (p) => {
-          alive();
-          if (!busy) progress.update(p);
-        },
-        onAccountFailed: (account, reason) => {
-          failedCount++;
-          if (failed.length < 3) failed.push({ account, reason });
-        },
-      };
-      async function* handedOver(): AsyncGenerator<HostClientRecord> {
-        try {
-          for await (const r of planRecords(source.listHost(opts.host, scan), opts)) {
-            if (io.stdoutIsTTY) progress.clear();
-            busy = true;
-            yield r;
-            busy = false;
-          }
-        } finally {
-          progress.clear();
-          busy = true; // what follows the last record is ours too
-        }
-      }
-      try {
-        await consume(handedOver());
-      } finally {
-        clearInterval(keepAlive);
-      }
-    }, bound);
-  } finally {
-    progress.clear();
-  }
-  if (failedCount > 0) {
-    const named = failed.map((f) => msg`${f.account} (${excerpt(f.reason, 120)})`);
-    const more = failedCount > failed.length ? msg`, and ${failedCount - failed.length} more` : "";
-    throw new CamError("partlyDone",
-      msg`The clients of ${failedCount} ${failedCount === 1 ? "account" : "accounts"} could not be read, so the plan leaves them out: ${named}${more}. Prosody's log may say why.`);
-  }
-}
-
-/** The header of a plan made now with these options. */
-export function planHeader(opts: HostRevokeOptions, now: Date): PlanHeader {
-  return {
-    format: PLAN_FORMAT,
-    version: PLAN_VERSION,
-    host: opts.host,
-    transport: opts.transport.kind,
-    createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
-    filters: planFilters(opts.filter, opts.all),
-    keepNewest: opts.keepNewest,
-  };
+  refuseWithoutTerminal(io, !opts.yes && !opts.dryRun && opts.planOut === null, "revoke",
+    "Add --yes to revoke (or --dry-run to preview, --plan-out <file> to write the plan).");
 }
 
 export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
-  if (opts.dryRun) return dryRun(prepared, opts, io);
+  const view: PlanScanView = { progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
+  if (opts.dryRun) return dryRun(prepared, opts, io, view);
 
-  const header = planHeader(opts, io.now());
-  const writer = opts.planOut !== null ? await PlanWriter.create(opts.planOut) : await PlanWriter.spool();
-  const summary = new SummaryBuilder(io.now());
-  const first: HostClientRecord[] = [];
-  let accountWidth = 0;
-  let finished = false;
-  let unread: CamError | undefined;
+  const preview = new PreviewRows();
+  // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
+  if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
+  const plan = await makePlan(prepared, planRequest(opts, opts), { planFile: opts.planOut, now: io.now(), view, onRecord: (r) => preview.add(r) })
+    .finally(() => setInterruptHint(undefined));
+  const { header, items, summary: s, unread } = plan;
   try {
-    await writer.begin(header);
-    // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
-    if (opts.planOut !== null) setInterruptHint(msg`The plan ${opts.planOut} is incomplete; remove it and make it again.`.toString());
-    try {
-      await scanPlan(prepared, opts, io, async (records) => {
-        for await (const r of records) {
-          await writer.add(planItem(r));
-          summary.add(r);
-          accountWidth = widest(accountWidth, r.account);
-          if (first.length < PREVIEW_ROWS) first.push(r);
-        }
-      });
-    } catch (err) {
-      // Accounts that could not be read are left out; the rest of the plan stands (exit 9 at the end).
-      if (!(err instanceof CamError && err.kind === "partlyDone")) throw err;
-      unread = err;
-    }
-    const items = await writer.finish();
-    finished = true;
-    setInterruptHint(undefined);
-    const s = summary.result();
-
     if (opts.planOut !== null) {
       await planWritten(opts, header, s, io);
     } else if (items === 0) {
       await say(io, opts, msg`No client on ${opts.host} matches; nothing was revoked.`.toString());
     } else {
       if (!opts.yes) {
-        io.stderr.write(await renderPreview(opts.host, s, first, io));
+        io.stderr.write(await renderPreview(opts.host, s, preview.first, io));
         await confirmBulk(
           {
             question: revokeQuestion(s, opts.host),
@@ -260,15 +148,15 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
         );
       }
       try {
-        await applyPlan(
-          writer.reader(),
+        await applyAndReport(
+          plan.writer.reader(),
           {
             prepared,
             timeoutSeconds: opts.timeoutSeconds,
             output: opts.output,
             head: { host: opts.host, transport: opts.transport.kind },
             resume: "run the same `camctl host revoke` again",
-            accountWidth,
+            accountWidth: preview.accountWidth,
             items,
           },
           io,
@@ -280,22 +168,21 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
       }
     }
   } finally {
-    setInterruptHint(undefined);
-    await writer.close(finished);
+    await plan.writer.close(true);
   }
   if (unread) throw unread;
 }
 
 /** --dry-run: the plan as `host clients` would print it. */
-async function dryRun(prepared: PreparedSource, opts: HostRevokeOptions, io: IOStreams): Promise<void> {
+async function dryRun(prepared: PreparedSource, opts: HostRevokeOptions, io: IOStreams, view: PlanScanView): Promise<void> {
   const { writeClients } = await import("../../render/client-records.js");
-  await scanPlan(prepared, opts, io, (records) =>
+  await scanPlan(prepared, planRequest(opts, opts), (records) =>
     writeClients(records, opts.output, io, {
       head: { host: opts.host, transport: opts.transport.kind },
       account: true,
       empty: `No client on ${displaySafe(opts.host)} matches; nothing would be revoked.`,
     }),
-  );
+  view);
 }
 
 /** Says where the plan went and how to apply it. */

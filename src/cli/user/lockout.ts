@@ -8,6 +8,7 @@ import { count, emptyTally } from "../../core/apply.js";
 import { CamError } from "../../core/errors.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
+import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
 import { entryOutcome, leftovers, passwordClients, type LockoutReport, type PasswordAction } from "../../core/lockout-report.js";
 import type { ClientRecord } from "../../core/model.js";
 import { lockoutOutcome, type ItemResult } from "../../core/outcomes.js";
@@ -18,7 +19,6 @@ import { displaySafe } from "../../text/untrusted.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid } from "../../core/validate.js";
 import type { Deps } from "../deps.js";
-import { confirmBulk, TYPE_NAME_ABOVE } from "../bulk.js";
 import { throwUnlessDone } from "../outcome.js";
 
 export interface LockoutOptions extends CommonOptions {
@@ -88,10 +88,7 @@ export function register(user: Command, deps: Deps): void {
       yes: raw.yes === true,
       dryRun: raw.dryRun === true,
     };
-    if (!opts.yes && !opts.dryRun && !deps.io.stdinIsTTY) {
-      throw new CamError("usage",
-        "Refusing to lock an account out without confirmation because stdin is not a terminal. Add --yes (or --dry-run to preview).");
-    }
+    refuseWithoutTerminal(deps.io, !opts.yes && !opts.dryRun, "lock an account out", "Add --yes (or --dry-run to preview).");
     // Read before anything else: a bad file stops camctl before it touches the server.
     if (passwordFile !== undefined) opts.newPassword = await readNewPassword(passwordFile);
     await run(opts, deps.io, deps);

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
 import type { IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
+import { refuseWithoutTerminal } from "../../term/confirm.js";
 import type { ClientRecord, RevokeReport } from "../../core/model.js";
 import { revokeOutcome } from "../../core/outcomes.js";
 import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
@@ -68,10 +69,7 @@ export function register(user: Command, deps: Deps): void {
       yes: raw.yes === true,
       dryRun: raw.dryRun === true,
     };
-    if (!opts.yes && !opts.dryRun && !deps.io.stdinIsTTY) {
-      throw new CamError("usage",
-        "Refusing to revoke without confirmation because stdin is not a terminal. Add --yes to revoke (or --dry-run to preview).");
-    }
+    refuseWithoutTerminal(deps.io, !opts.yes && !opts.dryRun, "revoke", "Add --yes to revoke (or --dry-run to preview).");
     await run(opts, deps.io, deps);
   });
 }
