@@ -480,17 +480,18 @@ t.create_token("${jid}", g, nil, nil, "oauth2-refresh") return "ok"`);
     });
 
     test("--timeout bounds each batch: a slow reader is not a slow server, a stopped server is", async () => {
-      // A reader that stops for longer than --timeout: camctl waits for it, and completes.
-      const slow = spawnScan("--timeout", "2");
+      // A reader that stops for longer than --timeout: camctl waits for it, and completes. (5 s: the
+      // first batch must arrive within it even on a busy two-core machine running the whole suite.)
+      const slow = spawnScan("--timeout", "5");
       await slow.firstLine;
-      await new Promise((r) => setTimeout(r, 4500));
+      await new Promise((r) => setTimeout(r, 8000));
       slow.child.stdout.resume();
       assert.equal(await slow.exited, 0, slow.stderr());
       assert.equal(slow.lines(), ACCOUNTS * GRANTS);
 
       // A server that stops answering mid-scan: --timeout after the last batch, exit 3.
       const before = stops();
-      const stuck = spawnScan("--timeout", "2");
+      const stuck = spawnScan("--timeout", "5");
       await stuck.firstLine;
       await new Promise((r) => setTimeout(r, 300));
       process.kill(sb.pid, "SIGSTOP");
@@ -502,7 +503,7 @@ t.create_token("${jid}", g, nil, nil, "oauth2-refresh") return "ok"`);
         process.kill(sb.pid, "SIGCONT");
       }
       assert.equal(code, 3, stuck.stderr());
-      assert.match(stuck.stderr(), /^camctl: No answer from the admin socket .* within 2 s; is it overloaded or stuck\? Raise --timeout to wait longer\.\n$/);
+      assert.match(stuck.stderr(), /^camctl: No answer from the admin socket .* within 5 s; is it overloaded or stuck\? Raise --timeout to wait longer\.\n$/);
       await waitFor(() => stops() > before, "the server to stop the scan");
       await serverStillAnswers();
     });
