@@ -121,7 +121,10 @@ end
 --- present; the second value lists the sources read.
 function M.reader(host, query)
 	local storagemanager = require "prosody.core.storagemanager";
-	local q = { with = query.with; start = query.start; ["end"] = query["end"] };
+	-- Prosody 13.0.1's internal archive finds `start` by a binary search that stops at ANY entry
+	-- of that very second, skipping the ones of the same second before it: ask from a second
+	-- earlier and drop what is too early here.
+	local q = { with = query.with; start = query.start and query.start - 1; ["end"] = query["end"] };
 	local sources, names = {}, {};
 	local function add(name, store_name)
 		local store = storagemanager.open(host, store_name, "archive");
@@ -154,7 +157,7 @@ function M.reader(host, query)
 			if not best then return nil; end
 			local r = best.head;
 			advance(best);
-			if not query.types or query.types[r.event or ""] then return r; end
+			if (not query.types or query.types[r.event or ""]) and not (query.start and (r.time or 0) < query.start) then return r; end
 		end
 	end, table.concat(names, ",");
 end

@@ -21,7 +21,7 @@ export function historyChunk(q: HistoryQuery): string {
     host: q.host,
     jid: q.jid,
     since: q.since === null ? null : String(q.since),
-    until: q.until === null ? null : String(q.until),
+    upto: q.until === null ? null : String(q.until),
     events: q.events.length > 0 ? q.events.join(",") : null,
   });
   return (

@@ -16,7 +16,7 @@ local function entry_line(r)
 		.. "," .. json_lines.str(r.location) .. "," .. json_lines.str(r.client) .. "," .. json_lines.object(r.detail or {}) .. "]";
 end
 
---- ARGS: { host, jid (optional: one account), since, ["until"] (decimal Unix seconds, optional),
+--- ARGS: { host, jid (optional: one account), since, upto (decimal Unix seconds, inclusive, optional),
 --- events (comma-separated names, optional) }. Records: first { sources = "mod_audit,camctl" },
 --- then one array per entry: time, account, event, recorded_by, source, ip, location, client,
 --- detail (object). Trailer meta: host; or err (invalid-jid, host-not-found, user-not-found,
@@ -42,7 +42,7 @@ function M.history(args)
 	local ok, next_entry, sources = pcall(history_log.reader, host, {
 		with = with;
 		start = tonumber(unhex(args.since));
-		["end"] = tonumber(unhex(args["until"]));
+		["end"] = tonumber(unhex(args.upto));
 		types = types;
 	});
 	if not ok then
