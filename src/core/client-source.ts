@@ -1,5 +1,6 @@
 // One interface for both transports; commands never tell them apart.
 import type { ClientFilter, HostClientRecord } from "./filters.js";
+import type { HistoryEvent, HistoryQuery } from "./history.js";
 import type { LockoutReport, LockoutRequest } from "./lockout-report.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
 import type { ScanProgress } from "../term/progress.js";
@@ -49,6 +50,11 @@ export interface ClientSource {
    * management (or, over XMPP, no companion module), forbidden for a non-admin.
    */
   listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord>;
+  /**
+   * The history of an account or host (src/core/history.ts), streamed in time order. Absent on a
+   * transport that cannot read it (over XMPP: exit 8, the history needs the admin socket).
+   */
+  history?(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent>;
   /** Releases the connection. Safe to call more than once. */
   close(): Promise<void>;
 }

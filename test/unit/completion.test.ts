@@ -26,11 +26,11 @@ test("bash completes commands, subcommands, options and --output values", async 
   const complete = (words: string[]) =>
     execFileSync("bash", ["-c", `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _camctl; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" }).trim();
   assert.equal(complete(["camctl", "us"]), "user");
-  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client lockout");
+  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client lockout history");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--outp"]), "--output");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--output", ""]), "table json csv ndjson");
   assert.equal(complete(["camctl", "ho"]), "host");
-  assert.equal(complete(["camctl", "host", ""]), "clients revoke apply");
+  assert.equal(complete(["camctl", "host", ""]), "clients revoke apply history");
   assert.equal(complete(["camctl", "host", "revoke", "example.com", "--keep"]), "--keep-newest");
   assert.equal(complete(["camctl", "host", "revoke", "example.com", "--last-seen-b"]), "--last-seen-before");
   assert.equal(complete(["camctl", "host", "apply", "plan.json", "--y"]), "--yes");
@@ -52,7 +52,7 @@ test("bash completes commands, subcommands, options and --output values", async 
   assert.equal(complete(["camctl", "--ssh-r"]), "--ssh-route");
   assert.equal(complete(["camctl", "--ssh-route", ""]), "forward exec sudo");
   assert.equal(complete(["camctl", "--context", "prod", ""]).split(" ").slice(0, 5).join(" "), "user host doctor config completion");
-  assert.equal(complete(["camctl", "--context", "prod", "host", ""]), "clients revoke apply");
+  assert.equal(complete(["camctl", "--context", "prod", "host", ""]), "clients revoke apply history");
   assert.equal(complete(["camctl", "--ssh", "ops@xmpp.example.com", "host", "clients", "example.com", "--summ"]), "--summary");
 });
 
@@ -79,7 +79,7 @@ test("fish script: every line is a comment or a complete -c camctl command with 
   const fish = await script("fish");
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from user; and __fish_seen_subcommand_from clients" -s o -l output -x -a "table json csv ndjson"/);
   assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and __fish_seen_subcommand_from clients" -l last-seen-before -r/);
-  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients revoke apply" -a "clients revoke apply"/);
+  assert.match(fish, /complete -c camctl -n "__fish_seen_subcommand_from host; and not __fish_seen_subcommand_from clients revoke apply history" -a "clients revoke apply history"/);
   assert.doesNotMatch(fish, /subcommand_from user; and __fish_seen_subcommand_from clients" -l last-seen-before/);
   assert.match(fish, /complete -c camctl -n "__fish_use_subcommand" -l ssh-route -x -a "forward exec sudo"/);
   for (const line of fish.trimEnd().split("\n")) {

@@ -5,6 +5,8 @@ import adminRequestsLua from "./lua/admin_requests.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
 import clientFilterLua from "../../../prosody/mod_client_management_admin/client_filter.lib.lua";
 import hostScanLua from "./lua/host_scan.lua";
+import historyLogLua from "../../../prosody/mod_client_management_admin/history_log.lib.lua";
+import historyRequestLua from "./lua/history_request.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
 import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
@@ -21,6 +23,8 @@ export const LUA_SOURCES = {
   host_scan: hostScanLua,
   account_lockout: accountLockoutLua,
   lockout_request: lockoutRequestLua,
+  history_log: historyLogLua,
+  history_request: historyRequestLua,
 } as const;
 
 

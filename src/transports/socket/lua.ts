@@ -10,6 +10,7 @@
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
+import historyLogLua from "../../../prosody/mod_client_management_admin/history_log.lib.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
@@ -27,7 +28,8 @@ export const LIBRARY =
   luaModule("client_access", clientAccessLua) +
   luaModule("json_lines", jsonLinesLua, ["client_access"]) +
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
-  luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream"]);
+  luaModule("history_log", historyLogLua) +
+  luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream", "history_log"]);
 
 /** Arguments of a request: names are camctl's own identifiers; absent values are left out. */
 export type LuaArgs = Record<string, string | null | undefined>;

@@ -12,6 +12,7 @@ import { AdminStream } from "./adminstream.js";
 import { requestChunk, type LuaArgs } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
+import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
 
 type Meta = Record<string, unknown>;
 
@@ -101,7 +102,7 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
  * Records between the socket and their consumer: reading pauses when HIGH are waiting and resumes
  * at LOW, so memory stays flat whatever the consumer's pace.
  */
-class RecordQueue<T> {
+export class RecordQueue<T> {
   static readonly HIGH = 1000;
   static readonly LOW = 250;
   private items: (T | undefined)[] = [];
@@ -317,6 +318,12 @@ export class SocketClientSource implements ClientSource {
     }
     if ("error" in outcome) throw outcome.error;
     if (outcome.meta.err) throw replyError(outcome.meta, `@${host}`);
+  }
+
+  /** The history (mod_audit's archive and camctl's own store): ./history-source.ts. */
+  async *history(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent> {
+    const { readHistory } = await import("./history-source.js");
+    yield* readHistory(this.stream, query, alive);
   }
 
   async close(): Promise<void> {

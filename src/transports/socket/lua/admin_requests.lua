@@ -4,9 +4,21 @@
 -- Values from camctl's command line arrive hex-encoded in ARGS (see camctl's src/transports/socket/lua.ts):
 -- a literal of [0-9a-f] cannot close its string, so no input can become code.
 --
--- Chunk arguments: client_access, json_lines, record_stream.
-local client_access, json_lines, record_stream = ...;
+-- Chunk arguments: client_access, json_lines, record_stream, history_log (optional: where
+-- camctl's own events are recorded, prosody/mod_client_management_admin/history_log.lib.lua).
+local client_access, json_lines, record_stream, history_log = ...;
 local M = {};
+M.history_log = history_log;
+
+--- Records one of camctl's own events in the account's history (history_log.record); a failure
+--- to record is logged, never fatal: the change itself is done.
+function M.record_event(host, user, event_type, detail)
+	if not history_log then return; end
+	local where, err = history_log.record(host, user, event_type, detail);
+	if not where then
+		require "prosody.util.logger".init("camctl")("warn", "Could not record %s of %s@%s in the history: %s", event_type, user, host, tostring(err));
+	end
+end
 
 --- The bytes a hex literal stands for; nil stays nil (an absent value).
 function M.unhex(h)
@@ -78,6 +90,10 @@ function M.revoke(args)
 	if not report then
 		return record_stream.fail(io, { err = condition, text = text, jid = target.jid });
 	end
+	M.record_event(target.host, target.user, "client-revoked", {
+		client = report.id or unhex(args.id); actor = ctx.actor;
+		sessionClosed = report.session_closed; fastTokensRevoked = report.fast_tokens_revoked; grantRevoked = report.grant_revoked;
+	});
 	local sent = false;
 	return record_stream.start(io, function ()
 		if sent then return nil; end
