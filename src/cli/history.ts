@@ -40,7 +40,7 @@ export interface HistoryOptions extends CommonOptions {
 export function parseHistoryOptions(raw: Record<string, unknown>, deps: Deps, target: { host: string; jid: string | null }): HistoryOptions {
   const window = parseWindow(raw as { since?: string; until?: string }, deps.io.now());
   const events = parseEvents(raw.event as string[] | undefined);
-  return { ...resolveCommon(raw, deps.io.env, deps.defaultSocket), query: { ...target, ...window, events } };
+  return { ...resolveCommon(raw, deps.defaultSocket), query: { ...target, ...window, events } };
 }
 
 export async function runHistory(opts: HistoryOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import type { Deps } from "../deps.js";
 import { addHistoryOptions, HISTORY_HELP, parseHistoryOptions, runHistory } from "../history.js";
-import { parseHost } from "./clients.js";
+import { parseHost } from "../../core/validate.js";
 
 export function register(host: Command, deps: Deps): void {
   addHistoryOptions(
