@@ -20,12 +20,14 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   client_access: [],
   json_lines: ["client_access"],
   record_stream: ["json_lines"],
-  admin_requests: ["client_access", "json_lines", "record_stream"],
+  client_network: ["client_access"],
+  network_record: [],
+  admin_requests: ["client_access", "json_lines", "record_stream", "client_network"],
   stream_continue: [],
   account_lockout: ["client_access"],
   lockout_request: ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"],
   client_filter: ["client_access"],
-  host_scan: ["client_access", "json_lines", "record_stream", "client_filter"],
+  host_scan: ["client_access", "json_lines", "record_stream", "client_filter", "client_network"],
 };
 
 /** Lua that defines the named files as locals (with what they depend on), as a request does. */

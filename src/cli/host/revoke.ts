@@ -10,7 +10,7 @@ import { CamError } from "../../core/errors.js";
 import { addFilterOptions, isEmptyFilter, matchesFilter, parseFilter, type ClientFilter, type HostClientRecord, type RawFilterOptions } from "../../core/filters.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";
-import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { PlanWriter, keepNewest, planFilters, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "../../core/plan.js";
 import { progressLine } from "../../term/progress.js";
@@ -87,7 +87,7 @@ export function register(host: Command, deps: Deps): void {
     .option("--dry-run", "print the plan and change nothing")
     .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addAddressOptions(addFanoutOptions(addCommonOptions(cmd))).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.io.env, deps.defaultSocket);
     if (fan) {
       const { hostRevokeFanout } = await import("./revoke-fanout.js");

@@ -4,8 +4,8 @@
 -- Values from camctl's command line arrive hex-encoded in ARGS (see camctl's src/transports/socket/lua.ts):
 -- a literal of [0-9a-f] cannot close its string, so no input can become code.
 --
--- Chunk arguments: client_access, json_lines, record_stream.
-local client_access, json_lines, record_stream = ...;
+-- Chunk arguments: client_access, json_lines, record_stream, client_network (optional).
+local client_access, json_lines, record_stream, client_network = ...;
 local M = {};
 
 --- The bytes a hex literal stands for; nil stays nil (an absent value).
@@ -51,12 +51,16 @@ function M.list(args)
 		return record_stream.fail(io, { err = client_access.condition_of(reason), text = reason ~= "internal-server-error" and reason or nil });
 	end
 	local i = 0;
+	-- The companion's login records, when it is loaded on the host (client_network.lib.lua).
+	local facts = client_network and client_network.facts_for(target.host, target.user);
 	return record_stream.start(io, function ()
 		repeat
 			i = i + 1;
 			if clients[i] == nil then return nil; end
 		until type(clients[i]) == "table";
-		return json_lines.client(client_access.describe(clients[i]));
+		local d = client_access.describe(clients[i]);
+		if client_network then client_network.annotate(d, clients[i], facts); end
+		return json_lines.client(d);
 	end, { jid = target.jid });
 end
 
