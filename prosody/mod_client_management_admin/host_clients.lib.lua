@@ -284,9 +284,10 @@ function M.handler(deps)
 				return nil, why;
 			end
 			local rows, account = {}, client_access.xml_text(username .. "@" .. host);
+			local facts = deps.network_facts and deps.network_facts(username) or nil;
 			for _, client in ipairs(clients) do
 				if type(client) == "table" and client.id ~= nil and client_filter.client_matches(filter, client_access.describe(client)) then
-					local el = deps.client_element(client);
+					local el = deps.client_element(client, facts);
 					el.attr.account = account;
 					rows[#rows + 1] = { id = tostring(client.id); size = #tostring(el); element = el };
 				end

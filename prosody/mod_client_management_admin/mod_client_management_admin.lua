@@ -32,6 +32,7 @@ local st = require "prosody.util.stanza";
 local jid_split = require "prosody.util.jid".split;
 local usermanager = require "prosody.core.usermanager";
 local client_access = module:require("client_access");
+local client_network = module:require("client_network");
 
 local xmlns_manage_clients = "xmpp:prosody.im/protocol/manage-clients";
 local xmlns_cam = "urn:xmpp:cam:0";
@@ -67,8 +68,10 @@ end
 
 --- A listed client as <client/> (the element mod_client_management sends, plus <expires/>, and
 --- with camctl's auth names: password, grant, fast). Texts are made safe for XML: a control
---- character in a client's name must not make the whole reply fail.
-local function client_element(client)
+--- character in a client's name must not make the whole reply fail. With `facts` (the account's
+--- login records, network_record.lib.lua) it carries <network xmlns="urn:camctl:admin:0"/>: the
+--- live session's address and start, and what was recorded (see README, "Addresses").
+local function client_element(client, facts)
 	local d = client_access.describe(client);
 	local el = st.stanza("client", {
 		id = client_access.xml_text(d.id);
@@ -98,8 +101,33 @@ local function client_element(client)
 	if d.device then el:text_tag("device", client_access.xml_text(d.device)); end
 	if d.uri then el:text_tag("uri", client_access.xml_text(d.uri)); end
 	el:up();
+	if facts then
+		client_network.annotate(d, client, facts);
+		el:tag("network", {
+			xmlns = xmlns_camctl;
+			ip = client_access.xml_text(d.ip);
+			["connected-since"] = client_access.iso8601(d.connected_since);
+			["first-ip"] = client_access.xml_text(d.first_ip);
+			["first-login"] = client_access.iso8601(d.first_login);
+			["last-ip"] = client_access.xml_text(d.last_ip);
+			["last-login"] = client_access.iso8601(d.last_login);
+			["last-mechanism"] = client_access.xml_text(d.last_mechanism);
+			logins = d.login_count and string.format("%d", d.login_count) or nil;
+		}):up();
+	end
 	return el;
 end
+
+-- 5. Where clients log in from (network_record.lib.lua): recorded at each login, joined to the
+-- listings above, and read over the admin socket through this global (client_network.lib.lua).
+local read_network = module:require("network_record").install(module, { client_management = client_management });
+
+--- The login records of username (a map keyed by listed id; empty when there are none).
+function network_facts(username)
+	local facts = read_network(username);
+	return facts or {};
+end
+camctl_client_network = network_facts;
 
 -- The account a request is about and whether it is the requester's own, or nil (not ours).
 local function target_of(event)
@@ -162,9 +190,10 @@ local function handle_admin_list(event, xmlns)
 	end
 	local reply = st.reply(stanza):tag("clients", { xmlns = xmlns });
 	local count = 0;
+	local facts = network_facts(username);
 	for _, client in ipairs(clients) do
 		if type(client) == "table" and client.id ~= nil then
-			reply:add_child(client_element(client));
+			reply:add_child(client_element(client, facts));
 			count = count + 1;
 		end
 	end
@@ -283,6 +312,7 @@ module:hook("iq-set/bare/" .. xmlns_camctl .. ":revoke", handle_camctl_revoke);
 module:default_permission("prosody:admin", ":list-host-clients");
 module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_clients").handler({
 	module = module; client_management = client_management; client_element = client_element;
+	network_facts = network_facts;
 }));
 
 -- 4. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.

@@ -188,6 +188,12 @@ async function runProgram(argv: string[], deps: Deps): Promise<number> {
 /** Runs camctl with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], overrides: Partial<Deps> = {}): Promise<number> {
   const noColor = argv.includes("--no-color");
+  // --no-ip (a listing command's option): decided before any source is made (core/network.ts).
+  const dashes = argv.indexOf("--");
+  if ((dashes < 0 ? argv : argv.slice(0, dashes)).includes("--no-ip")) {
+    const { hideAddresses } = await import("../core/network.js");
+    hideAddresses(true);
+  }
   const rawIO = overrides.io ?? systemIO(noColor);
   // Watched before anything is written: a failed write is recorded, never an uncaught 'error'.
   const output = watchWrites(rawIO.stdout);

@@ -75,6 +75,14 @@ function parseParallel(value: string): number {
   return n;
 }
 
+/**
+ * --no-ip, for the commands that print clients: no address in any output (core/network.ts; the
+ * flag itself is read in cli/program.ts before any source is made).
+ */
+export function addAddressOptions(cmd: Command): Command {
+  return cmd.option("--no-ip", "hide client addresses (ip, firstIp, lastIp) in every output");
+}
+
 /** --all-contexts and --parallel, for the commands that can run on several servers at once. */
 export function addFanoutOptions(cmd: Command): Command {
   return cmd.addOption(allContextsOption()).addOption(parallelOption());

@@ -34,6 +34,18 @@ export interface ClientRecord {
   userAgent: UserAgent;
   /** XEP-0494 <permission status>: "unrestricted" | "normal" | "restricted" | other; null when not sent. */
   permission: string | null;
+  /**
+   * Where it connects from (core/network.ts): set by the transports that know; listings write
+   * every one of them, null where absent.
+   */
+  ip?: string | null;
+  connectedSince?: IsoUtc | null;
+  firstIp?: string | null;
+  firstLogin?: IsoUtc | null;
+  lastIp?: string | null;
+  lastLogin?: IsoUtc | null;
+  lastMechanism?: string | null;
+  loginCount?: number | null;
 }
 
 export type TransportName = "socket" | "xmpp";

@@ -6,6 +6,7 @@
 import { OutputWriter, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
+import { addressesHidden, hasRecorded, RECORDS_HINT, withNetwork } from "../core/network.js";
 
 export const CLIENT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type ClientsFormat = (typeof CLIENT_FORMATS)[number];
@@ -27,6 +28,8 @@ export interface WriteClientsOptions {
   context?: boolean;
   /** JSON only: fields written after "clients", asked for once the records have ended. */
   tail?: () => Readonly<Record<string, unknown>>;
+  /** --no-ip: every address field null (JSON, NDJSON), empty (CSV), its column left out (table). */
+  noIp?: boolean;
 }
 
 /** Turns records into text, one call per record, then once at the end. */
@@ -74,8 +77,15 @@ export async function writeClients(
   // NDJSON is read line by line as it comes (`| jq`): each record goes out at once. The other
   // formats are read whole, so they go out in large chunks.
   const eachRecord = format === "ndjson";
+  // Every format writes every network field (core/network.ts), null where the source has none.
+  const noIp = opts.noIp ?? addressesHidden();
+  let recorded = false;
+  let rows = 0;
   try {
-    for await (const record of records) {
+    for await (const raw of records) {
+      const record = withNetwork(raw, noIp);
+      rows++;
+      if (!recorded && hasRecorded(record)) recorded = true;
       const text = renderer.push(record);
       if (text === "") continue;
       await out.write(text);
@@ -88,4 +98,7 @@ export async function writeClients(
   }
   await out.write(renderer.end());
   await out.flush();
+  // Said once, to people (a table on a terminal), and on stderr so the table stays a header and
+  // one line per client.
+  if (format === "table" && io.stdoutIsTTY && rows > 0 && !recorded && !noIp) io.stderr.write(RECORDS_HINT + "\n");
 }

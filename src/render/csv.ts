@@ -29,6 +29,15 @@ export const CSV_COLUMNS = [
   "uri",
   "device",
   "permission",
+  // Where it connects from (core/network.ts); empty when unknown, and the addresses with --no-ip.
+  "ip",
+  "connectedSince",
+  "firstIp",
+  "firstLogin",
+  "lastIp",
+  "lastLogin",
+  "lastMechanism",
+  "loginCount",
 ] as const;
 
 /** One field, quoted when RFC 4180 requires it. */
@@ -63,6 +72,14 @@ function row(c: ClientRecord): string[] {
     orEmpty(c.userAgent.uri),
     orEmpty(c.userAgent.device),
     orEmpty(c.permission),
+    orEmpty(c.ip ?? null),
+    orEmpty(c.connectedSince ?? null),
+    orEmpty(c.firstIp ?? null),
+    orEmpty(c.firstLogin ?? null),
+    orEmpty(c.lastIp ?? null),
+    orEmpty(c.lastLogin ?? null),
+    orEmpty(c.lastMechanism ?? null),
+    c.loginCount == null ? "" : String(c.loginCount),
   ];
 }
 

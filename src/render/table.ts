@@ -45,7 +45,12 @@ export const BUFFERED_ROWS = 200;
 /** Off a terminal, ids and accounts wider than this do not widen their column (their row shifts). */
 export const ID_PAD_CAP = 64;
 
-type ColumnKey = "context" | "account" | "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth";
+type ColumnKey =
+  | "context" | "account" | "id" | "type" | "connected" | "software" | "device" | "firstSeen" | "lastSeen" | "expires" | "auth"
+  | "ip" | "lastIp" | "lastLogin";
+
+/** Columns shown only when a planned row has a value in them (core/network.ts: addresses, recorded logins). */
+const WHEN_KNOWN: ReadonlySet<ColumnKey> = new Set(["ip", "lastIp", "lastLogin"]);
 
 /** One table cell: display-safe text, its terminal width, and how to colour it. */
 interface Cell {
@@ -79,8 +84,11 @@ const GAP = 2; // spaces between columns
 const DEGRADE_STEPS: ReadonlyArray<ColumnKey | "compact"> = [
   "type",
   "firstSeen",
+  "lastLogin",
+  "lastIp",
   "compact",
   "auth",
+  "ip",
   "expires",
   "device",
   "lastSeen",
@@ -129,6 +137,10 @@ function columnSpecs(o: TableOptions): ColumnSpec[] {
       cap: 40,
       minWidth: 8,
     },
+    // Where it connects from (core/network.ts): the live address, and the companion's record.
+    { key: "ip", header: "Address", cell: (c) => value(c.ip ?? null, 48), cap: 48 },
+    { key: "lastIp", header: "Last IP", cell: (c) => value(c.lastIp ?? null, 48), cap: 48 },
+    { key: "lastLogin", header: "Last login", cell: (c) => time(c.lastLogin ?? null), cap: 40 },
   ];
   if (o.account) specs.unshift({ key: "account", header: "Account", cell: (c) => (c.account === undefined ? NULL_CELL : cell(displaySafe(c.account))) });
   if (o.context) specs.unshift({ key: "context", header: "Context", cell: (c) => (c.context === undefined ? NULL_CELL : cell(displaySafe(c.context))) });
@@ -226,7 +238,7 @@ export class ClientTable {
       this.buffered.push(cells);
       return this.buffered.length >= BUFFERED_ROWS ? this.release() : "";
     }
-    return this.line(cells);
+    return this.line(this.kept ? this.kept.map((k) => cells[k]!) : cells);
   }
 
   end(): string {
@@ -238,7 +250,12 @@ export class ClientTable {
   private release(): string {
     const rows = this.buffered ?? [];
     this.buffered = undefined;
-    const { o, specs } = this;
+    const { o } = this;
+    // Address and login columns only when some planned row knows them (e.g. not with --no-ip).
+    const specs = this.specs.filter((spec, index) => !WHEN_KNOWN.has(spec.key) || rows.some((r) => r[index] !== NULL_CELL));
+    const keep = specs.map((spec) => this.specs.indexOf(spec));
+    for (let i = 0; i < rows.length; i++) rows[i] = keep.map((k) => rows[i]![k]!);
+    this.kept = keep;
     this.plan =
       o.tty && o.width !== undefined
         ? fitColumns(specs, rows, o.width)
@@ -250,6 +267,9 @@ export class ClientTable {
     for (const r of rows) out += this.line(r);
     return out;
   }
+
+  /** The specs' indexes of the planned columns' cells (columns left out are not in it). */
+  private kept: number[] | undefined;
 
   private line(cells: readonly Cell[]): string {
     return this.layout(this.plan!.planned.map((p) => pick(cells[p.index]!, this.plan!.compact)));

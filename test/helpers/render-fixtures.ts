@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { isoFromUnix, type ClientList, type ClientRecord } from "../../src/core/model.js";
 import { iso } from "./iso.js";
+import { emptyNetwork } from "../../src/core/network.js";
 
 export const NOW = new Date("2026-11-27T14:40:00Z");
 
@@ -66,7 +67,7 @@ export const anyClient: fc.Arbitrary<ClientRecord> = fc.record({
     device: orNull(anyText),
   }),
   permission: orNull(anyText),
-});
+}).map((c) => ({ ...c, ...emptyNetwork() }));
 
 export const anyClientList: fc.Arbitrary<ClientList> = fc.record({
   jid: anyText,
@@ -84,6 +85,7 @@ export function client(over: Partial<ClientRecord> & { id: string }): ClientReco
     auth: ["password"],
     userAgent: { software: "Gajim", version: "1.8.4", softwareId: null, uri: "https://gajim.org/", device: "laptop" },
     permission: null,
+    ...emptyNetwork(),
     ...over,
   };
 }

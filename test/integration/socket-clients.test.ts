@@ -66,7 +66,7 @@ describe("user clients over the admin socket", () => {
     const byId = new Map(body.clients.map((c) => [c.id, c]));
 
     for (const c of body.clients) {
-      assert.deepEqual(Object.keys(c).sort(), ["auth", "connected", "expires", "firstSeen", "id", "lastSeen", "permission", "type", "userAgent"]);
+      assert.deepEqual(Object.keys(c).sort(), ["auth", "connected", "connectedSince", "expires", "firstIp", "firstLogin", "firstSeen", "id", "ip", "lastIp", "lastLogin", "lastMechanism", "lastSeen", "loginCount", "permission", "type", "userAgent"]);
       assert.deepEqual(Object.keys(c.userAgent).sort(), ["device", "software", "softwareId", "uri", "version"]);
       assert.ok(c.firstSeen === null || ISO.test(c.firstSeen), c.firstSeen ?? "");
       assert.ok(c.lastSeen === null || ISO.test(c.lastSeen), c.lastSeen ?? "");

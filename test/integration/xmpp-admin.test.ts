@@ -157,8 +157,10 @@ return grant.id`);
     assert.deepEqual(withTtl.auth, ["grant"]);
 
     assert.deepEqual(others(viaAdmin.clients), s, "--jid admin (the companion) = --socket, field for field and in order");
-    // What the bare module's protocol cannot carry: <expires> (it never sends one). Everything else is equal.
-    const noExpiry = (clients: JsonClient[]) => clients.map((c) => ({ ...c, expires: null }));
+    // What the bare module's protocol cannot carry: <expires> (it never sends one) and the
+    // companion's network fields (docs/addresses.md). Everything else is equal.
+    const noExpiry = (clients: JsonClient[]) =>
+      clients.map((c) => ({ ...c, expires: null, ip: null, connectedSince: null, firstIp: null, firstLogin: null, lastIp: null, lastLogin: null, lastMechanism: null, loginCount: null }));
     // (Compared with a socket listing made after camctl's own login, which adds an entry: entries
     // last seen in the same second come in no fixed order, and a new entry may reshuffle them.)
     const socketAfter = await socketList(sb, acct.jid);

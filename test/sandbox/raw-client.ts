@@ -130,8 +130,9 @@ export class RawXmppConnection {
   }
 
   /** TCP, stream, STARTTLS (verified), stream again; resolves with the post-TLS features read. */
-  static async open(target: ConnectTarget, o: { from?: string } = {}): Promise<RawXmppConnection> {
-    const tcp = net.createConnection({ host: "127.0.0.1", port: target.port });
+  static async open(target: ConnectTarget, o: { from?: string; localAddress?: string } = {}): Promise<RawXmppConnection> {
+    // localAddress: another loopback address (127.0.0.2, …), so the server sees logins from several places.
+    const tcp = net.createConnection({ host: "127.0.0.1", port: target.port, localAddress: o.localAddress });
     await new Promise<void>((resolve, reject) => {
       tcp.once("connect", resolve);
       tcp.once("error", reject);

@@ -62,9 +62,9 @@ test("header and rows: stable columns, ISO times, true/false, auth joined with ;
   assert.ok(out.endsWith("\r\n"));
   const [header, first, second] = parseCsv(out);
   assert.deepEqual(header, [...CSV_COLUMNS]);
-  assert.deepEqual(header, "id,type,connected,firstSeen,lastSeen,expires,auth,software,version,softwareId,uri,device,permission".split(","));
-  assert.deepEqual(first, ["client/zeiP41HLglIu", "session", "true", "2026-11-15T08:00:00Z", "2026-11-27T14:37:25Z", "", "fast;password", "Gajim", "1.8.4", "", "https://gajim.org/", "laptop", ""]);
-  assert.deepEqual(second, ["grant/HjEEr45_LQr", "access", "false", "2026-11-27T09:12:00Z", "", "2026-11-30T10:00:00Z", "oauth2", "Movim", "", "movim-1", "", "", "normal"]);
+  assert.deepEqual(header, "id,type,connected,firstSeen,lastSeen,expires,auth,software,version,softwareId,uri,device,permission,ip,connectedSince,firstIp,firstLogin,lastIp,lastLogin,lastMechanism,loginCount".split(","));
+  assert.deepEqual(first, ["client/zeiP41HLglIu", "session", "true", "2026-11-15T08:00:00Z", "2026-11-27T14:37:25Z", "", "fast;password", "Gajim", "1.8.4", "", "https://gajim.org/", "laptop", "", "", "", "", "", "", "", "", ""]);
+  assert.deepEqual(second, ["grant/HjEEr45_LQr", "access", "false", "2026-11-27T09:12:00Z", "", "2026-11-30T10:00:00Z", "oauth2", "Movim", "", "movim-1", "", "", "normal", "", "", "", "", "", "", "", ""]);
 });
 
 test("an empty list is just the header", () => {

@@ -9,6 +9,7 @@ import type { ClientSource, HostScan } from "../../src/core/client-source.js";
 import type { PreparedSource } from "../../src/transports/lifecycle.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { iso } from "../helpers/iso.js";
+import { emptyNetwork } from "../../src/core/network.js";
 
 function rec(account: string, id: string, o: Partial<ClientRecord> = {}): HostClientRecord {
   return {
@@ -22,6 +23,7 @@ function rec(account: string, id: string, o: Partial<ClientRecord> = {}): HostCl
     auth: ["password"],
     userAgent: { software: "Gajim", version: null, softwareId: null, uri: null, device: null },
     permission: null,
+    ...emptyNetwork(),
     ...o,
   };
 }

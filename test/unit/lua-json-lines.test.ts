@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { clientFromSocket } from "../../src/transports/socket/socket-source.js";
 import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
+import { emptyNetwork } from "../../src/core/network.js";
 
 const lines = (script: string) => runLua(`${luaFiles("json_lines")}\n${script}`).replace(/\n$/, "").split("\n");
 
@@ -44,6 +45,7 @@ test("a client is the positional array clientFromSocket reads; unshowable times 
     auth: ["fast", "grant", "password"],
     userAgent: { software: "Gajim", version: "1.9", softwareId: "gajim-id", uri: "https://gajim.org/", device: "laptop" },
     permission: null,
+    ...emptyNetwork(),
   });
 });
 

@@ -20,6 +20,7 @@ import {
 } from "../../src/transports/xmpp/manage-clients.js";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import { iso } from "../helpers/iso.js";
+import { emptyNetwork } from "../../src/core/network.js";
 
 
 const README_REPLY = `<iq id="p" to="mattj-gajim@auth2.superxmpp.com/gajim.UYJKBHKT" type="result" xmlns="jabber:client">
@@ -59,6 +60,7 @@ test("the README's example reply parses into the contract's records", () => {
       auth: ["password"],
       userAgent: { software: "Gajim", version: null, softwareId: null, uri: "https://gajim.org/", device: "Juliet's laptop" },
       permission: null,
+      ...emptyNetwork(),
     },
     {
       id: "grant/HjEEr45_LQr",
@@ -70,6 +72,7 @@ test("the README's example reply parses into the contract's records", () => {
       auth: [],
       userAgent: { software: "REST client", version: null, softwareId: null, uri: null, device: null },
       permission: null,
+      ...emptyNetwork(),
     },
   ]);
 });

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { filterFlags } from "../../core/filters.js";
 import type { IOStreams } from "../../term/iostreams.js";
 import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { PlanReader, hostRecord, type PlanHeader } from "../../core/plan.js";
 import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { SummaryBuilder } from "../../core/summary.js";
@@ -50,7 +50,7 @@ export function register(host: Command, deps: Deps): void {
     .argument("<plan-file>", "the plan, e.g. prune.json")
     .option("--dry-run", "print the plan's items and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addCommonOptions(cmd).addHelpText("after", HOST_APPLY_HELP).action(async (planFile: string, raw: Record<string, unknown>) => {
+  addAddressOptions(addCommonOptions(cmd)).addHelpText("after", HOST_APPLY_HELP).action(async (planFile: string, raw: Record<string, unknown>) => {
     const opts: HostApplyOptions = {
       ...resolveCommon(raw, deps.defaultSocket),
       planFile,

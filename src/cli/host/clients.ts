@@ -6,7 +6,7 @@ import { CamError } from "../../core/errors.js";
 import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
 import { scanHost, unreadAccountsError } from "../../core/host-scan.js";
 import { OutputWriter, type IOStreams } from "../../term/iostreams.js";
-import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { progressLine } from "../../term/progress.js";
 import { parseHost } from "../../core/validate.js";
@@ -55,7 +55,7 @@ export function register(host: Command, deps: Deps): void {
     .argument("<host>", "the virtual host, e.g. example.com")
     .option("--summary", "print counts by software, auth method, type and last-seen age instead of the rows");
   addFilterOptions(cmd);
-  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addAddressOptions(addFanoutOptions(addCommonOptions(cmd))).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       if (raw.summary === true) throw new CamError("usage", "--summary counts one server's clients; leave it out with several contexts, or give --context one name.");

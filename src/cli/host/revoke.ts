@@ -14,7 +14,7 @@ import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.
 import { setInterruptHint } from "../../term/interrupt.js";
 import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
 import { progressLine } from "../../term/progress.js";
-import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
@@ -83,7 +83,7 @@ export function register(host: Command, deps: Deps): void {
     .option("--dry-run", "print the plan and change nothing")
     .option("--plan-out <file>", "write the plan to <file> (for camctl host apply) and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addFanoutOptions(addCommonOptions(cmd)).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addAddressOptions(addFanoutOptions(addCommonOptions(cmd))).addHelpText("after", HOST_REVOKE_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.defaultSocket);
     const common = fan ? undefined : resolveCommon(raw, deps.defaultSocket);
     const choice: HostRevokeChoice = {

@@ -1,7 +1,7 @@
 // camctl user clients <jid>: list what has access to an account.
 import type { Command } from "commander";
 import type { IOStreams } from "../../term/iostreams.js";
-import { addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid } from "../../core/validate.js";
@@ -25,12 +25,12 @@ Examples:
   camctl --context prod,staging user clients alice@example.com`;
 
 export function register(user: Command, deps: Deps): void {
-  addFanoutOptions(addCommonOptions(
+  addAddressOptions(addFanoutOptions(addCommonOptions(
     user
       .command("clients")
       .description("list the clients (apps, devices, grants, tokens) that have access to an account")
       .argument("<jid>", "the account, e.g. alice@example.com"),
-  )).addHelpText("after", USER_CLIENTS_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
+  ))).addHelpText("after", USER_CLIENTS_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       const { userClientsFanout } = await import("../fanout.js");

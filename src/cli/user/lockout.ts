@@ -12,7 +12,7 @@ import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/
 import { entryOutcome, leftovers, passwordClients, type LockoutReport, type PasswordAction } from "../../core/lockout-report.js";
 import type { ClientRecord } from "../../core/model.js";
 import { lockoutOutcome, type ItemResult } from "../../core/outcomes.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { ResultsWriter } from "../../render/bulk.js";
 import { clientLabel } from "../../render/revoke.js";
 import { displaySafe } from "../../text/untrusted.js";
@@ -75,7 +75,7 @@ export function register(user: Command, deps: Deps): void {
     .option("--new-password-file <file>", "then set the password held in <file> (never on the command line)")
     .option("--dry-run", "show what would be revoked and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
-  addCommonOptions(cmd).addHelpText("after", LOCKOUT_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
+  addAddressOptions(addCommonOptions(cmd)).addHelpText("after", LOCKOUT_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
     const common = resolveCommon(raw, deps.defaultSocket);
     const disable = raw.disable === true;
     const passwordFile = typeof raw.newPasswordFile === "string" ? raw.newPasswordFile : undefined;

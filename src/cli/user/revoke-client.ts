@@ -10,7 +10,7 @@ import { setInterruptHint } from "../../term/interrupt.js";
 import { refuseWithoutTerminal } from "../../term/confirm.js";
 import type { ClientRecord, RevokeReport } from "../../core/model.js";
 import { revokeOutcome } from "../../core/outcomes.js";
-import { addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import {
   changedError,
   goneError,
@@ -51,7 +51,7 @@ again until the password is changed); 9 something else is left (said on
 stderr); 6 no match, gone or changed.`;
 
 export function register(user: Command, deps: Deps): void {
-  addCommonOptions(
+  addAddressOptions(addCommonOptions(
     user
       .command("revoke_client")
       .alias("revoke-client")
@@ -61,7 +61,7 @@ export function register(user: Command, deps: Deps): void {
       .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
       .option("--dry-run", "show which listed client would be revoked and change nothing")
       .addHelpText("after", REVOKE_HELP),
-  ).action(async (jid: string, selector: string, raw: Record<string, unknown>) => {
+  )).action(async (jid: string, selector: string, raw: Record<string, unknown>) => {
     const opts: RevokeClientOptions = {
       ...resolveCommon(raw, deps.defaultSocket),
       jid: parseBareJid(jid, "account JID"),

@@ -2,6 +2,7 @@
 // made): a module of its own, so that the per-account requests (and start-up) do not carry them.
 import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
+import clientNetworkLua from "../../../prosody/mod_client_management_admin/client_network.lib.lua";
 import clientFilterLua from "../../../prosody/mod_client_management_admin/client_filter.lib.lua";
 import hostScanLua from "./lua/host_scan.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
@@ -16,7 +17,8 @@ const HOST_SCAN_LIBRARY =
   luaModule("json_lines", jsonLinesLua, ["client_access"]) +
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
   luaModule("client_filter", clientFilterLua, ["client_access"]) +
-  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter"]);
+  luaModule("client_network", clientNetworkLua, ["client_access"]) +
+  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter", "client_network"]);
 
 /**
  * The `>` chunk of `user lockout` (lua/lockout_request.lua on account_lockout.lib.lua): only this

@@ -3,6 +3,8 @@
 import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
+import clientNetworkLua from "../../../prosody/mod_client_management_admin/client_network.lib.lua";
+import networkRecordLua from "../../../prosody/mod_client_management_admin/network_record.lib.lua";
 import clientFilterLua from "../../../prosody/mod_client_management_admin/client_filter.lib.lua";
 import hostScanLua from "./lua/host_scan.lua";
 import historyLogLua from "../../../prosody/mod_client_management_admin/history_log.lib.lua";
@@ -20,6 +22,8 @@ export const LUA_SOURCES = {
   admin_requests: adminRequestsLua,
   stream_continue: streamContinueLua,
   client_filter: clientFilterLua,
+  client_network: clientNetworkLua,
+  network_record: networkRecordLua,
   host_scan: hostScanLua,
   account_lockout: accountLockoutLua,
   lockout_request: lockoutRequestLua,

@@ -9,6 +9,7 @@
 // Values from the command line travel hex-encoded: the literal can only hold [0-9a-f], so no
 // input, whatever characters it has, can close the string and become code.
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
+import clientNetworkLua from "../../../prosody/mod_client_management_admin/client_network.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
 import historyLogLua from "../../../prosody/mod_client_management_admin/history_log.lib.lua";
 import jsonLinesLua from "./lua/json_lines.lua";
@@ -29,7 +30,8 @@ export const LIBRARY =
   luaModule("json_lines", jsonLinesLua, ["client_access"]) +
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
   luaModule("history_log", historyLogLua) +
-  luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream", "history_log"]);
+  luaModule("client_network", clientNetworkLua, ["client_access"]) +
+  luaModule("admin_requests", adminRequestsLua, ["client_access", "json_lines", "record_stream", "history_log", "client_network"]);
 
 /** Arguments of a request: names are camctl's own identifiers; absent values are left out. */
 export type LuaArgs = Record<string, string | null | undefined>;

@@ -1,6 +1,7 @@
 // ClientSource over Prosody's admin socket: runs camctl's own Lua (./lua.ts) in the server, which
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
+import { networkFromSocket } from "../../core/network.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
@@ -75,6 +76,7 @@ export function clientFromSocket(raw: unknown[]): ClientRecord {
     auth: list(auth).filter((a): a is string => typeof a === "string").sort(),
     userAgent,
     permission: null,
+    ...networkFromSocket(raw),
   };
 }
 

@@ -5,6 +5,7 @@
 // Servers advertise neither in disco, so camctl tries one and falls back on service-unavailable /
 // feature-not-implemented (source.ts remembers which one worked). This module builds the requests,
 // parses the answers into ClientRecords and turns error replies into CamErrors.
+import { networkFromAttrs } from "../../core/network.js";
 import xml, { type Element } from "@xmpp/xml";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromDateTime, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
@@ -107,6 +108,8 @@ export function parseClient(el: Element, ns: string | undefined): ClientRecord {
     auth: [...auth].sort(),
     userAgent,
     permission: permission ?? null,
+    // The companion's <network/> (admin listings only); the bare module sends none: all null.
+    ...networkFromAttrs(el.getChild("network", NS_ADMIN)?.attrs),
   };
 }
 

@@ -5,8 +5,9 @@
 -- a literal of [0-9a-f] cannot close its string, so no input can become code.
 --
 -- Chunk arguments: client_access, json_lines, record_stream, history_log (optional: where
--- camctl's own events are recorded, prosody/mod_client_management_admin/history_log.lib.lua).
-local client_access, json_lines, record_stream, history_log = ...;
+-- camctl's own events are recorded, prosody/mod_client_management_admin/history_log.lib.lua),
+-- client_network (optional: the companion's per-client login records).
+local client_access, json_lines, record_stream, history_log, client_network = ...;
 local M = {};
 M.history_log = history_log;
 
@@ -63,12 +64,16 @@ function M.list(args)
 		return record_stream.fail(io, { err = client_access.condition_of(reason), text = reason ~= "internal-server-error" and reason or nil });
 	end
 	local i = 0;
+	-- The companion's login records, when it is loaded on the host (client_network.lib.lua).
+	local facts = client_network and client_network.facts_for(target.host, target.user);
 	return record_stream.start(io, function ()
 		repeat
 			i = i + 1;
 			if clients[i] == nil then return nil; end
 		until type(clients[i]) == "table";
-		return json_lines.client(client_access.describe(clients[i]));
+		local d = client_access.describe(clients[i]);
+		if client_network then client_network.annotate(d, clients[i], facts); end
+		return json_lines.client(d);
 	end, { jid = target.jid });
 end
 

@@ -22,7 +22,7 @@
 -- util.json: data, never code).
 --
 -- Chunk arguments: client_access, json_lines, record_stream, client_filter.
-local client_access, json_lines, record_stream, client_filter = ...;
+local client_access, json_lines, record_stream, client_filter, client_network = ...;
 local M = {};
 
 -- Work per batch before yielding. A yield costs about 1 ms (the event loop's minimum wait), so
@@ -144,10 +144,12 @@ function M.start(args, env)
 						out.line(json_lines.object({ failed = jid, error = why }));
 					else
 						local account = json_lines.str(jid);
+						local facts = client_network and client_network.facts_for(host, username);
 						for _, client in ipairs(clients) do
 							if type(client) == "table" then
 								local d = client_access.describe(client);
 								if client_filter.client_matches(filter, d) then
+									if client_network then client_network.annotate(d, client, facts); end
 									matched = matched + 1;
 									out.line("[" .. account .. "," .. json_lines.client(d) .. "]");
 								end

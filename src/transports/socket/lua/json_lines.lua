@@ -27,7 +27,9 @@ end
 
 --- One client as an array, fields by position (half the bytes of an object; camctl's
 --- clientFromSocket reads it): id, type, connected, first_seen, last_seen, expires, auth,
---- software, version, software_id, uri, device. `d` is client_access.describe(client).
+--- software, version, software_id, uri, device, then the network fields (client_network.annotate;
+--- null where absent): ip, connected_since, first_ip, first_login, last_ip, last_login,
+--- last_mechanism, login_count. `d` is client_access.describe(client).
 function M.client(d)
 	local auth = {};
 	for i, method in ipairs(d.auth) do auth[i] = M.str(method); end
@@ -35,7 +37,9 @@ function M.client(d)
 		.. "," .. M.int(d.first_seen) .. "," .. M.int(d.last_seen) .. "," .. M.int(d.expires)
 		.. ",[" .. table.concat(auth, ",") .. "]"
 		.. "," .. M.str(d.software) .. "," .. M.str(d.version) .. "," .. M.str(d.software_id)
-		.. "," .. M.str(d.uri) .. "," .. M.str(d.device) .. "]";
+		.. "," .. M.str(d.uri) .. "," .. M.str(d.device)
+		.. "," .. M.str(d.ip) .. "," .. M.int(d.connected_since) .. "," .. M.str(d.first_ip) .. "," .. M.int(d.first_login)
+		.. "," .. M.str(d.last_ip) .. "," .. M.int(d.last_login) .. "," .. M.str(d.last_mechanism) .. "," .. M.int(d.login_count) .. "]";
 end
 
 --- A revocation report of client_access.revoke, with `after` as a client array or null.
