@@ -56,6 +56,8 @@ export interface PlanFilters {
   type: ClientType | null;
   connected: boolean | null;
   account: string | null;
+  /** --account-inactive-since as ISO 8601 (UTC); plans written before it have none (read as null). */
+  accountInactiveSince: string | null;
 }
 
 export interface PlanHeader {
@@ -89,11 +91,13 @@ export function planFilters(f: ClientFilter, all: boolean): PlanFilters {
     type: f.type,
     connected: f.connected,
     account: f.account,
+    accountInactiveSince: iso(f.accountInactiveSince),
   };
 }
 
 export function planItem(r: HostClientRecord): PlanItem {
-  const { account, ...entry } = r;
+  // The account's facts describe the account, not the entry: the plan keeps the entry as listed.
+  const { account, accountLastActivity: _active, accountStatus: _status, ...entry } = r;
   return { account, id: entry.id, entry };
 }
 
@@ -446,6 +450,7 @@ function checkFilters(v: unknown): PlanFilters | string {
   if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
   if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
   if (!isStrOrNull(f.account) || f.account === "") return bad("account", "null or an account pattern");
+  if (!(f.accountInactiveSince === undefined || time(f.accountInactiveSince))) return bad("accountInactiveSince", "null or an ISO 8601 UTC time");
   return {
     all: f.all as boolean,
     lastSeenBefore: f.lastSeenBefore as string | null,
@@ -457,6 +462,7 @@ function checkFilters(v: unknown): PlanFilters | string {
     type: f.type,
     connected: f.connected as boolean | null,
     account: f.account,
+    accountInactiveSince: (f.accountInactiveSince ?? null) as string | null,
   };
 }
 

@@ -25,7 +25,8 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   account_lockout: ["client_access"],
   lockout_request: ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"],
   client_filter: ["client_access"],
-  host_scan: ["client_access", "json_lines", "record_stream", "client_filter"],
+  account_status: [],
+  host_scan: ["client_access", "json_lines", "record_stream", "client_filter", "account_status"],
 };
 
 /** Lua that defines the named files as locals (with what they depend on), as a request does. */

@@ -80,6 +80,7 @@ function describePlan(h: PlanHeader, now: Date): string {
   if (f.connected === true) parts.push("--connected");
   if (f.connected === false) parts.push("--disconnected");
   if (f.account !== null) parts.push(`--account '${f.account}'`);
+  if (f.accountInactiveSince !== null) parts.push(`--account-inactive-since ${f.accountInactiveSince}`);
   if (h.keepNewest !== null) parts.push(`--keep-newest ${h.keepNewest}`);
   const minutes = Math.round((now.getTime() - Date.parse(h.createdAt)) / 60000);
   const age = minutes < 1 ? "just now" : minutes < 120 ? `${minutes} min ago` : minutes < 2880 ? `${Math.round(minutes / 60)} h ago` : `${Math.round(minutes / 1440)} days ago`;

@@ -1,6 +1,8 @@
 // ClientSource over Prosody's admin socket: runs camctl's own Lua (./lua.ts) in the server, which
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
+import { activityNotRecorded } from "../../core/account-activity-error.js";
+import { factsFromServer } from "../../core/account-facts.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
@@ -43,6 +45,8 @@ function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError 
       return new CamError("unsupported",
         msg`${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
         String(meta.err));
+    case "activity-not-recorded":
+      return activityNotRecorded(host);
     case "forbidden":
       return new CamError("forbidden", msg`Prosody's client management refused the request for ${jid} (forbidden).`, "forbidden");
   }
@@ -182,6 +186,7 @@ export class SocketClientSource implements ClientSource {
       jid,
       disable: request.action === "disable" ? "true" : null,
       new_password: request.action === "new-password" ? request.newPassword : null,
+      reason: request.reason ?? null,
     });
     const { records, meta } = await readRecordStream(this.stream, chunk, { what: msg`the lockout of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
@@ -208,6 +213,8 @@ export class SocketClientSource implements ClientSource {
       entries,
       swept: { grants: count(meta.grants_revoked), fastTokens: count(meta.fast_tokens_revoked), sessions: count(meta.sessions_closed) },
       disabled: meta.disabled === true,
+      alreadyDisabled: meta.already_disabled === true,
+      reason: str(meta.reason),
       passwordChanged: meta.password_changed === true,
       enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
       failures: typeof meta.failures === "string" ? meta.failures.split("\n") : [],
@@ -285,8 +292,11 @@ export class SocketClientSource implements ClientSource {
       maxRecordBytes: MAX_STREAM_BYTES,
       onRecord: (raw) => {
         if (Array.isArray(raw)) {
-          const [account, client] = raw as [unknown, unknown];
-          if (typeof account === "string" && Array.isArray(client)) queue.push({ account, ...clientFromSocket(client) });
+          const [account, client, facts] = raw as [unknown, unknown, unknown];
+          if (typeof account === "string" && Array.isArray(client)) {
+            const f = factsFromServer(facts);
+            queue.push({ account, ...clientFromSocket(client), accountLastActivity: f.accountLastActivity, accountStatus: f.accountStatus });
+          }
           if (Date.now() - announced >= PROGRESS_MS) announce(last);
         } else if (raw && typeof raw === "object") {
           const line = raw as Meta;
