@@ -2,7 +2,8 @@
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
 import { activityNotRecorded } from "../../core/account-activity-error.js";
-import { factsFromServer } from "../../core/account-facts.js";
+import { factsFromServer, type AccountFacts } from "../../core/account-facts.js";
+import type { UnlockReport } from "../../core/unlock-report.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
@@ -40,6 +41,8 @@ function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError 
         "users-not-listed");
     case "user-not-found":
       return new CamError("notFound", msg`There is no account ${jid} on this server.`, "user-not-found");
+    case "enable-unsupported":
+      return new CamError("unsupported", msg`${host} cannot enable accounts: its authentication provider does not offer it. Nothing was changed.`, "enable-unsupported");
     case "disable-unsupported":
     case "password-unsupported":
       return new CamError("unsupported",
@@ -177,6 +180,27 @@ export class SocketClientSource implements ClientSource {
     if (meta.err) throw replyError(meta, jid);
     const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
+  }
+
+  /** The account's own facts (lua/account_request.lua status). */
+  async accountFacts(jid: string): Promise<AccountFacts> {
+    const { accountChunk } = await import("./lua-account.js");
+    const { meta } = await readRecordStream(this.stream, accountChunk("status", jid), { what: msg`the account ${jid}`.toString() });
+    if (meta.err) throw replyError(meta, jid);
+    return factsFromServer(meta);
+  }
+
+  /** Re-enables the account (lua/account_request.lua unlock, on account_unlock.lib.lua). */
+  async unlock(jid: string): Promise<UnlockReport> {
+    const { accountChunk } = await import("./lua-account.js");
+    const { meta } = await readRecordStream(this.stream, accountChunk("unlock", jid), { what: msg`the unlock of ${jid}`.toString() });
+    if (meta.err) throw replyError(meta, jid);
+    return {
+      jid: str(meta.jid) ?? jid,
+      enabledNow: meta.enabled_now === true,
+      enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
+      was: factsFromServer({ status: meta.was_status, disabled_reason: meta.was_disabled_reason, disabled_at: meta.was_disabled_at }),
+    };
   }
 
   /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */

@@ -114,6 +114,8 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
         revoke: (jid, expected) => source.revoke(jid, expected),
         listHost: (host, scan) => source.listHost(host, scan),
         lockout: (jid, request) => source.lockout(jid, request),
+        accountFacts: (jid) => source.accountFacts(jid),
+        unlock: (jid) => source.unlock(jid),
         ownEntry: () => source.ownEntry(),
         async close() {
           await source.close();
