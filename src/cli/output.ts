@@ -16,7 +16,8 @@ export async function writeClientList(list: ClientList, format: OutputFormat, io
     accountLastActivity: f.accountLastActivity,
   });
   await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport }, ...(tail ? { tail } : {}) });
-  if (format === "table" && facts !== undefined) {
+  // The status line only when the server told (a source without account facts adds nothing).
+  if (format === "table" && facts !== undefined && facts !== null) {
     const { accountStatusLine } = await import("../render/account-status.js");
     io.stdout.write(accountStatusLine(f, io.stdoutIsTTY, io.now()));
   }

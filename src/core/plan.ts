@@ -96,8 +96,8 @@ export function planFilters(f: ClientFilter, all: boolean): PlanFilters {
 }
 
 export function planItem(r: HostClientRecord): PlanItem {
-  // The account's facts describe the account, not the entry: the plan keeps the entry as listed.
-  const { account, accountLastActivity: _active, accountStatus: _status, ...entry } = r;
+  // The entry exactly as listed (with its account's facts, which the reader does not need back).
+  const { account, ...entry } = r;
   return { account, id: entry.id, entry };
 }
 

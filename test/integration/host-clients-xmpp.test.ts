@@ -97,7 +97,10 @@ async function unionOfAccountListings(jids: string[], on: Sandbox = sb, admin = 
   const source = await openSource(admin, on);
   try {
     const out: HostClientRecord[] = [];
-    for (const jid of jids) out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c })));
+    for (const jid of jids) {
+      const facts = await source.accountFacts!(jid);
+      out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c, accountLastActivity: facts.accountLastActivity, accountStatus: facts.accountStatus })));
+    }
     return out;
   } finally {
     await source.close();
