@@ -123,6 +123,23 @@ describe("account activity on host listings", () => {
     assert.match(dry.stdout, new RegExp(old.jid.replace(".", "\\.")));
   });
 
+  test("CSV ends with the account's facts; --summary counts accounts by last activity and status", async () => {
+    const csv = await runCamctl(["host", "clients", sb.host, "-o", "csv", "--account", "old", "--socket", sb.socketPath]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const [header, first] = csv.stdout.split("\r\n");
+    assert.match(header!, /,accountLastActivity,accountStatus$/);
+    assert.match(first!, new RegExp(`,${iso(OLD)},enabled$`));
+    const sum = await runCamctl(["host", "clients", sb.host, "--summary", "-o", "json", "--socket", sb.socketPath]);
+    assert.equal(sum.code, 0, sum.stderr);
+    const s = (JSON.parse(sum.stdout) as { summary: { accounts: number; byAccountActivity: Record<string, number>; byAccountStatus: Record<string, number> } }).summary;
+    assert.equal(s.byAccountActivity.older, 1);
+    assert.equal(s.byAccountActivity.unknown, 1);
+    assert.equal(Object.values(s.byAccountActivity).reduce((a, b) => a + b, 0), s.accounts);
+    assert.equal(s.byAccountStatus.enabled, s.accounts);
+    const text = await runCamctl(["host", "clients", sb.host, "--summary", "--socket", sb.socketPath]);
+    assert.match(text.stdout, /Accounts by last activity\n(.*\n)*  older +1\n/);
+  });
+
   test("bad <when>: one sentence, exit 2", async () => {
     const r = await runCamctl(["host", "clients", sb.host, "--account-inactive-since", "soon", "--socket", sb.socketPath]);
     assert.equal(r.code, 2);
