@@ -147,17 +147,36 @@ local function step(report, what, f, ...)
 	return result;
 end
 
+-- The longest reason kept, in bytes (camctl allows 200 characters; 4 bytes each at most).
+M.REASON_MAX_BYTES = 800;
+
+--- The operator's reason as stored: untrusted text, so control characters become spaces and it is
+--- cut (at a character boundary) to REASON_MAX_BYTES; nil for none or an empty one. camctl checks it
+--- before sending; this holds for any other sender too.
+function M.clean_reason(reason)
+	if type(reason) ~= "string" then return nil; end
+	reason = client_access.utf8_text(reason):gsub("[%c\127]", " ");
+	if #reason > M.REASON_MAX_BYTES then
+		local cut = M.REASON_MAX_BYTES;
+		while cut > 0 and reason:byte(cut + 1) and reason:byte(cut + 1) >= 0x80 and reason:byte(cut + 1) < 0xC0 do cut = cut - 1; end
+		reason = reason:sub(1, cut);
+	end
+	if not reason:find("%S") then return nil; end
+	return reason;
+end
+
 --- Locks username@host out.
 ---
 --- ctx: as for client_access.revoke ({ host, actor, log }).
 --- opts: { disable = true|nil, new_password = "…"|nil } (at most one of them; neither: only the
----       revocations, the password keeps working).
+---       revocations, the password keeps working), reason = "…"|nil (stored with the disable).
 ---
 --- Returns a report:
 ---   { entries = { { id, session_closed, fast_tokens_revoked, grant_revoked } or { id, err, text } … }
 ---       (one per client listed before, in list order),
 ---     grants_revoked, fast_tokens_revoked, sessions_closed (counts of the sweep after the entries),
----     disabled = the account was disabled now, password_changed = a new password was set now,
+---     disabled = the account was disabled now, already_disabled = it was disabled before (and was
+---       left so, with its first reason), reason = the reason as stored, password_changed = a new password was set now,
 ---     enabled = whether the account can log in afterwards (nil: the auth provider cannot tell),
 ---     failures = { "what could not be done", … },
 ---     after = the clients listed afterwards }
@@ -165,6 +184,7 @@ end
 --- "forbidden", "internal-server-error" — and then nothing was changed.
 function M.lockout(ctx, username, opts)
 	local host, log = ctx.host, ctx.log;
+	opts.reason = M.clean_reason(opts.reason);
 	local target = username .. "@" .. host;
 	local host_session, modules, cm = client_access.host_modules(host);
 	if not cm then return nil, "module-not-loaded"; end
@@ -207,8 +227,18 @@ function M.lockout(ctx, username, opts)
 		report.password_changed = step(report, "setting the new password", usermanager.set_password,
 			username, opts.new_password, host, nil) ~= nil;
 	elseif opts.disable then
-		report.disabled = step(report, "disabling the account", usermanager.disable_user,
-			username, host, { reason = "locked out"; by = ctx.actor; when = os.time() }) ~= nil;
+		-- An account disabled already keeps its disable (and the reason and time stored with it,
+		-- the incident record of the first lockout): only the revocations above are done again.
+		local was_ok, was_enabled = pcall(usermanager.user_is_enabled, username, host);
+		if was_ok and was_enabled == false then
+			report.already_disabled = true;
+		else
+			-- usermanager passes this meta to the provider (Prosody's internal auth keeps it as the
+			-- account's disabled_meta, account_status.lib.lua reads it back) and to the
+			-- `user-disabled` event, where mod_audit and other listeners see it.
+			report.disabled = step(report, "disabling the account", usermanager.disable_user,
+				username, host, { reason = opts.reason; by = ctx.actor; when = os.time(); via = "camctl user lockout" }) ~= nil;
+		end
 	end
 
 	-- 4. Every session of the account, bound or not, and every login in progress that names it.
@@ -255,14 +285,17 @@ function M.lockout(ctx, username, opts)
 	for _, client in ipairs(after) do
 		if type(client) == "table" then left[#left + 1] = tostring(client.id); end
 	end
+	report.reason = opts.reason;
 	log(#report.failures > 0 and "warn" or "info",
-		"%s locked out %s: revoked %d listed clients%s, %d more grants, %d more FAST tokens; %s; closed %d more sessions; %s%s",
+		"%s locked out %s: revoked %d listed clients%s, %d more grants, %d more FAST tokens; %s; closed %d more sessions; %s%s%s",
 		ctx.actor, target, revoked_entries, #entry_notes > 0 and (" (" .. table.concat(entry_notes, ", ") .. ")") or "",
 		report.grants_revoked, report.fast_tokens_revoked,
-		report.password_changed and "set a new password" or report.disabled and "disabled the account" or "left the password",
+		report.password_changed and "set a new password" or report.disabled and "disabled the account"
+			or report.already_disabled and "the account was already disabled" or "left the password",
 		report.sessions_closed,
 		#left > 0 and ("still listed: " .. table.concat(left, ", ")) or "nothing listed",
-		#report.failures > 0 and ("; FAILED: " .. table.concat(report.failures, "; ")) or "");
+		#report.failures > 0 and ("; FAILED: " .. table.concat(report.failures, "; ")) or "",
+		opts.reason and ("; reason: " .. string.format("%q", opts.reason)) or "");
 	return report;
 end
 

@@ -78,6 +78,9 @@ function M.compile(f)
 		last_seen_before = int(f.lastSeenBefore);
 		last_seen_after = int(f.lastSeenAfter);
 		expires_before = int(f.expiresBefore);
+		-- --account-inactive-since: the account's last activity (account_status.lib.lua) is known
+		-- and before this time. Unknown activity never matches.
+		account_inactive_since = int(f.accountInactiveSince);
 		no_expiry = f.noExpiry == true;
 		type = (f.type == "session" or f.type == "access") and f.type or nil;
 		connected = nil;
@@ -112,6 +115,13 @@ function M.account_matches(c, username, host)
 	if not c.account then return true; end
 	local subject = c.account_has_domain and (username .. "@" .. host) or username;
 	return c.account(client_access.utf8_text(subject));
+end
+
+--- Whether the account's last activity (Unix seconds or nil; account_status.facts) passes
+--- --account-inactive-since: known and before that time.
+function M.activity_matches(c, last_activity)
+	if not c.account_inactive_since then return true; end
+	return last_activity ~= nil and last_activity < c.account_inactive_since;
 end
 
 -- Whether a stored text is `wanted` as camctl receives it: over the admin socket as UTF-8

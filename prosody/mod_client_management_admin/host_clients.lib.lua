@@ -12,9 +12,10 @@
 -- the handler needs to M.handler); the paging itself (M.page) is plain Lua, tested by camctl in a
 -- plain interpreter with its chunk arguments given.
 
-local client_access, client_filter = ...;
+local client_access, client_filter, account_status = ...;
 if not client_access then client_access = module:require("client_access"); end
 if not client_filter then client_filter = module:require("client_filter"); end
+if not account_status and module then account_status = module:require("account_status"); end
 
 local M = {};
 
@@ -130,7 +131,8 @@ local function option(module, name, default, min, max)
 	return v;
 end
 
-local TIMES = { ["last-seen-before"] = "lastSeenBefore"; ["last-seen-after"] = "lastSeenAfter"; ["expires-before"] = "expiresBefore" };
+local TIMES = { ["last-seen-before"] = "lastSeenBefore"; ["last-seen-after"] = "lastSeenAfter"; ["expires-before"] = "expiresBefore";
+	["account-inactive-since"] = "accountInactiveSince" };
 
 --- The <filter/> child as client_filter.compile takes it (camctl's ClientFilter: Unix seconds,
 --- software = { name, version }, ...); or nil and what is wrong with it. Unknown children are
@@ -241,6 +243,13 @@ function M.handler(deps)
 			return true;
 		end
 		local filter = client_filter.compile(spec);
+		local activity_source = account_status.activity_source(host);
+		if filter.account_inactive_since and not activity_source then
+			origin.send(st.error_reply(stanza, "cancel", "feature-not-implemented",
+				"No account activity is recorded on this host (load mod_account_activity)")
+				:tag("activity-not-recorded", { xmlns = xmlns_camctl }):up());
+			return true;
+		end
 
 		local page_records = option(module, "client_management_admin_page_size", M.DEFAULTS.records, 1, 10000);
 		local limits = {
@@ -284,11 +293,15 @@ function M.handler(deps)
 				return nil, why;
 			end
 			local rows, account = {}, client_access.xml_text(username .. "@" .. host);
-			local facts = deps.network_facts and deps.network_facts(username) or nil;
+			local network = deps.network_facts and deps.network_facts(username) or nil;
+			local facts = account_status.facts(host, username, activity_source);
+			if not client_filter.activity_matches(filter, facts.last_activity) then return rows; end
 			for _, client in ipairs(clients) do
 				if type(client) == "table" and client.id ~= nil and client_filter.client_matches(filter, client_access.describe(client)) then
-					local el = deps.client_element(client, facts);
+					local el = deps.client_element(client, network);
 					el.attr.account = account;
+					el.attr["account-status"] = facts.status;
+					el.attr["account-last-activity"] = facts.last_activity and client_access.iso8601(facts.last_activity) or nil;
 					rows[#rows + 1] = { id = tostring(client.id); size = #tostring(el); element = el };
 				end
 			end

@@ -43,7 +43,8 @@ function M.install(helpers)
 		end
 
 		local ctx = { host = module.host; actor = "Admin " .. actor; log = function (level, fmt, ...) return module:log(level, fmt, ...); end };
-		local report, condition, text = account_lockout.lockout(ctx, username, { disable = disable; new_password = new_password });
+		local reason = request:get_child_text("reason");
+		local report, condition, text = account_lockout.lockout(ctx, username, { disable = disable; new_password = new_password; reason = reason });
 		new_password = nil;
 		if not report then
 			if condition == "disable-unsupported" or condition == "password-unsupported" then
@@ -62,6 +63,7 @@ function M.install(helpers)
 		local attrs = {
 			xmlns = xmlns_camctl;
 			disabled = tostring(report.disabled);
+			["already-disabled"] = report.already_disabled and "true" or nil;
 			["password-changed"] = tostring(report.password_changed);
 			["grants-revoked"] = tostring(report.grants_revoked);
 			["fast-tokens-revoked"] = tostring(report.fast_tokens_revoked);
@@ -83,6 +85,7 @@ function M.install(helpers)
 				}):up();
 			end
 		end
+		if report.reason then reply:text_tag("reason", xml_text(report.reason)); end
 		for _, failure in ipairs(report.failures) do reply:text_tag("failure", xml_text(failure)); end
 		reply:tag("clients");
 		for _, client in ipairs(report.after) do

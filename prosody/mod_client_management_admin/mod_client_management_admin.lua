@@ -317,3 +317,6 @@ module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_c
 
 -- 4. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
 module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element });
+
+-- 5. urn:camctl:admin:0 <account/> (status, disable reason, activity) and <unlock/>: account_admin.lib.lua.
+module:require("account_admin").install({ checked = checked; target_of = target_of });

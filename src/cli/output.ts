@@ -1,12 +1,26 @@
 // Writes command results in the chosen format. Renderers are loaded only for the format asked for.
 import type { IOStreams } from "../term/iostreams.js";
 import type { ClientList } from "../core/model.js";
+import { NO_FACTS, type AccountFacts } from "../core/account-facts.js";
 import type { OutputFormat } from "../config/options.js";
 import type { RevokeView } from "../render/revoke.js";
 
-export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams): Promise<void> {
+export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams, facts?: AccountFacts | null): Promise<void> {
   const { writeClients } = await import("../render/client-records.js");
-  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport } });
+  const f = facts ?? NO_FACTS;
+  const tail = facts === undefined ? undefined : () => ({
+    accountStatus: f.accountStatus,
+    disabledReason: f.disabledReason,
+    disabledAt: f.disabledAt,
+    passwordChanged: f.passwordChanged,
+    accountLastActivity: f.accountLastActivity,
+  });
+  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport }, ...(tail ? { tail } : {}) });
+  // The status line only when the server told (a source without account facts adds nothing).
+  if (format === "table" && facts !== undefined && facts !== null) {
+    const { accountStatusLine } = await import("../render/account-status.js");
+    io.stdout.write(accountStatusLine(f, io.stdoutIsTTY, io.now()));
+  }
 }
 
 /** The revoke command's result: JSON/CSV always carry the record; the table format prints the

@@ -77,6 +77,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { group: "user", names: ["revoke_client", "revoke-client"], load: () => import("./user/revoke-client.js") },
   { group: "user", names: ["lockout"], load: () => import("./user/lockout.js") },
   { group: "user", names: ["history"], load: () => import("./user/history.js") },
+  { group: "user", names: ["unlock"], load: () => import("./user/unlock.js") },
   { group: "host", names: ["clients"], load: () => import("./host/clients.js") },
   { group: "host", names: ["revoke"], load: () => import("./host/revoke.js") },
   { group: "host", names: ["apply"], load: () => import("./host/apply.js") },

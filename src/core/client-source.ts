@@ -2,6 +2,8 @@
 import type { ClientFilter, HostClientRecord } from "./filters.js";
 import type { HistoryEvent, HistoryQuery } from "./history.js";
 import type { LockoutReport, LockoutRequest } from "./lockout-report.js";
+import type { AccountFacts } from "./account-facts.js";
+import type { UnlockReport } from "./unlock-report.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
 import type { ScanProgress } from "../term/progress.js";
 
@@ -38,6 +40,10 @@ export interface ClientSource {
    * forbidden, notFound, ...). Absent on a transport that cannot lock accounts out.
    */
   lockout?(jid: string, request: LockoutRequest): Promise<LockoutReport>;
+  /** The account's own facts: status, disable reason and time, password change, last activity (account-facts.ts). */
+  accountFacts?(jid: string): Promise<AccountFacts>;
+  /** Re-enables the account `jid` (user unlock). Rejects with a CamError when nothing was done. */
+  unlock?(jid: string): Promise<UnlockReport>;
   /**
    * The entry camctl itself is listed under while it is connected (over XMPP: its own login),
    * or null. Bulk revocation revokes it last, since revoking it ends the connection.

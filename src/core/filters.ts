@@ -10,6 +10,9 @@
 //   --expires-before T     has an expiry, and it is before T;
 //   --no-expiry            a grant (type access) without an expiry;
 //   --software N[/V]       user-agent software exactly N (and version exactly V when given);
+//   --account-inactive-since T  the account's last activity (mod_account_activity or mod_lastlog2)
+//                          is known and before T; accounts with no recorded activity never match
+//                          (src/core/account-facts.ts; docs/account-activity.md).
 //   --account G            glob (* and ?) on the localpart, or on the whole JID when G has an @;
 //                          case-insensitive, as Prosody stores localparts case-folded.
 //   T is a duration (90d, 12h, 30m, 2w, 45s) — back from now for last-seen times, ahead of now for
@@ -19,6 +22,7 @@ import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
 import { utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc } from "./model.js";
 import { msg } from "../text/untrusted.js";
+import type { AccountStatus } from "./account-facts.js";
 
 export const AUTH_METHODS = ["password", "grant", "fast"] as const;
 
@@ -35,11 +39,16 @@ export interface ClientFilter {
   connected: boolean | null;
   /** Glob on the localpart, or on the bare JID when it contains "@". */
   account: string | null;
+  /** Unix seconds: the account's last activity is known and before it. */
+  accountInactiveSince: number | null;
 }
 
 /** A record of a host-wide listing: the `user clients` record plus its account. */
 export interface HostClientRecord extends ClientRecord {
   account: string;
+  /** The account's last activity (AccountFacts); absent in records read back from a plan. */
+  accountLastActivity?: IsoUtc | null;
+  accountStatus?: AccountStatus | null;
 }
 
 export const NO_FILTER: ClientFilter = {
@@ -52,6 +61,7 @@ export const NO_FILTER: ClientFilter = {
   type: null,
   connected: null,
   account: null,
+  accountInactiveSince: null,
 };
 
 export function isEmptyFilter(f: ClientFilter): boolean {
@@ -76,6 +86,7 @@ export function addFilterOptions(cmd: Command): Command {
     .addOption(new Option("--type <type>", "session (a device or app that logged in) or access (a grant)").choices(["session", "access"]))
     .option("--connected", "connected now")
     .option("--disconnected", "not connected now")
+    .option("--account-inactive-since <when>", "accounts with no activity since <when> (90d or an ISO date; needs mod_account_activity or mod_lastlog2)")
     .option("--account <glob>", "accounts whose localpart (or whole JID, if the glob has an @) matches, e.g. 'test-*'")
     .option("--expires-before <when>", "has an expiry before <when> (14d ahead of now, or an ISO date)")
     .option("--no-expiry", "grants that never expire");
@@ -91,6 +102,7 @@ export interface RawFilterOptions {
   connected?: boolean;
   disconnected?: boolean;
   account?: string;
+  accountInactiveSince?: string;
   expiresBefore?: string;
   /** commander's --no-expiry sets expiry: false. */
   expiry?: boolean;
@@ -148,6 +160,7 @@ export function parseFilter(raw: RawFilterOptions, now: Date): ClientFilter {
     type: raw.type === "session" || raw.type === "access" ? raw.type : null,
     connected: raw.connected ? true : raw.disconnected ? false : null,
     account: raw.account ?? null,
+    accountInactiveSince: raw.accountInactiveSince === undefined ? null : parseWhen(raw.accountInactiveSince, "--account-inactive-since", now),
   };
   if (f.noExpiry && f.expiresBefore !== null) throw usageError("Give --no-expiry or --expires-before, not both.");
   return f;
@@ -184,6 +197,10 @@ export function matchesFilter(r: HostClientRecord, f: ClientFilter): boolean {
   const expires = unix(r.expires);
   if (f.expiresBefore !== null && (expires === null || expires >= f.expiresBefore)) return false;
   if (f.noExpiry && (r.type !== "access" || expires !== null)) return false;
+  if (f.accountInactiveSince !== null) {
+    const active = unix(r.accountLastActivity ?? null);
+    if (active === null || active >= f.accountInactiveSince) return false;
+  }
   return true;
 }
 
@@ -203,6 +220,8 @@ export interface PlanFilters {
   type: ClientType | null;
   connected: boolean | null;
   account: string | null;
+  /** --account-inactive-since as ISO 8601 (UTC); plans written before it have none (read as null). */
+  accountInactiveSince: string | null;
 }
 
 const isoOfUnix = (unix: number | null) => (unix === null ? null : new Date(unix * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"));
@@ -219,6 +238,7 @@ export function recordFilters(f: ClientFilter, all: boolean): PlanFilters {
     type: f.type,
     connected: f.connected,
     account: f.account,
+    accountInactiveSince: isoOfUnix(f.accountInactiveSince),
   };
 }
 
@@ -239,6 +259,7 @@ export function checkRecordedFilters(v: unknown): PlanFilters | string {
   if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
   if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
   if (!(f.account === null || isStr(f.account)) || f.account === "") return bad("account", "null or an account pattern");
+  if (!(f.accountInactiveSince === undefined || time(f.accountInactiveSince))) return bad("accountInactiveSince", "null or an ISO 8601 UTC time");
   return {
     all: f.all as boolean,
     lastSeenBefore: f.lastSeenBefore as string | null,
@@ -250,6 +271,7 @@ export function checkRecordedFilters(v: unknown): PlanFilters | string {
     type: f.type,
     connected: f.connected as boolean | null,
     account: f.account as string | null,
+    accountInactiveSince: (f.accountInactiveSince ?? null) as string | null,
   };
 }
 
@@ -267,5 +289,6 @@ export function filterFlags(f: PlanFilters): string[] {
   if (f.connected === true) flags.push("--connected");
   if (f.connected === false) flags.push("--disconnected");
   if (f.account !== null) flags.push(`--account '${f.account}'`);
+  if (f.accountInactiveSince !== null) flags.push(`--account-inactive-since ${f.accountInactiveSince}`);
   return flags;
 }

@@ -10,6 +10,8 @@ export interface LockoutRequest {
   action: PasswordAction;
   /** The new password (action "new-password" only). Never printed, logged or kept. */
   newPassword?: string;
+  /** --reason: stored with the disable (checked by account-facts.ts reasonProblem). */
+  reason?: string;
 }
 
 /** One client listed before the lockout, as the server's complete revocation of it went. */
@@ -29,6 +31,10 @@ export interface LockoutReport {
   swept: { grants: number; fastTokens: number; sessions: number };
   /** The account was disabled by this lockout. */
   disabled: boolean;
+  /** --disable found the account disabled already and left it so (with its first reason). */
+  alreadyDisabled?: boolean;
+  /** The reason as the server stored it with the disable; null when none. */
+  reason?: string | null;
   /** A new password was set by this lockout. */
   passwordChanged: boolean;
   /** Whether the account can log in afterwards; null when the server cannot tell. */
@@ -63,7 +69,7 @@ export function leftovers(report: LockoutReport, action: PasswordAction): Leftov
         // The module lists a password login made in the same second as the change as current,
         // so a listed password client is judged by whether the change itself happened.
         if (action === "new-password" && !report.passwordChanged) reasons.push("the password was not changed");
-        else if (action === "disable" && (!report.disabled || report.enabled !== false)) reasons.push("the account is not disabled");
+        else if (action === "disable" && (!(report.disabled || report.alreadyDisabled === true) || report.enabled !== false)) reasons.push("the account is not disabled");
       } else if (a === "fast") reasons.push("a FAST token of it still logs in");
       else if (a === "grant") reasons.push("its grant is still valid");
       else reasons.push(`the server reports "${a}" access for it`);

@@ -62,6 +62,7 @@ export interface PlanItem {
 }
 
 export function planItem(r: HostClientRecord): PlanItem {
+  // The entry exactly as listed (with its account's facts, which the reader does not need back).
   const { account, ...entry } = r;
   return { account, id: entry.id, entry };
 }

@@ -17,7 +17,14 @@ export interface ClientSummary {
   byAuth: Record<string, number>;
   byType: Record<string, number>;
   byLastSeen: Record<AgeBucket, number>;
+  /** Accounts (each once) by their last activity (account-facts.ts); "unknown": not recorded. */
+  byAccountActivity: Record<ActivityBucket, number>;
+  /** Accounts (each once) by status; "unknown" when the server cannot say. */
+  byAccountStatus: Record<string, number>;
 }
+
+export const ACTIVITY_BUCKETS = ["< 7 d", "< 30 d", "< 90 d", "older", "unknown"] as const;
+export type ActivityBucket = (typeof ACTIVITY_BUCKETS)[number];
 
 export const NO_SOFTWARE = "(none)";
 
@@ -47,11 +54,18 @@ export class SummaryBuilder {
     byAuth: {},
     byType: {},
     byLastSeen: Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) as Record<AgeBucket, number>,
+    byAccountActivity: Object.fromEntries(ACTIVITY_BUCKETS.map((b) => [b, 0])) as Record<ActivityBucket, number>,
+    byAccountStatus: {},
   };
 
   constructor(private readonly now: Date) {}
 
   add(r: HostClientRecord): void {
+    if (!this.accounts.has(r.account)) {
+      const age = ageBucket(r.accountLastActivity ?? null, this.now);
+      this.s.byAccountActivity[age === "never" ? "unknown" : age]++;
+      bump(this.s.byAccountStatus, r.accountStatus ?? "unknown");
+    }
     this.accounts.add(r.account);
     this.s.clients++;
     if (r.connected) this.s.connected++;
@@ -73,6 +87,8 @@ export class SummaryBuilder {
       byAuth: sorted(this.s.byAuth),
       byType: sorted(this.s.byType),
       byLastSeen: { ...this.s.byLastSeen },
+      byAccountActivity: { ...this.s.byAccountActivity },
+      byAccountStatus: sorted(this.s.byAccountStatus),
     };
   }
 }

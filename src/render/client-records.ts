@@ -4,7 +4,7 @@
 // stays bounded and a failed write stops the listing (OutputWriter). Each format's code is loaded
 // only when that format is asked for.
 import { OutputWriter, type IOStreams } from "../term/iostreams.js";
-import type { ClientRecord } from "../core/model.js";
+import type { ClientRecord, IsoUtc } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
 import { addressesHidden, hasRecorded, RECORDS_HINT, withNetwork } from "../core/network.js";
 
@@ -12,7 +12,7 @@ export const CLIENT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type ClientsFormat = (typeof CLIENT_FORMATS)[number];
 
 /** A listed client; listings of several accounts add the account it belongs to, of several servers the context. */
-export type ClientRow = ClientRecord & { account?: string; context?: string };
+export type ClientRow = ClientRecord & { account?: string; context?: string; accountLastActivity?: IsoUtc | null; accountStatus?: string | null };
 
 export interface WriteClientsOptions {
   /**

@@ -40,6 +40,9 @@ export const CSV_COLUMNS = [
   "loginCount",
 ] as const;
 
+/** Listings of several accounts end with the account's facts (docs/account-activity.md). */
+export const ACCOUNT_FACT_COLUMNS = ["accountLastActivity", "accountStatus"] as const;
+
 /** One field, quoted when RFC 4180 requires it. */
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -87,10 +90,11 @@ function row(c: ClientRecord): string[] {
 export class CsvClients {
   private header: string | undefined;
   constructor(private readonly account: boolean, private readonly context = false) {
-    this.header = csvRow([...(context ? ["context"] : []), ...(account ? ["account"] : []), ...CSV_COLUMNS]);
+    this.header = csvRow([...(context ? ["context"] : []), ...(account ? ["account"] : []), ...CSV_COLUMNS, ...(account ? ACCOUNT_FACT_COLUMNS : [])]);
   }
   push(c: ClientRow): string {
-    const line = csvRow([...(this.context ? [c.context ?? ""] : []), ...(this.account ? [c.account ?? ""] : []), ...row(c)]);
+    const facts = this.account ? [orEmpty(c.accountLastActivity ?? null), orEmpty(c.accountStatus ?? null)] : [];
+    const line = csvRow([...(this.context ? [c.context ?? ""] : []), ...(this.account ? [c.account ?? ""] : []), ...row(c), ...facts]);
     return this.takeHeader() + line;
   }
   end(): string {

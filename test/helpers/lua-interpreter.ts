@@ -27,7 +27,8 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   account_lockout: ["client_access"],
   lockout_request: ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"],
   client_filter: ["client_access"],
-  host_scan: ["client_access", "json_lines", "record_stream", "client_filter", "client_network"],
+  account_status: [],
+  host_scan: ["client_access", "json_lines", "record_stream", "client_filter", "client_network", "account_status"],
   history_log: [],
   history_request: ["admin_requests", "history_log", "json_lines", "record_stream"],
 };

@@ -23,7 +23,7 @@ import { NO_FILTER, parseFilter, type ClientFilter, type HostClientRecord, type 
 import { SocketClientSource } from "../../src/transports/socket/socket-source.js";
 import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
-type HostRecord = JsonClient & { account: string };
+type HostRecord = JsonClient & { account: string; accountLastActivity?: string | null; accountStatus?: string | null };
 
 
 const DAY = 86_400;
@@ -106,12 +106,14 @@ ${set("accessed", t.accessed)}${set("expires", t.expires)}assert(store:set_key($
         const account = `${user}@${sb.host}`;
         const r = await camctl("user", "clients", account, "--json");
         assert.equal(r.code, 0, r.stderr);
-        for (const c of (JSON.parse(r.stdout) as { clients: JsonClient[] }).clients) union.push({ account, ...c });
+        // Each record also carries its account's facts, as `user clients` reports them.
+        const doc = JSON.parse(r.stdout) as { clients: JsonClient[]; accountLastActivity: string | null; accountStatus: string | null };
+        for (const c of doc.clients) union.push({ account, ...c, accountLastActivity: doc.accountLastActivity, accountStatus: doc.accountStatus });
       }
       assert.ok(union.length >= 8 * 7 / 4, `the population is listed (${union.length})`);
       assert.deepEqual([...rows].sort(byAccountAndId), union.sort(byAccountAndId));
-      // `account` comes first in each record, then the `user clients` record as is.
-      assert.deepEqual(Object.keys(rows[0]!), ["account", "id", "type", "connected", "firstSeen", "lastSeen", "expires", "auth", "userAgent", "permission"]);
+      // `account` comes first in each record, then the `user clients` record as is, then the account's facts.
+      assert.deepEqual(Object.keys(rows[0]!), ["account", "id", "type", "connected", "firstSeen", "lastSeen", "expires", "auth", "userAgent", "permission", "ip", "connectedSince", "firstIp", "firstLogin", "lastIp", "lastLogin", "lastMechanism", "loginCount", "accountLastActivity", "accountStatus"]);
       const onlyGrants = populated.filter((_, i) => i % 4 === 1).map((a) => a.jid);
       for (const jid of onlyGrants) {
         const mine = rows.filter((r) => r.account === jid);

@@ -97,7 +97,10 @@ async function unionOfAccountListings(jids: string[], on: Sandbox = sb, admin = 
   const source = await openSource(admin, on);
   try {
     const out: HostClientRecord[] = [];
-    for (const jid of jids) out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c })));
+    for (const jid of jids) {
+      const facts = await source.accountFacts!(jid);
+      out.push(...(await source.list(jid)).clients.map((c) => ({ account: jid, ...c, accountLastActivity: facts.accountLastActivity, accountStatus: facts.accountStatus })));
+    }
     return out;
   } finally {
     await source.close();
@@ -142,13 +145,14 @@ describe("an admin lists every account's clients over XMPP", () => {
     await companionOption("client_management_admin_page_ms", 10_000);
     const whole = await scan(boss, sb.host);
     assert.equal(whole.error, undefined, String(whole.error));
-    await companionOption("client_management_admin_page_bytes", 1024);
+    // 2 KiB: smaller than this host, larger than any one account (an account split across pages comes in id order).
+    await companionOption("client_management_admin_page_bytes", 2048);
     try {
       const small = await scan(boss, sb.host);
       assert.equal(small.error, undefined, String(small.error));
       assert.deepEqual(small.records.map(key), whole.records.map(key), "the same records in the same order");
       assert.equal(pagesOf(whole.progress), 1, "the default page holds this small host");
-      assert.ok(pagesOf(small.progress) > 5, `a 1 KiB budget needs several pages (${pagesOf(small.progress)})`);
+      assert.ok(pagesOf(small.progress) > 5, `a 2 KiB budget needs several pages (${pagesOf(small.progress)})`);
     } finally {
       await companionOption("client_management_admin_page_bytes", null);
       await companionOption("client_management_admin_page_ms", null);

@@ -26,7 +26,7 @@ test("bash completes commands, subcommands, options and --output values", async 
   const complete = (words: string[]) =>
     execFileSync("bash", ["-c", `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _camctl; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" }).trim();
   assert.equal(complete(["camctl", "us"]), "user");
-  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client lockout history");
+  assert.equal(complete(["camctl", "user", ""]), "clients revoke_client lockout history unlock");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--outp"]), "--output");
   assert.equal(complete(["camctl", "user", "clients", "a@b.c", "--output", ""]), "table json csv ndjson");
   assert.equal(complete(["camctl", "ho"]), "host");

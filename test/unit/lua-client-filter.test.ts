@@ -74,6 +74,8 @@ const filterArb: fc.Arbitrary<ClientFilter> = fc.record({
   type: fc.constantFrom(null, "session" as const, "access" as const),
   connected: fc.constantFrom(null, true, false),
   account: fc.option(glob, { nil: null }),
+  // Account-level (client_filter.activity_matches), not per client: covered by account-activity.test.ts.
+  accountInactiveSince: fc.constant(null),
 });
 
 const caseArb: fc.Arbitrary<Case> = fc.record({

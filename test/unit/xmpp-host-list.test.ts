@@ -157,6 +157,7 @@ test("the filter on the wire: every field, times as XEP-0082 UTC; a time with no
     type: "access",
     connected: false,
     account: "test-*",
+    accountInactiveSince: null,
   };
   assert.equal(
     filterElement(f).toString(),

@@ -46,6 +46,12 @@ export function register(user: Command, deps: Deps): void {
 
 export async function run(opts: ClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
-  const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(opts.jid));
-  await writeClientList(list, opts.output, io);
+  const { list, facts } = await withSource(prepared, opts.timeoutSeconds, async (source) => {
+    const listed = await source.list(opts.jid);
+    // The account's own facts (status, disable reason, password change, activity): a server
+    // without them (an older companion, the bare module over XMPP) leaves them null.
+    const known = source.accountFacts ? await source.accountFacts(opts.jid).catch(() => null) : null;
+    return { list: listed, facts: known };
+  });
+  await writeClientList(list, opts.output, io, facts);
 }

@@ -20,6 +20,7 @@ import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid } from "../../core/validate.js";
 import type { Deps } from "../deps.js";
 import { throwUnlessDone } from "../outcome.js";
+import { reasonProblem } from "../../core/account-facts.js";
 
 export interface LockoutOptions extends CommonOptions {
   jid: string;
@@ -28,6 +29,8 @@ export interface LockoutOptions extends CommonOptions {
   newPassword: string | undefined;
   yes: boolean;
   dryRun: boolean;
+  /** --reason: the incident record stored with the disable. */
+  reason?: string;
 }
 
 const LOCKOUT_HELP = `
@@ -40,7 +43,10 @@ not show. Password clients can only be stopped by the password, so then:
                               of yours that only you can read, chmod 600,
                               holding only the password, on one line; it
                               is never printed)
-Without either, the password clients remain and camctl exits 7. Then every
+Without either, the password clients remain and camctl exits 7.
+--reason <text> is stored with the disable (shown by \`user clients\`; one
+line, at most 200 characters); it is in Prosody's log line either way.
+An account disabled already stays disabled with its first reason. Then every
 session of the account is closed, bound or not, and every login still in
 progress that names it, all in one step on the server.
 Afterwards the list is read again and checked: only what you chose to leave
@@ -73,6 +79,7 @@ export function register(user: Command, deps: Deps): void {
     .argument("<jid>", "the account, e.g. mallory@example.com")
     .option("--disable", "then disable the account")
     .option("--new-password-file <file>", "then set the password held in <file> (never on the command line)")
+    .option("--reason <text>", "why (the incident record): stored with the disable, shown by `user clients`")
     .option("--dry-run", "show what would be revoked and change nothing")
     .option("-y, --yes", "do not ask (required when stdin is not a terminal)");
   addAddressOptions(addCommonOptions(cmd)).addHelpText("after", LOCKOUT_HELP).action(async (jid: string, raw: Record<string, unknown>) => {
@@ -88,6 +95,11 @@ export function register(user: Command, deps: Deps): void {
       yes: raw.yes === true,
       dryRun: raw.dryRun === true,
     };
+    if (typeof raw.reason === "string") {
+      const problem = reasonProblem(raw.reason);
+      if (problem !== null) throw new CamError("usage", problem);
+      opts.reason = raw.reason.trim();
+    }
     refuseWithoutTerminal(deps.io, !opts.yes && !opts.dryRun, "lock an account out", "Add --yes (or --dry-run to preview).");
     // Read before anything else: a bad file stops camctl before it touches the server.
     if (passwordFile !== undefined) opts.newPassword = await readNewPassword(passwordFile);
@@ -119,7 +131,7 @@ export async function run(opts: LockoutOptions, io: IOStreams, deps: Pick<Deps, 
     report = await withSource(prepared, opts.timeoutSeconds, (source) => {
       if (!source.lockout) throw new CamError("unsupported", `${prepared.where} cannot lock accounts out.`);
       setInterruptHint(`The lockout of ${who} may already have happened; check with \`camctl user clients ${who}\`.`);
-      return source.lockout(jid, { action: opts.action, newPassword: opts.newPassword });
+      return source.lockout(jid, { action: opts.action, newPassword: opts.newPassword, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) });
     });
   } finally {
     setInterruptHint(undefined);
@@ -171,6 +183,8 @@ async function writeReport(opts: LockoutOptions, before: ClientRecord[], report:
   const lines = reportLines(opts, report, left.length, stayed.length);
   await writer.end(tally, {
     accountDisabled: report.disabled,
+    alreadyDisabled: report.alreadyDisabled === true,
+    reason: report.reason ?? null,
     passwordChanged: report.passwordChanged,
     enabled: report.enabled,
     swept: report.swept,
@@ -204,7 +218,11 @@ function reportLines(opts: LockoutOptions, report: LockoutReport, leftovers: num
   if (s.fastTokens > 0) swept.push(`${s.fastTokens} FAST ${s.fastTokens === 1 ? "token" : "tokens"}`);
   if (swept.length > 0) lines.push(`Also revoked what the list did not show: ${swept.join(" and ")}.`);
   if (s.sessions > 0) lines.push(`Closed ${s.sessions} more ${s.sessions === 1 ? "session" : "sessions"}.`);
-  if (report.disabled) lines.push(`Disabled ${who}: it cannot sign in any more (to re-enable it: prosodyctl shell user enable ${who}).`);
+  if (report.disabled) {
+    const why = report.reason ? ` Reason recorded: "${displaySafe(report.reason)}".` : "";
+    lines.push(`Disabled ${who}: it cannot sign in any more (to re-enable it: camctl user unlock ${who}).${why}`);
+  }
+  if (report.alreadyDisabled === true) lines.push(`${who} was already disabled; it stays disabled, with the reason and time of its first disable.`);
   if (report.passwordChanged) lines.push(`Set the new password of ${who}; the old one no longer works.`);
   for (const f of report.failures) lines.push(`Failed: ${displaySafe(f)}.`);
   if (leftovers === 0 && report.failures.length === 0) {

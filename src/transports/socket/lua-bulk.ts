@@ -1,5 +1,6 @@
 // The Lua chunks of the host-wide listing and of `user lockout` (see ./lua.ts for how a chunk is
 // made): a module of its own, so that the per-account requests (and start-up) do not carry them.
+import accountStatusLua from "../../../prosody/mod_client_management_admin/account_status.lib.lua";
 import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
 import clientNetworkLua from "../../../prosody/mod_client_management_admin/client_network.lib.lua";
@@ -18,7 +19,8 @@ const HOST_SCAN_LIBRARY =
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +
   luaModule("client_filter", clientFilterLua, ["client_access"]) +
   luaModule("client_network", clientNetworkLua, ["client_access"]) +
-  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter", "client_network"]);
+  luaModule("account_status", accountStatusLua) +
+  luaModule("host_scan", hostScanLua, ["client_access", "json_lines", "record_stream", "client_filter", "client_network", "account_status"]);
 
 /**
  * The `>` chunk of `user lockout` (lua/lockout_request.lua on account_lockout.lib.lua): only this

@@ -1,5 +1,6 @@
 // Every Lua file camctl sends, by name: for the tests, which load them into a plain Lua
 // interpreter. A module of its own so that no request carries the files it does not send.
+import accountStatusLua from "../../../prosody/mod_client_management_admin/account_status.lib.lua";
 import accountLockoutLua from "../../../prosody/mod_client_management_admin/account_lockout.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
@@ -26,6 +27,7 @@ export const LUA_SOURCES = {
   network_record: networkRecordLua,
   host_scan: hostScanLua,
   account_lockout: accountLockoutLua,
+  account_status: accountStatusLua,
   lockout_request: lockoutRequestLua,
   history_log: historyLogLua,
   history_request: historyRequestLua,

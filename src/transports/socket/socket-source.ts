@@ -2,6 +2,9 @@
 // uses mod_client_management's public API for structured data instead of scraping the shell's text
 // table, and revokes through the public APIs of the modules that hold the credentials.
 import { networkFromSocket } from "../../core/network.js";
+import { activityNotRecorded } from "../../core/account-activity-error.js";
+import { factsFromServer, type AccountFacts } from "../../core/account-facts.js";
+import type { UnlockReport } from "../../core/unlock-report.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
@@ -40,11 +43,15 @@ function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError 
         "users-not-listed");
     case "user-not-found":
       return new CamError("notFound", msg`There is no account ${jid} on this server.`, "user-not-found");
+    case "enable-unsupported":
+      return new CamError("unsupported", msg`${host} cannot enable accounts: its authentication provider does not offer it. Nothing was changed.`, "enable-unsupported");
     case "disable-unsupported":
     case "password-unsupported":
       return new CamError("unsupported",
         msg`${host} cannot ${meta.err === "disable-unsupported" ? "disable accounts" : "set passwords"}: its authentication provider does not offer it. Nothing was changed.`,
         String(meta.err));
+    case "activity-not-recorded":
+      return activityNotRecorded(host);
     case "forbidden":
       return new CamError("forbidden", msg`Prosody's client management refused the request for ${jid} (forbidden).`, "forbidden");
   }
@@ -178,6 +185,27 @@ export class SocketClientSource implements ClientSource {
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
   }
 
+  /** The account's own facts (lua/account_request.lua status). */
+  async accountFacts(jid: string): Promise<AccountFacts> {
+    const { accountChunk } = await import("./lua-account.js");
+    const { meta } = await readRecordStream(this.stream, accountChunk("status", jid), { what: msg`the account ${jid}`.toString() });
+    if (meta.err) throw replyError(meta, jid);
+    return factsFromServer(meta);
+  }
+
+  /** Re-enables the account (lua/account_request.lua unlock, on account_unlock.lib.lua). */
+  async unlock(jid: string): Promise<UnlockReport> {
+    const { accountChunk } = await import("./lua-account.js");
+    const { meta } = await readRecordStream(this.stream, accountChunk("unlock", jid), { what: msg`the unlock of ${jid}`.toString() });
+    if (meta.err) throw replyError(meta, jid);
+    return {
+      jid: str(meta.jid) ?? jid,
+      enabledNow: meta.enabled_now === true,
+      enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
+      was: factsFromServer({ status: meta.was_status, disabled_reason: meta.was_disabled_reason, disabled_at: meta.was_disabled_at }),
+    };
+  }
+
   /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */
   async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
     const { lockoutChunk } = await import("./lua-bulk.js");
@@ -185,6 +213,7 @@ export class SocketClientSource implements ClientSource {
       jid,
       disable: request.action === "disable" ? "true" : null,
       new_password: request.action === "new-password" ? request.newPassword : null,
+      reason: request.reason ?? null,
     });
     const { records, meta } = await readRecordStream(this.stream, chunk, { what: msg`the lockout of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
@@ -211,6 +240,8 @@ export class SocketClientSource implements ClientSource {
       entries,
       swept: { grants: count(meta.grants_revoked), fastTokens: count(meta.fast_tokens_revoked), sessions: count(meta.sessions_closed) },
       disabled: meta.disabled === true,
+      alreadyDisabled: meta.already_disabled === true,
+      reason: str(meta.reason),
       passwordChanged: meta.password_changed === true,
       enabled: typeof meta.enabled === "boolean" ? meta.enabled : null,
       failures: typeof meta.failures === "string" ? meta.failures.split("\n") : [],
@@ -288,8 +319,11 @@ export class SocketClientSource implements ClientSource {
       maxRecordBytes: MAX_STREAM_BYTES,
       onRecord: (raw) => {
         if (Array.isArray(raw)) {
-          const [account, client] = raw as [unknown, unknown];
-          if (typeof account === "string" && Array.isArray(client)) queue.push({ account, ...clientFromSocket(client) });
+          const [account, client, facts] = raw as [unknown, unknown, unknown];
+          if (typeof account === "string" && Array.isArray(client)) {
+            const f = factsFromServer(facts);
+            queue.push({ account, ...clientFromSocket(client), accountLastActivity: f.accountLastActivity, accountStatus: f.accountStatus });
+          }
           if (Date.now() - announced >= PROGRESS_MS) announce(last);
         } else if (raw && typeof raw === "object") {
           const line = raw as Meta;

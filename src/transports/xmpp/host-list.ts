@@ -10,7 +10,9 @@
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../../core/errors.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../../core/filters.js";
-import { isoFromUnix } from "../../core/model.js";
+import { isoFromDateTime, isoFromUnix } from "../../core/model.js";
+import { accountStatusOf } from "../../core/account-facts.js";
+import { activityNotRecorded } from "../../core/account-activity-error.js";
 import type { HostScan } from "../../core/client-source.js";
 import { msg } from "../../text/untrusted.js";
 import { comparableJid } from "../../core/validate.js";
@@ -28,6 +30,7 @@ export function filterElement(f: ClientFilter): Element {
   time("last-seen-before", f.lastSeenBefore);
   time("last-seen-after", f.lastSeenAfter);
   time("expires-before", f.expiresBefore);
+  time("account-inactive-since", f.accountInactiveSince);
   if (f.noExpiry) el.append(xml("no-expiry", {}));
   if (f.software !== null) el.append(xml("software", { version: f.software.version ?? undefined }, f.software.name));
   if (f.auth.length > 0) el.append(xml("auth", {}, ...f.auth.map((a) => xml(a, {}))));
@@ -82,7 +85,12 @@ export function parseHostPage(reply: Element, host: string): HostPage {
     }
     return account;
   };
-  const records = clients.getChildren("client", NS_ADMIN).map((el): HostClientRecord => ({ account: accountOf(el), ...parseClient(el, NS_ADMIN) }));
+  const records = clients.getChildren("client", NS_ADMIN).map((el): HostClientRecord => ({
+    account: accountOf(el),
+    ...parseClient(el, NS_ADMIN),
+    accountLastActivity: isoFromDateTime(String(el.attrs["account-last-activity"] ?? "")),
+    accountStatus: accountStatusOf(el.attrs["account-status"]),
+  }));
   const failed = clients.getChildren("failed", NS_ADMIN).map((el) => ({ account: accountOf(el), reason: el.getText() }));
   const set = clients.getChild("set", NS_RSM);
   const last = set?.getChildText("last") ?? null;
@@ -116,6 +124,7 @@ export function hostReplyError(e: ErrorInfo, ctx: RequestContext): CamError {
       );
     case "service-unavailable":
     case "feature-not-implemented":
+      if (e.application === "activity-not-recorded") return activityNotRecorded(host);
       if (e.application !== null || e.text) {
         // The companion answered, but cannot do it here (no mod_client_management, an auth provider that cannot list accounts).
         return new CamError("unsupported", msg`${host} cannot list the clients of every account (${e.condition}).${said} Run camctl on the server with --socket, or ask its operator.`, e.condition);

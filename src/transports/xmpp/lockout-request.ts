@@ -16,6 +16,7 @@ export function lockoutRequest(to: string, request: LockoutRequest): Element {
   const lockout = xml("lockout", { xmlns: NS_ADMIN });
   if (request.action === "disable") lockout.append(xml("disable"));
   if (request.action === "new-password") lockout.append(xml("new-password", {}, request.newPassword ?? ""));
+  if (request.reason !== undefined) lockout.append(xml("reason", {}, request.reason));
   return xml("iq", { type: "set", to }, lockout);
 }
 
@@ -51,6 +52,8 @@ export function parseLockedOut(result: Element, jid: string): LockoutReport {
     entries,
     swept: { grants: count(lo.attrs["grants-revoked"]), fastTokens: count(lo.attrs["fast-tokens-revoked"]), sessions: count(lo.attrs["sessions-closed"]) },
     disabled: lo.attrs.disabled === "true",
+    alreadyDisabled: lo.attrs["already-disabled"] === "true",
+    reason: lo.getChildText("reason", NS_ADMIN),
     passwordChanged: lo.attrs["password-changed"] === "true",
     enabled: flag(lo.attrs.enabled),
     failures: lo.getChildren("failure", NS_ADMIN).map((f) => f.getText()),

@@ -161,7 +161,7 @@ export function isFallbackError(e: ErrorInfo): boolean {
 
 export interface RequestContext {
   /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host. */
-  op: "list" | "revoke" | "lockout" | "host clients";
+  op: "list" | "revoke" | "lockout" | "host clients" | "account" | "unlock";
   /** The account whose clients are asked for (bare JID); the host for "host clients". */
   target: string;
   /** The account camctl logged in as. */

@@ -75,6 +75,8 @@ export async function prepareXmppSource(spec: ServerSpec<XmppTransport>, io: IOS
         revoke: (jid, expected) => source.revoke(jid, expected),
         listHost: (host, scan) => source.listHost(host, scan),
         lockout: (jid, request) => source.lockout(jid, request),
+        accountFacts: (jid) => source.accountFacts(jid),
+        unlock: (jid) => source.unlock(jid),
         ownEntry: () => source.ownEntry(),
         async close() {
           await source.close();

@@ -8,6 +8,8 @@
 //      closes a connected client's session and does nothing else, and hangs on an id it does not
 //      list: so camctl sends it only for an id it has just seen listed, waits for a closed session
 //      to leave the list and sends it again, then lists again and reports what still has access.
+import type { AccountFacts } from "../../core/account-facts.js";
+import type { UnlockReport } from "../../core/unlock-report.js";
 import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../../core/model.js";
 import { changedError, goneError } from "../../render/revoke.js";
@@ -216,6 +218,35 @@ export class XmppClientSource implements ClientSource {
     }
     this.checkSender(reply, ctx);
     return parseLockedOut(reply, jid);
+  }
+
+  /** The account's facts through the companion (<account/>); an account may ask about itself. */
+  async accountFacts(jid: string): Promise<AccountFacts> {
+    const ctx = this.context("account", jid);
+    const { accountRequest, parseAccountReply, accountError } = await import("./account-request.js");
+    let reply: Element;
+    try {
+      reply = await this.askOnce(accountRequest(jid), ctx);
+    } catch (err) {
+      throw accountError(this.stanzaError(err, ctx), ctx, "account status");
+    }
+    this.checkSender(reply, ctx);
+    return parseAccountReply(reply);
+  }
+
+  /** The companion's unlock, for another account (a disabled account cannot log in to ask). */
+  async unlock(jid: string): Promise<UnlockReport> {
+    const ctx = this.context("unlock", jid);
+    if (ctx.self) throw new CamError("usage", msg`camctl is logged in as ${jid}, which is enabled already; log in as an admin with --jid to unlock another account.`);
+    const { unlockRequest, parseUnlocked, accountError } = await import("./account-request.js");
+    let reply: Element;
+    try {
+      reply = await this.askOnce(unlockRequest(jid), ctx);
+    } catch (err) {
+      throw accountError(this.stanzaError(err, ctx), ctx, "account unlock");
+    }
+    this.checkSender(reply, ctx);
+    return parseUnlocked(reply, jid);
   }
 
   /** camctl's own login: revoking it ends the connection, so bulk revocation does it last. */

@@ -14,15 +14,17 @@
 -- The stream is record_stream.open's: NDJSON in pieces of at most 512 KiB, then the trailer
 -- { more = false, pieces, bytes, records, host, total, scanned, clients, failed } as the result,
 -- so camctl knows the scan is complete and nothing was lost. Lines:
---   [account, client]                  a matching client (json_lines.client), account = user@host
+--   [account, client, facts]           a matching client (json_lines.client), account = user@host,
+--                                      facts = { status, last_activity } of the account (account_status)
 --   {"scanned": n, "total": m}         progress, after each batch (and once before the first)
 --   {"failed": account, "error": text} an account whose clients could not be read (the scan goes on)
 --
 -- Values arrive hex-encoded in ARGS: host, and filter (camctl's filter as JSON, decoded with
 -- util.json: data, never code).
 --
--- Chunk arguments: client_access, json_lines, record_stream, client_filter.
-local client_access, json_lines, record_stream, client_filter, client_network = ...;
+-- Chunk arguments: client_access, json_lines, record_stream, client_filter, client_network
+-- (optional: the companion's per-client login records), account_status.
+local client_access, json_lines, record_stream, client_filter, client_network, account_status = ...;
 local M = {};
 
 -- Work per batch before yielding. A yield costs about 1 ms (the event loop's minimum wait), so
@@ -85,6 +87,10 @@ function M.start(args, env)
 		return record_stream.fail(io, { err = "bad-filter", host = host });
 	end
 	local filter = client_filter.compile(decoded);
+	local activity_source = account_status.activity_source(host);
+	if filter.account_inactive_since and not activity_source then
+		return record_stream.fail(io, { err = "activity-not-recorded", host = host });
+	end
 
 	local async = require "prosody.util.async";
 	local time = require "prosody.util.time";
@@ -137,21 +143,36 @@ function M.start(args, env)
 					i = i + 1;
 					local username = names[i];
 					local jid = username .. "@" .. host;
-					local got, clients, reason = pcall(cm.get_active_clients, username);
+					-- The account's own facts: read first when the filter needs them, else with its first match.
+					local facts_json;
+					local function facts()
+						if not facts_json then
+							local f = account_status.facts(host, username, activity_source);
+							facts_json = json_lines.object({ status = f.status, last_activity = f.last_activity });
+							return f;
+						end
+					end
+					local wanted = true;
+					if filter.account_inactive_since then
+						wanted = client_filter.activity_matches(filter, facts().last_activity);
+					end
+					local got, clients, reason;
+					if wanted then got, clients, reason = pcall(cm.get_active_clients, username); else got, clients = true, {}; end
 					if not got or type(clients) ~= "table" then
 						failed = failed + 1;
 						local why = not got and tostring(clients) or tostring(reason or "no list");
 						out.line(json_lines.object({ failed = jid, error = why }));
 					else
 						local account = json_lines.str(jid);
-						local facts = client_network and client_network.facts_for(host, username);
+						local network = client_network and client_network.facts_for(host, username);
 						for _, client in ipairs(clients) do
 							if type(client) == "table" then
 								local d = client_access.describe(client);
 								if client_filter.client_matches(filter, d) then
-									if client_network then client_network.annotate(d, client, facts); end
+									if client_network then client_network.annotate(d, client, network); end
 									matched = matched + 1;
-									out.line("[" .. account .. "," .. json_lines.client(d) .. "]");
+									facts();
+									out.line("[" .. account .. "," .. json_lines.client(d) .. "," .. facts_json .. "]");
 								end
 							end
 						end
@@ -167,7 +188,7 @@ function M.start(args, env)
 				async.sleep(0);
 			end
 			if not still_wanted() then return stop(); end
-			resolve(out.finish({ host = host, total = total, scanned = scanned, clients = matched, failed = failed }));
+			resolve(out.finish({ host = host, total = total, scanned = scanned, clients = matched, failed = failed, activity_source = activity_source }));
 		end
 
 		local runner = async.runner(scan, {

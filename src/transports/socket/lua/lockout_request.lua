@@ -9,11 +9,11 @@
 local admin_requests, client_access, account_lockout, json_lines, record_stream = ...;
 local M = {};
 
---- ARGS: { jid, disable = "true" (optional), new_password (optional) }.
+--- ARGS: { jid, disable = "true" (optional), new_password (optional), reason (optional) }.
 --- Records, in order: one object per client listed before ({ id, session_closed,
 --- fast_tokens_revoked, grant_revoked } or { id, err, text }), then each client listed afterwards
 --- as a client array (json_lines.client). Trailer meta: jid, grants_revoked, fast_tokens_revoked,
---- sessions_closed, disabled, password_changed, enabled (absent when unknown), failures (texts
+--- sessions_closed, disabled, already_disabled, reason, password_changed, enabled (absent when unknown), failures (texts
 --- joined by a line feed, absent when none); or err and text when nothing was done.
 function M.lockout(args)
 	local io = { print = print; base64 = require "prosody.util.encodings".base64.encode };
@@ -21,7 +21,7 @@ function M.lockout(args)
 	local target, failure = admin_requests.account(unhex(args.jid));
 	if not target then return record_stream.fail(io, failure); end
 	local ctx = { host = target.host; actor = "admin socket"; log = require "prosody.util.logger".init("camctl") };
-	local opts = { disable = unhex(args.disable) == "true"; new_password = unhex(args.new_password) };
+	local opts = { disable = unhex(args.disable) == "true"; new_password = unhex(args.new_password); reason = unhex(args.reason) };
 	local report, condition, text = account_lockout.lockout(ctx, target.user, opts);
 	opts.new_password = nil;
 	if not report then
@@ -44,6 +44,8 @@ function M.lockout(args)
 		fast_tokens_revoked = report.fast_tokens_revoked;
 		sessions_closed = report.sessions_closed;
 		disabled = report.disabled;
+		already_disabled = report.already_disabled;
+		reason = report.reason;
 		password_changed = report.password_changed;
 		enabled = report.enabled;
 		failures = #report.failures > 0 and table.concat(report.failures, "\n") or nil;
