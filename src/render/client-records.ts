@@ -100,5 +100,8 @@ export async function writeClients(
   await out.flush();
   // Said once, to people (a table on a terminal), and on stderr so the table stays a header and
   // one line per client.
-  if (format === "table" && io.stdoutIsTTY && rows > 0 && !recorded && !noIp) io.stderr.write(RECORDS_HINT + "\n");
+  if (format === "table" && io.stdoutIsTTY && rows > 0 && !recorded && !noIp) {
+    const { wrapToWidth } = await import("./width.js");
+    for (const line of wrapToWidth(RECORDS_HINT, io.width ?? 80)) io.stderr.write(line + "\n");
+  }
 }

@@ -85,3 +85,23 @@ export function truncateToWidth(s: string, max: number): string {
   }
   return s;
 }
+
+/**
+ * `text` (display-safe) broken at spaces into lines of at most `width` columns, continuation
+ * lines indented by `indent`; a word longer than a line stays whole on its own line.
+ */
+export function wrapToWidth(text: string, width: number, indent = "  "): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const candidate = line === "" ? word : `${line} ${word}`;
+    if (line !== "" && displayWidth(candidate) > width) {
+      lines.push(line);
+      line = indent + word;
+    } else {
+      line = candidate;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}

@@ -9,6 +9,9 @@ export interface JsonClient {
   auth: string[];
   userAgent: { software: string | null; version: string | null; softwareId: string | null; uri: string | null; device: string | null };
   permission: string | null;
+  /** Where it connects from (issue 18): the live session's address and start, null when offline. */
+  ip?: string | null;
+  connectedSince?: string | null;
 }
 
 export interface ClientListJson {

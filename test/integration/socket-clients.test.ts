@@ -41,7 +41,10 @@ describe("user clients over the admin socket", () => {
     assert.equal(table.stderr, "");
     const json = await camctl("user", "clients", jid, "--json");
     assert.equal(json.code, 0);
-    assert.deepEqual(JSON.parse(json.stdout), { jid, transport: "socket", clients: [] });
+    // The account's own facts follow the clients (issue 18): a new account is enabled, never disabled.
+    const body = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.deepEqual({ jid: body.jid, transport: body.transport, clients: body.clients }, { jid, transport: "socket", clients: [] });
+    assert.deepEqual([body.accountStatus, body.disabledReason, body.disabledAt], ["enabled", null, null]);
     const csv = await camctl("user", "clients", jid, "-o", "csv");
     assert.equal(csv.code, 0);
     assert.equal(parseCsv(csv.stdout).length, 1, "header row only");
@@ -123,7 +126,10 @@ describe("user clients over the admin socket", () => {
     const csv = await camctl("user", "clients", jid, "-o", "csv");
     assert.equal(parseCsv(csv.stdout).length, 1001);
     const table = await camctl("user", "clients", jid);
-    assert.equal(table.stdout.trimEnd().split("\n").length, 1001);
+    // A header, one line per client, and the account's status line.
+    const lines = table.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 1 + 1000 + 1);
+    assert.match(lines.at(-1)!, /^Account: enabled/);
   });
 
   test("an unknown account is not found (6)", async () => {
