@@ -26,7 +26,7 @@ import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "../core/validate.
 import { checkRemoteSocketPath, checkSshArgs, isSudoUser } from "../transports/ssh/route.js";
 import { parseSshTarget } from "../transports/ssh/target.js";
 import { SSH_ROUTES, TLS_MODES, type SshRoute, type SshTarget, type TlsMode } from "../transports/types.js";
-import { chmodHint, ownedByAnother } from "../transports/xmpp/user-file.js";
+import { chmodHint, exposure } from "../core/file-trust.js";
 import { serverEnvironment } from "./environment.js";
 
 /** Where a context's admin socket is: on this machine, or on another one through ssh. */
@@ -115,12 +115,9 @@ function readConfigText(path: string): { text: string; mode: number } | undefine
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw invalid(path, "is not a regular file.");
-    if (ownedByAnother(st.uid)) {
-      throw invalid(path, "belongs to another user; camctl uses only a config file owned by you (or root).");
-    }
-    if (st.mode & 0o022) {
-      throw invalid(path, `may be changed by other users ${chmodHint(st.mode)}.`);
-    }
+    const exposed = exposure(st, { rootMayOwn: true, othersMayRead: true });
+    if (exposed?.kind === "owner") throw invalid(path, "belongs to another user; camctl uses only a config file owned by you (or root).");
+    if (exposed) throw invalid(path, `may be changed by other users ${chmodHint(st.mode)}.`);
     if (st.size > MAX_FILE_BYTES) throw invalid(path, "is larger than 1 MiB; that cannot be a camctl config file.");
     const buf = Buffer.alloc(st.size);
     let off = 0;
@@ -287,7 +284,7 @@ export async function loadContextFile(env: NodeJS.ProcessEnv, path = configPath(
 }
 
 function unknownContext(file: ContextFile | undefined, name: string, path: string): CamError {
-  if (!file) return usageError(`There is no context "${displaySafe(name)}": camctl has no config file (${shownPath(path)}). See "Many servers" in the README.`);
+  if (!file) return usageError(`There is no context "${displaySafe(name)}": camctl has no config file (${shownPath(path)}). See docs/servers.md ("Many servers").`);
   const names = file.contexts.map((c) => c.name);
   return usageError(`There is no context "${displaySafe(name)}" in ${shownPath(file.path)}; ${names.length ? `it has ${names.join(", ")}` : "it has none"}.`);
 }
@@ -312,7 +309,7 @@ export function selectContext(file: ContextFile | undefined, flag: string | unde
 export function contextsByNames(file: ContextFile | undefined, spec: string | { all: true }, env: NodeJS.ProcessEnv): Context[] {
   const path = file?.path ?? configPath(env);
   if (typeof spec !== "string") {
-    if (!file || file.contexts.length === 0) throw usageError(`--all-contexts: there are no contexts (${shownPath(path)}). See "Many servers" in the README.`);
+    if (!file || file.contexts.length === 0) throw usageError(`--all-contexts: there are no contexts (${shownPath(path)}). See docs/servers.md ("Many servers").`);
     return file.contexts;
   }
   const names = [...new Set(spec.split(",").map((s) => s.trim()))];

@@ -70,7 +70,7 @@ export function isEmptyFilter(f: ClientFilter): boolean {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** How <when> is read, for --help (the README and the man page say the same), wrapped for it. */
+/** How <when> is read, for --help (docs/host-audit.md and the man page say the same), wrapped for it. */
 export const WHEN_HELP = `<when> is a duration (90d, 12h, 30m, 2w, 45s) or an ISO date
 (2026-01-31, 2026-01-31T12:00:00Z; UTC unless it says otherwise). A duration
 counts back from now for the last-seen filters and ahead of now for

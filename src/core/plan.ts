@@ -40,6 +40,7 @@ import { isoFromDateTime, utcTimeAsWritten, type ClientRecord, type ClientType, 
 import { renderJsonLine } from "../render/json.js";
 import { displaySafe } from "../text/untrusted.js";
 import { comparableJid, isValidDomain } from "./validate.js";
+import { exposure } from "./file-trust.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
 export const PLAN_VERSION = 1;
@@ -424,9 +425,9 @@ function untrustedPlanFile(st: { isFile(): boolean; uid: number; mode: number })
   if (!st.isFile()) return "it is not a regular file";
   // root too reads only its own plans: another user could change a plan of theirs after it was
   // reviewed; copy it (cp) to make it yours once it has been read.
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) return `it belongs to another user (uid ${st.uid}); camctl applies only plans of your own: review it and copy it`;
-  if (st.mode & 0o022) return `other users may change it (mode ${(st.mode & 0o777).toString(8)}); make it yours alone with chmod 600`;
+  const exposed = exposure(st, { rootMayOwn: false, othersMayRead: true });
+  if (exposed?.kind === "owner") return `it belongs to another user (uid ${st.uid}); camctl applies only plans of your own: review it and copy it`;
+  if (exposed) return `other users may change it (mode ${(st.mode & 0o777).toString(8)}); make it yours alone with chmod 600`;
   return undefined;
 }
 

@@ -179,7 +179,7 @@ export function stoppedLine(t: ApplyTally, total: number): string {
 /**
  * When `out` was cut short (its reader went away, a full disk): one sentence on stderr naming
  * where it stopped and what was done all the same (`finished`: the run went on to its end). The
- * bulk commands finish confirmed work whatever happens to their output (README, "Exit codes").
+ * bulk commands finish confirmed work whatever happens to their output (docs/exit-codes.md).
  */
 export function reportCutOutput(out: OutputWriter, t: ApplyTally, finished: boolean, io: IOStreams): void {
   const lost = out.lost;

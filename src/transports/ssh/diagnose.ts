@@ -137,7 +137,7 @@ export function diagnoseSsh(e: SshEvidence): CamError | undefined {
     if (e.route === "sudo" && has(stderr, /^sudo: /)) {
       const sudoLine = stderr.find((l) => /^sudo: /.test(l))!;
       return new CamError("forbidden",
-        `sudo on ${host} would not run the bridge as ${displaySafe(e.sudoUser)} without a password (${detail(sudoLine)}). Add the NOPASSWD rule from the README, or use the forward route.`, "sudo-refused");
+        `sudo on ${host} would not run the bridge as ${displaySafe(e.sudoUser)} without a password (${detail(sudoLine)}). Add the NOPASSWD rule from docs/servers.md ("Setting up the server"), or use the forward route.`, "sudo-refused");
     }
     if (e.exit.code === 127 || has(stderr, /perl: (command )?not found|This account is currently not available|nologin/)) {
       return new CamError("unreachable",

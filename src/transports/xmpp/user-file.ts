@@ -7,6 +7,7 @@
 // opened (fstat), and not reached through another user's symbolic link.
 import { constants as fsc } from "node:fs";
 import fsp from "node:fs/promises";
+import { chmodHint, exposure, ownedByAnother } from "../../core/file-trust.js";
 
 /** Why a user file was not read, in words: "it does not exist", "it is a FIFO or pipe, not a regular file, …". */
 export class UserFileError extends Error {}
@@ -33,23 +34,12 @@ function kind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice():
   return "something else";
 }
 
-/**
- * Whether a file belongs to someone other than this user and root. camctl uses only its own files
- * (or root's) for what decides where it connects and what it sends: the config file, secrets.
- */
-export function ownedByAnother(uid: number): boolean {
-  const me = process.getuid?.();
-  return me !== undefined && uid !== me && uid !== 0;
-}
-
-/** "(mode 644); make it private with chmod 600": how every "other users may read/change it" sentence ends. */
-export const chmodHint = (mode: number) => `(mode ${(mode & 0o777).toString(8)}); make it private with chmod 600`;
-
 /** Why a file that holds a secret is not private, or undefined when it is (owner only: chmod 600). */
 function notPrivate(st: { uid: number; mode: number }): string | undefined {
-  if (ownedByAnother(st.uid)) return "it belongs to another user; use a file of your own that only you can read (chmod 600)";
-  if (st.mode & 0o066) return `other users may ${st.mode & 0o044 ? "read" : "change"} it ${chmodHint(st.mode)}`;
-  return undefined;
+  const e = exposure(st, { rootMayOwn: true, othersMayRead: false });
+  if (!e) return undefined;
+  if (e.kind === "owner") return "it belongs to another user; use a file of your own that only you can read (chmod 600)";
+  return `other users may ${e.kind === "others-read" ? "read" : "change"} it ${chmodHint(e.mode)}`;
 }
 
 export interface UserFileRules {
