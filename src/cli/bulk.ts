@@ -1,11 +1,11 @@
 // What `host revoke` and `host apply` share once the plan is confirmed: applying it (the engine
-// in src/core/apply.ts) with each outcome written as it is known, then the summary and the run's outcome.
-import { applyPlan, count, emptyTally } from "../core/apply.js";
+// in src/engines/apply.ts) with each outcome written as it is known, then the summary and the run's outcome.
+import { applyPlan, count, emptyTally } from "../engines/apply.js";
 import { CamError } from "../core/errors.js";
 import { tallyOutcome, type ApplyTally, type ItemResult } from "../core/outcomes.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import { setInterruptHint } from "../term/interrupt.js";
-import type { PlanItem, PlanReader } from "../core/plan.js";
+import type { PlanItem, PlanReader } from "../engines/plan.js";
 import type { OutputFormat } from "../config/options.js";
 import { ResultsWriter, stoppedLine, summarySentences, tallyOutcomeSentence } from "../render/bulk.js";
 import { msg } from "../text/untrusted.js";

@@ -13,7 +13,7 @@ import { displaySafe, excerpt, msg } from "../text/untrusted.js";
 import { isValidDomain } from "../core/validate.js";
 import { CHECK_TITLES, checkRecord, checksOutcome, fail, type Check } from "../doctor/checks.js";
 import type { Deps } from "./deps.js";
-import type { ContextOutcome } from "../core/fanout.js";
+import type { ContextOutcome } from "../engines/fanout.js";
 import type { PreparedSource } from "../transports/lifecycle.js";
 import { throwUnlessDone } from "./outcome.js";
 

@@ -1,13 +1,13 @@
 // Running a listing command on several servers at once (--context a,b,c or --all-contexts): one
-// task per context through src/core/fanout.ts, every record tagged with its context and written as it
+// task per context through src/engines/fanout.ts, every record tagged with its context and written as it
 // arrives, then the per-context status (stderr; in JSON a "contexts" array) and the overall exit
 // code. A context that fails (unreachable, refused, missing module) is reported and never stops
 // the others.
 import { abortable } from "../core/abort.js";
 import { CamError, mostSevere } from "../core/errors.js";
-import { outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../core/fanout.js";
+import { outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../engines/fanout.js";
 import type { ClientFilter, HostClientRecord } from "../core/filters.js";
-import { scanHost } from "../core/host-scan.js";
+import { scanHost } from "../engines/host-scan.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
 import type { CommonOptions, OutputFormat } from "../config/options.js";

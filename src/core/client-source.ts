@@ -5,7 +5,13 @@ import type { LockoutReport, LockoutRequest } from "./lockout-report.js";
 import type { AccountFacts } from "./account-facts.js";
 import type { UnlockReport } from "./unlock-report.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
-import type { ScanProgress } from "../term/progress.js";
+
+/** How far a host-wide scan is: accounts scanned, of how many. */
+export interface ScanProgress {
+  scanned: number;
+  /** Accounts on the host, when the server said. */
+  total: number | null;
+}
 
 /** A host-wide scan: which records, the deadline, and where progress goes. */
 export interface HostScan {

@@ -205,7 +205,7 @@ export function matchesFilter(r: HostClientRecord, f: ClientFilter): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The filters as a plan records them (src/core/plan.ts), checks them when it is read back, and
+// The filters as a plan records them (src/engines/plan.ts), checks them when it is read back, and
 // `host apply` repeats them as flags: here, so that this module alone knows the list.
 
 /** The filters as the plan records them: times as ISO 8601 (UTC), --all as all: true. */

@@ -4,7 +4,7 @@
 // server is made display-safe (table, CSV) or escaped (JSON).
 import { OutputWriter, type IOStreams } from "../term/iostreams.js";
 import type { HistoryEvent } from "../core/history.js";
-import type { OutputFormat } from "../config/options.js";
+import type { ClientsFormat } from "./client-records.js";
 import { displaySafe } from "../text/untrusted.js";
 import { renderJsonLine } from "./json.js";
 import { csvRow } from "./csv.js";
@@ -113,7 +113,7 @@ export interface WriteHistoryOptions {
 }
 
 /** Writes the events in `format` as they arrive; what was rendered before a failure is still written. */
-export async function writeHistory(events: AsyncIterable<HistoryEvent>, format: OutputFormat, io: IOStreams, o: WriteHistoryOptions): Promise<void> {
+export async function writeHistory(events: AsyncIterable<HistoryEvent>, format: ClientsFormat, io: IOStreams, o: WriteHistoryOptions): Promise<void> {
   const r: Renderer =
     format === "ndjson" ? new Ndjson() : format === "json" ? new Json(o.head) : format === "csv" ? new Csv() : new Table(o.account, o.empty);
   const out = new OutputWriter(io.stdout);

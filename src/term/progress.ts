@@ -1,13 +1,8 @@
 // The progress line of a long scan, on stderr when stderr is a terminal (nothing otherwise, so
 // logs and pipes stay clean): accounts scanned / total, rate, time left. Redrawn in place at most
 // a few times a second and erased before anything else is written to stderr.
+import type { ScanProgress } from "../core/client-source.js";
 import type { IOStreams } from "./iostreams.js";
-
-export interface ScanProgress {
-  scanned: number;
-  /** Accounts on the host, when the server said. */
-  total: number | null;
-}
 
 const REDRAW_MS = 200;
 

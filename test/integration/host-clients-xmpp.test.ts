@@ -14,7 +14,7 @@ import { prepareXmppSource } from "../../src/transports/xmpp/open.js";
 import { CamState } from "../../src/transports/xmpp/state.js";
 import { exitCodeFor } from "../../src/core/errors.js";
 import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/core/filters.js";
-import type { ScanProgress } from "../../src/term/progress.js";
+import type { ScanProgress } from "../../src/core/client-source.js";
 import type { ClientSource } from "../../src/core/client-source.js";
 import { spawn } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";

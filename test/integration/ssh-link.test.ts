@@ -256,7 +256,7 @@ describe("SSH link to a remote admin socket", { skip }, () => {
   }
 
   test("fan-out over links: the reachable servers' records arrive, the broken ones each end in their own sentence", async () => {
-    const { runFanout, outcomesJson } = await import("../../src/core/fanout.js");
+    const { runFanout, outcomesJson } = await import("../../src/engines/fanout.js");
     const { jid } = await sb.createAccount("fanned");
     await sb.createGrant(jid, { software: "Fan" });
     const targets: Record<string, LinkVariant> = {

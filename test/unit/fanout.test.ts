@@ -2,7 +2,7 @@
 // arrive, one outcome per context, failures isolated, the overall code, back-pressure, cancel.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { outcomeLines, outcomesJson, runFanout, type ContextOutcome, type FanoutEvent } from "../../src/core/fanout.js";
+import { outcomeLines, outcomesJson, runFanout, type ContextOutcome, type FanoutEvent } from "../../src/engines/fanout.js";
 import { CamError, exitCodeOf, mostSevere, SEVERITY } from "../../src/core/errors.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

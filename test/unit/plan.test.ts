@@ -8,7 +8,7 @@ import path from "node:path";
 import { CamError, exitCodeFor } from "../../src/core/errors.js";
 import type { HostClientRecord } from "../../src/core/filters.js";
 import { NO_FILTER, recordFilters } from "../../src/core/filters.js";
-import { PlanReader, PlanWriter, keepNewest, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/core/plan.js";
+import { PlanReader, PlanWriter, keepNewest, planItem, scanPlanText, PLAN_FORMAT, PLAN_VERSION, type PlanHeader, type PlanItem } from "../../src/engines/plan.js";
 import { iso } from "../helpers/iso.js";
 
 const HEADER: PlanHeader = {

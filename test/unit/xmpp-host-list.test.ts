@@ -15,7 +15,7 @@ import { filterElement, parseHostPage } from "../../src/transports/xmpp/host-lis
 import { CamState } from "../../src/transports/xmpp/state.js";
 import { exitCodeFor } from "../../src/core/errors.js";
 import { NO_FILTER, type ClientFilter, type HostClientRecord } from "../../src/core/filters.js";
-import type { ScanProgress } from "../../src/term/progress.js";
+import type { ScanProgress } from "../../src/core/client-source.js";
 
 const ADMIN = "urn:camctl:admin:0";
 const RSM = "http://jabber.org/protocol/rsm";

@@ -1,5 +1,5 @@
 // camctl host apply <plan-file>: apply a plan written by `host revoke --plan-out`. The file is read
-// once (never whole into memory), checked and held in a private copy (src/core/plan.ts): what is shown,
+// once (never whole into memory), checked and held in a private copy (src/engines/plan.ts): what is shown,
 // confirmed and applied is that copy, item by item, each revoked by its exact entry; applying it
 // again revokes nothing twice and finishes what an interrupted run left.
 import type { Command } from "commander";
@@ -7,7 +7,7 @@ import { filterFlags } from "../../core/filters.js";
 import type { IOStreams } from "../../term/iostreams.js";
 import { confirmBulk, refuseWithoutTerminal, TYPE_NAME_ABOVE } from "../../term/confirm.js";
 import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
-import { PlanReader, hostRecord, type PlanHeader } from "../../core/plan.js";
+import { PlanReader, hostRecord, type PlanHeader } from "../../engines/plan.js";
 import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { SummaryBuilder } from "../../core/summary.js";
 import { displaySafe, msg } from "../../text/untrusted.js";

@@ -1,10 +1,10 @@
 // camctl host clients <host>: every account's clients on a virtual host, one row per (account,
-// client), streamed from the server to the output as they arrive (the scan: src/core/host-scan.ts),
+// client), streamed from the server to the output as they arrive (the scan: src/engines/host-scan.ts),
 // with the filters of src/core/filters.ts.
 import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
 import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
-import { scanHost, unreadAccountsError } from "../../core/host-scan.js";
+import { scanHost, unreadAccountsError } from "../../engines/host-scan.js";
 import { OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";

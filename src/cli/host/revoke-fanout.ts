@@ -7,11 +7,11 @@
 //                      context applies its own plan, the outcomes merged as they come.
 // One context failing (unreachable, no module) never stops the others; the exit code is the most
 // severe of the contexts' (mostSevere, src/core/errors.ts).
-import { applyPlan, emptyTally } from "../../core/apply.js";
+import { applyPlan, emptyTally } from "../../engines/apply.js";
 import { CamError } from "../../core/errors.js";
-import type { ContextOutcome } from "../../core/fanout.js";
+import type { ContextOutcome } from "../../engines/fanout.js";
 import type { HostClientRecord } from "../../core/filters.js";
-import { makePlan, planRequest, scanPlan, type MadePlan, type PlanScope } from "../../core/make-plan.js";
+import { makePlan, planRequest, scanPlan, type MadePlan, type PlanScope } from "../../engines/make-plan.js";
 import { tallyOutcome, type ApplyTally, type ItemResult } from "../../core/outcomes.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";

@@ -1,13 +1,13 @@
 // camctl host revoke <host> <filters…>: revoke every client of a virtual host that the filters of
 // `host clients` match. First the plan (the exact list of account, client id and entry as
-// listed, made by src/core/make-plan.ts), then: --dry-run prints it, --plan-out writes it for
+// listed, made by src/engines/make-plan.ts), then: --dry-run prints it, --plan-out writes it for
 // `host apply`, otherwise camctl asks (on a terminal) or needs --yes, and applies it item by item
 // (src/cli/bulk.ts). Several contexts: src/cli/host/revoke-fanout.ts.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../core/errors.js";
 import { addFilterOptions, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
-import { makePlan, planRequest, scanPlan, type PlanScanView, type PlanScope } from "../../core/make-plan.js";
-import type { PlanHeader } from "../../core/plan.js";
+import { makePlan, planRequest, scanPlan, type PlanScanView, type PlanScope } from "../../engines/make-plan.js";
+import type { PlanHeader } from "../../engines/plan.js";
 import type { ClientSummary } from "../../core/summary.js";
 import { parseHost } from "../../core/validate.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";

@@ -4,7 +4,7 @@
 // new password (--new-password-file). Without either, the password clients remain (exit 7).
 // Afterwards the list is read again and checked: only what the operator chose to leave may remain.
 import type { Command } from "commander";
-import { count, emptyTally } from "../../core/apply.js";
+import { count, emptyTally } from "../../engines/apply.js";
 import { CamError } from "../../core/errors.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { setInterruptHint } from "../../term/interrupt.js";

@@ -10,7 +10,7 @@ import historyRequestLua from "./lua/history_request.lua";
 import type { AdminStream } from "./adminstream.js";
 import { argsTable, LIBRARY, luaModule } from "./lua.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
-import { RecordQueue } from "./socket-source.js";
+import { RecordQueue } from "./record-queue.js";
 
 type Meta = Record<string, unknown>;
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);

@@ -8,7 +8,7 @@ import type { UnlockReport } from "../../core/unlock-report.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
-import type { ScanProgress } from "../../term/progress.js";
+import type { ScanProgress } from "../../core/client-source.js";
 import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
@@ -17,6 +17,7 @@ import { requestChunk, type LuaArgs } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
+import { RecordQueue } from "./record-queue.js";
 
 type Meta = Record<string, unknown>;
 
@@ -107,55 +108,6 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
   return out;
 }
 
-/**
- * Records between the socket and their consumer: reading pauses when HIGH are waiting and resumes
- * at LOW, so memory stays flat whatever the consumer's pace.
- */
-export class RecordQueue<T> {
-  static readonly HIGH = 1000;
-  static readonly LOW = 250;
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  private paused = false;
-  private waiting: (() => void) | undefined;
-
-  constructor(private readonly pause: () => void, private readonly resume: () => void) {}
-
-  push(item: T): void {
-    this.items.push(item);
-    if (!this.paused && this.items.length - this.head >= RecordQueue.HIGH) {
-      this.paused = true;
-      this.pause();
-    }
-    this.wake();
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    }
-    if (this.paused && this.items.length - this.head <= RecordQueue.LOW) {
-      this.paused = false;
-      this.resume();
-    }
-    return item;
-  }
-
-  /** Resolves at the next push (or wake). */
-  arrival(): Promise<void> {
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  wake(): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
-  }
-}
 
 export class SocketClientSource implements ClientSource {
   private readonly stream: AdminStream;

@@ -1,13 +1,13 @@
 // Making a revocation plan, for `host revoke` on one server (src/cli/host/revoke.ts) and on several
-// (src/cli/host/revoke-fanout.ts): the host scanned with the filters (src/core/host-scan.ts), then
-// --keep-newest, each record written as a plan item (src/core/plan.ts) to the plan file or to an
+// (src/cli/host/revoke-fanout.ts): the host scanned with the filters (src/engines/host-scan.ts), then
+// --keep-newest, each record written as a plan item (src/engines/plan.ts) to the plan file or to an
 // anonymous spool file, so that neither planning nor applying holds the whole plan in memory.
-import { CamError } from "./errors.js";
-import { recordFilters, type ClientFilter, type HostClientRecord } from "./filters.js";
+import { CamError } from "../core/errors.js";
+import { recordFilters, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import { scanHost, unreadAccountsError, type HostScanRequest } from "./host-scan.js";
-import type { TransportName } from "./model.js";
+import type { TransportName } from "../core/model.js";
 import { keepNewest, PlanWriter, planItem, PLAN_FORMAT, PLAN_VERSION, type PlanHeader } from "./plan.js";
-import { SummaryBuilder, type ClientSummary } from "./summary.js";
+import { SummaryBuilder, type ClientSummary } from "../core/summary.js";
 import type { PreparedSource } from "../transports/lifecycle.js";
 
 /** Which clients a plan holds. */

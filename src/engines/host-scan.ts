@@ -1,11 +1,11 @@
 // The host-wide scan, driven in one place for `host clients`, `host revoke` (its plan:
-// src/core/make-plan.ts) and their fan-outs (src/cli/fanout.ts, src/cli/host/revoke-fanout.ts):
+// src/engines/make-plan.ts) and their fan-outs (src/cli/fanout.ts, src/cli/host/revoke-fanout.ts):
 // the source opened under one deadline, ClientSource.listHost iterated with the filter (applied
 // again here, so a server that ignores part of it cannot widen the result), the deadline kept
 // armed while the consumer is busy with a record, the accounts the server could not read
 // collected, progress handed to the caller's line (src/term/progress.ts).
-import { CamError } from "./errors.js";
-import { matchesFilter, type ClientFilter, type HostClientRecord } from "./filters.js";
+import { CamError } from "../core/errors.js";
+import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import type { ProgressLine } from "../term/progress.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";

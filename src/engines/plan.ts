@@ -30,17 +30,17 @@
 // secret, it is read only when it is the user's own regular file that nobody else may change.
 import { constants as fsc } from "node:fs";
 // Loaded when a plan is read or written: every camctl start would pay for them otherwise.
-const promisesApi = async () => (await import("./builtins-on-demand.js")).fsPromises;
-const osApi = () => import("./builtins-on-demand.js");
+const promisesApi = async () => (await import("../core/builtins-on-demand.js")).fsPromises;
+const osApi = () => import("../core/builtins-on-demand.js");
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { CamError } from "./errors.js";
-import { checkRecordedFilters, type HostClientRecord, type PlanFilters } from "./filters.js";
-import { isoFromDateTime, utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "./model.js";
+import { CamError } from "../core/errors.js";
+import { checkRecordedFilters, type HostClientRecord, type PlanFilters } from "../core/filters.js";
+import { isoFromDateTime, utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc, type TransportName } from "../core/model.js";
 import { renderJsonLine } from "../render/json.js";
 import { displaySafe } from "../text/untrusted.js";
-import { comparableJid, isValidDomain } from "./validate.js";
-import { exposure } from "./file-trust.js";
+import { comparableJid, isValidDomain } from "../core/validate.js";
+import { exposure } from "../core/file-trust.js";
 
 export const PLAN_FORMAT = "camctl-revoke-plan";
 export const PLAN_VERSION = 1;

@@ -7,7 +7,7 @@
 // if every context succeeded, otherwise the most severe of their kinds (mostSevere, errors.ts).
 //
 // Pure: no I/O, no clock but the durations it reports; the tasks do the work.
-import { CamError, exitCodeOf, kindOf, mostSevere, type ErrorKind } from "./errors.js";
+import { CamError, exitCodeOf, kindOf, mostSevere, type ErrorKind } from "../core/errors.js";
 
 export interface ContextOutcome {
   context: string;

@@ -3,13 +3,13 @@
 // connection, and each outcome is handed on as soon as it is known. Nothing is retried: an item
 // that fails is reported with its reason and the next one is tried; a lost connection ends the
 // run (applying the same plan again finishes it, since what was revoked is then gone).
-import { CamError, ServerFault } from "./errors.js";
-import type { RevokeReport } from "./model.js";
-import { revokeOutcome, type ApplyTally, type ItemResult } from "./outcomes.js";
+import { CamError, ServerFault } from "../core/errors.js";
+import type { RevokeReport } from "../core/model.js";
+import { revokeOutcome, type ApplyTally, type ItemResult } from "../core/outcomes.js";
 import type { PlanItem } from "./plan.js";
 import { revokeSentence } from "../render/revoke.js";
-import type { ClientSource } from "./client-source.js";
-import { comparableJid } from "./validate.js";
+import type { ClientSource } from "../core/client-source.js";
+import { comparableJid } from "../core/validate.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
 
 export const emptyTally = (): ApplyTally => ({ items: 0, revoked: 0, passwordResetRequired: 0, gone: 0, changed: 0, failed: 0, acted: 0 });
