@@ -2,7 +2,7 @@
 // CLI with esbuild into dist/: a start bundle (dist/camctl.cjs) and the chunks it requires on
 // demand, so start-up reads one file instead of resolving hundreds, and not the whole program.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { build } from "esbuild";
 
@@ -92,6 +92,13 @@ const START_MODULES = [
   "src/render/client-records.ts",
   "src/render/table.ts",
 ];
+// A module renamed or moved must be renamed here too, or start-up would quietly grow: refuse.
+for (const m of START_MODULES) {
+  if (!existsSync(`${root}${m}`)) {
+    console.error(`build: START_MODULES names ${m}, which does not exist; update the list.`);
+    process.exit(1);
+  }
+}
 const start = new Set(["camctl.js"]);
 for (const [name, o] of meta) if (Object.keys(o.inputs).some((i) => START_MODULES.some((m) => i.endsWith(m)))) start.add(name);
 for (const name of start) for (const i of meta.get(name).imports) if (i.kind === "import-statement" && chunks.has(base(i.path))) start.add(base(i.path));

@@ -28,7 +28,11 @@ after(async () => {
 const populated = (local: string, host?: string) => populatedAccount(sb, local, host);
 
 function assertContractShape(c: JsonClient): void {
-  assert.deepEqual(Object.keys(c).sort(), ["auth", "connected", "expires", "firstSeen", "id", "lastSeen", "permission", "type", "userAgent"]);
+  // The contract's fields, and the network fields added by issue 18 (null where the source has none).
+  assert.deepEqual(Object.keys(c).sort(), [
+    "auth", "connected", "connectedSince", "expires", "firstIp", "firstLogin", "firstSeen", "id", "ip",
+    "lastIp", "lastLogin", "lastMechanism", "lastSeen", "loginCount", "permission", "type", "userAgent",
+  ]);
   assert.deepEqual(Object.keys(c.userAgent).sort(), ["device", "software", "softwareId", "uri", "version"]);
   for (const t of [c.firstSeen, c.lastSeen, c.expires]) assert.ok(t === null || ISO.test(t), String(t));
   assert.deepEqual([...c.auth].sort(), c.auth, "auth sorted");
