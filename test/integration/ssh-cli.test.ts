@@ -9,6 +9,8 @@ import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { CAMCTL_BIN, runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+import { randomUUID } from "node:crypto";
+import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 
 const skip = sshdUnavailable();
 const TIMEOUT_S = 10;
@@ -123,6 +125,41 @@ describe("camctl over --ssh", { skip }, () => {
     assert.equal(lockout.code, 0, lockout.stderr);
     const after = await runCamctl(["user", "clients", locked.jid, "--json", "--socket", sb.socketPath]);
     assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+  });
+
+  test("issue 18 over --ssh: live addresses, history, lockout --reason and unlock answer as over the local socket", async () => {
+    const alice = await sb.createAccount("ssh-facts");
+    const login = await rawSasl2Login(sb, {
+      jid: alice.jid, userAgentId: randomUUID(), software: "Gajim", device: "Laptop",
+      credential: { password: alice.password }, keepConnected: true, localAddress: "127.0.0.2",
+    });
+    assert.ok(login.ok, "the login from 127.0.0.2 works");
+    try {
+      const remote = await runCamctl(["user", "clients", alice.jid, "--json", ...overSsh()]);
+      assert.equal(remote.code, 0, remote.stderr);
+      const clients = (JSON.parse(remote.stdout) as { clients: { ip: string | null; connected: boolean }[] }).clients;
+      assert.deepEqual(clients.map((c) => [c.connected, c.ip]), [[true, "127.0.0.2"]]);
+      const local = await runCamctl(["user", "clients", alice.jid, "--json", "--socket", sb.socketPath]);
+      assert.deepEqual(JSON.parse(remote.stdout), JSON.parse(local.stdout));
+    } finally {
+      await login.close();
+    }
+    // camctl's own revocation is recorded, and the history reads the same over SSH.
+    const grant = await sb.createGrant(alice.jid, { software: "To revoke" });
+    assert.equal((await runCamctl(["user", "revoke_client", alice.jid, grant, "--yes", ...overSsh()])).code, 0);
+    const history = await runCamctl(["user", "history", alice.jid, "--event", "client-revoked", "-o", "ndjson", ...overSsh()]);
+    assert.equal(history.code, 0, history.stderr);
+    const events = history.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { event: string; account: string; source: string });
+    assert.deepEqual(events.map((e) => [e.event, e.account, e.source]), [["client-revoked", alice.jid, "camctl"]]);
+    // The incident record: the reason is stored with the disable and shown; unlock re-enables.
+    const lockout = await runCamctl(["user", "lockout", alice.jid, "--disable", "--reason", "stolen laptop", "--yes", ...overSsh()]);
+    assert.equal(lockout.code, 0, lockout.stderr);
+    const disabled = JSON.parse((await runCamctl(["user", "clients", alice.jid, "--json", ...overSsh()])).stdout) as { accountStatus: string; disabledReason: string };
+    assert.deepEqual([disabled.accountStatus, disabled.disabledReason], ["disabled", "stolen laptop"]);
+    const unlock = await runCamctl(["user", "unlock", alice.jid, "--yes", ...overSsh()]);
+    assert.equal(unlock.code, 0, unlock.stderr);
+    const enabled = JSON.parse((await runCamctl(["user", "clients", alice.jid, "--json", ...overSsh()])).stdout) as { accountStatus: string };
+    assert.equal(enabled.accountStatus, "enabled");
   });
 
   test("a changed host key: one sentence, code 4, before any login", async () => {
