@@ -39,6 +39,7 @@ Examples:
   camctl --ssh prosody-admin@xmpp.example.com host clients example.com -o ndjson
   camctl --context prod,staging user clients alice@example.com
   camctl --all-contexts doctor --json
+  camctl watch example.com -o ndjson
 
 Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, CAMCTL_CONTEXT, CAMCTL_CONFIG,
 NO_COLOR, FORCE_COLOR.
@@ -79,6 +80,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { group: "host", names: ["clients"], load: () => import("./host/clients.js") },
   { group: "host", names: ["revoke"], load: () => import("./host/revoke.js") },
   { group: "host", names: ["apply"], load: () => import("./host/apply.js") },
+  { names: ["watch"], load: () => import("./watch.js") },
   { names: ["doctor"], load: () => import("./doctor.js") },
   { names: ["config"], load: () => import("./config.js") },
   { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },

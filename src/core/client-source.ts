@@ -3,6 +3,7 @@ import type { ClientFilter, HostClientRecord } from "./filters.js";
 import type { LockoutReport, LockoutRequest } from "./lockout-report.js";
 import type { ClientList, ClientRecord, RevokeReport } from "./model.js";
 import type { ScanProgress } from "../term/progress.js";
+import type { WatchItem } from "./watch.js";
 
 /** A host-wide scan: which records, the deadline, and where progress goes. */
 export interface HostScan {
@@ -16,6 +17,18 @@ export interface HostScan {
    * without it, and the caller says so at the end. `reason` is the server's text (untrusted).
    */
   onAccountFailed?(account: string, reason: string): void;
+}
+
+/** A live watch of a host's events (camctl watch). */
+export interface HostWatch {
+  /** Ends the watch: the iteration returns and the connection (and the server's hooks) go. */
+  stop: AbortSignal;
+  /** How often the server says it is still there while nothing happens (keeps --timeout armed). */
+  heartbeatSeconds: number;
+  /** Events the server holds for this watcher while the reader is behind, before it drops (default 1000). */
+  queue?: number;
+  /** The server's hooks are in place: events from now on are seen. */
+  onReady?(): void;
 }
 
 export interface ClientSource {
@@ -49,6 +62,11 @@ export interface ClientSource {
    * management (or, over XMPP, no companion module), forbidden for a non-admin.
    */
   listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord>;
+  /**
+   * The host's events as they happen (logins, failed logins, new clients, sessions, revocations,
+   * lock-outs), and heartbeats, until `w.stop` aborts. Absent on a transport that cannot watch.
+   */
+  watch?(host: string, w: HostWatch): AsyncIterable<WatchItem>;
   /** Releases the connection. Safe to call more than once. */
   close(): Promise<void>;
 }

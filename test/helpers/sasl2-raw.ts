@@ -42,6 +42,8 @@ export interface RawLoginOptions {
   requestFast?: boolean;
   /** Stay connected (Bind2) until close(); otherwise the stream is closed right after the login. */
   keepConnected?: boolean;
+  /** Connect from this loopback address (127.0.0.2, 127.0.0.3, …), so logins come from different addresses. */
+  localAddress?: string;
 }
 
 /** How a stream ended. */
@@ -178,7 +180,7 @@ function initialResponse(username: string, credential: Credential): { mechanism:
 /** Logs in to the sandbox's STARTTLS port. A refused login resolves with ok: false and the SASL condition. */
 export async function rawSasl2Login(sb: Sandbox, o: RawLoginOptions): Promise<RawLogin> {
   const [username, domain] = o.jid.split("@") as [string, string];
-  const plain: Socket = netConnect({ host: "127.0.0.1", port: sb.c2sPort });
+  const plain: Socket = netConnect({ host: "127.0.0.1", port: sb.c2sPort, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
   let reader = new StanzaReader();
   plain.setEncoding("utf8");
   plain.on("data", (d: string) => reader.write(d));

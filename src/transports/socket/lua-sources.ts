@@ -9,6 +9,7 @@ import jsonLinesLua from "./lua/json_lines.lua";
 import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
+import watchLua from "./lua/watch.lua";
 
 /** The Lua sources by name, for tests that load one of them into a plain Lua interpreter. */
 export const LUA_SOURCES = {
@@ -21,6 +22,7 @@ export const LUA_SOURCES = {
   host_scan: hostScanLua,
   account_lockout: accountLockoutLua,
   lockout_request: lockoutRequestLua,
+  watch: watchLua,
 } as const;
 
 

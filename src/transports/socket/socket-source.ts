@@ -3,7 +3,8 @@
 // table, and revokes through the public APIs of the modules that hold the credentials.
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
-import type { ClientSource, HostScan } from "../../core/client-source.js";
+import type { ClientSource, HostScan, HostWatch } from "../../core/client-source.js";
+import type { WatchItem } from "../../core/watch.js";
 import type { ScanProgress } from "../../term/progress.js";
 import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
@@ -101,7 +102,7 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
  * Records between the socket and their consumer: reading pauses when HIGH are waiting and resumes
  * at LOW, so memory stays flat whatever the consumer's pace.
  */
-class RecordQueue<T> {
+export class RecordQueue<T> {
   static readonly HIGH = 1000;
   static readonly LOW = 250;
   private items: (T | undefined)[] = [];
@@ -317,6 +318,12 @@ export class SocketClientSource implements ClientSource {
     }
     if ("error" in outcome) throw outcome.error;
     if (outcome.meta.err) throw replyError(outcome.meta, `@${host}`);
+  }
+
+  /** camctl watch: one long request (lua/watch.lua, ./socket-watch.ts). */
+  async *watch(host: string, w: HostWatch): AsyncIterable<WatchItem> {
+    const { watchHost } = await import("./socket-watch.js");
+    yield* watchHost(this.stream, host, w);
   }
 
   async close(): Promise<void> {

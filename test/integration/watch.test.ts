@@ -1,0 +1,258 @@
+// `camctl watch` over the admin socket against a real Prosody, while real clients log in and fail
+// from different loopback addresses: the events and their fields, how a watch ends (--count,
+// --for, Ctrl-C: exit 0; a bad --for: exit 2), that the server's hooks go with the connection
+// however it ends (100 watchers), and that a reader that stops reading never blocks the server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
+import { runCamctl, startCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
+import { rawSasl2Login } from "../helpers/sasl2-raw.js";
+import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
+
+let sb: Sandbox;
+let alice: { jid: string; password: string };
+let bob: { jid: string; password: string };
+
+before(async () => {
+  sb = await startSandbox();
+  alice = await sb.createAccount("alice");
+  bob = await sb.createAccount("bob");
+});
+const started: StartedCamctl[] = [];
+after(async () => {
+  for (const run of started) if (run.child.exitCode === null) run.child.kill("SIGKILL");
+  await sb?.stop();
+});
+
+interface Watcher {
+  run: StartedCamctl;
+  /** Resolves once camctl said the server's hooks are in place. */
+  ready: Promise<void>;
+  lines: string[];
+  stderr: () => string;
+  /** Resolves once `pred` holds for the lines so far (checked on every new output). */
+  until(pred: (lines: string[]) => boolean): Promise<void>;
+}
+
+function watch(args: string[], env: NodeJS.ProcessEnv = {}): Watcher {
+  const run = startCamctl(["watch", sb.host, "--socket", sb.socketPath, ...args], { env, timeoutMs: 120_000 });
+  started.push(run);
+  const lines: string[] = [];
+  let stderr = "";
+  let partial = "";
+  const waiters: Array<{ pred: (l: string[]) => boolean; resolve: () => void }> = [];
+  const check = () => {
+    for (const w of waiters.splice(0)) {
+      if (w.pred(lines)) w.resolve();
+      else waiters.push(w);
+    }
+  };
+  run.child.stdout!.on("data", (d: Buffer | string) => {
+    partial += String(d);
+    const parts = partial.split("\n");
+    partial = parts.pop()!;
+    lines.push(...parts);
+    check();
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    run.child.stderr!.on("data", (d: Buffer | string) => {
+      stderr += String(d);
+      if (/watching /.test(stderr)) resolve();
+    });
+    void run.result.then((r) => reject(new Error(`camctl ended before watching: ${r.code} ${r.stderr}`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    run,
+    ready,
+    lines,
+    stderr: () => stderr,
+    until: (pred) =>
+      new Promise<void>((resolve, reject) => {
+        if (pred(lines)) return resolve();
+        waiters.push({ pred, resolve });
+        void run.result.then(() => (pred(lines) ? resolve() : reject(new Error(`camctl ended first: ${stderr}\n${lines.join("\n")}`))));
+      }),
+  };
+}
+
+type Event = Record<string, unknown>;
+const parsed = (lines: string[]): Event[] => lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Event);
+const has = (pred: (e: Event) => boolean) => (lines: string[]) => parsed(lines).some(pred);
+
+/** The handlers of the events a watcher hooks, counted in the server. */
+async function handlerCount(): Promise<number> {
+  const r = await sb.lua(`
+    local n = 0
+    local function count(events, name) local l = events.get_handlers(name); n = n + (l and #l or 0) end
+    for _, name in ipairs({ "authentication-success", "authentication-failure", "client_management/new-client",
+      "resource-bind", "resource-unbind", "camctl/client-revoked", "camctl/account-locked-out" }) do
+      count(prosody.hosts["${sb.host}"].events, name)
+    end
+    for _, name in ipairs({ "user-disabled", "user-enabled", "user-password-changed", "admin-disconnected" }) do
+      count(prosody.events, name)
+    end
+    return tostring(n)`);
+  return Number(r.trim());
+}
+
+/** Waits until the server's handler count is `n` (the server sees a vanished connection a moment later). */
+async function handlersBecome(n: number): Promise<number> {
+  let now = await handlerCount();
+  for (let i = 0; i < 100 && now !== n; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await handlerCount();
+  }
+  return now;
+}
+
+describe("camctl watch over the admin socket", () => {
+  test("logins, failed logins, new clients and revocations arrive with their fields; Ctrl-C ends with 0", async () => {
+    const w = watch(["-o", "ndjson"]);
+    await w.ready;
+    const uaId = randomUUID();
+    // With a FAST token: something revoke_client can take away.
+    const ok = await rawSasl2Login(sb, { jid: alice.jid, userAgentId: uaId, software: "Dino", device: "laptop", credential: { password: alice.password }, requestFast: true, localAddress: "127.0.0.2" });
+    assert.ok(ok.ok);
+    const bad = await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), software: "Evil", credential: { password: "wrong" }, localAddress: "127.0.0.3" });
+    assert.equal(bad.ok, false);
+    const grant = await sb.createGrant(alice.jid, { software: "Webmail" });
+    const revoke = await runCamctl(["user", "revoke_client", alice.jid, grant, "--yes", "--socket", sb.socketPath]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    await w.until(has((e) => e.event === "revoked"));
+    w.run.child.kill("SIGINT");
+    const r = await w.run.result;
+    assert.equal(r.code, 0, r.stderr);
+
+    const events = parsed(w.lines);
+    for (const e of events) {
+      assert.deepEqual(Object.keys(e), ["time", "host", "account", "event", "ip", "clientId", "software", "device", "mechanism", "detail", "dropped"]);
+      assert.equal(e.host, sb.host);
+      assert.match(String(e.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    const newClient = events.find((e) => e.event === "new-client");
+    assert.deepEqual(
+      newClient && { account: newClient.account, clientId: newClient.clientId, software: newClient.software, device: newClient.device, ip: newClient.ip },
+      { account: alice.jid, clientId: `client/${uaId}`, software: "Dino", device: "laptop", ip: "127.0.0.2" },
+    );
+    const login = events.find((e) => e.event === "login");
+    assert.deepEqual(
+      login && { account: login.account, clientId: login.clientId, software: login.software, ip: login.ip, mechanism: login.mechanism },
+      { account: alice.jid, clientId: `client/${uaId}`, software: "Dino", ip: "127.0.0.2", mechanism: "PLAIN" },
+    );
+    const failed = events.find((e) => e.event === "login-failed");
+    assert.equal(failed?.account, bob.jid);
+    assert.equal(failed?.ip, "127.0.0.3");
+    assert.equal(failed?.software, "Evil");
+    assert.match(String(failed?.detail), /not-authorized/);
+    const revoked = events.find((e) => e.event === "revoked");
+    assert.equal(revoked?.account, alice.jid);
+    assert.equal(revoked?.clientId, grant);
+    assert.equal(revoked?.dropped, null);
+  });
+
+  test("--count ends with 0 after that many events; readable lines show hostile strings safely", async () => {
+    const w = watch(["--count", "2"]);
+    await w.ready;
+    await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), software: HOSTILE.c1 + HOSTILE.bidi, credential: { password: "wrong" }, localAddress: "127.0.0.3" });
+    await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), software: HOSTILE.c1 + HOSTILE.bidi, credential: { password: "wrong" }, localAddress: "127.0.0.3" });
+    const r = await w.run.result;
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n").filter((l) => l !== "");
+    assert.equal(lines.length, 2, r.stdout);
+    for (const l of lines) {
+      assert.match(l, /login-failed/);
+      assert.match(l, /from 127\.0\.0\.3/);
+      assert.doesNotMatch(l, UNSAFE_FOR_TERMINAL, "nothing a terminal interprets");
+    }
+  });
+
+  test("--for ends with 0; a bad --for or --count exits 2 with one sentence", async () => {
+    const r = await runCamctl(["watch", sb.host, "--socket", sb.socketPath, "--for", "1s", "-o", "ndjson"]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const bad of [["--for", "soon"], ["--for", "0s"], ["--count", "0"], ["--count", "two"]]) {
+      const b = await runCamctl(["watch", sb.host, "--socket", sb.socketPath, ...bad]);
+      assert.equal(b.code, 2, b.stderr);
+      assert.equal(b.stderr.trim().split("\n").length, 1, b.stderr);
+      assert.match(b.stderr, /^camctl: --(for|count) takes/);
+      assert.equal(b.stdout, "");
+    }
+    const csv = await runCamctl(["watch", sb.host, "--socket", sb.socketPath, "-o", "csv"]);
+    assert.equal(csv.code, 2, csv.stderr);
+    const unknown = await runCamctl(["watch", "nowhere.example", "--socket", sb.socketPath, "--for", "5s"]);
+    assert.equal(unknown.code, 6, unknown.stderr);
+  });
+
+  test("the server's hooks go with the connection however it ends: 100 watchers", async () => {
+    const baseline = await handlerCount();
+    const perWatcher = 11;
+    let total = 0;
+    for (let batch = 0; batch < 5; batch++) {
+      // 20 at once: 5 killed (SIGKILL), 5 interrupted (Ctrl-C), 5 ended by --count, 5 by --for.
+      const ws = Array.from({ length: 20 }, (_, i) => watch(i % 4 === 2 ? ["--count", "1"] : i % 4 === 3 ? ["--for", "60s"] : []));
+      await Promise.all(ws.map((w) => w.ready));
+      total += ws.length;
+      assert.equal(await handlerCount(), baseline + ws.length * perWatcher, "each watcher hooks its events");
+      ws.forEach((w, i) => {
+        if (i % 4 === 0) w.run.child.kill("SIGKILL");
+        if (i % 4 === 1) w.run.child.kill("SIGINT");
+        // --for: the process ends abruptly half-way, with its connection open.
+        if (i % 4 === 3) w.run.child.kill("SIGTERM");
+      });
+      // The --count watchers end on the next event.
+      await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), credential: { password: "wrong" }, localAddress: "127.0.0.2" });
+      const results = await Promise.all(ws.map((w) => w.run.result));
+      results.forEach((r, i) => {
+        if (i % 4 === 1 || i % 4 === 2) assert.equal(r.code, 0, r.stderr);
+      });
+    }
+    assert.equal(total, 100);
+    assert.equal(await handlersBecome(baseline), baseline, "no handler is left behind");
+    // And the server still works.
+    assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: randomUUID(), credential: { password: alice.password } })).ok);
+  });
+
+  test("a reader that stops reading never blocks the server; the drops are reported when it reads again", async () => {
+    const w = watch(["-o", "ndjson"], { CAMCTL_WATCH_QUEUE: "5" });
+    await w.ready;
+    w.run.child.stdout!.pause();
+    // Enough events to fill the pipe, both sockets and the server's allowance many times over.
+    const flood = 4000;
+    await sb.lua(`
+      local events = prosody.hosts["${sb.host}"].events
+      local big = string.rep("x", 8000)
+      for i = 1, ${flood} do
+        events.fire_event("camctl/client-revoked", { username = "flood", id = "client/" .. i, detail = big })
+      end
+      return "ok"`);
+    // While nobody reads: the server answers, and real clients log in and fail.
+    assert.equal(await sb.lua(`return "pong"`), "pong");
+    const uaId = randomUUID();
+    assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: uaId, credential: { password: alice.password }, localAddress: "127.0.0.2" })).ok);
+    const bad = await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), credential: { password: "nope" }, localAddress: "127.0.0.3" });
+    assert.equal(bad.ok, false);
+    w.run.child.stdout!.resume();
+    await w.until(has((e) => e.event === "dropped"));
+    // Reading again: new events arrive.
+    const lastId = randomUUID();
+    assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: lastId, credential: { password: alice.password }, localAddress: "127.0.0.3" })).ok);
+    await w.until(has((e) => e.event === "login" && e.clientId === `client/${lastId}`));
+    // A last failure marks the end: everything of the login before it has arrived by then.
+    assert.equal((await rawSasl2Login(sb, { jid: `marker@${sb.host}`, userAgentId: randomUUID(), credential: { password: "x" } })).ok, false);
+    await w.until(has((e) => e.event === "login-failed" && e.account === `marker@${sb.host}`));
+    w.run.child.kill("SIGINT");
+    const r = await w.run.result;
+    assert.equal(r.code, 0, r.stderr);
+    const all = parsed(w.lines);
+    const markerAt = all.findIndex((e) => e.account === `marker@${sb.host}`);
+    // What one such login makes (new-client, login, and the session's start and end where it binds), measured.
+    const perLogin = all.filter((e) => e.clientId === `client/${lastId}`).length;
+    const events = all.slice(0, markerAt).filter((e) => e.clientId !== `client/${lastId}`);
+    const dropped = events.filter((e) => e.event === "dropped").reduce((n, e) => n + Number(e.dropped), 0);
+    assert.ok(dropped > 0, "some events were dropped");
+    // The flood, then alice's login and bob's failure, made while nobody read: each delivered or counted.
+    const delivered = events.filter((e) => e.event !== "dropped").length;
+    assert.equal(delivered + dropped, flood + perLogin + 1, "every event was either delivered or counted as dropped");
+  });
+});
