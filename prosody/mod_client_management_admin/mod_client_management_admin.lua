@@ -287,3 +287,7 @@ module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_c
 
 -- 4. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
 module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element });
+
+-- 5. urn:camctl:admin:0 <watch/>, for admins: the host's events as they happen (host_watch.lib.lua,
+-- shared with camctl watch over the admin socket).
+module:require("host_watch").install();

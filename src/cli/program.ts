@@ -80,10 +80,10 @@ const COMMANDS: readonly CommandEntry[] = [
   { group: "host", names: ["clients"], load: () => import("./host/clients.js") },
   { group: "host", names: ["revoke"], load: () => import("./host/revoke.js") },
   { group: "host", names: ["apply"], load: () => import("./host/apply.js") },
-  { names: ["watch"], load: () => import("./watch.js") },
   { names: ["doctor"], load: () => import("./doctor.js") },
   { names: ["config"], load: () => import("./config.js") },
   { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },
+  { names: ["watch"], load: () => import("./watch.js") },
 ];
 
 /** The program itself: its description, version, global options and the server-selection hook. */

@@ -26,7 +26,8 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   lockout_request: ["admin_requests", "client_access", "account_lockout", "json_lines", "record_stream"],
   client_filter: ["client_access"],
   host_scan: ["client_access", "json_lines", "record_stream", "client_filter"],
-  watch: ["json_lines", "record_stream", "host_scan"],
+  host_watch: ["client_access"],
+  watch: ["json_lines", "record_stream", "host_scan", "host_watch"],
 };
 
 /** Lua that defines the named files as locals (with what they depend on), as a request does. */

@@ -10,6 +10,7 @@ import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
 import watchLua from "./lua/watch.lua";
+import hostWatchLua from "../../../prosody/mod_client_management_admin/host_watch.lib.lua";
 
 /** The Lua sources by name, for tests that load one of them into a plain Lua interpreter. */
 export const LUA_SOURCES = {
@@ -22,6 +23,7 @@ export const LUA_SOURCES = {
   host_scan: hostScanLua,
   account_lockout: accountLockoutLua,
   lockout_request: lockoutRequestLua,
+  host_watch: hostWatchLua,
   watch: watchLua,
 } as const;
 
