@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl, startCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
+import { runCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
+import { handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
 import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
@@ -14,98 +15,22 @@ let sb: Sandbox;
 let alice: { jid: string; password: string };
 let bob: { jid: string; password: string };
 
+const watch = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  startWatcher(["watch", sb.host, "--socket", sb.socketPath, ...args], env, started);
+
 before(async () => {
   sb = await startSandbox();
   alice = await sb.createAccount("alice");
   bob = await sb.createAccount("bob");
+  // Before any watcher: what the server hooks on its own.
+  noWatchers = await handlerCount(sb);
 });
 const started: StartedCamctl[] = [];
+let noWatchers: number;
 after(async () => {
-  for (const run of started) if (run.child.exitCode === null) run.child.kill("SIGKILL");
+  killAll(started);
   await sb?.stop();
 });
-
-interface Watcher {
-  run: StartedCamctl;
-  /** Resolves once camctl said the server's hooks are in place. */
-  ready: Promise<void>;
-  lines: string[];
-  stderr: () => string;
-  /** Resolves once `pred` holds for the lines so far (checked on every new output). */
-  until(pred: (lines: string[]) => boolean): Promise<void>;
-}
-
-function watch(args: string[], env: NodeJS.ProcessEnv = {}): Watcher {
-  const run = startCamctl(["watch", sb.host, "--socket", sb.socketPath, ...args], { env, timeoutMs: 120_000 });
-  started.push(run);
-  const lines: string[] = [];
-  let stderr = "";
-  let partial = "";
-  const waiters: Array<{ pred: (l: string[]) => boolean; resolve: () => void }> = [];
-  const check = () => {
-    for (const w of waiters.splice(0)) {
-      if (w.pred(lines)) w.resolve();
-      else waiters.push(w);
-    }
-  };
-  run.child.stdout!.on("data", (d: Buffer | string) => {
-    partial += String(d);
-    const parts = partial.split("\n");
-    partial = parts.pop()!;
-    lines.push(...parts);
-    check();
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    run.child.stderr!.on("data", (d: Buffer | string) => {
-      stderr += String(d);
-      if (/watching /.test(stderr)) resolve();
-    });
-    void run.result.then((r) => reject(new Error(`camctl ended before watching: ${r.code} ${r.stderr}`)));
-  });
-  ready.catch(() => undefined);
-  return {
-    run,
-    ready,
-    lines,
-    stderr: () => stderr,
-    until: (pred) =>
-      new Promise<void>((resolve, reject) => {
-        if (pred(lines)) return resolve();
-        waiters.push({ pred, resolve });
-        void run.result.then(() => (pred(lines) ? resolve() : reject(new Error(`camctl ended first: ${stderr}\n${lines.join("\n")}`))));
-      }),
-  };
-}
-
-type Event = Record<string, unknown>;
-const parsed = (lines: string[]): Event[] => lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Event);
-const has = (pred: (e: Event) => boolean) => (lines: string[]) => parsed(lines).some(pred);
-
-/** The handlers of the events a watcher hooks, counted in the server. */
-async function handlerCount(): Promise<number> {
-  const r = await sb.lua(`
-    local n = 0
-    local function count(events, name) local l = events.get_handlers(name); n = n + (l and #l or 0) end
-    for _, name in ipairs({ "authentication-success", "authentication-failure", "client_management/new-client",
-      "resource-bind", "resource-unbind", "camctl/client-revoked", "camctl/account-locked-out" }) do
-      count(prosody.hosts["${sb.host}"].events, name)
-    end
-    for _, name in ipairs({ "user-disabled", "user-enabled", "user-password-changed", "admin-disconnected" }) do
-      count(prosody.events, name)
-    end
-    return tostring(n)`);
-  return Number(r.trim());
-}
-
-/** Waits until the server's handler count is `n` (the server sees a vanished connection a moment later). */
-async function handlersBecome(n: number): Promise<number> {
-  let now = await handlerCount();
-  for (let i = 0; i < 100 && now !== n; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    now = await handlerCount();
-  }
-  return now;
-}
 
 describe("camctl watch over the admin socket", () => {
   test("logins, failed logins, new clients and revocations arrive with their fields; Ctrl-C ends with 0", async () => {
@@ -185,7 +110,9 @@ describe("camctl watch over the admin socket", () => {
   });
 
   test("the server's hooks go with the connection however it ends: 100 watchers", async () => {
-    const baseline = await handlerCount();
+    // The watchers of the tests before end a moment after their processes.
+    const baseline = await handlersBecome(sb, noWatchers);
+    assert.equal(baseline, noWatchers);
     const perWatcher = 11;
     let total = 0;
     for (let batch = 0; batch < 5; batch++) {
@@ -193,7 +120,7 @@ describe("camctl watch over the admin socket", () => {
       const ws = Array.from({ length: 20 }, (_, i) => watch(i % 4 === 2 ? ["--count", "1"] : i % 4 === 3 ? ["--for", "60s"] : []));
       await Promise.all(ws.map((w) => w.ready));
       total += ws.length;
-      assert.equal(await handlerCount(), baseline + ws.length * perWatcher, "each watcher hooks its events");
+      assert.equal(await handlerCount(sb), baseline + ws.length * perWatcher, "each watcher hooks its events");
       ws.forEach((w, i) => {
         if (i % 4 === 0) w.run.child.kill("SIGKILL");
         if (i % 4 === 1) w.run.child.kill("SIGINT");
@@ -208,7 +135,7 @@ describe("camctl watch over the admin socket", () => {
       });
     }
     assert.equal(total, 100);
-    assert.equal(await handlersBecome(baseline), baseline, "no handler is left behind");
+    assert.equal(await handlersBecome(sb, baseline), baseline, "no handler is left behind");
     // And the server still works.
     assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: randomUUID(), credential: { password: alice.password } })).ok);
   });

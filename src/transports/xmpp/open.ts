@@ -115,6 +115,7 @@ export async function prepareXmppSource(t: XmppTransport, io: IOStreams, deps: X
         listHost: (host, scan) => source.listHost(host, scan),
         lockout: (jid, request) => source.lockout(jid, request),
         ownEntry: () => source.ownEntry(),
+        watch: (host, w) => source.watch(host, w),
         async close() {
           await source.close();
           await state.flush(signal);

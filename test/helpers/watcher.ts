@@ -1,0 +1,93 @@
+// camctl watch in the integration tests: a watcher process whose output is followed line by line,
+// and the count of the server's handlers of the events a watcher hooks.
+import { startCamctl, type StartedCamctl } from "./run-camctl.js";
+import type { Sandbox } from "../sandbox/sandbox.js";
+
+/** Ends every watcher still running (SIGKILL). */
+export function killAll(started: StartedCamctl[]): void {
+  for (const run of started) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
+}
+
+export interface Watcher {
+  run: StartedCamctl;
+  /** Resolves once camctl said the server's hooks are in place. */
+  ready: Promise<void>;
+  lines: string[];
+  stderr: () => string;
+  /** Resolves once `pred` holds for the lines so far (checked on every new output). */
+  until(pred: (lines: string[]) => boolean): Promise<void>;
+}
+
+/** Starts `camctl <args>` (a watch), keeping it in `started` so the file's after() can end it. */
+export function startWatcher(args: string[], env: NodeJS.ProcessEnv, started: StartedCamctl[]): Watcher {
+  const run = startCamctl(args, { env, timeoutMs: 120_000 });
+  started.push(run);
+  const lines: string[] = [];
+  let stderr = "";
+  let partial = "";
+  const waiters: Array<{ pred: (l: string[]) => boolean; resolve: () => void }> = [];
+  const check = () => {
+    for (const w of waiters.splice(0)) {
+      if (w.pred(lines)) w.resolve();
+      else waiters.push(w);
+    }
+  };
+  run.child.stdout!.on("data", (d: Buffer | string) => {
+    partial += String(d);
+    const parts = partial.split("\n");
+    partial = parts.pop()!;
+    lines.push(...parts);
+    check();
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    run.child.stderr!.on("data", (d: Buffer | string) => {
+      stderr += String(d);
+      if (/watching /.test(stderr)) resolve();
+    });
+    void run.result.then((r) => reject(new Error(`camctl ended before watching: ${r.code} ${r.stderr}`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    run,
+    ready,
+    lines,
+    stderr: () => stderr,
+    until: (pred) =>
+      new Promise<void>((resolve, reject) => {
+        if (pred(lines)) return resolve();
+        waiters.push({ pred, resolve });
+        void run.result.then(() => (pred(lines) ? resolve() : reject(new Error(`camctl ended first: ${stderr}\n${lines.join("\n")}`))));
+      }),
+  };
+}
+
+export type Event = Record<string, unknown>;
+export const parsed = (lines: string[]): Event[] => lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Event);
+export const has = (pred: (e: Event) => boolean) => (lines: string[]) => parsed(lines).some(pred);
+
+/** The handlers of the events a watcher hooks, counted in the server. */
+export async function handlerCount(sb: Sandbox): Promise<number> {
+  const r = await sb.lua(`
+    local n = 0
+    local function count(events, name) local l = events.get_handlers(name); n = n + (l and #l or 0) end
+    for _, name in ipairs({ "authentication-success", "authentication-failure", "client_management/new-client",
+      "resource-bind", "resource-unbind", "camctl/client-revoked", "camctl/account-locked-out" }) do
+      count(prosody.hosts["${sb.host}"].events, name)
+    end
+    for _, name in ipairs({ "user-disabled", "user-enabled", "user-password-changed", "admin-disconnected" }) do
+      count(prosody.events, name)
+    end
+    return tostring(n)`);
+  return Number(r.trim());
+}
+
+/** Waits until the server's handler count is `n` (the server sees a vanished connection a moment later). */
+export async function handlersBecome(sb: Sandbox, n: number): Promise<number> {
+  let now = await handlerCount(sb);
+  for (let i = 0; i < 100 && now !== n; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await handlerCount(sb);
+  }
+  return now;
+}
+
