@@ -14,7 +14,7 @@ export interface Watcher {
   ready: Promise<void>;
   lines: string[];
   stderr: () => string;
-  /** Resolves once `pred` holds for the lines so far (checked on every new output). */
+  /** Resolves once `pred` holds for the lines so far (checked on every new output, stdout or stderr). */
   until(pred: (lines: string[]) => boolean): Promise<void>;
 }
 
@@ -42,6 +42,7 @@ export function startWatcher(args: string[], env: NodeJS.ProcessEnv, started: St
   const ready = new Promise<void>((resolve, reject) => {
     run.child.stderr!.on("data", (d: Buffer | string) => {
       stderr += String(d);
+      check();
       if (/watching /.test(stderr)) resolve();
     });
     void run.result.then((r) => reject(new Error(`camctl ended before watching: ${r.code} ${r.stderr}`)));

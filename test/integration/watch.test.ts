@@ -5,6 +5,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
 import { handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
@@ -181,5 +183,28 @@ describe("camctl watch over the admin socket", () => {
     // The flood, then alice's login and bob's failure, made while nobody read: each delivered or counted.
     const delivered = events.filter((e) => e.event !== "dropped").length;
     assert.equal(delivered + dropped, flood + perLogin + 1, "every event was either delivered or counted as dropped");
+  });
+
+  test("--context a,b watches every context at once; each record says which; a failing context is reported and the others go on", async () => {
+    const dir = fs.mkdtempSync(path.join("/tmp", "camctl-watch-"));
+    const file = path.join(dir, "config.toml");
+    fs.writeFileSync(file, `[contexts.one]\nsocket = "${sb.socketPath}"\n[contexts.two]\nsocket = "${sb.socketPath}"\n[contexts.gone]\nsocket = "${path.join(dir, "missing.sock")}"\n`, { mode: 0o600 });
+    try {
+      const w = startWatcher(["--all-contexts", "watch", sb.host, "-o", "ndjson", "--count", "2"], { CAMCTL_CONFIG: file }, started);
+      await w.until(() => (w.stderr().match(/watching /g) ?? []).length === 2);
+      await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), credential: { password: "wrong" }, localAddress: "127.0.0.2" });
+      const r = await w.run.result;
+      const events = parsed(w.lines);
+      assert.deepEqual(events.map((e) => e.context).sort(), ["one", "two"]);
+      for (const e of events) {
+        assert.equal(e.event, "login-failed");
+        assert.equal(e.ip, "127.0.0.2");
+        assert.equal(Object.keys(e)[0], "context");
+      }
+      assert.match(r.stderr, /gone: There is no admin socket/);
+      assert.equal(r.code, 3, r.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
