@@ -34,10 +34,11 @@ Examples:
   camctl watch example.com --count 1 -o ndjson    # wait for the next event
   camctl --all-contexts watch example.com --for 1h -o ndjson
 
-Over the admin socket (also through --ssh). The server holds up to 1000
-events per watcher while camctl is behind, then drops and counts them; it
-never waits for camctl. --timeout bounds the wait for the server's
-heartbeat (sent every few seconds while nothing happens).`;
+Over the admin socket (also through --ssh), and over XMPP (--jid) as an
+admin of a host with the companion module mod_client_management_admin. The
+server holds up to 1000 events per watcher while camctl is behind, then
+drops and counts them; it never waits for camctl. --timeout bounds the wait
+for the server's heartbeat (sent every few seconds while nothing happens).`;
 
 interface Target {
   context: string | null;
@@ -123,7 +124,7 @@ async function runWatch(targets: Target[], s: WatchSettings, deps: Deps): Promis
     await withSource(p, opts.timeoutSeconds, async (source, _signal, alive) => {
       if (!source.watch) {
         throw new CamError("unsupported",
-          "camctl watch works over the admin socket (--socket, or --ssh for another machine); over XMPP it is not available yet.",
+          "This transport cannot watch a host's events; use the admin socket (--socket, or --ssh for another machine).",
           "watch-unsupported");
       }
       let busy = false;

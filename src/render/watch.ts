@@ -42,6 +42,6 @@ export function watchTextLine(e: WatchEvent): string {
   if (e.clientId !== null) parts.push(agent ? `${safe(e.clientId)} (${agent})` : safe(e.clientId)!);
   else if (agent) parts.push(`(${agent})`);
   if (e.mechanism !== null) parts.push(safe(e.mechanism, 40)!);
-  if (e.detail !== null) parts.push(`: ${safe(e.detail, 160)}`);
+  if (e.detail !== null) parts.push(safe(e.detail, 160)!);
   return parts.join("  ") + "\n";
 }
