@@ -166,6 +166,9 @@ function M.watch(host, o)
 
 	local function push(r)
 		if stopped then return; end
+		-- Full: what waits may be able to leave now (the connection drained since the last tick).
+		if tail - head + 1 >= queue_max then pump(); end
+		if stopped then return; end
 		if tail - head + 1 >= queue_max then
 			dropped, dropped_total = dropped + 1, dropped_total + 1;
 			return;
