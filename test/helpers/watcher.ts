@@ -92,3 +92,17 @@ export async function handlersBecome(sb: Sandbox, n: number): Promise<number> {
   return now;
 }
 
+
+/**
+ * Fires `n` large events (8 KB each) on the host at once, through the real hooks: `revoked` of
+ * client/1 … client/n of flood@host. What a reader that stopped reading cannot keep up with.
+ */
+export async function floodEvents(sb: Sandbox, n: number): Promise<void> {
+  await sb.lua(`
+    local events = prosody.hosts["${sb.host}"].events
+    local big = string.rep("x", 8000)
+    for i = 1, ${n} do
+      events.fire_event("camctl/client-revoked", { username = "flood", id = "client/" .. i, detail = big })
+    end
+    return "ok"`);
+}

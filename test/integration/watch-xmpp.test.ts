@@ -9,7 +9,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 import { homesRemovedAfterAll, xmppCamctl, xmppInvocation, type Login } from "../helpers/xmpp-camctl.js";
-import { handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
+import { floodEvents, handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
 
 let sb: Sandbox;
 let boss: Login;
@@ -94,13 +94,7 @@ describe("camctl watch over XMPP (companion)", () => {
     await w.ready;
     w.run.child.stdout!.pause();
     const flood = 3000;
-    await sb.lua(`
-      local events = prosody.hosts["${sb.host}"].events
-      local big = string.rep("y", 8000)
-      for i = 1, ${flood} do
-        events.fire_event("camctl/client-revoked", { username = "flood", id = "client/" .. i, detail = big })
-      end
-      return "ok"`);
+    await floodEvents(sb, flood);
     assert.equal(await sb.lua(`return "pong"`), "pong");
     assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: randomUUID(), credential: { password: alice.password }, localAddress: "127.0.0.2" })).ok);
     w.run.child.stdout!.resume();

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
-import { handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
+import { floodEvents, handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
 import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 import { HOSTILE, UNSAFE_FOR_TERMINAL } from "../helpers/hostile-strings.js";
 
@@ -148,13 +148,7 @@ describe("camctl watch over the admin socket", () => {
     w.run.child.stdout!.pause();
     // Enough events to fill the pipe, both sockets and the server's allowance many times over.
     const flood = 4000;
-    await sb.lua(`
-      local events = prosody.hosts["${sb.host}"].events
-      local big = string.rep("x", 8000)
-      for i = 1, ${flood} do
-        events.fire_event("camctl/client-revoked", { username = "flood", id = "client/" .. i, detail = big })
-      end
-      return "ok"`);
+    await floodEvents(sb, flood);
     // While nobody reads: the server answers, and real clients log in and fail.
     assert.equal(await sb.lua(`return "pong"`), "pong");
     const uaId = randomUUID();
