@@ -113,6 +113,7 @@ local w = host_watch.watch("example.com", {
   queue_max = 3, heartbeat = 5,
   room = function () return room end,
   connected = function () return connected end,
+  flush = function () sent[#sent + 1] = "(flush)" end,
   send = function (r) sent[#sent + 1] = r.dropped and ("dropped " .. r.dropped) or r.heartbeat and "heartbeat" or (r.event .. " " .. tostring(r.account) .. " " .. tostring(r.ip)) end,
   ends = { events = prosody.events, name = "admin-disconnected", matches = function (e) return e.session == "me" end },
   log = function () end,
@@ -120,12 +121,14 @@ local w = host_watch.watch("example.com", {
 print("hooked", handlers() - before)
 local function fail(name) host_events.fire_event("authentication-failure", { session = { ip = "192.0.2.9", sasl_handler = { username = name, selected = "PLAIN" } }, condition = "not-authorized" }) end
 fail("a")
+tick()                                 -- sent on the loop's next turn
 room = false
 for i = 1, 6 do fail("q" .. i) end   -- 3 wait, 3 are dropped
 prosody.events.fire_event("user-disabled", { username = "other", host = "elsewhere.example" })  -- another host: not ours
 room = true
 tick()                                 -- the queue drains, then the drop count
 fail("z")
+tick()
 NOW = NOW + 6; tick()                  -- idle: a heartbeat
 room = false
 fail("w1"); fail("w2"); fail("w3"); fail("w4"); fail("w5")   -- 3 wait, 2 dropped
@@ -133,7 +136,10 @@ room = true
 fail("after")                          -- the queue is full but can leave now: it goes, then the drops
 tick()
 fail("last")
-for _, s in ipairs(sent) do print(s) end
+tick()
+local flushes = 0
+for _, s in ipairs(sent) do if s == "(flush)" then flushes = flushes + 1 else print(s) end end
+print("flushes", flushes)
 prosody.events.fire_event("admin-disconnected", { session = "someone else" })
 print("still hooked", handlers() - before)
 prosody.events.fire_event("admin-disconnected", { session = "me" })
@@ -141,7 +147,7 @@ print("left", handlers() - before)
 tick()
 print("timers", timers())
 fail("gone")
-print("sent", #sent)
+print("sent", #sent - flushes)
 `);
   assert.equal(out, [
     "hooked\t11",
@@ -158,6 +164,7 @@ print("sent", #sent)
     "dropped 2",
     "login-failed after@example.com 192.0.2.9",
     "login-failed last@example.com 192.0.2.9",
+    "flushes\t7",
     "still hooked\t11",
     "left\t0",
     "timers\t0",

@@ -43,10 +43,8 @@ function M.start(args, env)
 		heartbeat = tonumber(unhex(args.heartbeat));
 		room = function () return host_scan.buffered(admin) < M.HIGH_WATER_BYTES; end;
 		connected = function () return host_scan.connected(admin); end;
-		send = function (r)
-			out.line(json_lines.object(r));
-			out.flush();
-		end;
+		send = function (r) out.line(json_lines.object(r)); end;
+		flush = function () out.flush(); end;
 		ends = { events = prosody.events; name = "admin-disconnected"; matches = function (e) return e.session == admin; end };
 		log = require "prosody.util.logger".init("camctl");
 	});
