@@ -1,6 +1,7 @@
 // camctl watch in the integration tests: a watcher process whose output is followed line by line,
 // and the count of the server's handlers of the events a watcher hooks.
-import { startCamctl, type StartedCamctl } from "./run-camctl.js";
+import assert from "node:assert/strict";
+import { runCamctl, startCamctl, type StartedCamctl } from "./run-camctl.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 
 /** Ends every watcher still running (SIGKILL). */
@@ -105,4 +106,24 @@ export async function floodEvents(sb: Sandbox, n: number): Promise<void> {
       events.fire_event("camctl/client-revoked", { username = "flood", id = "client/" .. i, detail = big })
     end
     return "ok"`);
+}
+
+/** The fields of every record, in order (docs/watch.md). */
+export const RECORD_FIELDS = ["time", "host", "account", "event", "ip", "clientId", "software", "device", "mechanism", "detail", "dropped"];
+
+/**
+ * Gives `jid` a grant and revokes it with camctl over the socket, waits for the watcher `w` to
+ * report it, then ends the watcher with Ctrl-C (exit 0). Returns the grant and every record.
+ */
+export async function revokeThenInterrupt(sb: Sandbox, w: Watcher, jid: string): Promise<{ grant: string; events: Event[] }> {
+  const grant = await sb.createGrant(jid, { software: "Webmail" });
+  const revoke = await runCamctl(["user", "revoke_client", jid, grant, "--yes", "--socket", sb.socketPath]);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  await w.until(has((e) => e.event === "revoked"));
+  w.run.child.kill("SIGINT");
+  const r = await w.run.result;
+  assert.equal(r.code, 0, r.stderr);
+  const events = parsed(w.lines);
+  for (const e of events) assert.deepEqual(Object.keys(e), RECORD_FIELDS);
+  return { grant, events };
 }

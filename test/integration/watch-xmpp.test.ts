@@ -6,10 +6,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl, type StartedCamctl } from "../helpers/run-camctl.js";
+import type { StartedCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 import { homesRemovedAfterAll, xmppCamctl, xmppInvocation, type Login } from "../helpers/xmpp-camctl.js";
-import { floodEvents, handlerCount, handlersBecome, has, killAll, parsed, startWatcher } from "../helpers/watcher.js";
+import { floodEvents, handlerCount, handlersBecome, has, killAll, parsed, revokeThenInterrupt, startWatcher } from "../helpers/watcher.js";
 
 let sb: Sandbox;
 let boss: Login;
@@ -45,17 +45,7 @@ describe("camctl watch over XMPP (companion)", () => {
     const uaId = randomUUID();
     assert.ok((await rawSasl2Login(sb, { jid: alice.jid, userAgentId: uaId, software: "Dino", device: "phone", credential: { password: alice.password }, localAddress: "127.0.0.2" })).ok);
     assert.equal((await rawSasl2Login(sb, { jid: bob.jid, userAgentId: randomUUID(), credential: { password: "wrong" }, localAddress: "127.0.0.3" })).ok, false);
-    const grant = await sb.createGrant(alice.jid, { software: "Webmail" });
-    const revoke = await runCamctl(["user", "revoke_client", alice.jid, grant, "--yes", "--socket", sb.socketPath]);
-    assert.equal(revoke.code, 0, revoke.stderr);
-    await w.until(has((e) => e.event === "revoked"));
-    w.run.child.kill("SIGINT");
-    const r = await w.run.result;
-    assert.equal(r.code, 0, r.stderr);
-    const events = parsed(w.lines);
-    for (const e of events) {
-      assert.deepEqual(Object.keys(e), ["time", "host", "account", "event", "ip", "clientId", "software", "device", "mechanism", "detail", "dropped"]);
-    }
+    const { grant, events } = await revokeThenInterrupt(sb, w, alice.jid);
     const login = events.find((e) => e.event === "login" && e.clientId === `client/${uaId}`);
     assert.deepEqual(login && [login.account, login.ip, login.software, login.device, login.mechanism], [alice.jid, "127.0.0.2", "Dino", "phone", "PLAIN"]);
     assert.ok(events.some((e) => e.event === "new-client" && e.clientId === `client/${uaId}` && e.ip === "127.0.0.2"));
