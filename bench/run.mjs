@@ -6,9 +6,11 @@
 //             (host.mjs)
 //   revoke    `camctl host revoke` of ~10,000 items on 2,000 accounts (revoke.mjs)
 //   fleet     `host clients` over --ssh vs the local socket; a fan-out over 5 sandboxes (fleet.mjs)
+//   watch     `camctl watch -o ndjson` during a login storm (50 logins/s for 60 s), with a pinging
+//             client: events lost, server ping, camctl RSS (watch.mjs)
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
-// --only startup,host,revoke,fleet, --storage internal,sqlite,postgresql, --sizes 1000,10000,
+// --only startup,host,revoke,fleet,watch, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,
 // --rounds N (start-up rounds), --pairs N (start-up CPU pairs, default 40), --json (also writes
 // bench/last-run.json).
 import { execFileSync } from "node:child_process";
@@ -21,7 +23,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const quick = args.includes("--quick");
-const sections = opt("--only", "startup,host,revoke,fleet").split(",");
+const sections = opt("--only", "startup,host,revoke,fleet,watch").split(",");
 const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
 const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
 const rounds = Number(opt("--rounds", quick ? "5" : "10"));
@@ -134,6 +136,18 @@ try {
     } catch (e) {
       console.log(`  FAILED: ${e.message}`);
       targets.push({ what: "fleet benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+
+  if (sections.includes("watch")) {
+    console.log("\n== watch: camctl watch during a login storm");
+    const { runWatchBench } = await import("./watch.mjs");
+    try {
+      report.watch = await runWatchBench({ work, quick, log, rate: Number(opt("--watch-rate", "50")), seconds: Number(opt("--watch-seconds", quick ? "20" : "60")) });
+      targets.push(...(report.watch.targets ?? []));
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "watch benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
     }
   }
 } finally {

@@ -296,6 +296,9 @@ function M.lockout(ctx, username, opts)
 		#left > 0 and ("still listed: " .. table.concat(left, ", ")) or "nothing listed",
 		#report.failures > 0 and ("; FAILED: " .. table.concat(report.failures, "; ")) or "",
 		opts.reason and ("; reason: " .. string.format("%q", opts.reason)) or "");
+	client_access.announce(host, "camctl/account-locked-out", { username = username; host = host;
+		detail = tostring(ctx.actor) .. " locked it out: " .. (report.password_changed and "set a new password"
+			or report.disabled and "disabled the account" or "left the password") });
 	return report;
 end
 

@@ -353,7 +353,16 @@ function M.revoke(ctx, username, id, expect)
 	local left = after and table.concat(M.auth_methods(after.active), ", ") or "";
 	log("info", "%s revoked %s of %s: %s; %s", ctx.actor, id, target, summary,
 		after and ("still listed" .. (left ~= "" and " with " .. left or "")) or "no access left");
+	M.announce(host, "camctl/client-revoked", { username = username; host = host; id = id;
+		detail = tostring(ctx.actor) .. " revoked it: " .. summary });
 	return report;
+end
+
+--- Tells whoever listens on the host (camctl watch, watch.lua) what camctl did: an event that
+--- nothing else handles, so it changes nothing. Never fails the caller.
+function M.announce(host, name, data)
+	local host_session = prosody.hosts[host];
+	if host_session and host_session.events then pcall(host_session.events.fire_event, name, data); end
 end
 
 --- Closes the sessions a report deferred (the requester's own), after the answer was sent.

@@ -320,3 +320,6 @@ module:require("lockout").install({ checked = checked; target_of = target_of; cl
 
 -- 5. urn:camctl:admin:0 <account/> (status, disable reason, activity) and <unlock/>: account_admin.lib.lua.
 module:require("account_admin").install({ checked = checked; target_of = target_of });
+-- 6. urn:camctl:admin:0 <watch/>, for admins: the host's events as they happen (host_watch.lib.lua,
+-- shared with camctl watch over the admin socket).
+module:require("host_watch").install();

@@ -39,6 +39,7 @@ Examples:
   camctl --ssh prosody-admin@xmpp.example.com host clients example.com -o ndjson
   camctl --context prod,staging user clients alice@example.com
   camctl --all-contexts doctor --json
+  camctl watch example.com -o ndjson
 
 Environment: CAMCTL_SOCKET, CAMCTL_JID, CAMCTL_PASSWORD, CAMCTL_CONTEXT, CAMCTL_CONFIG,
 NO_COLOR, FORCE_COLOR.
@@ -85,6 +86,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ["doctor"], load: () => import("./doctor.js") },
   { names: ["config"], load: () => import("./config.js") },
   { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },
+  { names: ["watch"], load: () => import("./watch.js") },
 ];
 
 /** The program itself: its description, version, global options and the server-selection hook. */

@@ -17,6 +17,8 @@ export interface ServerEnvironment {
   xdgConfigHome: string | undefined;
   /** $HOME, for ~ in the config file's paths. */
   home: string | undefined;
+  /** $CAMCTL_WATCH_QUEUE: events the server holds per watcher before it drops (docs/watch.md). */
+  watchQueue: string | undefined;
 }
 
 export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
@@ -29,5 +31,6 @@ export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
     configFile: get("CAMCTL_CONFIG"),
     xdgConfigHome: get("XDG_CONFIG_HOME"),
     home: get("HOME"),
+    watchQueue: get("CAMCTL_WATCH_QUEUE"),
   };
 }

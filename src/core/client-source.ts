@@ -12,6 +12,7 @@ export interface ScanProgress {
   /** Accounts on the host, when the server said. */
   total: number | null;
 }
+import type { WatchItem } from "./watch.js";
 
 /** A host-wide scan: which records, the deadline, and where progress goes. */
 export interface HostScan {
@@ -25,6 +26,18 @@ export interface HostScan {
    * without it, and the caller says so at the end. `reason` is the server's text (untrusted).
    */
   onAccountFailed?(account: string, reason: string): void;
+}
+
+/** A live watch of a host's events (camctl watch). */
+export interface HostWatch {
+  /** Ends the watch: the iteration returns and the connection (and the server's hooks) go. */
+  stop: AbortSignal;
+  /** How often the server says it is still there while nothing happens (keeps --timeout armed). */
+  heartbeatSeconds: number;
+  /** Events the server holds for this watcher while the reader is behind, before it drops (default 1000). */
+  queue?: number;
+  /** The server's hooks are in place: events from now on are seen. */
+  onReady?(): void;
 }
 
 export interface ClientSource {
@@ -67,6 +80,11 @@ export interface ClientSource {
    * transport that cannot read it (over XMPP: exit 8, the history needs the admin socket).
    */
   history?(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent>;
+  /**
+   * The host's events as they happen (logins, failed logins, new clients, sessions, revocations,
+   * lock-outs), and heartbeats, until `w.stop` aborts. Absent on a transport that cannot watch.
+   */
+  watch?(host: string, w: HostWatch): AsyncIterable<WatchItem>;
   /** Releases the connection. Safe to call more than once. */
   close(): Promise<void>;
 }

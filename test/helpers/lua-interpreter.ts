@@ -31,6 +31,8 @@ const DEPENDENCIES: Record<keyof typeof LUA_SOURCES, string[]> = {
   host_scan: ["client_access", "json_lines", "record_stream", "client_filter", "client_network", "account_status"],
   history_log: [],
   history_request: ["admin_requests", "history_log", "json_lines", "record_stream"],
+  host_watch: ["client_access"],
+  watch: ["json_lines", "record_stream", "host_scan", "host_watch"],
 };
 
 /** Lua that defines the named files as locals (with what they depend on), as a request does. */

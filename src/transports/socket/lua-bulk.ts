@@ -13,7 +13,7 @@ import { argsTable, LIBRARY, luaModule, type LuaArgs } from "./lua.js";
 
 // The host-wide listing needs neither the revocation nor the per-account requests, and the
 // per-account requests not the scan: each request carries only its own code.
-const HOST_SCAN_LIBRARY =
+export const HOST_SCAN_LIBRARY =
   luaModule("client_access", clientAccessLua) +
   luaModule("json_lines", jsonLinesLua, ["client_access"]) +
   luaModule("record_stream", recordStreamLua, ["json_lines"]) +

@@ -14,6 +14,8 @@ import jsonLinesLua from "./lua/json_lines.lua";
 import lockoutRequestLua from "./lua/lockout_request.lua";
 import recordStreamLua from "./lua/record_stream.lua";
 import streamContinueLua from "./lua/stream_continue.lua";
+import watchLua from "./lua/watch.lua";
+import hostWatchLua from "../../../prosody/mod_client_management_admin/host_watch.lib.lua";
 
 /** The Lua sources by name, for tests that load one of them into a plain Lua interpreter. */
 export const LUA_SOURCES = {
@@ -31,6 +33,8 @@ export const LUA_SOURCES = {
   lockout_request: lockoutRequestLua,
   history_log: historyLogLua,
   history_request: historyRequestLua,
+  host_watch: hostWatchLua,
+  watch: watchLua,
 } as const;
 
 

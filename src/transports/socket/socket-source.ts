@@ -7,8 +7,8 @@ import { factsFromServer, type AccountFacts } from "../../core/account-facts.js"
 import type { UnlockReport } from "../../core/unlock-report.js";
 import { CamError, ServerFault } from "../../core/errors.js";
 import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type IsoUtc, type RevokeReport } from "../../core/model.js";
-import type { ClientSource, HostScan } from "../../core/client-source.js";
-import type { ScanProgress } from "../../core/client-source.js";
+import type { ClientSource, HostScan, HostWatch, ScanProgress } from "../../core/client-source.js";
+import type { WatchItem } from "../../core/watch.js";
 import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
@@ -312,6 +312,12 @@ export class SocketClientSource implements ClientSource {
   async *history(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent> {
     const { readHistory } = await import("./history-source.js");
     yield* readHistory(this.stream, query, alive);
+  }
+
+  /** camctl watch: one long request (lua/watch.lua, ./socket-watch.ts). */
+  async *watch(host: string, w: HostWatch): AsyncIterable<WatchItem> {
+    const { watchHost } = await import("./socket-watch.js");
+    yield* watchHost(this.stream, host, w);
   }
 
   async close(): Promise<void> {

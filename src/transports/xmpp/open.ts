@@ -78,6 +78,7 @@ export async function prepareXmppSource(spec: ServerSpec<XmppTransport>, io: IOS
         accountFacts: (jid) => source.accountFacts(jid),
         unlock: (jid) => source.unlock(jid),
         ownEntry: () => source.ownEntry(),
+        watch: (host, w) => source.watch(host, w),
         async close() {
           await source.close();
           await state.flush(signal);

@@ -177,6 +177,21 @@ export class XmppSession {
   }
 
   /**
+   * Every stanza that arrives goes to `onStanza` (camctl watch's pushed messages), and `onEnd`
+   * hears why the session ended, once. Returns a function that stops listening.
+   */
+  listen(onStanza: (stanza: Element) => void, onEnd: (reason: CamError) => void): () => void {
+    this.entity.on("stanza", onStanza);
+    const end = (e: CamError) => onEnd(e);
+    if (this.ended) queueMicrotask(() => end(this.ended!));
+    else this.endWaiters.add(end);
+    return () => {
+      this.entity.removeListener("stanza", onStanza);
+      this.endWaiters.delete(end);
+    };
+  }
+
+  /**
    * Closes the stream politely (RFC 6120 §4.4), then the sockets. Safe to call more than once.
    * The polite part takes at most CLOSE_GRACE_MS and never outlasts the deadline: after that the
    * sockets are simply destroyed.

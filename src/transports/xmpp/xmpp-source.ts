@@ -14,7 +14,8 @@ import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../../core/model.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { msg } from "../../text/untrusted.js";
-import type { ClientSource, HostScan } from "../../core/client-source.js";
+import type { ClientSource, HostScan, HostWatch } from "../../core/client-source.js";
+import type { WatchItem } from "../../core/watch.js";
 import type { HostClientRecord } from "../../core/filters.js";
 import { comparableJid } from "../../core/validate.js";
 import { hostContext, hostReplyError, pageThroughHost } from "./host-list.js";
@@ -51,6 +52,8 @@ export function sameAccount(a: string, b: string): boolean {
 export interface XmppRequester {
   /** Sends an IQ and resolves with its result; rejects with xmpp.js's StanzaError on an error reply. */
   request(stanza: Element, what: string): Promise<Element>;
+  /** Hears every stanza that arrives, and the end of the session (camctl watch); see XmppSession.listen. */
+  listen?(onStanza: (stanza: Element) => void, onEnd: (reason: CamError) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -391,6 +394,12 @@ export class XmppClientSource implements ClientSource {
       host,
       scan,
     );
+  }
+
+  /** camctl watch through the companion (./watch.ts): its <watch/> request, then pushed messages. */
+  async *watch(host: string, w: HostWatch): AsyncIterable<WatchItem> {
+    const { watchOverXmpp } = await import("./watch.js");
+    yield* watchOverXmpp(this.session, host, this.loginJid, w, (err, ctx) => this.stanzaError(err, ctx));
   }
 
   close(): Promise<void> {

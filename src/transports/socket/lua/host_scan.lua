@@ -71,6 +71,9 @@ local function connected(session)
 	return session.conn ~= nil;
 end
 
+-- Shared with camctl watch (watch.lua).
+M.buffered, M.connected = buffered, connected;
+
 --- ARGS: { host, filter }. Returns the failure trailer at once (host-not-found, module-not-loaded,
 --- bad-filter), or a promise of the trailer of the whole scan.
 function M.start(args, env)
