@@ -205,3 +205,12 @@ export class XmppSession {
     return this.closing;
   }
 }
+
+/** What the source needs of a logged-in session (xmpp/login.ts's XmppSession). */
+export interface XmppRequester {
+  /** Sends an IQ and resolves with its result; rejects with xmpp.js's StanzaError on an error reply. */
+  request(stanza: Element, what: string): Promise<Element>;
+  /** Hears every stanza that arrives, and the end of the session (camctl watch); see XmppSession.listen. */
+  listen?(onStanza: (stanza: Element) => void, onEnd: (reason: CamError) => void): () => void;
+  close(): Promise<void>;
+}

@@ -15,7 +15,7 @@ import { comparableJid } from "../../core/validate.js";
 import { watchItemFromServer, type WatchItem } from "../../core/watch.js";
 import { msg } from "../../text/untrusted.js";
 import { COMPANION_MODULE, NS_ADMIN, type ErrorInfo, type RequestContext } from "./manage-clients.js";
-import type { XmppRequester } from "./xmpp-source.js";
+import type { XmppRequester } from "./session.js";
 
 const MAX_WAITING = 10_000;
 

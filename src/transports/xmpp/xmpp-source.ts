@@ -42,20 +42,14 @@ import type { CamState } from "./state.js";
 import { CamError } from "../../core/errors.js";
 import type { LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { lockoutError, lockoutRequest, parseLockedOut } from "./lockout-request.js";
+import type { XmppRequester } from "./session.js";
+export type { XmppRequester };
 
 /** Same account, as the server decides it (see comparableJid). */
 export function sameAccount(a: string, b: string): boolean {
   return comparableJid(a) === comparableJid(b);
 }
 
-/** What the source needs of a logged-in session (xmpp/login.ts's XmppSession). */
-export interface XmppRequester {
-  /** Sends an IQ and resolves with its result; rejects with xmpp.js's StanzaError on an error reply. */
-  request(stanza: Element, what: string): Promise<Element>;
-  /** Hears every stanza that arrives, and the end of the session (camctl watch); see XmppSession.listen. */
-  listen?(onStanza: (stanza: Element) => void, onEnd: (reason: CamError) => void): () => void;
-  close(): Promise<void>;
-}
 
 export interface XmppSourceOptions {
   /** The operation's deadline; waiting between looks stops when it fires. */
