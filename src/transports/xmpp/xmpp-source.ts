@@ -16,6 +16,7 @@ import { changedError, goneError } from "../../render/revoke.js";
 import { msg } from "../../text/untrusted.js";
 import type { ClientSource, HostScan } from "../../core/client-source.js";
 import type { HostClientRecord } from "../../core/filters.js";
+import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
 import { comparableJid } from "../../core/validate.js";
 import { hostContext, hostReplyError, pageThroughHost } from "./host-list.js";
 import {
@@ -187,7 +188,7 @@ export class XmppClientSource implements ClientSource {
   private checkSender(stanza: Element, ctx: RequestContext): void {
     const from = stanza.attrs.from ?? "";
     // A host-wide listing is answered by that host: no 'from' only from the login's own server.
-    const hostWide = ctx.op === "host clients";
+    const hostWide = ctx.op === "host clients" || ctx.op === "history";
     if (from === "" && (!hostWide || sameAccount(ctx.target, domainOf(this.loginJid)))) return;
     const allowed = new Set((hostWide ? [ctx.target] : [ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)]).map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
@@ -390,6 +391,31 @@ export class XmppClientSource implements ClientSource {
       },
       host,
       scan,
+    );
+  }
+
+  /**
+   * The history through the companion (<history/> to the host, history-request.ts), page by page,
+   * with the same checks as the host-wide listing.
+   */
+  async *history(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent> {
+    const { historyReplyError, pageThroughHistory } = await import("./history-request.js");
+    const ctx: RequestContext = { op: "history", target: query.host, login: this.loginJid, self: false };
+    yield* pageThroughHistory(
+      {
+        pageSize: this.options.hostPageSize,
+        ask: async (request) => {
+          try {
+            const reply = await this.askOnce(request, ctx);
+            this.checkSender(reply, ctx);
+            return reply;
+          } catch (err) {
+            throw historyReplyError(this.stanzaError(err, ctx), ctx);
+          }
+        },
+      },
+      query,
+      alive,
     );
   }
 
