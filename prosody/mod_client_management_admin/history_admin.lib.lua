@@ -36,7 +36,7 @@ local host = module.host;
 
 local M = {};
 
-M.DEFAULTS = { records = 100; bytes = 64 * 1024; ms = 50 };
+M.DEFAULTS = { records = 250; bytes = 128 * 1024; ms = 100 };
 
 -- The integer option `name` of the host, within [min, max]; `default` when unset or not a number.
 local function option(name, default, min, max)
@@ -73,8 +73,22 @@ local function forbidden(origin, stanza, actor, why, text)
 	return true;
 end
 
+-- The event names of a query as one text (nil: every event).
+function M.types_key(types)
+	if not types then return "*"; end
+	local names = {};
+	for name in pairs(types) do names[#names + 1] = name; end
+	table.sort(names);
+	return table.concat(names, ",");
+end
+
+-- How long a requester's reader is kept between its pages.
+local KEEP_SECONDS = 300;
+
 function M.install()
 	module:default_permission("prosody:admin", ":read-history");
+	-- Per requesting session (weak keys: it goes with the session): the reader of its last page.
+	local readers = setmetatable({}, { __mode = "k" });
 
 	module:hook("iq-get/host/" .. xmlns_camctl .. ":history", function (event)
 		local origin, stanza = event.origin, event.stanza;
@@ -134,32 +148,48 @@ function M.install()
 		local page_records = option("client_management_admin_history_page_size", M.DEFAULTS.records, 1, 10000);
 		local limits = {
 			records = set.max and math.min(set.max, page_records) or page_records;
-			bytes = option("client_management_admin_page_bytes", M.DEFAULTS.bytes, 1024, 4 * 1024 * 1024);
+			bytes = option("client_management_admin_history_page_bytes", M.DEFAULTS.bytes, 1024, 4 * 1024 * 1024);
 			seconds = option("client_management_admin_history_page_ms", M.DEFAULTS.ms, 1, 10000) / 1000;
 		};
-		local started = time_now();
-		local ok, next_entry, sources, position = pcall(history_log.reader, host, {
-			with = with; start = bounds.since; ["end"] = bounds["until"]; types = types; resume = resume;
-			stop = function () return time_now() - started >= limits.seconds; end;
-		});
-		if not ok then
-			module:log("error", "%s asked for the history of %s: %s", actor, with or host, tostring(next_entry));
-			origin.send(st.error_reply(stanza, "wait", "internal-server-error", "Reading the history failed"));
-			return true;
-		elseif not next_entry then
-			-- Not while this module is loaded (its own store is a source), but said plainly all the same.
-			origin.send(st.error_reply(stanza, "cancel", "item-not-found", "No history is kept on this host")
-				:tag("no-history-source", { xmlns = xmlns_camctl }):up());
-			return true;
+		-- The reader of this requester's last page, kept when this request goes on right where that
+		-- one stopped (same query, its cursor): the stores are not searched again for every page.
+		local key = table.concat({ with or "", tostring(bounds.since), tostring(bounds["until"]), M.types_key(types) }, "\0");
+		local kept = readers[origin];
+		readers[origin] = nil;
+		local reader = kept and kept.key == key and resume and kept.cursor == set.after and time_now() - kept.made < KEEP_SECONDS and kept or nil;
+		if not reader then
+			reader = { key = key; made = time_now() };
+			local ok, next_entry, sources, position = pcall(history_log.reader, host, {
+				with = with; start = bounds.since; ["end"] = bounds["until"]; types = types; resume = resume;
+				stop = function () return time_now() - reader.started >= limits.seconds; end;
+			});
+			if not ok then
+				module:log("error", "%s asked for the history of %s: %s", actor, with or host, tostring(next_entry));
+				origin.send(st.error_reply(stanza, "wait", "internal-server-error", "Reading the history failed"));
+				return true;
+			elseif not next_entry then
+				-- Not while this module is loaded (its own store is a source), but said plainly all the same.
+				origin.send(st.error_reply(stanza, "cancel", "item-not-found", "No history is kept on this host")
+					:tag("no-history-source", { xmlns = xmlns_camctl }):up());
+				return true;
+			end
+			reader.next_entry, reader.sources, reader.position = next_entry, sources, position;
 		end
+		reader.started = time_now();
 
-		local answer = st.stanza("history", { xmlns = xmlns_camctl; sources = sources });
+		local answer = st.stanza("history", { xmlns = xmlns_camctl; sources = reader.sources });
 		local count, bytes, complete = 0, 0, false;
+		local position = reader.position;
 		local cursor = position();
 		local read_ok, read_err = pcall(function ()
 			while true do
 				local before = position();
-				local r, why = next_entry();
+				local r, why;
+				if reader.pending then
+					r, before, reader.pending = reader.pending.r, reader.pending.before, nil;
+				else
+					r, why = reader.next_entry();
+				end
 				if not r then
 					complete = why ~= "paused";
 					cursor = position();
@@ -167,8 +197,9 @@ function M.install()
 				end
 				local el = M.entry_element(r);
 				local size = #tostring(el);
-				if count >= limits.records or (count > 0 and (bytes + size > limits.bytes or time_now() - started >= limits.seconds)) then
+				if count >= limits.records or (count > 0 and (bytes + size > limits.bytes or time_now() - reader.started >= limits.seconds)) then
 					cursor = before; -- this entry starts the next page
+					reader.pending = { r = r; before = before };
 					return;
 				end
 				answer:add_child(el);
@@ -181,8 +212,12 @@ function M.install()
 			origin.send(st.error_reply(stanza, "wait", "internal-server-error", "Reading the history failed"));
 			return true;
 		end
-		answer.attr.complete = complete and "true" or "false";
 		local text = history_log.format_position(cursor);
+		if not complete then
+			reader.cursor, reader.made = text, time_now();
+			readers[origin] = reader;
+		end
+		answer.attr.complete = complete and "true" or "false";
 		answer:add_child(rsm.generate({ last = text ~= "" and text or nil }));
 		module:log(resume == nil and "info" or "debug", "Admin %s read the history of %s: %d entr%s%s",
 			actor, with or host, count, count == 1 and "y" or "ies", complete and ", done" or "");
