@@ -8,9 +8,10 @@
 //   fleet     `host clients` over --ssh vs the local socket; a fan-out over 5 sandboxes (fleet.mjs)
 //   watch     `camctl watch -o ndjson` during a login storm (50 logins/s for 60 s), with a pinging
 //             client: events lost, server ping, camctl RSS (watch.mjs)
+//   history   `camctl host history -o ndjson` over 100,000 audit entries, socket and XMPP (history.mjs)
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
-// --only startup,host,revoke,fleet,watch, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,
+// --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,
 // --rounds N (start-up rounds), --pairs N (start-up CPU pairs, default 40), --json (also writes
 // bench/last-run.json).
 import { execFileSync } from "node:child_process";
@@ -23,7 +24,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const quick = args.includes("--quick");
-const sections = opt("--only", "startup,host,revoke,fleet,watch").split(",");
+const sections = opt("--only", "startup,host,revoke,fleet,watch,history").split(",");
 const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
 const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
 const rounds = Number(opt("--rounds", quick ? "5" : "10"));
@@ -148,6 +149,17 @@ try {
     } catch (e) {
       console.log(`  FAILED: ${e.message}`);
       targets.push({ what: "watch benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+  if (sections.includes("history")) {
+    console.log("\n== history: host history over mod_audit's archive");
+    const { runHistoryBench } = await import("./history.mjs");
+    try {
+      report.history = await runHistoryBench({ work, quick, log });
+      targets.push(...(report.history.targets ?? []));
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "history benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
     }
   }
 } finally {

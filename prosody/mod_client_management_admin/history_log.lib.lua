@@ -117,20 +117,34 @@ end
 
 --- A reader of the history of `host` (and of one account with query.with): a function returning
 --- the next record (M.describe) in time order, or nil at the end. query: { with, start, ["end"],
---- types = set of event names or nil }. Returns nil and "no-history-source" where no source is
---- present; the second value lists the sources read.
+--- types = set of event names or nil, resume = a position (below) to continue from or nil,
+--- stop = function returning true to pause or nil }. Returns nil and "no-history-source" where no
+--- source is present; the second value lists the sources read; the third, position(), says where
+--- the reader is: { [source name] = { time = whole second, skip = entries of that second read } },
+--- what `resume` takes to go on right after the last entry read (returned or passed over).
+--- With query.stop, the reader asks it every 64 entries it passes over and, when it says true,
+--- returns nil, "paused": position() then holds what it passed over. The positions are times, not
+--- archive ids: a query by time is a search on every store, one by id a scan on some (Prosody's
+--- internal store).
 function M.reader(host, query)
 	local storagemanager = require "prosody.core.storagemanager";
-	-- Prosody 13.0.1's internal archive finds `start` by a binary search that stops at ANY entry
-	-- of that very second, skipping the ones of the same second before it: ask from a second
-	-- earlier and drop what is too early here.
-	local q = { with = query.with; start = query.start and query.start - 1; ["end"] = query["end"] };
+	local floor = math.floor;
 	local sources, names = {}, {};
 	local function add(name, store_name)
 		local store = storagemanager.open(host, store_name, "archive");
-		local iter, err = store:find(nil, q);
+		local from = query.resume and query.resume[name];
+		local start = query.start;
+		if from and (not start or from.time > start) then start = from.time; end
+		-- Prosody 13.0.1's internal archive finds `start` by a binary search that stops at ANY entry
+		-- of that very second, skipping the ones of the same second before it: ask from a second
+		-- earlier and drop what is too early here.
+		local iter, err = store:find(nil, { with = query.with; start = start and start - 1; ["end"] = query["end"] });
 		if not iter then error(name .. ": " .. tostring(err)); end
-		sources[#sources + 1] = { name = name; iter = iter };
+		sources[#sources + 1] = {
+			name = name; iter = iter; min = start;
+			at = from and from.time or nil; count = from and from.skip or 0; -- the position
+			resume_at = from and from.time; resume_skip = from and from.skip or 0;
+		};
 		names[#names + 1] = name;
 	end
 	if M.audit_loaded() then add("mod_audit", "audit"); end
@@ -142,12 +156,36 @@ function M.reader(host, query)
 	end
 	if has_own then add("camctl", M.STORE); end
 	if #sources == 0 then return nil, "no-history-source"; end
-	-- Each source's next entry, then a merge by time (ties: the order of `sources`).
+	-- Each source's next entry (what a resumed position has read already is dropped), then a
+	-- merge by time (ties: the order of `sources`).
 	local function advance(s)
-		local _, item, when, with = s.iter();
-		s.head = item ~= nil and M.describe(item, when, with, s.name) or nil;
+		while true do
+			local _, item, when, with = s.iter();
+			if item == nil then s.head = nil; return; end
+			local second = floor(tonumber(when) or 0);
+			if s.min and second < s.min then
+				-- too early (the second asked for in addition, see above)
+			elseif s.resume_at and second == s.resume_at and s.resume_skip > 0 then
+				s.resume_skip = s.resume_skip - 1;
+			else
+				s.head, s.head_second = M.describe(item, when, with, s.name), second;
+				return;
+			end
+		end
+	end
+	local function consume(s)
+		if s.at == s.head_second then s.count = s.count + 1; else s.at, s.count = s.head_second, 1; end
+		advance(s);
 	end
 	for _, s in ipairs(sources) do advance(s); end
+	local function position()
+		local p = {};
+		for _, s in ipairs(sources) do
+			if s.at then p[s.name] = { time = s.at; skip = s.count }; end
+		end
+		return p;
+	end
+	local passed = 0;
 	return function ()
 		while true do
 			local best;
@@ -156,10 +194,32 @@ function M.reader(host, query)
 			end
 			if not best then return nil; end
 			local r = best.head;
-			advance(best);
+			consume(best);
 			if (not query.types or query.types[r.event or ""]) and not (query.start and (r.time or 0) < query.start) then return r; end
+			passed = passed + 1;
+			if query.stop and passed % 64 == 0 and query.stop() then return nil, "paused"; end
 		end
-	end, table.concat(names, ",");
+	end, table.concat(names, ","), position;
+end
+
+--- A position (M.reader's position()) as text, for a cursor: "<source>:<time>:<skip>" joined by
+--- ","; and back (nil for text that is not one).
+function M.format_position(p)
+	local parts = {};
+	for name, at in pairs(p) do parts[#parts + 1] = string.format("%s:%d:%d", name, at.time, at.skip); end
+	table.sort(parts);
+	return table.concat(parts, ",");
+end
+
+function M.parse_position(text)
+	if type(text) ~= "string" or #text > 200 then return nil; end
+	local p = {};
+	for part in text:gmatch("[^,]+") do
+		local name, t, n = part:match("^([%w_]+):(%-?%d+):(%d+)$");
+		if not name or (name ~= "mod_audit" and name ~= "camctl") then return nil; end
+		p[name] = { time = tonumber(t); skip = tonumber(n) };
+	end
+	return p;
 end
 
 return M;

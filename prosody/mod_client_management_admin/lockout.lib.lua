@@ -18,7 +18,8 @@ local xmlns_camctl = "urn:camctl:admin:0";
 local M = {};
 
 --- helpers: { checked = function(event, permission, what, username, own), target_of = function(event),
----            client_element = function(client) } from mod_client_management_admin.lua.
+---            client_element = function(client), record_event = function(username, type, detail) }
+---            from mod_client_management_admin.lua.
 function M.install(helpers)
 	module:default_permission("prosody:admin", ":lockout-accounts");
 
@@ -60,6 +61,18 @@ function M.install(helpers)
 			return true;
 		end
 
+		if helpers.record_event then
+			helpers.record_event(username, "account-locked-out", {
+				actor = ctx.actor;
+				reason = reason;
+				clientsRevoked = #report.entries;
+				grantsRevoked = report.grants_revoked;
+				fastTokensRevoked = report.fast_tokens_revoked;
+				sessionsClosed = report.sessions_closed;
+				disabled = report.disabled;
+				passwordChanged = report.password_changed;
+			});
+		end
 		local attrs = {
 			xmlns = xmlns_camctl;
 			disabled = tostring(report.disabled);

@@ -22,6 +22,11 @@
 --    revokes everything that can come back without the password, then disables the account or
 --    sets <new-password/> (lockout.lib.lua on account_lockout.lib.lua; permission :lockout-accounts).
 --
+-- 6. Admins, the history of an account or of the host (mod_audit's archive and camctl's store),
+--    paged (XEP-0059): <iq type="get" to="example.com"><history xmlns="urn:camctl:admin:0"/></iq>
+--    (history_admin.lib.lua; permission :read-history). Revocations and lock-outs made through
+--    this module are recorded in that history (history_log.lib.lua).
+--
 -- Permissions (Prosody 13 roles): client_management_admin:list-clients and :revoke-clients for
 -- other accounts (default prosody:admin, and so prosody:operator); for one's own account
 -- mod_client_management's client_management:manage-clients (default prosody:registered).
@@ -33,6 +38,7 @@ local jid_split = require "prosody.util.jid".split;
 local usermanager = require "prosody.core.usermanager";
 local client_access = module:require("client_access");
 local client_network = module:require("client_network");
+local history_log = module:require("history_log");
 
 local xmlns_manage_clients = "xmpp:prosody.im/protocol/manage-clients";
 local xmlns_cam = "urn:xmpp:cam:0";
@@ -59,6 +65,23 @@ local function client_management()
 		return cm;
 	end
 	return nil;
+end
+
+--- Records one of camctl's own events (client-revoked, account-locked-out) in the account's
+--- history (history_log.record: mod_audit where loaded, else camctl's store), as the admin socket
+--- does; the source names this module. A failure is logged, never fatal: the change is done.
+local function record_event(username, event_type, detail)
+	local where, err = history_log.record(host, username, event_type, detail, module);
+	if not where then
+		module:log("warn", "Could not record %s of %s@%s in the history: %s", event_type, username, host, tostring(err));
+	end
+end
+
+local function record_revocation(username, id, actor, report)
+	record_event(username, "client-revoked", {
+		client = report.id or id; actor = actor;
+		sessionClosed = report.session_closed; fastTokensRevoked = report.fast_tokens_revoked; grantRevoked = report.grant_revoked;
+	});
 end
 
 -- Who is asking, for the log.
@@ -216,6 +239,7 @@ local function handle_admin_revoke(event, xmlns)
 		return true;
 	end
 	local report, condition, text = client_access.revoke({ host = host; actor = "Admin " .. actor; log = log }, username, id, nil);
+	if report then record_revocation(username, id, "Admin " .. actor, report); end
 	if not report then
 		if condition == "gone" then
 			origin.send(st.error_reply(stanza, "cancel", "item-not-found", "Client not found"));
@@ -292,6 +316,7 @@ local function handle_camctl_revoke(event)
 		return true;
 	end
 
+	record_revocation(username, id, ctx.actor, report);
 	local reply = st.reply(stanza):tag("revoked", {
 		xmlns = xmlns_camctl;
 		id = client_access.xml_text(id);
@@ -316,10 +341,14 @@ module:hook("iq-get/host/" .. xmlns_camctl .. ":clients", module:require("host_c
 }));
 
 -- 4. urn:camctl:admin:0 <lockout/>, for admins: lockout.lib.lua, with the checks above.
-module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element });
+module:require("lockout").install({ checked = checked; target_of = target_of; client_element = client_element; record_event = record_event });
 
 -- 5. urn:camctl:admin:0 <account/> (status, disable reason, activity) and <unlock/>: account_admin.lib.lua.
 module:require("account_admin").install({ checked = checked; target_of = target_of });
 -- 6. urn:camctl:admin:0 <watch/>, for admins: the host's events as they happen (host_watch.lib.lua,
 -- shared with camctl watch over the admin socket).
 module:require("host_watch").install();
+
+-- 7. urn:camctl:admin:0 <history/>, for admins: history_admin.lib.lua (history_log.lib.lua's reader,
+-- which camctl also runs over the admin socket; permission :read-history).
+module:require("history_admin").install();

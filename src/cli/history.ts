@@ -21,7 +21,8 @@ and --until include their own second. --event is repeatable or a comma list:
 ${EVENT_NAMES.join(", ")}.
 Output: a table on a terminal; -o ndjson one event per line as it arrives;
 -o json one document; -o csv. Every field is described in docs/history.md.
-Needs the admin socket (or --ssh): over XMPP (--jid) it exits 8.`;
+Over the admin socket (or --ssh), or over XMPP (--jid) as an admin through
+the companion module mod_client_management_admin (without it: exit 8).`;
 
 /** The options of both history commands. */
 export function addHistoryOptions(cmd: Command): Command {
@@ -44,16 +45,11 @@ export function parseHistoryOptions(raw: Record<string, unknown>, deps: Deps, ta
 }
 
 export async function runHistory(opts: HistoryOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
-  if (opts.transport.kind === "xmpp") {
-    throw new CamError("unsupported",
-      "The history needs Prosody's admin socket (--socket, or --ssh for a remote server): camctl cannot read mod_audit's archive over XMPP.",
-      "history-needs-socket");
-  }
   const prepared = await deps.prepareSource(opts, io);
   const q = opts.query;
   await withSource(prepared, opts.timeoutSeconds, async (source, _signal, alive) => {
     if (!source.history) {
-      throw new CamError("unsupported", "The history needs Prosody's admin socket (--socket, or --ssh for a remote server).", "history-needs-socket");
+      throw new CamError("unsupported", "This transport cannot read the history: use Prosody's admin socket (--socket, or --ssh for a remote server), or --jid with the companion module mod_client_management_admin.", "history-needs-socket");
     }
     // A slow reader of our output is not a slow server: every entry re-arms the deadline.
     const keepAlive = setInterval(alive, Math.min(1000, opts.timeoutSeconds * 500));

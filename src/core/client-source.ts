@@ -77,7 +77,7 @@ export interface ClientSource {
   listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord>;
   /**
    * The history of an account or host (src/core/history.ts), streamed in time order. Absent on a
-   * transport that cannot read it (over XMPP: exit 8, the history needs the admin socket).
+   * transport that cannot read it (exit 8). Over XMPP through the companion module.
    */
   history?(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent>;
   /**

@@ -2,7 +2,7 @@
 // record, the event names camctl knows, and the options as parsed. Where the entries come from is
 // the transport's business (over the admin socket: src/transports/socket/history-source.ts).
 // Every field is documented in docs/history.md; the schema is stable (fields are only added).
-import { usageError } from "./errors.js";
+import { CamError, usageError } from "./errors.js";
 import { parseWhen } from "./filters.js";
 import type { IsoUtc } from "./model.js";
 import { msg } from "../text/untrusted.js";
@@ -98,4 +98,11 @@ export function matchesHistory(e: HistoryEvent, q: HistoryQuery): boolean {
   if (q.events.length > 0 && !q.events.includes(e.event)) return false;
   if (q.jid !== null && e.account !== q.jid) return false;
   return true;
+}
+
+/** Neither mod_audit nor camctl's own store: exit 8, with how to get one. */
+export function noHistorySource(host: string): CamError {
+  return new CamError("unsupported",
+    msg`${host} keeps no history camctl can read: mod_audit is not loaded and camctl has recorded nothing there. Load mod_audit and mod_audit_auth (from prosody-modules; add "audit_auth" to the host's modules_enabled), or load camctl's companion module mod_client_management_admin on ${host}, and reload Prosody.`,
+    "no-history-source");
 }

@@ -189,12 +189,13 @@ describe("history with mod_audit", () => {
     assert.equal(r.code, 6, r.stderr);
   });
 
-  test("over XMPP: exit 8, the history needs the admin socket", async () => {
+  test("over XMPP without the companion module: exit 8, saying how to get it", async () => {
     const pw = path.join(dir, "pw");
-    fs.writeFileSync(pw, "x", { mode: 0o600 });
-    const r = await runCamctl(["user", "history", alice.jid, "--jid", alice.jid, "--password-file", pw, "--server", `127.0.0.1:${sb.c2sPort}`]);
+    fs.writeFileSync(pw, alice.password + "\n", { mode: 0o600 });
+    const r = await runCamctl(["user", "history", alice.jid, "--jid", alice.jid, "--password-file", pw, "--server", `127.0.0.1:${sb.c2sPort}`, "--ca-file", sb.caFile],
+      { env: { HOME: dir, XDG_STATE_HOME: path.join(dir, "state") } });
     assert.equal(r.code, 8, r.stderr);
-    assert.match(r.stderr, /admin socket/);
+    assert.match(r.stderr, /mod_client_management_admin/);
   });
 });
 

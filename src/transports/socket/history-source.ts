@@ -3,9 +3,11 @@
 // follow one another (record_stream.lua's continuation), each entry handed on as it arrives with
 // reading paused while the consumer is behind, so memory stays flat however long the history.
 import { CamError, ServerFault } from "../../core/errors.js";
-import { matchesHistory, type HistoryEvent, type HistoryQuery } from "../../core/history.js";
+import { matchesHistory, noHistorySource, type HistoryEvent, type HistoryQuery } from "../../core/history.js";
 import { isoFromUnix } from "../../core/model.js";
 import { excerpt, msg } from "../../text/untrusted.js";
+
+export { noHistorySource };
 import historyRequestLua from "./lua/history_request.lua";
 import type { AdminStream } from "./adminstream.js";
 import { argsTable, LIBRARY, luaModule } from "./lua.js";
@@ -50,13 +52,6 @@ export function historyEventFromSocket(host: string, raw: unknown[]): HistoryEve
     clientId: str(clientId),
     detail: Object.keys(d).length > 0 ? d : null,
   };
-}
-
-/** Neither mod_audit nor camctl's own store: exit 8, with how to get one. */
-export function noHistorySource(host: string): CamError {
-  return new CamError("unsupported",
-    msg`${host} keeps no history camctl can read: mod_audit is not loaded and camctl has recorded nothing there. Load mod_audit and mod_audit_auth (from prosody-modules; add "audit_auth" to the host's modules_enabled), or load camctl's companion module mod_client_management_admin on ${host}, and reload Prosody.`,
-    "no-history-source");
 }
 
 function historyError(meta: Meta, q: HistoryQuery): CamError {

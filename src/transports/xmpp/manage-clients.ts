@@ -160,8 +160,8 @@ export function isFallbackError(e: ErrorInfo): boolean {
 }
 
 export interface RequestContext {
-  /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host. */
-  op: "list" | "revoke" | "lockout" | "host clients" | "account" | "unlock";
+  /** "host clients": the companion's host-wide listing (host-list.ts), whose target is the host; "history" too (history-request.ts). */
+  op: "list" | "revoke" | "lockout" | "host clients" | "account" | "unlock" | "history";
   /** The account whose clients are asked for (bare JID); the host for "host clients". */
   target: string;
   /** The account camctl logged in as. */

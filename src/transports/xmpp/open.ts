@@ -77,6 +77,7 @@ export async function prepareXmppSource(spec: ServerSpec<XmppTransport>, io: IOS
         lockout: (jid, request) => source.lockout(jid, request),
         accountFacts: (jid) => source.accountFacts(jid),
         unlock: (jid) => source.unlock(jid),
+        history: (query, alive) => source.history(query, alive),
         ownEntry: () => source.ownEntry(),
         watch: (host, w) => source.watch(host, w),
         async close() {

@@ -17,6 +17,7 @@ import { msg } from "../../text/untrusted.js";
 import type { ClientSource, HostScan, HostWatch } from "../../core/client-source.js";
 import type { WatchItem } from "../../core/watch.js";
 import type { HostClientRecord } from "../../core/filters.js";
+import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
 import { comparableJid } from "../../core/validate.js";
 import { hostContext, hostReplyError, pageThroughHost } from "./host-list.js";
 import {
@@ -184,7 +185,7 @@ export class XmppClientSource implements ClientSource {
   private checkSender(stanza: Element, ctx: RequestContext): void {
     const from = stanza.attrs.from ?? "";
     // A host-wide listing is answered by that host: no 'from' only from the login's own server.
-    const hostWide = ctx.op === "host clients";
+    const hostWide = ctx.op === "host clients" || ctx.op === "history";
     if (from === "" && (!hostWide || sameAccount(ctx.target, domainOf(this.loginJid)))) return;
     const allowed = new Set((hostWide ? [ctx.target] : [ctx.target, this.loginJid, domainOf(this.loginJid), domainOf(ctx.target)]).map(comparableJid));
     if (from.includes("/") || !allowed.has(comparableJid(from))) {
@@ -394,6 +395,31 @@ export class XmppClientSource implements ClientSource {
   async *watch(host: string, w: HostWatch): AsyncIterable<WatchItem> {
     const { watchOverXmpp } = await import("./watch.js");
     yield* watchOverXmpp(this.session, host, this.loginJid, w, (err, ctx) => this.stanzaError(err, ctx));
+  }
+
+  /**
+   * The history through the companion (<history/> to the host, history-request.ts), page by page,
+   * with the same checks as the host-wide listing.
+   */
+  async *history(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent> {
+    const { historyReplyError, pageThroughHistory } = await import("./history-request.js");
+    const ctx: RequestContext = { op: "history", target: query.host, login: this.loginJid, self: false };
+    yield* pageThroughHistory(
+      {
+        pageSize: this.options.hostPageSize,
+        ask: async (request) => {
+          try {
+            const reply = await this.askOnce(request, ctx);
+            this.checkSender(reply, ctx);
+            return reply;
+          } catch (err) {
+            throw historyReplyError(this.stanzaError(err, ctx), ctx);
+          }
+        },
+      },
+      query,
+      alive,
+    );
   }
 
   close(): Promise<void> {

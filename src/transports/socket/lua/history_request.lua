@@ -10,6 +10,8 @@
 local admin_requests, history_log, json_lines, record_stream = ...;
 local M = {};
 
+M.HISTORY_BUDGET_BYTES = 1024 * 1024;
+
 local function entry_line(r)
 	return "[" .. json_lines.int(r.time) .. "," .. json_lines.str(r.account) .. "," .. json_lines.str(r.event)
 		.. "," .. json_lines.str(r.recorded_by) .. "," .. json_lines.str(r.source) .. "," .. json_lines.str(r.ip)
@@ -51,7 +53,10 @@ function M.history(args)
 		return record_stream.fail(io, { err = sources, host = host, companion = history_log.companion_loaded(host) });
 	end
 	local header = json_lines.object({ sources = sources });
-	return record_stream.start(io, function ()
+	-- Replies of about HISTORY_BUDGET_BYTES rather than record_stream's 8 MiB: the first entries
+	-- reach camctl sooner and camctl holds less at a time; the round trips cost little.
+	return record_stream.resume({ io = io; meta = { host = host }; records = 0; resume = record_stream.resume;
+		budget_bytes = M.HISTORY_BUDGET_BYTES; next_line = function ()
 		if header then
 			local line = header;
 			header = nil;
@@ -59,7 +64,7 @@ function M.history(args)
 		end
 		local r = next_entry();
 		return r and entry_line(r) or nil;
-	end, { host = host });
+	end });
 end
 
 return M;
