@@ -88,19 +88,8 @@ export async function* readHistory(stream: AdminStream, q: HistoryQuery, alive?:
     (error: unknown) => (outcome = { error }),
   );
   void reading.finally(() => queue.wake());
-  try {
-    for (;;) {
-      const next = queue.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (outcome) break;
-      await queue.arrival();
-    }
-  } finally {
-    if (!outcome) stream.close();
-  }
+  yield* queue.drain(() => outcome !== undefined, () => stream.close());
+  if (!outcome) return; // the reading ends only with an outcome
   if ("error" in outcome) throw outcome.error;
   if (outcome.meta.err) throw historyError(outcome.meta, q);
 }

@@ -47,4 +47,26 @@ export class RecordQueue<T> {
     this.waiting = undefined;
     w?.();
   }
+
+  /**
+   * Yields each record as it arrives until `done()` (the reading has settled) and nothing is left,
+   * or until `stopped()`. A consumer that gives up first (or a stop) calls `abandon()` while the
+   * reading is still going: the connection goes, and with it the work in the server.
+   */
+  async *drain(done: () => boolean, abandon: () => void, stopped: () => boolean = () => false): AsyncGenerator<T> {
+    try {
+      for (;;) {
+        if (stopped()) return;
+        const next = this.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (done()) return;
+        await this.arrival();
+      }
+    } finally {
+      if (!done()) abandon();
+    }
+  }
 }

@@ -290,20 +290,9 @@ export class SocketClientSource implements ClientSource {
       (error: unknown) => (outcome = { error }),
     );
     void reading.finally(() => queue.wake());
-    try {
-      for (;;) {
-        const next = queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (outcome) break;
-        await queue.arrival();
-      }
-    } finally {
-      // Given up before the end: the connection goes, and with it the scan in the server.
-      if (!outcome) this.stream.close();
-    }
+    // Given up before the end: the connection goes, and with it the scan in the server.
+    yield* queue.drain(() => outcome !== undefined, () => this.stream.close());
+    if (!outcome) return; // the reading ends only with an outcome
     if ("error" in outcome) throw outcome.error;
     if (outcome.meta.err) throw replyError(outcome.meta, `@${host}`);
   }

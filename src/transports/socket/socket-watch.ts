@@ -37,21 +37,12 @@ export async function* watchHost(stream: AdminStream, host: string, w: HostWatch
   void reading.finally(() => queue.wake());
   const unlisten = onAbort(w.stop, () => queue.wake());
   try {
-    for (;;) {
-      if (w.stop.aborted) return;
-      const next = queue.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (outcome) break;
-      await queue.arrival();
-    }
+    // Stopped (or given up): the connection goes, and with it the hooks in the server.
+    yield* queue.drain(() => outcome !== undefined, () => stream.close(), () => w.stop.aborted);
   } finally {
     unlisten();
-    // Stopped (or given up): the connection goes, and with it the hooks in the server.
-    if (!outcome) stream.close();
   }
+  if (!outcome) return; // stopped: the watch ends quietly
   if ("error" in outcome) throw outcome.error;
   switch (outcome.meta.err) {
     case "host-not-found":
