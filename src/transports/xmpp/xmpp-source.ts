@@ -373,22 +373,23 @@ export class XmppClientSource implements ClientSource {
    */
   listHost(host: string, scan: HostScan): AsyncIterable<HostClientRecord> {
     const ctx = hostContext(host, this.loginJid);
-    return pageThroughHost(
-      {
-        pageSize: this.options.hostPageSize,
-        ask: async (request) => {
-          try {
-            const reply = await this.askOnce(request, ctx);
-            this.checkSender(reply, ctx);
-            return reply;
-          } catch (err) {
-            throw hostReplyError(this.stanzaError(err, ctx), ctx);
-          }
-        },
+    return pageThroughHost(this.pager(ctx, hostReplyError), host, scan);
+  }
+
+  /** How a paged request (host listing, history) asks for one page: who answered is checked, and a failure worded for that request. */
+  private pager(ctx: RequestContext, replyError: (err: ErrorInfo, ctx: RequestContext) => CamError): { pageSize: number | undefined; ask: (request: Element) => Promise<Element> } {
+    return {
+      pageSize: this.options.hostPageSize,
+      ask: async (request) => {
+        try {
+          const reply = await this.askOnce(request, ctx);
+          this.checkSender(reply, ctx);
+          return reply;
+        } catch (err) {
+          throw replyError(this.stanzaError(err, ctx), ctx);
+        }
       },
-      host,
-      scan,
-    );
+    };
   }
 
   /** camctl watch through the companion (./watch.ts): its <watch/> request, then pushed messages. */
@@ -404,22 +405,7 @@ export class XmppClientSource implements ClientSource {
   async *history(query: HistoryQuery, alive?: () => void): AsyncIterable<HistoryEvent> {
     const { historyReplyError, pageThroughHistory } = await import("./history-request.js");
     const ctx: RequestContext = { op: "history", target: query.host, login: this.loginJid, self: false };
-    yield* pageThroughHistory(
-      {
-        pageSize: this.options.hostPageSize,
-        ask: async (request) => {
-          try {
-            const reply = await this.askOnce(request, ctx);
-            this.checkSender(reply, ctx);
-            return reply;
-          } catch (err) {
-            throw historyReplyError(this.stanzaError(err, ctx), ctx);
-          }
-        },
-      },
-      query,
-      alive,
-    );
+    yield* pageThroughHistory(this.pager(ctx, historyReplyError), query, alive);
   }
 
   close(): Promise<void> {
