@@ -91,6 +91,9 @@ const START_MODULES = [
   "src/transports/socket/socket-source.ts",
   "src/render/client-records.ts",
   "src/render/table.ts",
+  // The account's status line and facts (issue 18), asked for with every listing.
+  "src/transports/socket/lua-account.ts",
+  "src/render/account-status.ts",
 ];
 // A module renamed or moved must be renamed here too, or start-up would quietly grow: refuse.
 for (const m of START_MODULES) {
