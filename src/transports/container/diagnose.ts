@@ -114,7 +114,7 @@ export function diagnoseContainer(e: ContainerEvidence): CamError | undefined {
   }
   if (has(stderr, /No such container|no container with name or ID|nsenter: cannot open \/proc\/\d+\/ns\/.*No such file or directory/i)) {
     return new CamError("unreachable",
-      `There is no container named ${name}${e.ssh ? ` on ${displaySafe(e.ssh.target.host)}` : ""}; \`${displaySafe(e.engine ?? "docker")} ps\` lists the running ones${e.engine === "podman" ? " (podman shows each user only their own containers: run camctl as the user who started it)" : ""}.`, "container-missing");
+      `There is no container named ${name}${e.ssh ? ` on ${displaySafe(e.ssh.target.host)}` : ""}; \`${e.engine === "podman" ? "podman" : "docker"} ps\` lists the running ones${e.engine === "podman" ? " (podman shows each user only their own containers: run camctl as the user who started it)" : ""}.`, "container-missing");
   }
   if (has(stderr, /Container \S+ is (not running|paused|restarting)|container state improper|exec sessions on running containers/i)) {
     return new CamError("unreachable", `The container ${name}${e.ssh ? ` on ${displaySafe(e.ssh.target.host)}` : ""} is not running; start it (docker compose up -d) and retry.`, "container-not-running");
