@@ -27,19 +27,20 @@ function addFormatOptions(cmd: Command): Command {
     .option("--json", "same as --output json");
 }
 
-/** "ssh", "socket" or "xmpp": how a context reaches its server. */
-export function transportOf(c: Context): "ssh" | "socket" | "xmpp" {
-  return c.server.kind === "xmpp" ? "xmpp" : c.server.ssh !== undefined ? "ssh" : "socket";
+/** "container", "ssh", "socket" or "xmpp": how a context reaches its server. */
+export function transportOf(c: Context): "container" | "ssh" | "socket" | "xmpp" {
+  return c.server.kind === "xmpp" ? "xmpp" : c.server.container !== undefined ? "container" : c.server.ssh !== undefined ? "ssh" : "socket";
 }
 
 /** One line saying where the context's server is. */
 export function describeServer(c: Context, defaultSocket: string): string {
   const s = c.server;
   if (s.kind === "xmpp") return `${s.jid}${s.server ? ` via ${s.server}` : ""}${s.tls && s.tls !== "starttls" ? ` (tls ${s.tls})` : ""}`;
-  const socket = s.socket ?? defaultSocket;
-  if (s.ssh === undefined) return socket;
+  const socket = s.socket ?? (s.container !== undefined ? "/var/lib/prosody/prosody.sock" : defaultSocket);
+  const inContainer = s.container === undefined ? "" : ` in ${s.containerEngine ?? "container"} ${s.container}`;
+  if (s.ssh === undefined) return `${socket}${inContainer}`;
   const route = s.sshRoute && s.sshRoute !== "forward" ? ` (${s.sshRoute}${s.sshRoute === "sudo" ? ` -u ${s.sudoUser ?? "prosody"}` : ""})` : "";
-  return `${s.ssh.written}:${socket}${route}`;
+  return `${s.ssh.written}:${socket}${inContainer}${route}`;
 }
 
 /** A context as JSON: everything but secrets (there are none in the file: only paths to them). */
@@ -51,11 +52,13 @@ export function contextJson(c: Context, file: ContextFile | undefined, current: 
   }
   return {
     ...common,
-    socket: s.socket ?? defaultSocket,
+    socket: s.socket ?? (s.container !== undefined ? "/var/lib/prosody/prosody.sock" : defaultSocket),
     ssh: s.ssh?.written ?? null,
     sshRoute: s.ssh === undefined ? null : (s.sshRoute ?? "forward"),
     sudoUser: s.sshRoute === "sudo" ? (s.sudoUser ?? "prosody") : null,
     sshArgs: s.sshArgs ?? [],
+    container: s.container ?? null,
+    containerEngine: s.container === undefined ? null : (s.containerEngine ?? null),
   };
 }
 

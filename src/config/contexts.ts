@@ -25,7 +25,8 @@ import { displaySafe } from "../text/untrusted.js";
 import { isTimeoutSeconds, parseBareJid, TIMEOUT_RANGE } from "../core/validate.js";
 import { checkRemoteSocketPath, checkSshArgs, isSudoUser } from "../transports/ssh/route.js";
 import { parseSshTarget } from "../transports/ssh/target.js";
-import { SSH_ROUTES, TLS_MODES, type SshRoute, type SshTarget, type TlsMode } from "../transports/types.js";
+import { checkContainerName } from "../transports/container/route.js";
+import { CONTAINER_ENGINES, SSH_ROUTES, TLS_MODES, type ContainerEngine, type SshRoute, type SshTarget, type TlsMode } from "../transports/types.js";
 import { chmodHint, exposure } from "../core/file-trust.js";
 import { serverEnvironment } from "./environment.js";
 
@@ -40,6 +41,9 @@ export interface SocketContextServer {
   sshArgs: string[] | undefined;
   /** An ssh_config file for this server (ssh -F), absolute. */
   sshConfig: string | undefined;
+  /** The container whose admin socket this is (on the ssh server, with ssh); `socket` is then the path inside. */
+  container: string | undefined;
+  containerEngine: ContainerEngine | undefined;
 }
 
 export interface XmppContextServer {
@@ -76,7 +80,7 @@ export interface SelectedContext {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOP_KEYS = ["default", "contexts"] as const;
-const SOCKET_KEYS = ["socket", "ssh", "ssh_route", "sudo_user", "ssh_args", "ssh_config"] as const;
+const SOCKET_KEYS = ["socket", "ssh", "ssh_route", "sudo_user", "ssh_args", "ssh_config", "container", "container_engine"] as const;
 const XMPP_KEYS = ["jid", "password_file", "ca_file", "server", "tls"] as const;
 const COMMON_KEYS = ["description", "timeout"] as const;
 const CONTEXT_KEYS: readonly string[] = [...SOCKET_KEYS, ...XMPP_KEYS, ...COMMON_KEYS];
@@ -217,13 +221,23 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
     throw invalid(file, `${where} has ssh_route, sudo_user, ssh_args or ssh_config but no ssh = "[user@]host[:port]".`);
   }
   const sshConfig = sshConfigText === undefined ? undefined : expandPath(sshConfigText, base, env);
+  const containerText = str("container");
+  const containerEngine = oneOf("container_engine", CONTAINER_ENGINES);
+  if (containerText === undefined && containerEngine !== undefined) {
+    throw invalid(file, `${where} has container_engine but no container = "<name>".`);
+  }
   if (sudoUser !== undefined && !isSudoUser(sudoUser)) throw invalid(file, `${where}: sudo_user is not a user name.`);
   let ssh: SocketContextServer["ssh"];
+  let container: string | undefined;
   try {
+    if (containerText !== undefined) container = checkContainerName(containerText, `container of ${where}`);
     if (sshText !== undefined) {
       ssh = { written: sshText, target: parseSshTarget(sshText, `ssh of ${where}`) };
       if (socket !== undefined) checkRemoteSocketPath(socket, `socket of ${where}`);
       if (sshArgs !== undefined) checkSshArgs(sshArgs, where);
+    } else if (container !== undefined) {
+      // The path inside the container: nothing of this machine's to expand.
+      if (socket !== undefined) checkRemoteSocketPath(socket, `socket of ${where}`);
     } else if (socket !== undefined) {
       if (!socket.startsWith("/") && !socket.startsWith("~/")) throw usageError(`socket of ${where} must be an absolute path.`);
       socket = expandPath(socket, base, env);
@@ -231,10 +245,10 @@ function parseContext(name: string, raw: unknown, file: string, env: NodeJS.Proc
   } catch (e) {
     throw invalid(file, (e as Error).message);
   }
-  if (ssh === undefined && socket === undefined) {
-    throw invalid(file, `${where} names no server; give socket = "…", ssh = "[user@]host", or jid = "…".`);
+  if (ssh === undefined && socket === undefined && container === undefined) {
+    throw invalid(file, `${where} names no server; give socket = "…", ssh = "[user@]host", container = "<name>", or jid = "…".`);
   }
-  return { name, description, timeout, server: { kind: "socket", socket, ssh, sshRoute, sudoUser, sshArgs, sshConfig } };
+  return { name, description, timeout, server: { kind: "socket", socket, ssh, sshRoute, sudoUser, sshArgs, sshConfig, container, containerEngine } };
 }
 
 /** Parses and checks a config file's text (no file system access except path expansion). */
@@ -332,6 +346,8 @@ export interface TransportOptionValues {
   sudoUser?: string;
   sshArgs?: string[];
   sshConfig?: string;
+  container?: string;
+  containerEngine?: ContainerEngine;
   jid?: string;
   passwordFile?: string;
   server?: string;
@@ -351,22 +367,24 @@ export interface AppliedOptions extends TransportOptionValues {
   origin: Partial<Record<keyof TransportOptionValues, OptionOrigin>>;
   /** The context in effect, if any. */
   context: string | undefined;
+  /** $CAMCTL_CONTAINER_EXEC_TEMPLATE (tests only), checked in server-spec.ts. */
+  containerExecTemplate?: string;
 }
 
-const SOCKET_FIELDS = ["socket", "ssh", "sshRoute", "sudoUser", "sshArgs", "sshConfig"] as const;
+const SOCKET_FIELDS = ["socket", "ssh", "sshRoute", "sudoUser", "sshArgs", "sshConfig", "container", "containerEngine"] as const;
 const XMPP_FIELDS = ["jid", "passwordFile", "server", "tls", "caFile"] as const;
 type Family = "socket" | "xmpp";
 
 function familyOf(v: TransportOptionValues): Family | undefined {
   if (v.jid !== undefined) return "xmpp";
-  if (v.socket !== undefined || v.ssh !== undefined) return "socket";
+  if (v.socket !== undefined || v.ssh !== undefined || v.container !== undefined) return "socket";
   return undefined;
 }
 
 function contextValues(c: Context): TransportOptionValues {
   const s = c.server;
   const v: TransportOptionValues = { timeout: c.timeout };
-  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh?.target, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs, sshConfig: s.sshConfig });
+  if (s.kind === "socket") Object.assign(v, { socket: s.socket, ssh: s.ssh?.target, sshRoute: s.sshRoute, sudoUser: s.sudoUser, sshArgs: s.sshArgs, sshConfig: s.sshConfig, container: s.container, containerEngine: s.containerEngine });
   else Object.assign(v, { jid: s.jid, passwordFile: s.passwordFile, server: s.server, tls: s.tls, caFile: s.caFile });
   return v;
 }
@@ -402,14 +420,16 @@ export function applyContext(cli: TransportOptionValues, env: NodeJS.ProcessEnv,
     [`context ${selected?.context.name ?? ""}`, ctxValues],
   ];
   let naming = levels.findIndex(([, v]) => familyOf(v) !== undefined);
-  if (naming === 0 && cli.jid === undefined && cli.ssh === undefined) {
+  // --socket alone over an ssh or container context: the path there.
+  if (naming === 0 && cli.jid === undefined && cli.ssh === undefined && cli.container === undefined) {
     const below = levels.findIndex(([, v], i) => i > 0 && familyOf(v) !== undefined);
-    if (below > 0 && levels[below]![1].ssh !== undefined) naming = below;
+    if (below > 0 && (levels[below]![1].ssh !== undefined || levels[below]![1].container !== undefined)) naming = below;
   }
   const family = naming === -1 ? "socket" : familyOf(levels[naming]![1])!;
   const fields = family === "xmpp" ? XMPP_FIELDS : SOCKET_FIELDS;
   const out: AppliedOptions = { passwordFromEnv: !explicit, origin: {}, context: selected?.context.name };
   if (!explicit && e.password !== undefined) out.environmentPassword = e.password;
+  if (e.containerExecTemplate !== undefined) out.containerExecTemplate = e.containerExecTemplate;
   const take = <K extends keyof TransportOptionValues>(key: K, from: [OptionOrigin, TransportOptionValues][]) => {
     for (const [origin, values] of from) {
       if (values[key] !== undefined) {

@@ -19,6 +19,8 @@ export interface ServerEnvironment {
   home: string | undefined;
   /** $CAMCTL_WATCH_QUEUE: events the server holds per watcher before it drops (docs/watch.md). */
   watchQueue: string | undefined;
+  /** $CAMCTL_CONTAINER_EXEC_TEMPLATE: tests only; replaces `<engine> exec -i <name>` (transports/container/route.ts). */
+  containerExecTemplate: string | undefined;
 }
 
 export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
@@ -32,5 +34,6 @@ export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
     xdgConfigHome: get("XDG_CONFIG_HOME"),
     home: get("HOME"),
     watchQueue: get("CAMCTL_WATCH_QUEUE"),
+    containerExecTemplate: get("CAMCTL_CONTAINER_EXEC_TEMPLATE"),
   };
 }

@@ -2,10 +2,11 @@
 // validate; the run functions receive the plain, checked values below.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../core/errors.js";
-import { SSH_ROUTES, TLS_MODES, type ServerSpec } from "../transports/types.js";
+import { CONTAINER_ENGINES, SSH_ROUTES, TLS_MODES, type ServerSpec } from "../transports/types.js";
 import type { AppliedOptions } from "./contexts.js";
 import {
   DEFAULT_TIMEOUT_SECONDS,
+  parseContainerFlag,
   parseJidFlag,
   parseSshConfigFlag,
   parseSshFlag,
@@ -52,7 +53,9 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(sshOption())
     .addOption(sshRouteOption())
     .addOption(sudoUserOption())
-    .addOption(sshConfigOption());
+    .addOption(sshConfigOption())
+    .addOption(containerOption())
+    .addOption(containerEngineOption());
 }
 
 // Which named server(s), and the SSH link. selection.ts also accepts these (and the transport
@@ -64,6 +67,10 @@ const sshRouteOption = () =>
   new Option("--ssh-route <route>", "how: forward (OpenSSH socket forwarding, default), exec (a perl bridge), sudo (the bridge via sudo -n)").choices(SSH_ROUTES);
 const sudoUserOption = () => new Option("--sudo-user <user>", "whom the sudo route runs as (default prosody)").argParser(parseSudoUserFlag);
 const sshConfigOption = () => new Option("--ssh-config <file>", "use this ssh_config file instead of ~/.ssh/config (ssh -F)").argParser(parseSshConfigFlag);
+const containerOption = () =>
+  new Option("--container <name>", "reach the admin socket inside this container through <engine> exec and a perl bridge (--socket is then the path inside, default /var/lib/prosody/prosody.sock)").argParser(parseContainerFlag);
+const containerEngineOption = () =>
+  new Option("--container-engine <engine>", "which engine runs --container (default: whichever is installed, docker first)").choices(CONTAINER_ENGINES);
 const allContextsOption = () => new Option("--all-contexts", "run on every context of the config file");
 const parallelOption = () => new Option("--parallel <n>", "contexts run at once (default 4)").argParser(parseParallel);
 

@@ -30,7 +30,7 @@ export function addGlobalServerOptions(program: Command): Command {
   return program;
 }
 
-const GLOBAL_KEYS = new Set(["socket", "jid", "passwordFile", "server", "tls", "caFile", "timeout", "context", "allContexts", "parallel", "ssh", "sshRoute", "sudoUser", "sshConfig"]);
+const GLOBAL_KEYS = new Set(["socket", "jid", "passwordFile", "server", "tls", "caFile", "timeout", "context", "allContexts", "parallel", "ssh", "sshRoute", "sudoUser", "sshConfig", "container", "containerEngine"]);
 
 const declares = (cmd: Command, key: string) => (cmd.options as Option[]).some((o) => o.attributeName() === key);
 
@@ -40,10 +40,10 @@ function commandPath(cmd: Command): string {
   return names.join(" ");
 }
 
-const TRANSPORT_KEYS = ["socket", "ssh", "sshRoute", "sudoUser", "sshConfig", "jid", "passwordFile", "server", "tls", "caFile", "timeout"] as const;
+const TRANSPORT_KEYS = ["socket", "ssh", "sshRoute", "sudoUser", "sshConfig", "container", "containerEngine", "jid", "passwordFile", "server", "tls", "caFile", "timeout"] as const;
 
 /** Options that name one server or its credentials: meaningless for several contexts at once. */
-const ONE_SERVER_KEYS: Partial<Record<keyof TransportOptionValues, string>> = { ssh: "--ssh", jid: "--jid", server: "--server", passwordFile: "--password-file" };
+const ONE_SERVER_KEYS: Partial<Record<keyof TransportOptionValues, string>> = { ssh: "--ssh", container: "--container", jid: "--jid", server: "--server", passwordFile: "--password-file" };
 
 /** The preAction hook: moves options typed before the command to it, then decides the server(s). */
 export async function selectServers(program: Command, action: Command, io: IOStreams): Promise<void> {

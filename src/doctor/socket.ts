@@ -82,6 +82,7 @@ function normalise(raw: unknown): ServerFacts {
 
 /** Where the socket is, for sentences. */
 export function socketWhere(t: SocketTransport): string {
+  if (t.container) return `the admin socket ${displaySafe(t.socketPath)} in the container ${displaySafe(t.container.name)}${t.ssh ? ` on ${displaySafe(t.ssh.target.host)} (over SSH)` : ""}`;
   if (!t.ssh) return `the admin socket ${displaySafe(t.socketPath)}`;
   const { host, user, port } = t.ssh.target;
   return `the admin socket ${displaySafe(t.socketPath)} on ${displaySafe(`${user ? `${user}@` : ""}${host}${port ? `:${port}` : ""}`)} (over SSH)`;
@@ -89,7 +90,10 @@ export function socketWhere(t: SocketTransport): string {
 
 async function readFacts(t: SocketTransport, hosts: readonly string[] | undefined, signal: AbortSignal): Promise<ServerFacts> {
   let conn: DoctorConnection;
-  if (t.ssh) {
+  if (t.container) {
+    const { openSourceInContainer } = await import("../transports/ssh/ssh-source.js");
+    conn = await openSourceInContainer({ container: t.container, socketPath: t.socketPath, ssh: t.ssh, signal }, (path) => new DoctorConnection(path, signal));
+  } else if (t.ssh) {
     const { openSourceOverSsh } = await import("../transports/ssh/ssh-source.js");
     const ssh = t.ssh;
     conn = await openSourceOverSsh({ ssh, remoteSocket: t.socketPath, signal }, (path) => new DoctorConnection(path, signal));

@@ -10,6 +10,15 @@ export type PrepareSource = (spec: ServerSpec, io: IOStreams) => Promise<Prepare
 
 export const prepareSource: PrepareSource = async (spec, io) => {
   const t = spec.transport;
+  if (t.kind === "socket" && t.container) {
+    const container = t.container;
+    const ssh = t.ssh;
+    const [{ SocketClientSource }, { openSourceInContainer }] = await Promise.all([import("./socket/socket-source.js"), import("./ssh/ssh-source.js")]);
+    return {
+      where: containerWhere(t.socketPath, container.name, ssh?.target.host),
+      open: (signal) => openSourceInContainer({ container, socketPath: t.socketPath, ssh, signal }, (path) => new SocketClientSource(path, signal)),
+    };
+  }
   if (t.kind === "socket" && t.ssh) {
     const ssh = t.ssh;
     const [{ SocketClientSource }, { openSourceOverSsh }, { formatSshTarget }] = await Promise.all([
@@ -27,3 +36,8 @@ export const prepareSource: PrepareSource = async (spec, io) => {
   const { prepareXmppSource } = await import("./xmpp/open.js");
   return prepareXmppSource({ transport: t, timeoutSeconds: spec.timeoutSeconds }, io);
 };
+
+/** For messages: "the admin socket /var/lib/prosody/prosody.sock in the container snikket[ on host (over SSH)]". */
+export function containerWhere(socketPath: string, name: string, sshHost: string | undefined): string {
+  return String(msg`the admin socket ${socketPath} in the container ${name}${sshHost === undefined ? "" : msg` on ${sshHost} (over SSH)`}`);
+}

@@ -30,13 +30,32 @@ export interface SshSpec {
   extraArgs: string[];
 }
 
+/** Container engines camctl runs `<engine> exec -i <name> …` with (transports/container). */
+export const CONTAINER_ENGINES = ["docker", "podman"] as const;
+export type ContainerEngine = (typeof CONTAINER_ENGINES)[number];
+
+/** The admin socket inside a container, reached through the engine's exec and the perl bridge. */
+export interface ContainerSpec {
+  /** The container's name or id (docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*). */
+  name: string;
+  /** undefined: whichever is installed, docker first (on the SSH server, with `ssh`). */
+  engine: ContainerEngine | undefined;
+  /**
+   * Tests only ($CAMCTL_CONTAINER_EXEC_TEMPLATE): the words that replace `<engine> exec -i <name>`,
+   * "{name}" standing for the name; e.g. nsenter into a namespace where no engine can run.
+   */
+  execTemplate?: string[];
+}
+
 /** Prosody's admin socket. */
 export interface SocketTransport {
   kind: "socket";
-  /** With `ssh`, the path on that server. */
+  /** With `ssh`, the path on that server; with `container`, the path inside the container. */
   socketPath: string;
   /** Reach the admin socket of another machine through OpenSSH (transports/ssh). */
   ssh?: SshSpec;
+  /** Reach the admin socket inside a container (on the SSH server, with `ssh`). */
+  container?: ContainerSpec;
 }
 
 /** Where the XMPP password comes from; read (and checked) when the source is prepared. */

@@ -79,7 +79,7 @@ test("`config list --json`: every context, no secrets (there are none: only the 
   assert.deepEqual(doc.contexts.map((c) => [c.name, c.transport, c.current, c.default]), [["prod", "ssh", false, true], ["local", "socket", true, false], ["staging", "xmpp", false, false]]);
   assert.deepEqual(doc.contexts[0], {
     name: "prod", default: true, current: false, transport: "ssh", description: "production \u001b[31m(red)", timeout: null,
-    socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com", sshRoute: "forward", sudoUser: null, sshArgs: [],
+    socket: "/var/lib/prosody/prosody.sock", ssh: "prosody-admin@xmpp.example.com", sshRoute: "forward", sudoUser: null, sshArgs: [], container: null, containerEngine: null,
   });
   assert.doesNotMatch(r.out, /\u001b/, "JSON escapes control characters");
   assert.equal(doc.contexts[2]!.passwordFile, "/etc/camctl/staging.pw");

@@ -82,7 +82,7 @@ describe("reading the file", () => {
     assert.deepEqual(f.contexts.map((c) => c.name), ["prod", "local", "staging"]);
     assert.deepEqual(f.contexts[0], {
       name: "prod", description: "production", timeout: 30,
-      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: { written: "prosody-admin@xmpp.example.com:2222", target: PROD_TARGET }, sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined },
+      server: { kind: "socket", socket: "/var/lib/prosody/prosody.sock", ssh: { written: "prosody-admin@xmpp.example.com:2222", target: PROD_TARGET }, sshRoute: undefined, sudoUser: undefined, sshArgs: ["-J", "bastion.example.com"], sshConfig: undefined, container: undefined, containerEngine: undefined },
     });
     assert.deepEqual(f.contexts[2]!.server, {
       kind: "xmpp", jid: "admin@staging.example.com", server: "xmpp.staging.example.com:5222", tls: undefined,

@@ -52,13 +52,24 @@ export interface BridgeCommandOptions {
   probe?: boolean;
 }
 
+/** The bridge as argv words: perl -e <bridge> -- <socket> [probe] (the container route runs them through `<engine> exec -i`). */
+export function bridgeWords(remoteSocket: string, probe = false): string[] {
+  const words = ["perl", "-e", BRIDGE_PERL, "--", remoteSocket];
+  if (probe) words.push("probe");
+  return words;
+}
+
+/** Words as one command line for the remote login shell (ssh sends a string); each single-quoted. */
+export function remoteCommandLine(words: readonly string[]): string {
+  return words.map(quoteWord).join(" ");
+}
+
 /** The remote command line (one string, as ssh sends it to the login shell). */
 export function bridgeCommand(o: BridgeCommandOptions): string {
-  const words = ["perl", "-e", BRIDGE_PERL, "--", o.remoteSocket];
-  if (o.probe) words.push("probe");
+  const words = bridgeWords(o.remoteSocket, o.probe);
   // -n: never ask for a password (there is no terminal to ask on); a missing NOPASSWD rule fails at once.
   const prefix = o.sudoUser === undefined ? [] : ["sudo", "-n", "-u", o.sudoUser, "--"];
-  return [...prefix, ...words].map(quoteWord).join(" ");
+  return remoteCommandLine([...prefix, ...words]);
 }
 
 /** The bridge script itself, for tests that run it locally. */

@@ -87,7 +87,7 @@ const MAX_LINE = 2_000;
 
 
 /** Finds `program` the way a shell would; undefined when it is not there. */
-function findProgram(program: string, env: NodeJS.ProcessEnv): string | undefined {
+export function findProgram(program: string, env: NodeJS.ProcessEnv): string | undefined {
   const candidates = program.includes("/") ? [program] : (env.PATH ?? "/usr/bin:/bin").split(delimiter).filter(isAbsolute).map((d) => join(d, program));
   for (const c of candidates) {
     try {
@@ -118,6 +118,18 @@ function track(link: { killNow(): void }): void {
       for (const l of live) l.killNow();
     });
   }
+}
+
+/** ssh's arguments to run `remoteCommand` (one string, for the login shell) with stdin/stdout as the stream: the exec and sudo routes, and --container with --ssh. */
+export function sshExecArgs(ssh: SshSpec, remoteCommand: string): string[] {
+  const args: string[] = [];
+  for (const opt of FIXED_OPTIONS) args.push("-o", opt);
+  // stdout carries the admin stream here: no LocalCommand may write to it.
+  args.push("-T", "-o", "PermitLocalCommand=no");
+  args.push(...ssh.extraArgs);
+  for (const opt of DEFAULT_OPTIONS) args.push("-o", opt);
+  args.push(...sshDestinationArgs(ssh.target), remoteCommand);
+  return args;
 }
 
 class OpenSshLink implements SshLink {
@@ -195,19 +207,15 @@ class OpenSshLink implements SshLink {
       args.push("-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-o", "StreamLocalBindMask=0177",
         "-L", `${this.localPath}:${this.o.remoteSocket}`);
     } else {
-      // stdout carries the admin stream here: no LocalCommand may write to it.
-      args.push("-T", "-o", "PermitLocalCommand=no");
-    }
-    args.push(...this.o.ssh.extraArgs);
-    for (const opt of DEFAULT_OPTIONS) args.push("-o", opt);
-    args.push(...sshDestinationArgs(this.target));
-    if (this.route !== "forward" || forProbe) {
-      args.push(bridgeCommand({
+      return sshExecArgs(this.o.ssh, bridgeCommand({
         remoteSocket: this.o.remoteSocket,
         sudoUser: this.route === "sudo" ? this.sudoUser : undefined,
         probe: forProbe,
       }));
     }
+    args.push(...this.o.ssh.extraArgs);
+    for (const opt of DEFAULT_OPTIONS) args.push("-o", opt);
+    args.push(...sshDestinationArgs(this.target));
     return args;
   }
 

@@ -4,6 +4,7 @@
 // socket client reports when the link itself broke ("Prosody closed the connection") by the
 // link's own sentence (host key, login, missing socket, link lost).
 import type { ClientSource } from "../../core/client-source.js";
+import type { ContainerLinkOptions } from "../container/link.js";
 import { openSshLink, type SshLink, type SshLinkOptions } from "./link.js";
 
 type Closable = { close(): Promise<void> };
@@ -12,7 +13,10 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === "object" && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
 }
 
-async function* explained<T>(iterable: AsyncIterable<T>, link: SshLink): AsyncGenerator<T> {
+/** What wrapping needs of a link: the SSH link, or the container link (container/link.ts). */
+type ExplainingLink = Pick<SshLink, "explain" | "close">;
+
+async function* explained<T>(iterable: AsyncIterable<T>, link: ExplainingLink): AsyncGenerator<T> {
   try {
     yield* iterable;
   } catch (e) {
@@ -25,7 +29,7 @@ async function* explained<T>(iterable: AsyncIterable<T>, link: SshLink): AsyncGe
  * link's explanation; close() closes the source, then the link. Works for any ClientSource shape,
  * so methods added to the seam later need nothing here.
  */
-export function sourceOverLink<T extends Closable>(inner: T, link: SshLink): T {
+export function sourceOverLink<T extends Closable>(inner: T, link: ExplainingLink): T {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === "close") {
@@ -58,6 +62,21 @@ export async function openSourceOverSsh<T extends Closable = ClientSource>(
   makeSource: (socketPath: string) => T | Promise<T>,
 ): Promise<T> {
   const link = await openSshLink(o);
+  try {
+    return sourceOverLink(await makeSource(link.localPath), link);
+  } catch (e) {
+    await link.close();
+    throw e;
+  }
+}
+
+/** Opens the container link (container/link.ts) and the admin-socket source on it, as openSourceOverSsh. */
+export async function openSourceInContainer<T extends Closable = ClientSource>(
+  o: ContainerLinkOptions,
+  makeSource: (socketPath: string) => T | Promise<T>,
+): Promise<T> {
+  const { openContainerLink } = await import("../container/link.js");
+  const link = await openContainerLink(o);
   try {
     return sourceOverLink(await makeSource(link.localPath), link);
   } catch (e) {

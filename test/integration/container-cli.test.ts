@@ -1,0 +1,143 @@
+// camctl over --container, against a real Prosody in mount and PID namespaces of its own.
+//
+// Why not a real container: on these machines the docker CLI has no daemon, and Debian's podman
+// cannot start one (`crun: setrlimit RLIMIT_NOFILE/RLIMIT_NPROC: Operation not permitted`). So
+// the sandbox's Prosody runs under `unshare --mount --pid --fork` with its admin socket at
+// Prosody's default path, /var/lib/prosody/prosody.sock, on a tmpfs mounted only inside; and
+// camctl enters it with `nsenter --target <pid> --mount --pid` exactly where it would run
+// `docker exec -i <name>` ($CAMCTL_CONTAINER_EXEC_TEMPLATE, for tests only). The bridge, the
+// relay, the deadline and the diagnosis are camctl's real ones; the engine's command line is
+// unit-tested word for word (test/unit/container-command.test.ts). The failures that need the
+// engine itself use the real docker CLI (no daemon here) and a PATH without it.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
+import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
+import { runCamctl, type CamctlRun } from "../helpers/run-camctl.js";
+
+const INSIDE = "/var/lib/prosody/prosody.sock";
+const TIMEOUT_S = 10;
+const NSENTER = JSON.stringify(["nsenter", "--target", "{name}", "--mount", "--pid"]);
+const skip = (() => {
+  if (process.getuid?.() !== 0) return "needs root for unshare/nsenter";
+  const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "true"]);
+  return r.status === 0 ? false : "unshare --mount --pid is not permitted here";
+})();
+
+let sb: Sandbox;
+let sshd: Sshd | undefined;
+
+before(async () => {
+  if (skip) return;
+  sb = await startSandbox({ isolated: { socketInside: INSIDE } });
+  if (!sshdUnavailable()) sshd = await startSshd();
+});
+after(async () => {
+  await Promise.all([sb?.stop(), sshd?.stop()]);
+});
+
+/** --container <the namespace's pid>, entered through nsenter. */
+function inContainer(name = String(sb.isolatedPid)): string[] {
+  return ["--container", name, "--timeout", String(TIMEOUT_S)];
+}
+const nsenterEnv = { CAMCTL_CONTAINER_EXEC_TEMPLATE: NSENTER };
+
+function assertOneSentence(r: CamctlRun, code: number, sentence: RegExp): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^camctl: [^\n]+\n$/, `exactly one line: ${r.stderr}`);
+  assert.match(r.stderr, sentence);
+  assert.ok(r.ms < TIMEOUT_S * 1000, `took ${r.ms} ms`);
+}
+
+describe("camctl --container (Prosody in namespaces of its own, entered with nsenter)", { skip }, () => {
+  test("the socket is inside only: outside, Prosody's default path is not this Prosody's", () => {
+    assert.ok(sb.isolatedPid > 0);
+    assert.ok(!fs.existsSync(INSIDE), `${INSIDE} must not exist outside the namespace`);
+    assert.ok(fs.existsSync(sb.socketPath), "reachable through /proc/<pid>/root for the sandbox's own helpers");
+  });
+
+  test("user clients over --container equals the listing of the socket itself", async () => {
+    const { jid } = await sb.createAccount("ctr-same");
+    await sb.createGrant(jid, { software: "In a container" });
+    const local = await runCamctl(["user", "clients", jid, "--json", "--socket", sb.socketPath]);
+    assert.equal(local.code, 0, local.stderr);
+    const inside = await runCamctl(["user", "clients", jid, "--json", ...inContainer()], { env: nsenterEnv });
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.equal(inside.stderr, "");
+    assert.deepEqual(JSON.parse(inside.stdout), JSON.parse(local.stdout));
+    assert.equal((JSON.parse(inside.stdout) as { clients: unknown[] }).clients.length, 1);
+  });
+
+  test("user revoke_client over --container revokes; host clients and doctor work over it", async () => {
+    const { jid } = await sb.createAccount("ctr-revoke");
+    const grant = await sb.createGrant(jid, { software: "To revoke" });
+    const r = await runCamctl(["user", "revoke_client", jid, grant, "--yes", "--json", ...inContainer()], { env: nsenterEnv });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { revoked: boolean }).revoked, true);
+    const after = await runCamctl(["user", "clients", jid, "--json", "--socket", sb.socketPath]);
+    assert.deepEqual((JSON.parse(after.stdout) as { clients: unknown[] }).clients, []);
+
+    const host = await runCamctl(["host", "clients", sb.host, "-o", "ndjson", ...inContainer()], { env: nsenterEnv });
+    assert.equal(host.code, 0, host.stderr);
+    const doctor = await runCamctl(["doctor", ...inContainer()], { env: nsenterEnv });
+    assert.match(doctor.stdout, /client_management|client-management/, doctor.stderr);
+  });
+
+  test("from a context: container = \"<name>\" (and --socket alone is the path inside)", async () => {
+    const { jid } = await sb.createAccount("ctr-context");
+    await sb.createGrant(jid, { software: "From a context" });
+    const file = path.join(sb.dir, "ctr-config.toml");
+    fs.writeFileSync(file, `default = "snikket"\n[contexts.snikket]\ncontainer = "${sb.isolatedPid}"\ncontainer_engine = "docker"\ntimeout = ${TIMEOUT_S}\n`, { mode: 0o600 });
+    const env = { ...nsenterEnv, CAMCTL_CONFIG: file };
+    const r = await runCamctl(["user", "clients", jid, "--json"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { clients: unknown[] }).clients.length, 1);
+    const wrong = await runCamctl(["user", "clients", jid, "--socket", "/snikket/prosody/prosody.sock"], { env });
+    assertOneSentence(wrong, 3, /no admin socket at \/snikket\/prosody\/prosody\.sock inside the container/);
+  });
+
+  test("no socket inside: one sentence, exit 3", async () => {
+    const r = await runCamctl(["user", "clients", "a@camctl.test", ...inContainer(), "--socket", "/snikket/prosody/prosody.sock"], { env: nsenterEnv });
+    assertOneSentence(r, 3, /There is no admin socket at \/snikket\/prosody\/prosody\.sock inside the container \d+\. .*--socket/);
+  });
+
+  test("no such container: one sentence, exit 3", async () => {
+    const r = await runCamctl(["user", "clients", "a@camctl.test", ...inContainer("999999999")], { env: nsenterEnv });
+    assertOneSentence(r, 3, /There is no container named 999999999/);
+  });
+
+  test("engine missing (PATH without docker or podman): one sentence, exit 3", async () => {
+    const env = { PATH: "/usr/bin:/bin" };
+    const auto = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket"], { env });
+    assertOneSentence(auto, 3, /--container needs docker or podman, and neither is installed/);
+    const named = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--container-engine", "podman"], { env });
+    assertOneSentence(named, 3, /--container-engine podman is not installed/);
+  });
+
+  test("the real docker CLI without a daemon: one sentence, exit 3", { skip: spawnSync("docker", ["--version"]).status === 0 ? false : "no docker CLI" }, async () => {
+    const r = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--timeout", String(TIMEOUT_S)], { env: { DOCKER_HOST: `unix://${sb.dir}/no-docker.sock` } });
+    assertOneSentence(r, 3, /docker cannot reach its daemon .*is it running/);
+  });
+
+  test("a container name docker would refuse: exit 2", async () => {
+    for (const bad of ["-it", "a b", "x;rm", ""]) {
+      const r = await runCamctl(["user", "clients", "a@camctl.test", `--container=${bad}`]);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+    }
+  });
+
+  test("with --ssh: the engine runs on the SSH server", { skip: sshdUnavailable() }, async () => {
+    const { jid } = await sb.createAccount("ctr-ssh");
+    await sb.createGrant(jid, { software: "Over SSH into a container" });
+    const ssh = ["--ssh", sshd!.target, "--ssh-config", sshd!.sshArgs[1]!];
+    const r = await runCamctl(["user", "clients", jid, "--json", ...ssh, ...inContainer()], { env: nsenterEnv });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { clients: unknown[] }).clients.length, 1);
+    const missing = await runCamctl(["user", "clients", jid, ...ssh, ...inContainer(), "--socket", "/snikket/prosody/prosody.sock"], { env: nsenterEnv });
+    assertOneSentence(missing, 3, /no admin socket at \/snikket\/prosody\/prosody\.sock inside the container \d+ on /);
+  });
+});
