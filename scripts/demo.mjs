@@ -23,6 +23,12 @@ function camctl(...args) {
 }
 
 say("Starting a sandbox Prosody 13 on loopback…");
+// Say which mod_client_management answers: the project's stand-in unless the real one is given.
+const realModules = process.env.CAMCTL_PROSODY_PLUGIN_PATHS;
+say(realModules
+  ? `mod_client_management: loaded from ${realModules} (CAMCTL_PROSODY_PLUGIN_PATHS) where it is there, else the project's stand-in.`
+  : "mod_client_management: the project's stand-in (test/fixtures/prosody-plugins/, which behaves like the real module, its defects too). " +
+    "To run this against the real module: CAMCTL_PROSODY_PLUGIN_PATHS=/path/to/prosody-modules npm run demo");
 const sb = await startSandbox();
 const held = [];
 try {
