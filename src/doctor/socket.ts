@@ -1,6 +1,8 @@
 // camctl doctor over the admin socket (local, or remote over SSH): one request runs doctor.lua in
 // the server, which reads what Prosody offers camctl per virtual host; this turns that into
 // checks with one sentence each.
+import fs from "node:fs";
+import path from "node:path";
 import { CamError } from "../core/errors.js";
 import { AdminStream, replError } from "../transports/socket/adminstream.js";
 import { unreadable } from "../transports/socket/record-stream.js";
@@ -224,8 +226,47 @@ export function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean
   return checks;
 }
 
+/** Where Docker keeps named volumes on its host. */
+export const DOCKER_VOLUMES_DIR = "/var/lib/docker/volumes";
+
+/**
+ * Admin sockets in Snikket data volumes on this Docker host that exist:
+ * <volumes>/<project>_snikket_data/_data/prosody/prosody.sock (a compose project's volume) or
+ * <volumes>/snikket_data/…, sorted. [] when the volumes directory is missing or unreadable (not root).
+ */
+export function snikketVolumeSockets(volumesDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(volumesDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n === "snikket_data" || n.endsWith("_snikket_data"))
+    .sort()
+    .map((n) => path.join(volumesDir, n, "_data", "prosody", "prosody.sock"))
+    .filter((p) => fs.existsSync(p));
+}
+
+/** What doctor needs to look for the socket on this machine when the default one is missing. */
+export interface LocalSocketHints {
+  /** camctl's default admin socket (the one used when none is given). */
+  defaultSocket: string;
+  /** Docker's volumes directory (DOCKER_VOLUMES_DIR; tests replace it). */
+  dockerVolumesDir: string;
+}
+
+/** The sentence added when the default socket is missing and a Snikket volume on this host has one. */
+function volumeHint(t: SocketTransport, local: LocalSocketHints | undefined): string {
+  if (!local || t.ssh || t.container || t.socketPath !== local.defaultSocket || fs.existsSync(t.socketPath)) return "";
+  const found = snikketVolumeSockets(local.dockerVolumesDir);
+  if (found.length === 0) return "";
+  const list = found.map(displaySafe).join(", ");
+  return ` On this Docker host, ${found.length > 1 ? "Snikket volumes have admin sockets" : "a Snikket volume has an admin socket"}: ${list}; give it with --socket ${displaySafe(found[0]!)} (as root), or reach it inside the container with --container snikket.`;
+}
+
 /** Every check camctl can make through the admin socket; `hosts` limits the per-host checks. */
-export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: readonly string[] | undefined): Promise<Check[]> {
+export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: readonly string[] | undefined, local?: LocalSocketHints): Promise<Check[]> {
   const t = spec.transport;
   const where = socketWhere(t);
   let facts: ServerFacts;
@@ -234,7 +275,7 @@ export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: rea
   } catch (e) {
     // Whatever kept camctl from reading the facts (no answer, an answer that is not Prosody's, the
     // shell failing to run the checks) is this check failing, with its own sentence and code.
-    if (e instanceof CamError) return [fail(null, "admin-socket", e.message, e.kind)];
+    if (e instanceof CamError) return [fail(null, "admin-socket", e.message + (e.kind === "unreachable" ? volumeHint(t, local) : ""), e.kind)];
     throw e;
   }
   const checks: Check[] = [ok(null, "admin-socket", `camctl can use ${where}: it answers and runs camctl's requests.`)];

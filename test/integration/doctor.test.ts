@@ -104,6 +104,35 @@ describe("camctl doctor over the admin socket", () => {
     assert.match(missing.checks[0]!.message, /There is no admin socket at/);
   });
 
+  test("the default socket missing on a Docker host: the failing check names the Snikket volumes' sockets, and --socket with one works", async () => {
+    // A fake /var/lib/docker/volumes (CAMCTL_TEST_DOCKER_VOLUMES_DIR is test-only): two compose
+    // projects' snikket_data volumes, one without a socket, and an unrelated volume.
+    const volumes = path.join(dir, "volumes");
+    const sock = path.join(volumes, "snikket_snikket_data", "_data", "prosody", "prosody.sock");
+    fs.mkdirSync(path.dirname(sock), { recursive: true });
+    fs.symlinkSync(healthy.socketPath, sock);
+    fs.mkdirSync(path.join(volumes, "other_snikket_data", "_data", "prosody"), { recursive: true });
+    fs.mkdirSync(path.join(volumes, "web_data", "_data", "prosody"), { recursive: true });
+    fs.writeFileSync(path.join(volumes, "web_data", "_data", "prosody", "prosody.sock"), "");
+    assert.equal(fs.existsSync("/var/lib/prosody/prosody.sock"), false, "the default socket must be missing for this test");
+    const env = { CAMCTL_TEST_DOCKER_VOLUMES_DIR: volumes };
+    const r = await runCamctl(["doctor", "--json"], { env });
+    assert.equal(r.code, 3, r.stderr);
+    const checks = (JSON.parse(r.stdout) as { checks: CheckJson[] }).checks;
+    assert.deepEqual(checks.map((c) => [c.check, c.status]), [["admin-socket", "fail"]]);
+    assert.match(checks[0]!.message, /^There is no admin socket at \/var\/lib\/prosody\/prosody\.sock\./);
+    assert.ok(checks[0]!.message.endsWith(` On this Docker host, a Snikket volume has an admin socket: ${sock}; give it with --socket ${sock} (as root), or reach it inside the container with --container snikket.`), checks[0]!.message);
+    // The suggestion works.
+    const through = await doctor([healthy.host, "--socket", sock]);
+    assert.equal(through.code, 0, through.stderr);
+    // An explicit --socket that is missing gets no suggestion (the operator chose it).
+    const explicit = await runCamctl(["doctor", "--json", "--socket", path.join(dir, "none.sock")], { env });
+    assert.doesNotMatch(explicit.stdout, /Docker host/);
+    // No volumes directory (not a Docker host, or not root): the plain sentence.
+    const none = await runCamctl(["doctor", "--json"], { env: { CAMCTL_TEST_DOCKER_VOLUMES_DIR: path.join(dir, "no-volumes") } });
+    assert.doesNotMatch(none.stdout, /Docker host/);
+  });
+
   test("over --ssh: the same checks through the link", { skip: sshdUnavailable() }, async () => {
     const r = await doctor(["--ssh", sshd!.target, "--ssh-config", sshd!.sshArgs[1]!, "--socket", healthy.socketPath, healthy.host]);
     assert.equal(r.code, 0, r.stderr);
