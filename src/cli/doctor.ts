@@ -23,7 +23,10 @@ Checks, each ok / warn / fail with one sentence:
   reachable and this user may use it; Prosody's version; per virtual host:
   mod_client_management, mod_sasl2 / mod_sasl2_fast / mod_tokenauth,
   enforce_client_ids, the companion module and its version, which of the
-  module's known defects camctl assumes, whether accounts can be listed.
+  module's known defects camctl assumes, whether accounts can be listed,
+  mod_audit / mod_audit_auth (for history), the storage kind; and whether
+  the server looks like Snikket. A missing default socket on a Docker host:
+  the Snikket volumes' sockets, to give with --socket.
   over XMPP (--jid or an XMPP context): the TLS certificate (trusted, names,
   days to expiry), SASL2 and FAST offered, camctl's login, a <list/>.
 
