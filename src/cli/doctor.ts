@@ -23,7 +23,10 @@ Checks, each ok / warn / fail with one sentence:
   reachable and this user may use it; Prosody's version; per virtual host:
   mod_client_management, mod_sasl2 / mod_sasl2_fast / mod_tokenauth,
   enforce_client_ids, the companion module and its version, which of the
-  module's known defects camctl assumes, whether accounts can be listed.
+  module's known defects camctl assumes, whether accounts can be listed,
+  mod_audit / mod_audit_auth (for history), the storage kind; and whether
+  the server looks like Snikket. A missing default socket on a Docker host:
+  the Snikket volumes' sockets, to give with --socket.
   over XMPP (--jid or an XMPP context): the TLS certificate (trusted, names,
   days to expiry), SASL2 and FAST offered, camctl's login, a <list/>.
 
@@ -51,7 +54,7 @@ export function register(program: Command, deps: Deps): void {
     const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) return doctorFanout(fan, hosts, deps.io, deps);
     const opts = resolveCommon(raw, deps.defaultSocket);
-    const checks = await checksFor(opts, hosts, deps.io, () => deps.prepareSource(opts, deps.io));
+    const checks = await checksFor(opts, hosts, deps.io, () => deps.prepareSource(opts, deps.io), deps.defaultSocket);
     const kind = checksOutcome(checks);
     await writeChecks(checks, opts.output, deps.io, { context: false, tail: { exitCode: exitCodeOf(kind) } });
     throwUnlessDone(kind, () => failedChecks(checks, opts.output !== "table"));
@@ -70,11 +73,14 @@ function parseVirtualHost(input: string): string {
  * The checks of one server, by its transport. Never rejects with a CamError: failures are checks.
  * `prepare` gives the prepared XMPP source (the socket checks need none).
  */
-async function checksFor(opts: CommonOptions, hosts: readonly string[], io: IOStreams, prepare: () => Promise<PreparedSource>): Promise<Check[]> {
+async function checksFor(opts: CommonOptions, hosts: readonly string[], io: IOStreams, prepare: () => Promise<PreparedSource>, defaultSocket: string): Promise<Check[]> {
   const { transport, timeoutSeconds } = opts;
   if (transport.kind === "socket") {
-    const { socketChecks } = await import("../doctor/socket.js");
-    return socketChecks({ transport, timeoutSeconds }, hosts.length > 0 ? hosts : undefined);
+    const { socketChecks, DOCKER_VOLUMES_DIR } = await import("../doctor/socket.js");
+    const { serverEnvironment } = await import("../config/environment.js");
+    // The default socket missing on a Docker host: doctor names the Snikket volumes' sockets.
+    const local = { defaultSocket, dockerVolumesDir: serverEnvironment(io.env).dockerVolumesDir ?? DOCKER_VOLUMES_DIR };
+    return socketChecks({ transport, timeoutSeconds }, hosts.length > 0 ? hosts : undefined, local);
   }
   const { xmppChecks } = await import("../doctor/xmpp.js");
   try {
@@ -148,7 +154,7 @@ async function doctorFanout(
   fan: NonNullable<ReturnType<typeof fanoutRuns>>,
   hosts: readonly string[],
   io: IOStreams,
-  deps: Pick<Deps, "prepareSource">,
+  deps: Pick<Deps, "prepareSource" | "defaultSocket">,
 ): Promise<void> {
   const { fanoutRecords, finishFanout, fanoutJsonTail, prepareWith } = await import("./fanout.js");
   const outcomes: ContextOutcome[] = [];
@@ -157,7 +163,7 @@ async function doctorFanout(
   const records = fanoutRecords<Check>(
     fan,
     async (prepared, opts, emit) => {
-      const checks = await checksFor(opts, hosts, io, async () => prepared);
+      const checks = await checksFor(opts, hosts, io, async () => prepared, deps.defaultSocket);
       for (const c of checks) await emit(c);
       throwUnlessDone(checksOutcome(checks), () => failedChecks(checks, true));
     },

@@ -21,6 +21,8 @@ export interface ServerEnvironment {
   watchQueue: string | undefined;
   /** $CAMCTL_CONTAINER_EXEC_TEMPLATE: tests only; replaces `<engine> exec -i <name>` (transports/container/route.ts). */
   containerExecTemplate: string | undefined;
+  /** $CAMCTL_TEST_DOCKER_VOLUMES_DIR: tests only; replaces /var/lib/docker/volumes where doctor looks for a Snikket volume's socket (doctor/socket.ts). */
+  dockerVolumesDir: string | undefined;
 }
 
 export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
@@ -35,5 +37,6 @@ export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
     home: get("HOME"),
     watchQueue: get("CAMCTL_WATCH_QUEUE"),
     containerExecTemplate: get("CAMCTL_CONTAINER_EXEC_TEMPLATE"),
+    dockerVolumesDir: get("CAMCTL_TEST_DOCKER_VOLUMES_DIR"),
   };
 }

@@ -40,6 +40,22 @@ local function handler_files(host, event)
 	return files;
 end
 
+-- The storage a host uses: "internal", "sql", another backend's name, or "per-store" (a table of
+-- stores), and the SQL driver when the kind (or the per-store default) is sql.
+local function storage_of(name)
+	local s = configmanager.get(name, "storage");
+	local kind, default = s, nil;
+	if s == nil then kind = "internal";
+	elseif type(s) == "table" then kind = "per-store"; default = configmanager.get(name, "default_storage") or "internal";
+	elseif type(s) ~= "string" then kind = tostring(s); end
+	local driver;
+	if kind == "sql" or default == "sql" then
+		local sql = configmanager.get(name, "sql");
+		driver = type(sql) == "table" and type(sql.driver) == "string" and sql.driver or nil;
+	end
+	return kind, driver;
+end
+
 local function describe(name)
 	local host = prosody.hosts[name];
 	local modules = modulemanager.get_modules(name) or {};
@@ -47,6 +63,7 @@ local function describe(name)
 	local companion = modules.client_management_admin;
 	local users = host.users;
 	local enforce = configmanager.get(name, "enforce_client_ids");
+	local storage, storage_driver = storage_of(name);
 	return {
 		name = name;
 		client_management = type(cm) == "table" and type(cm.get_active_clients) == "function";
@@ -63,11 +80,34 @@ local function describe(name)
 		cam0 = handler_files(name, "iq-get/self/urn:xmpp:cam:0:list");
 		manage_clients = handler_files(name, "iq-get/self/xmpp:prosody.im/protocol/manage-clients:list");
 		users_listable = type(users) == "table" and type(users.users) == "function";
+		-- Snikket and the history: mod_snikket_client_id, mod_audit, mod_audit_auth (global or per host).
+		snikket_client_id = loaded(name, "snikket_client_id");
+		audit = loaded(name, "audit");
+		audit_auth = loaded(name, "audit_auth");
+		storage = storage;
+		storage_driver = storage_driver;
 	};
 end
 
+-- Global options named snikket_* (Snikket's configuration sets several), sorted.
+local function snikket_options()
+	local names = {};
+	local ok, config = pcall(configmanager.getconfig);
+	local global = ok and type(config) == "table" and config["*"] or nil;
+	if type(global) == "table" then
+		for k in pairs(global) do
+			if type(k) == "string" and k:match("^snikket_") then names[#names + 1] = k; end
+		end
+	end
+	table.sort(names);
+	return names;
+end
+
 local wanted = ARGS.hosts and json.decode(unhex(ARGS.hosts)) or nil;
-local result = { version = tostring(prosody.version or ""); hosts = {}; missing = {} };
+local data_path = configmanager.get("*", "data_path");
+if type(data_path) ~= "string" then data_path = prosody.paths and prosody.paths.data or nil; end
+local result = { version = tostring(prosody.version or ""); hosts = {}; missing = {};
+	data_path = type(data_path) == "string" and data_path or nil; snikket_options = snikket_options() };
 if wanted then
 	for _, name in ipairs(wanted) do
 		local host = prosody.hosts[name];

@@ -1,6 +1,8 @@
 // camctl doctor over the admin socket (local, or remote over SSH): one request runs doctor.lua in
 // the server, which reads what Prosody offers camctl per virtual host; this turns that into
 // checks with one sentence each.
+import fs from "node:fs";
+import path from "node:path";
 import { CamError } from "../core/errors.js";
 import { AdminStream, replError } from "../transports/socket/adminstream.js";
 import { unreadable } from "../transports/socket/record-stream.js";
@@ -27,12 +29,22 @@ export interface HostFacts {
   cam0: unknown;
   manage_clients: unknown;
   users_listable: boolean;
+  /** Added for Snikket awareness; absent from an older doctor.lua's facts. */
+  snikket_client_id?: boolean;
+  audit?: boolean;
+  audit_auth?: boolean;
+  storage?: string;
+  storage_driver?: string;
 }
 
 export interface ServerFacts {
   version: string;
   hosts: HostFacts[];
   missing: string[];
+  /** The global data_path (Snikket: /snikket/prosody). */
+  dataPath?: string;
+  /** Global options named snikket_*. */
+  snikketOptions: string[];
 }
 
 /** The `>` chunk: doctor.lua called with its hex-encoded arguments. */
@@ -77,6 +89,8 @@ function normalise(raw: unknown): ServerFacts {
     version: typeof r.version === "string" ? r.version : "",
     hosts: arr(r.hosts).filter((h): h is HostFacts => typeof h === "object" && h !== null && typeof (h as HostFacts).name === "string"),
     missing: strings(r.missing),
+    dataPath: typeof r.data_path === "string" ? r.data_path : undefined,
+    snikketOptions: strings(r.snikket_options),
   };
 }
 
@@ -113,10 +127,51 @@ function majorVersion(v: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Check[] {
+/** How to get mod_client_management onto a plain Prosody (docs/doctor.md). */
+export const INSTALL_HINT =
+  "if Prosody does not have the module, install it with `prosodyctl install --server=https://modules.prosody.im/rocks/ mod_client_management` (Debian's prosody-modules package does not contain it)";
+
+/**
+ * Why doctor thinks the server is Snikket, or [] when nothing says so: mod_snikket_client_id loaded
+ * on a host (Snikket's own module), a global snikket_* option, or data_path under /snikket (the
+ * snikket_data volume's mount point). Any one is enough (docs/doctor.md).
+ */
+export function snikketSigns(facts: ServerFacts): string[] {
+  const signs: string[] = [];
+  const withModule = facts.hosts.filter((h) => h.snikket_client_id).map((h) => h.name);
+  if (withModule.length > 0) signs.push(`mod_snikket_client_id is loaded on ${withModule.map(displaySafe).join(", ")}`);
+  if (facts.snikketOptions.length > 0) signs.push(`the configuration sets ${facts.snikketOptions.slice(0, 3).map(displaySafe).join(", ")}${facts.snikketOptions.length > 3 ? ", …" : ""}`);
+  if (facts.dataPath !== undefined && (facts.dataPath === "/snikket" || facts.dataPath.startsWith("/snikket/"))) signs.push(`data_path is ${displaySafe(facts.dataPath)}`);
+  return signs;
+}
+
+function snikketCheck(facts: ServerFacts): Check {
+  const signs = snikketSigns(facts);
+  if (signs.length > 0) return ok(null, "snikket", `This looks like a Snikket server (${signs.join("; ")}): Snikket switches enforce_client_ids with SNIKKET_TWEAK_REQUIRE_SASL2 and keeps the admin socket at /snikket/prosody/prosody.sock in its container.`);
+  return ok(null, "snikket", "This does not look like a Snikket server (no mod_snikket_client_id, no snikket_* option, data_path not under /snikket).");
+}
+
+function storageCheck(h: HostFacts): Check | undefined {
+  if (h.storage === undefined) return undefined;
+  const kind = displaySafe(h.storage);
+  const driver = h.storage_driver ? ` with the ${displaySafe(h.storage_driver)} driver` : "";
+  if (h.storage === "internal") return ok(h.name, "storage", "Storage is internal (files under data_path).");
+  if (h.storage === "sql") return ok(h.name, "storage", `Storage is sql${driver}.`);
+  if (h.storage === "per-store") return ok(h.name, "storage", `Storage is set per store${driver ? ` (sql${driver} by default)` : ""}.`);
+  return ok(h.name, "storage", `Storage is ${kind}.`);
+}
+
+function auditCheck(h: HostFacts): Check | undefined {
+  if (h.audit === undefined) return undefined;
+  const missing = [["mod_audit", h.audit], ["mod_audit_auth", h.audit_auth]].filter(([, on]) => !on).map(([n]) => n as string);
+  if (missing.length === 0) return ok(h.name, "audit", "mod_audit and mod_audit_auth are loaded: logins and revocations are recorded for camctl history.");
+  return warn(h.name, "audit", `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not loaded on ${h.name}, so camctl history ${h.audit ? "has no login records" : "has nothing to read"} there (both are in Snikket's module set; elsewhere install them from https://modules.prosody.im/).`);
+}
+
+export function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Check[] {
   const host = h.name;
   if (!h.client_management) {
-    const why = `mod_client_management is not loaded on ${host}, so camctl can neither list nor revoke clients there (add "client_management" to that host's modules_enabled and reload Prosody).`;
+    const why = `mod_client_management is not loaded on ${host}, so camctl can neither list nor revoke clients there: add "client_management" to that host's modules_enabled and reload Prosody; ${INSTALL_HINT}.`;
     // A server may have hosts camctl is not meant for; it fails when asked about this host, or when no host has the module.
     return [named || !anyHasModule ? fail(host, "client-management", why, "unsupported") : warn(host, "client-management", why)];
   }
@@ -136,6 +191,11 @@ function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Chec
   } else {
     checks.push(ok(host, "client-ids", "enforce_client_ids is off: clients without a SASL2 id are listed by their resource."));
   }
+
+  const audit = auditCheck(h);
+  if (audit) checks.push(audit);
+  const storage = storageCheck(h);
+  if (storage) checks.push(storage);
 
   if (!h.companion) {
     checks.push(warn(host, "companion", "mod_client_management_admin (camctl's companion module, in its prosody/ directory) is not loaded, so over XMPP camctl reaches only the login account and revokes incompletely (the admin socket does not need it)."));
@@ -166,8 +226,47 @@ function moduleChecks(h: HostFacts, named: boolean, anyHasModule: boolean): Chec
   return checks;
 }
 
+/** Where Docker keeps named volumes on its host. */
+export const DOCKER_VOLUMES_DIR = "/var/lib/docker/volumes";
+
+/**
+ * Admin sockets in Snikket data volumes on this Docker host that exist:
+ * <volumes>/<project>_snikket_data/_data/prosody/prosody.sock (a compose project's volume) or
+ * <volumes>/snikket_data/…, sorted. [] when the volumes directory is missing or unreadable (not root).
+ */
+export function snikketVolumeSockets(volumesDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(volumesDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n === "snikket_data" || n.endsWith("_snikket_data"))
+    .sort()
+    .map((n) => path.join(volumesDir, n, "_data", "prosody", "prosody.sock"))
+    .filter((p) => fs.existsSync(p));
+}
+
+/** What doctor needs to look for the socket on this machine when the default one is missing. */
+export interface LocalSocketHints {
+  /** camctl's default admin socket (the one used when none is given). */
+  defaultSocket: string;
+  /** Docker's volumes directory (DOCKER_VOLUMES_DIR; tests replace it). */
+  dockerVolumesDir: string;
+}
+
+/** The sentence added when the default socket is missing and a Snikket volume on this host has one. */
+function volumeHint(t: SocketTransport, local: LocalSocketHints | undefined): string {
+  if (!local || t.ssh || t.container || t.socketPath !== local.defaultSocket || fs.existsSync(t.socketPath)) return "";
+  const found = snikketVolumeSockets(local.dockerVolumesDir);
+  if (found.length === 0) return "";
+  const list = found.map(displaySafe).join(", ");
+  return ` On this Docker host, ${found.length > 1 ? "Snikket volumes have admin sockets" : "a Snikket volume has an admin socket"}: ${list}; give it with --socket ${displaySafe(found[0]!)} (as root), or reach it inside the container with --container snikket.`;
+}
+
 /** Every check camctl can make through the admin socket; `hosts` limits the per-host checks. */
-export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: readonly string[] | undefined): Promise<Check[]> {
+export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: readonly string[] | undefined, local?: LocalSocketHints): Promise<Check[]> {
   const t = spec.transport;
   const where = socketWhere(t);
   let facts: ServerFacts;
@@ -176,7 +275,7 @@ export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: rea
   } catch (e) {
     // Whatever kept camctl from reading the facts (no answer, an answer that is not Prosody's, the
     // shell failing to run the checks) is this check failing, with its own sentence and code.
-    if (e instanceof CamError) return [fail(null, "admin-socket", e.message, e.kind)];
+    if (e instanceof CamError) return [fail(null, "admin-socket", e.message + (e.kind === "unreachable" ? volumeHint(t, local) : ""), e.kind)];
     throw e;
   }
   const checks: Check[] = [ok(null, "admin-socket", `camctl can use ${where}: it answers and runs camctl's requests.`)];
@@ -187,6 +286,7 @@ export async function socketChecks(spec: ServerSpec<SocketTransport>, hosts: rea
   else checks.push(ok(null, "prosody-version", `Prosody ${version}.`));
   for (const name of facts.missing) checks.push(fail(name, "client-management", `${displaySafe(name)} is not a virtual host of this Prosody server.`, "notFound"));
   if (facts.hosts.length === 0 && facts.missing.length === 0) checks.push(fail(null, "client-management", "This Prosody server has no virtual hosts.", "unsupported"));
+  checks.push(snikketCheck(facts));
   const anyHasModule = facts.hosts.some((h) => h.client_management);
   const named = hosts !== undefined && hosts.length > 0;
   for (const h of facts.hosts) checks.push(...moduleChecks(h, named, anyHasModule));

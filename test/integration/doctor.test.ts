@@ -65,6 +65,10 @@ describe("camctl doctor over the admin socket", () => {
     }
     assert.match(find(r.checks, healthy.host, "companion")!.message, /mod_client_management_admin 0\.\d+\.\d+ is loaded/);
     assert.match(find(r.checks, healthy.host, "module-defects")!.message, /does not answer XEP-0494 itself/);
+    // Not Snikket; no audit modules (a warning: only history needs them); internal storage.
+    assert.deepEqual([find(r.checks, null, "snikket")?.status, find(r.checks, healthy.host, "audit")?.status, find(r.checks, healthy.host, "storage")?.status], ["ok", "warn", "ok"]);
+    assert.match(find(r.checks, null, "snikket")!.message, /^This does not look like a Snikket server/);
+    assert.match(find(r.checks, healthy.host, "audit")!.message, /mod_audit and mod_audit_auth are not loaded on camctl\.test, so camctl history has nothing to read/);
     // A host without the module is a warning when nobody asked about it: the server is still usable.
     assert.equal(find(r.checks, healthy.bareHost, "client-management")?.status, "warn");
     // enforce_client_ids with legacy SASL loaded: worth a warning.
@@ -87,6 +91,8 @@ describe("camctl doctor over the admin socket", () => {
     const check = find(r.checks, healthy.bareHost, "client-management")!;
     assert.equal(check.status, "fail");
     assert.match(check.message, /mod_client_management is not loaded on bare\.camctl\.test/);
+    // How to get it: enable it, or install it from the modules server (not from Debian's prosody-modules).
+    assert.match(check.message, /add "client_management" to that host's modules_enabled and reload Prosody; if Prosody does not have the module, install it with `prosodyctl install --server=https:\/\/modules\.prosody\.im\/rocks\/ mod_client_management` \(Debian's prosody-modules package does not contain it\)\.$/);
     assert.match(r.stderr, /^camctl: client management on bare\.camctl\.test: mod_client_management is not loaded[^\n]*\n$/);
   });
 
@@ -98,11 +104,89 @@ describe("camctl doctor over the admin socket", () => {
     assert.match(missing.checks[0]!.message, /There is no admin socket at/);
   });
 
+  test("the default socket missing on a Docker host: the failing check names the Snikket volumes' sockets, and --socket with one works", async () => {
+    // A fake /var/lib/docker/volumes (CAMCTL_TEST_DOCKER_VOLUMES_DIR is test-only): two compose
+    // projects' snikket_data volumes, one without a socket, and an unrelated volume.
+    const volumes = path.join(dir, "volumes");
+    const sock = path.join(volumes, "snikket_snikket_data", "_data", "prosody", "prosody.sock");
+    fs.mkdirSync(path.dirname(sock), { recursive: true });
+    fs.symlinkSync(healthy.socketPath, sock);
+    fs.mkdirSync(path.join(volumes, "other_snikket_data", "_data", "prosody"), { recursive: true });
+    fs.mkdirSync(path.join(volumes, "web_data", "_data", "prosody"), { recursive: true });
+    fs.writeFileSync(path.join(volumes, "web_data", "_data", "prosody", "prosody.sock"), "");
+    assert.equal(fs.existsSync("/var/lib/prosody/prosody.sock"), false, "the default socket must be missing for this test");
+    const env = { CAMCTL_TEST_DOCKER_VOLUMES_DIR: volumes };
+    const r = await runCamctl(["doctor", "--json"], { env });
+    assert.equal(r.code, 3, r.stderr);
+    const checks = (JSON.parse(r.stdout) as { checks: CheckJson[] }).checks;
+    assert.deepEqual(checks.map((c) => [c.check, c.status]), [["admin-socket", "fail"]]);
+    assert.match(checks[0]!.message, /^There is no admin socket at \/var\/lib\/prosody\/prosody\.sock\./);
+    assert.ok(checks[0]!.message.endsWith(` On this Docker host, a Snikket volume has an admin socket: ${sock}; give it with --socket ${sock} (as root), or reach it inside the container with --container snikket.`), checks[0]!.message);
+    // The suggestion works.
+    const through = await doctor([healthy.host, "--socket", sock]);
+    assert.equal(through.code, 0, through.stderr);
+    // An explicit --socket that is missing gets no suggestion (the operator chose it).
+    const explicit = await runCamctl(["doctor", "--json", "--socket", path.join(dir, "none.sock")], { env });
+    assert.doesNotMatch(explicit.stdout, /Docker host/);
+    // No volumes directory (not a Docker host, or not root): the plain sentence.
+    const none = await runCamctl(["doctor", "--json"], { env: { CAMCTL_TEST_DOCKER_VOLUMES_DIR: path.join(dir, "no-volumes") } });
+    assert.doesNotMatch(none.stdout, /Docker host/);
+  });
+
   test("over --ssh: the same checks through the link", { skip: sshdUnavailable() }, async () => {
     const r = await doctor(["--ssh", sshd!.target, "--ssh-config", sshd!.sshArgs[1]!, "--socket", healthy.socketPath, healthy.host]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(find(r.checks, null, "admin-socket")!.message, /on \S+@127\.0\.0\.1:\d+ \(over SSH\)/);
     assert.equal(find(r.checks, healthy.host, "client-management")?.status, "ok");
+  });
+});
+
+describe("camctl doctor on a Snikket-like server (Snikket's module set as far as Debian has it; stand-ins for the rest)", () => {
+  // mod_snikket_client_id is a do-nothing stand-in (test/fixtures/prosody-plugins); mod_audit and
+  // mod_audit_auth are camctl's stand-ins; snikket_domain is one of the options Snikket's config sets.
+  const SNIKKET_MODULES = ["snikket_client_id", "audit", "audit_auth", "client_management_admin"];
+  let strict: Sandbox;
+  let lax: Sandbox;
+  before(async () => {
+    [strict, lax] = await Promise.all([
+      startSandbox({ extraModules: SNIKKET_MODULES, hostOptions: { enforce_client_ids: true }, globalOptions: { snikket_domain: "camctl.test" } }),
+      startSandbox({ extraModules: SNIKKET_MODULES, hostOptions: { enforce_client_ids: false } }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([strict?.stop(), lax?.stop()]);
+  });
+
+  test("enforce_client_ids on: recognised as Snikket (module and option), the client-ids warning, audit and storage ok", async () => {
+    const r = await doctor([strict.host, "--socket", strict.socketPath]);
+    // enforce_client_ids with mod_saslauth loaded (as in Snikket) only warns: exit 0.
+    assert.equal(r.code, 0, r.stderr);
+    const snikket = find(r.checks, null, "snikket")!;
+    assert.equal(snikket.status, "ok");
+    assert.match(snikket.message, /^This looks like a Snikket server \(mod_snikket_client_id is loaded on camctl\.test; the configuration sets snikket_domain\)/);
+    assert.equal(find(r.checks, strict.host, "client-management")?.status, "ok");
+    assert.equal(find(r.checks, strict.host, "client-ids")?.status, "warn");
+    assert.match(find(r.checks, strict.host, "client-ids")!.message, /^enforce_client_ids is on/);
+    assert.equal(find(r.checks, strict.host, "audit")?.status, "ok");
+    assert.match(find(r.checks, strict.host, "audit")!.message, /mod_audit and mod_audit_auth are loaded/);
+    assert.deepEqual(find(r.checks, strict.host, "storage"), { host: strict.host, check: "storage", status: "ok", message: "Storage is internal (files under data_path).", exitCode: 0 });
+  });
+
+  test("enforce_client_ids off: Snikket by its module alone; client-ids ok and off", async () => {
+    const r = await doctor([lax.host, "--socket", lax.socketPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(find(r.checks, null, "snikket")!.message, /^This looks like a Snikket server \(mod_snikket_client_id is loaded on camctl\.test\)/);
+    assert.equal(find(r.checks, lax.host, "client-ids")?.status, "ok");
+    assert.match(find(r.checks, lax.host, "client-ids")!.message, /^enforce_client_ids is off/);
+    assert.equal(find(r.checks, lax.host, "audit")?.status, "ok");
+  });
+
+  test("the table shows the new checks by their titles", async () => {
+    const r = await runCamctl(["doctor", strict.host, "--socket", strict.socketPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^-\s+Snikket\s+ok\s+This looks like a Snikket server/m);
+    assert.match(r.stdout, /^camctl\.test\s+audit modules\s+ok\s+/m);
+    assert.match(r.stdout, /^camctl\.test\s+storage\s+ok\s+Storage is internal/m);
   });
 });
 

@@ -25,6 +25,10 @@ export interface SandboxOptions {
   pluginPaths?: string[];
   /** Extra modules to load on the main host. */
   extraModules?: string[];
+  /** Extra global options (before the VirtualHosts), e.g. { snikket_domain: "camctl.test" }. */
+  globalOptions?: Record<string, string | boolean | number>;
+  /** Extra options of the main host, e.g. { enforce_client_ids: true }. */
+  hostOptions?: Record<string, string | boolean | number>;
   /** Server admins (JIDs; a bare localpart means <localpart>@host). They get prosody:operator. */
   admins?: string[];
   /**
@@ -418,6 +422,15 @@ interface ConfigInput {
   sql?: string;
   /** The admin socket's path, when not the sandbox directory's prosody.sock (isolated). */
   adminSocket?: string;
+  globalOptions?: Record<string, string | boolean | number>;
+  hostOptions?: Record<string, string | boolean | number>;
+}
+
+function luaOptions(options: Record<string, string | boolean | number> | undefined, indent: string): string {
+  return Object.entries(options ?? {}).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`camctl sandbox: not an option name: ${k}`);
+    return `${indent}${k} = ${typeof v === "string" ? luaString(v) : String(v)}\n`;
+  }).join("");
 }
 
 function storageConfig(c: ConfigInput): string {
@@ -465,10 +478,10 @@ certificates = ${p("certs")}
 ssl = { certificate = ${luaString(c.certFile)}, key = ${luaString(c.keyFile)} }
 
 modules_enabled = ${luaList(globalModules)}
-
+${luaOptions(c.globalOptions, "")}
 VirtualHost "${HOST}"
   modules_enabled = ${luaList(["client_management", ...c.extraModules])}
-
+${luaOptions(c.hostOptions, "  ")}
 VirtualHost "${STRICT_HOST}"
   modules_enabled = { "client_management" }
   enforce_client_ids = true
@@ -570,6 +583,8 @@ class SandboxImpl implements Sandbox {
           storage: this.storage,
           sql: opts.sql,
           adminSocket: opts.isolated?.socketInside,
+          globalOptions: opts.globalOptions,
+          hostOptions: opts.hostOptions,
         }),
       );
       fs.rmSync(this.logFile, { force: true });
