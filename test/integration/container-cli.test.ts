@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
@@ -121,6 +122,65 @@ describe("camctl --container (Prosody in namespaces of its own, entered with nse
   test("the real docker CLI without a daemon: one sentence, exit 3", { skip: spawnSync("docker", ["--version"]).status === 0 ? false : "no docker CLI" }, async () => {
     const r = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--timeout", String(TIMEOUT_S)], { env: { DOCKER_HOST: `unix://${sb.dir}/no-docker.sock` } });
     assertOneSentence(r, 3, /docker cannot reach its daemon .*is it running/);
+  });
+
+  // The real docker CLI against a Docker Engine API of the test's own (a unix socket that answers
+  // /_ping and the exec call as dockerd does for a stopped container, or refuses this user).
+  async function fakeDockerd(answer: (res: http.ServerResponse) => void): Promise<{ socket: string; close: () => Promise<void> }> {
+    const socket = path.join(sb.dir, `dockerd-${Math.random().toString(36).slice(2)}.sock`);
+    const server = http.createServer((req, res) => {
+      if ((req.url ?? "").endsWith("/_ping")) {
+        res.writeHead(200, { "Api-Version": "1.41", "Content-Type": "text/plain" });
+        res.end(req.method === "HEAD" ? undefined : "OK");
+        return;
+      }
+      answer(res);
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    return { socket, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  const dockerCli = spawnSync("docker", ["--version"]).status === 0 ? false : "no docker CLI";
+
+  test("the real docker CLI, a container that is not running: one sentence, exit 3", { skip: dockerCli }, async () => {
+    const d = await fakeDockerd((res) => {
+      res.writeHead(409, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ message: "Container 4f2a9c1e7b3d is not running" }));
+    });
+    try {
+      const r = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--container-engine", "docker", "--timeout", String(TIMEOUT_S)], { env: { DOCKER_HOST: `unix://${d.socket}` } });
+      assertOneSentence(r, 3, /The container snikket is not running; start it/);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("the real docker CLI, no such container (the daemon's 404): one sentence, exit 3", { skip: dockerCli }, async () => {
+    const d = await fakeDockerd((res) => {
+      res.writeHead(404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ message: "No such container: snikket" }));
+    });
+    try {
+      const r = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--container-engine", "docker", "--timeout", String(TIMEOUT_S)], { env: { DOCKER_HOST: `unix://${d.socket}` } });
+      assertOneSentence(r, 3, /There is no container named snikket/);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test("the real docker CLI, run by a user who may not use the engine's socket: one sentence, exit 5", {
+    skip: dockerCli || (process.getuid?.() !== 0 ? "needs root to drop to another user" : spawnSync("setpriv", ["--version"]).status === 0 ? false : "no setpriv"),
+  }, async () => {
+    const d = await fakeDockerd((res) => res.end());
+    fs.chmodSync(d.socket, 0o600); // root's alone, as /var/run/docker.sock is root's and the docker group's
+    try {
+      const r = await runCamctl(["user", "clients", "a@camctl.test", "--container", "snikket", "--container-engine", "docker", "--timeout", String(TIMEOUT_S)], {
+        env: { DOCKER_HOST: `unix://${d.socket}`, HOME: "/nonexistent" },
+        prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+      });
+      assertOneSentence(r, 5, /may not use docker's socket .*add it to the docker group, or run camctl as root/);
+    } finally {
+      await d.close();
+    }
   });
 
   test("a container name docker would refuse: exit 2", async () => {
