@@ -101,6 +101,49 @@ describe("camctl --container (Prosody in namespaces of its own, entered with nse
     assertOneSentence(wrong, 3, /no admin socket at \/snikket\/prosody\/prosody\.sock inside the container/);
   });
 
+  test("docs/containers.md's Snikket walk-through, command for command, and the rest of the command set, over a context's container", async () => {
+    // The guide's context, with the namespace's pid for the container's name and the sandbox's host for chat.example.com.
+    const dir = fs.mkdtempSync(path.join(sb.dir, "guide-"));
+    const config = path.join(dir, "config.toml");
+    fs.writeFileSync(config, `default = "snikket"\n[contexts.snikket]\ncontainer = "${sb.isolatedPid}"\nsocket = "${INSIDE}"\ntimeout = ${TIMEOUT_S}\n`, { mode: 0o600 });
+    const env = { ...nsenterEnv, CAMCTL_CONFIG: config };
+    const run = (args: string[]) => runCamctl(args, { env });
+    const host = sb.host;
+    const mallory = await sb.createAccount("mallory");
+    await sb.createGrant(mallory.jid, { software: "Evil Client" });
+
+    assert.equal((await run(["doctor"])).code, 0, "is client management there?");
+    const summary = await run(["host", "clients", host, "--summary"]);
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.match(summary.stdout, /clients? on \d+ accounts? of /);
+    const audit = await run(["host", "clients", host, "--software", "Evil Client", "-o", "ndjson"]);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.deepEqual(audit.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { account: string }).account), [mallory.jid]);
+    const lockout = await run(["user", "lockout", mallory.jid, "--disable", "--reason", "phished", "--yes"]);
+    assert.equal(lockout.code, 0, lockout.stderr);
+    const after = JSON.parse((await run(["user", "clients", mallory.jid, "--json"])).stdout) as { clients: unknown[]; accountStatus: string; disabledReason: string };
+    assert.deepEqual([after.clients, after.accountStatus, after.disabledReason], [[], "disabled", "phished"], "nothing left");
+
+    // The CI smoke check.
+    assert.equal((await run(["doctor", "--context", "snikket", "--timeout", "20"])).code, 0);
+    assert.equal((await run(["host", "clients", host, "--context", "snikket", "-o", "json", "--summary"])).code, 0);
+
+    // The rest: history (camctl's own record of the lock-out), unlock, a reviewed plan, watch.
+    const history = await run(["user", "history", mallory.jid, "--event", "account-locked-out", "-o", "ndjson"]);
+    assert.equal(history.code, 0, history.stderr);
+    assert.equal(history.stdout.trimEnd().split("\n").length, 1);
+    assert.equal((await run(["user", "unlock", mallory.jid, "--yes"])).code, 0);
+    const victim = await sb.createAccount("ctr-planned");
+    await sb.createGrant(victim.jid, { software: "Planned away" });
+    const plan = path.join(dir, "plan.json");
+    assert.equal((await run(["host", "revoke", host, "--software", "Planned away", "--plan-out", plan])).code, 0);
+    const apply = await run(["host", "apply", plan, "--yes", "-o", "ndjson"]);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.deepEqual(apply.stdout.trimEnd().split("\n").map((l) => (JSON.parse(l) as { outcome: string }).outcome), ["revoked"]);
+    const watch = await run(["watch", host, "--for", "1s", "-o", "ndjson"]);
+    assert.equal(watch.code, 0, watch.stderr);
+  });
+
   test("no socket inside: one sentence, exit 3", async () => {
     const r = await runCamctl(["user", "clients", "a@camctl.test", ...inContainer(), "--socket", "/snikket/prosody/prosody.sock"], { env: nsenterEnv });
     assertOneSentence(r, 3, /There is no admin socket at \/snikket\/prosody\/prosody\.sock inside the container \d+\. .*--socket/);
