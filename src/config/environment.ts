@@ -23,6 +23,8 @@ export interface ServerEnvironment {
   containerExecTemplate: string | undefined;
   /** $CAMCTL_TEST_DOCKER_VOLUMES_DIR: tests only; replaces /var/lib/docker/volumes where doctor looks for a Snikket volume's socket (doctor/socket.ts). */
   dockerVolumesDir: string | undefined;
+  /** $SUDO_USER: who ran camctl through sudo, named in Prosody's log by the socket path (untrusted: capped there). */
+  sudoUser: string | undefined;
 }
 
 export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
@@ -38,5 +40,6 @@ export function serverEnvironment(env: NodeJS.ProcessEnv): ServerEnvironment {
     watchQueue: get("CAMCTL_WATCH_QUEUE"),
     containerExecTemplate: get("CAMCTL_CONTAINER_EXEC_TEMPLATE"),
     dockerVolumesDir: get("CAMCTL_TEST_DOCKER_VOLUMES_DIR"),
+    sudoUser: get("SUDO_USER"),
   };
 }

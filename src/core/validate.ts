@@ -96,6 +96,12 @@ export function parseSelector(input: string): Selector {
   const kind = slash > 0 ? input.slice(0, slash) : "";
   const rest = slash > 0 ? input.slice(slash + 1) : "";
   if (kind !== "client" && kind !== "grant" && kind !== "software") {
+    // A bare id, as copied from a listing's ID column without its kind: name both forms to try.
+    if (input.length > 0 && !input.includes("/")) {
+      throw usageError(
+        msg`"${input}" is not a selector camctl understands: a selector names its kind. Did you mean "client/${input}" (or "grant/${input}" if it is a grant's id)? ${SELECTOR_HELP}`,
+      );
+    }
     throw usageError(msg`"${input}" is not a selector camctl understands. ${SELECTOR_HELP}`);
   }
   if (rest.length === 0) {

@@ -39,7 +39,7 @@ export const CHECK_TITLES: Record<string, string> = {
   audit: "audit modules",
   storage: "storage",
   companion: "companion module",
-  "module-defects": "module defects",
+  "module-defects": "defects handled",
   "account-listing": "account listing",
   connection: "connection",
   "tls-certificate": "TLS certificate",

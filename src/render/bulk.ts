@@ -162,9 +162,9 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
     case "revoked":
       return tallyLine(t);
     case "password-reset-required":
-      return `${t.passwordResetRequired} ${of} ${t.items} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.`;
+      return `${n(t.passwordResetRequired)} ${of} ${n(t.items)} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.`;
     case "partly-revoked":
-      return `${t.failed} ${of} ${t.items} items could not be revoked (each one's reason is in the output)${resume === undefined ? "" : `; nothing was retried. To retry them, ${resume}`}.`;
+      return `${n(t.failed)} ${of} ${n(t.items)} items could not be revoked (each one's reason is in the output)${resume === undefined ? "" : `; nothing was retried. To retry them, ${resume}`}.`;
   }
 }
 
@@ -243,6 +243,6 @@ export class PreviewRows {
 
 /** "Revoke these 37 clients on 12 accounts of example.com?" */
 export function revokeQuestion(s: { clients: number; accounts: number }, host: string): string {
-  const what = s.clients === 1 ? "this client" : `these ${s.clients} clients`;
-  return `Revoke ${what} on ${s.accounts} ${s.accounts === 1 ? "account" : "accounts"} of ${displaySafe(host)}?`;
+  const what = s.clients === 1 ? "this client" : `these ${n(s.clients)} clients`;
+  return `Revoke ${what} on ${plural(s.accounts, "account")} of ${displaySafe(host)}?`;
 }

@@ -187,6 +187,8 @@ describe("camctl doctor on a Snikket-like server (Snikket's module set as far as
     assert.match(r.stdout, /^-\s+Snikket\s+ok\s+This looks like a Snikket server/m);
     assert.match(r.stdout, /^camctl\.test\s+audit modules\s+ok\s+/m);
     assert.match(r.stdout, /^camctl\.test\s+storage\s+ok\s+Storage is internal/m);
+    assert.match(r.stdout, /^camctl\.test\s+defects handled\s+ok\s+mod_client_management /m, "camctl works around the module's defects");
+    assert.doesNotMatch(r.stdout, /module defects/);
   });
 });
 

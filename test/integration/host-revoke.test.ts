@@ -161,7 +161,7 @@ describe("plan and apply over the admin socket", () => {
       const phone = a.clients.find((c) => c.device === "Phone")!;
       assert.equal(await fastWorks(a.jid, phone.id, phone.fastToken!), false, `${a.jid}'s Evil Client FAST token no longer logs in`);
     }
-    assert.match(sb.readLog(), new RegExp(`camctl\\tinfo\\tadmin socket revoked ${tablet.id} of exact1@${host}: closed 1 session`));
+    assert.match(sb.readLog(), new RegExp(`camctl\\tinfo\\tadmin socket \\(user [^)]+\\) revoked ${tablet.id} of exact1@${host}: closed 1 session`));
   });
 
   test("a plan applied twice revokes nothing the second time and says so", async () => {

@@ -167,6 +167,24 @@ describe("user revoke_client over the admin socket", () => {
     assert.ok(ids.includes(keep), "the other grant is untouched");
   });
 
+  test("Prosody's log names the OS user and $SUDO_USER who revoked, filtered (no line break, capped)", async () => {
+    const { userInfo } = await import("node:os");
+    const { jid } = await sb.createAccount("olga");
+    const grantId = await sb.createGrant(jid, { software: "Logged" });
+    const r = await runCamctl(["user", "revoke_client", jid, grantId, "--yes", "--socket", sb.socketPath], { timeoutMs: 30_000, env: { SUDO_USER: "alice" } });
+    assert.equal(r.code, 0, r.stderr);
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(sb.readLog(), new RegExp(`admin socket \\(user ${esc(userInfo().username)}, sudo alice\\) revoked ${esc(grantId)} of ${esc(jid)}`));
+
+    const hostile = "mallory\nfake line\t" + "x".repeat(200);
+    const grant2 = await sb.createGrant(jid, { software: "Logged 2" });
+    const r2 = await runCamctl(["user", "revoke_client", jid, grant2, "--yes", "--socket", sb.socketPath], { timeoutMs: 30_000, env: { SUDO_USER: hostile } });
+    assert.equal(r2.code, 0, r2.stderr);
+    const line = sb.readLog().split("\n").find((l) => l.includes(`revoked ${grant2} of`));
+    assert.ok(line, "the revocation is logged on one line");
+    assert.match(line, new RegExp(`, sudo mallory\\?fake\\?line\\?x{46}\\) revoked `), "filtered and cut to 64 bytes");
+  });
+
   test("the revoke-client alias and a software/ selector work", async () => {
     const { jid } = await sb.createAccount("erin");
     const grantId = await sb.createGrant(jid, { software: "Bot" });

@@ -186,7 +186,7 @@ describe("over the admin socket", () => {
     assert.ok(doc.after.every((c) => c.auth.join() === "password"));
     await assertNothingButPassword(v);
     assert.equal(await works(v.sb, v.jid, { password: v.password }), true, "the password was left, as asked");
-    assert.match(sb.readLog(), /camctl\tinfo\tadmin socket locked out nooption@camctl\.test: revoked \d+ listed clients( \(1 gone with another\))?, \d+ more grants, [1-9]\d* more FAST tokens; left the password/);
+    assert.match(sb.readLog(), /camctl\tinfo\tadmin socket \(user [^)]+\) locked out nooption@camctl\.test: revoked \d+ listed clients( \(1 gone with another\))?, \d+ more grants, [1-9]\d* more FAST tokens; left the password/);
   });
 
   test("--disable: nothing can sign in, not even with the password", async () => {

@@ -81,3 +81,9 @@ test("the Lua chunk carries host names hex-encoded only", () => {
   assert.ok(chunk.includes(`hosts = "${Buffer.from(JSON.stringify([hostile])).toString("hex")}"`));
   assert.match(doctorChunk(undefined), /\nend\)\(\{\}\)$/);
 });
+
+test("the module-defects check is titled as handled (camctl works around them), its --json name unchanged", async () => {
+  const { CHECK_TITLES } = await import("../../src/doctor/checks.js");
+  assert.equal(CHECK_TITLES["module-defects"], "defects handled");
+  assert.equal(checkRecord(ok("camctl.test", "module-defects", "x")).check, "module-defects");
+});

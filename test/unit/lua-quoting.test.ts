@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { luaHexString, requestChunk } from "../../src/transports/socket/lua.js";
+import { MAX_OPERATOR_NAME, argsTable, luaHexString, operatorArgs, requestChunk } from "../../src/transports/socket/lua.js";
 import { NO_LUA, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 test("literals hold only hex digits", () => {
@@ -52,4 +52,13 @@ test("admin_requests.unhex decodes every input to the identical bytes", { skip: 
   assert.equal(out.length, inputs.length + 1);
   inputs.forEach((s, i) => assert.equal(out[i] ?? "", Buffer.from(s, "utf8").toString("hex")));
   assert.equal(out[inputs.length], "nil");
+});
+
+test("the OS user and $SUDO_USER travel hex-encoded, cut to MAX_OPERATOR_NAME characters; absent ones are left out", () => {
+  const long = "\u00e9".repeat(MAX_OPERATOR_NAME + 10);
+  const args = operatorArgs({ user: "root", sudoUser: long });
+  assert.equal(args.os_user, "root");
+  assert.equal(args.sudo_user, "\u00e9".repeat(MAX_OPERATOR_NAME));
+  assert.deepEqual(operatorArgs({ user: undefined, sudoUser: "" }), { os_user: null, sudo_user: null });
+  assert.equal(argsTable(operatorArgs({ user: "a\"]]..os.exit()--", sudoUser: undefined })), `{ os_user = ${luaHexString("a\"]]..os.exit()--")} }`);
 });

@@ -62,6 +62,17 @@ test("selectors: the three kinds the server understands", () => {
   for (const bad of ["", "client", "token/x", "Client/x", "/x", "garbage"]) usage(() => parseSelector(bad));
 });
 
+test("a bare id is refused with the client/ and grant/ forms to try", () => {
+  for (const id of ["22222222-aaaa-bbbb-cccc-dddddddddddd", "zeiP41HLglIu"]) {
+    assert.throws(
+      () => parseSelector(id),
+      (e: unknown) => e instanceof CamError && e.kind === "usage" && e.message.includes(`"client/${id}"`) && e.message.includes(`"grant/${id}"`),
+    );
+  }
+  assert.throws(() => parseSelector("token/x"), (e: unknown) => e instanceof CamError && !e.message.includes("Did you mean"), "only a bare id gets the suggestion");
+  assert.throws(() => parseSelector("x\x1b[31m"), (e: unknown) => e instanceof CamError && !e.message.includes("\x1b"), "echoed safely");
+});
+
 test("selectors take any id a client can choose: slashes, spaces, any character; only an empty one is refused, saying why", () => {
   for (const id of ["client/a/b", "client/with space", "client/ leading", "client/x\n", "client/\u202e\x1b[31m", "grant/a b", "grant/a/b", "software/x/", "client/" + "x".repeat(5000)]) {
     assert.equal(parseSelector(id).text, id);

@@ -169,7 +169,7 @@ async function applyEverywhere(fan: Fanout & { output: OutputFormat }, s: Revoke
       }
       if (total > 0) {
         await confirmBulk(
-          { question: `Revoke ${total} ${total === 1 ? "client" : "clients"} of ${s.host} on ${contextCount(planned)}?`, items: total, name: s.host, kind: "host name" },
+          { question: `Revoke ${total.toLocaleString("en-US")} ${total === 1 ? "client" : "clients"} of ${s.host} on ${contextCount(planned)}?`, items: total, name: s.host, kind: "host name" },
           io,
           deps,
         );

@@ -118,7 +118,7 @@ export async function run(opts: LockoutOptions, io: IOStreams, deps: Pick<Deps, 
   const who = displaySafe(jid);
   const prepared = await deps.prepareSource(opts, io);
   const before = (await withSource(prepared, opts.timeoutSeconds, (source) => source.list(jid))).clients;
-  const plan = `revoke ${before.length === 1 ? "its 1 listed client" : `its ${before.length} listed clients`} and every grant, FAST token and session, ${ACTION_WORDS[opts.action]}`;
+  const plan = `revoke ${before.length === 1 ? "its 1 listed client" : `its ${before.length.toLocaleString("en-US")} listed clients`} and every grant, FAST token and session, ${ACTION_WORDS[opts.action]}`;
 
   if (opts.dryRun) return dryRun(opts, before, plan, io);
   if (!opts.yes) {

@@ -4,7 +4,7 @@
 import accountStatusLua from "../../../prosody/mod_client_management_admin/account_status.lib.lua";
 import accountUnlockLua from "../../../prosody/mod_client_management_admin/account_unlock.lib.lua";
 import accountRequestLua from "./lua/account_request.lua";
-import { argsTable, LIBRARY, luaModule } from "./lua.js";
+import { argsTable, LIBRARY, luaModule, type LuaArgs } from "./lua.js";
 
 const ACCOUNT_LIBRARY =
   luaModule("account_status", accountStatusLua) +
@@ -12,6 +12,6 @@ const ACCOUNT_LIBRARY =
   luaModule("account_request", accountRequestLua, ["admin_requests", "account_status", "account_unlock", "record_stream"]);
 
 /** The `>` chunk of account_request.status or .unlock for `jid`. Its reply is a record stream (trailer only). */
-export function accountChunk(request: "status" | "unlock", jid: string): string {
-  return `>local ARGS = ${argsTable({ jid })}\n${LIBRARY}${ACCOUNT_LIBRARY}return account_request.${request}(ARGS)`;
+export function accountChunk(request: "status" | "unlock", jid: string, extra: LuaArgs = {}): string {
+  return `>local ARGS = ${argsTable({ jid, ...extra })}\n${LIBRARY}${ACCOUNT_LIBRARY}return account_request.${request}(ARGS)`;
 }

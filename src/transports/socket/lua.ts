@@ -46,6 +46,21 @@ export function argsTable(args: LuaArgs): string {
   return `{ ${fields.join(", ")} }`;
 }
 
+/** Who runs camctl on this machine, for Prosody's log: the OS user, and $SUDO_USER when set. */
+export interface Operator {
+  user: string | undefined;
+  sudoUser: string | undefined;
+}
+
+/** The longest OS user name sent (the server's Lua cuts and filters again: admin_requests.actor). */
+export const MAX_OPERATOR_NAME = 64;
+
+/** The operator as request arguments (os_user, sudo_user), each cut to MAX_OPERATOR_NAME characters. */
+export function operatorArgs(o: Operator | undefined): LuaArgs {
+  const cap = (s: string | undefined) => (s === undefined || s === "" ? null : Array.from(s.slice(0, MAX_OPERATOR_NAME * 2)).slice(0, MAX_OPERATOR_NAME).join(""));
+  return { os_user: cap(o?.user), sudo_user: cap(o?.sudoUser) };
+}
+
 /** FNV-1a, 32 bits, as 8 hex digits: tells two libraries apart (not a security measure; node:crypto would cost start-up time). */
 function fnv1a(text: string): string {
   let h = 0x811c9dc5;

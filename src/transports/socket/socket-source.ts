@@ -13,7 +13,7 @@ import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
-import { requestChunk, type LuaArgs } from "./lua.js";
+import { operatorArgs, requestChunk, type LuaArgs, type Operator } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
@@ -111,7 +111,8 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
 
 export class SocketClientSource implements ClientSource {
   private readonly stream: AdminStream;
-  constructor(readonly path: string, signal?: AbortSignal) {
+  /** `operator`: who runs camctl, named in the log lines of what changes (revoke, lockout, unlock). */
+  constructor(readonly path: string, signal?: AbortSignal, private readonly operator?: Operator) {
     if (path === "") {
       throw new CamError("usage",
         "--socket was given an empty path. Give the path of Prosody's admin socket (for example /var/lib/prosody/prosody.sock), " +
@@ -148,7 +149,7 @@ export class SocketClientSource implements ClientSource {
   /** Re-enables the account (lua/account_request.lua unlock, on account_unlock.lib.lua). */
   async unlock(jid: string): Promise<UnlockReport> {
     const { accountChunk } = await import("./lua-account.js");
-    const { meta } = await readRecordStream(this.stream, accountChunk("unlock", jid), { what: msg`the unlock of ${jid}`.toString() });
+    const { meta } = await readRecordStream(this.stream, accountChunk("unlock", jid, operatorArgs(this.operator)), { what: msg`the unlock of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
     return {
       jid: str(meta.jid) ?? jid,
@@ -166,6 +167,7 @@ export class SocketClientSource implements ClientSource {
       disable: request.action === "disable" ? "true" : null,
       new_password: request.action === "new-password" ? request.newPassword : null,
       reason: request.reason ?? null,
+      ...operatorArgs(this.operator),
     });
     const { records, meta } = await readRecordStream(this.stream, chunk, { what: msg`the lockout of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
@@ -215,6 +217,7 @@ export class SocketClientSource implements ClientSource {
       first_seen: secondsText(expected.firstSeen),
       software: expected.userAgent.software,
       device: expected.userAgent.device,
+      ...operatorArgs(this.operator),
     };
     const what = String(msg`the revocation of ${expected.id}`);
     const { records, meta } = await this.request("revoke", args, what);

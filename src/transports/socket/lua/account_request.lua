@@ -38,7 +38,7 @@ end
 function M.unlock(args)
 	local target, failure = admin_requests.account(admin_requests.unhex(args.jid));
 	if not target then return record_stream.fail(io(), failure); end
-	local ctx = { host = target.host; actor = "admin socket"; log = require "prosody.util.logger".init("camctl") };
+	local ctx = { host = target.host; actor = admin_requests.actor(args); log = require "prosody.util.logger".init("camctl") };
 	local report, condition, text = account_unlock.unlock(ctx, target.user);
 	if not report then return record_stream.fail(io(), { err = condition, text = text, jid = target.jid }); end
 	return record_stream.start(io(), function () return nil; end, {

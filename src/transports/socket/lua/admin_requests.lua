@@ -28,6 +28,23 @@ function M.unhex(h)
 end
 local unhex = M.unhex;
 
+--- Who asks, for Prosody's log: "admin socket (user root, sudo alice)". The names come from
+--- camctl's environment (untrusted): at most 64 bytes each, anything but [A-Za-z0-9._@-] shown as
+--- "?", so a name can never add a line or a field to the log. Plain "admin socket" without them.
+function M.actor(args)
+	local function name(hex)
+		local s = unhex(hex);
+		if type(s) ~= "string" or s == "" then return nil; end
+		return (s:sub(1, 64):gsub("[^%w%._@%-]", "?"));
+	end
+	local parts = {};
+	local user, sudo = name(args.os_user), name(args.sudo_user);
+	if user then parts[#parts + 1] = "user " .. user; end
+	if sudo then parts[#parts + 1] = "sudo " .. sudo; end
+	if #parts == 0 then return "admin socket"; end
+	return "admin socket (" .. table.concat(parts, ", ") .. ")";
+end
+
 local function reply_io()
 	return { print = print; base64 = require "prosody.util.encodings".base64.encode };
 end
@@ -90,13 +107,13 @@ function M.revoke(args)
 		software = unhex(args.software);
 		device = unhex(args.device);
 	};
-	local ctx = { host = target.host; actor = "admin socket"; log = require "prosody.util.logger".init("camctl") };
+	local ctx = { host = target.host; actor = M.actor(args); log = require "prosody.util.logger".init("camctl") };
 	local report, condition, text = client_access.revoke(ctx, target.user, unhex(args.id), expect);
 	if not report then
 		return record_stream.fail(io, { err = condition, text = text, jid = target.jid });
 	end
 	M.record_event(target.host, target.user, "client-revoked", {
-		client = report.id or unhex(args.id); actor = ctx.actor;
+		client = report.id or unhex(args.id); actor = "admin socket";
 		sessionClosed = report.session_closed; fastTokensRevoked = report.fast_tokens_revoked; grantRevoked = report.grant_revoked;
 	});
 	local sent = false;

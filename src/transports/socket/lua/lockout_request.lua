@@ -20,7 +20,7 @@ function M.lockout(args)
 	local unhex = admin_requests.unhex;
 	local target, failure = admin_requests.account(unhex(args.jid));
 	if not target then return record_stream.fail(io, failure); end
-	local ctx = { host = target.host; actor = "admin socket"; log = require "prosody.util.logger".init("camctl") };
+	local ctx = { host = target.host; actor = admin_requests.actor(args); log = require "prosody.util.logger".init("camctl") };
 	local opts = { disable = unhex(args.disable) == "true"; new_password = unhex(args.new_password); reason = unhex(args.reason) };
 	local report, condition, text = account_lockout.lockout(ctx, target.user, opts);
 	opts.new_password = nil;
@@ -28,7 +28,7 @@ function M.lockout(args)
 		return record_stream.fail(io, { err = condition, text = text, jid = target.jid });
 	end
 	admin_requests.record_event(target.host, target.user, "account-locked-out", {
-		actor = ctx.actor;
+		actor = "admin socket";
 		reason = unhex(args.reason);
 		clientsRevoked = #report.entries;
 		grantsRevoked = report.grants_revoked;
