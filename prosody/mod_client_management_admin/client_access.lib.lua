@@ -168,11 +168,14 @@ M.CLOSE_REASON = { condition = "not-authorized"; text = "Access for this client 
 
 -- The session a listed session client is connected with right now, if any. A full JID can be
 -- bound again by another client after this one left, so the session must also carry this
--- client's id (SASL2) or none (legacy clients, tracked by resource).
+-- client's id (SASL2) or none (legacy clients, tracked by resource). With username and host, the
+-- session must also be that account's. Also client_network.lib.lua's (live addresses).
 local function session_of(client, username, host)
-	if type(client.full_jid) ~= "string" then return nil; end
-	local session = prosody.full_sessions[client.full_jid];
-	if not session or session.username ~= username or session.host ~= host then return nil; end
+	if type(client) ~= "table" or type(client.full_jid) ~= "string" then return nil; end
+	local full_sessions = type(prosody) == "table" and prosody.full_sessions;
+	local session = full_sessions and full_sessions[client.full_jid];
+	if type(session) ~= "table" then return nil; end
+	if username ~= nil and (session.username ~= username or session.host ~= host) then return nil; end
 	local client_id = type(client.id) == "string" and client.id:match("^client/(.*)$");
 	if client.legacy then
 		if session.client_id ~= nil then return nil; end
@@ -181,6 +184,8 @@ local function session_of(client, username, host)
 	end
 	return session;
 end
+
+M.session_of = session_of;
 
 -- Grants the listed client can come back with: the grant itself (grant/…), the grant its token
 -- belonged to (OAUTHBEARER clients carry its id), and a grant the module tied to it.

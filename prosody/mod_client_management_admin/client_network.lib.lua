@@ -19,17 +19,7 @@ local function text(v) return type(v) == "string" and v or nil; end
 --- The live session of a listed session client, or nil. The full JID must be bound by this very
 --- client: same SASL2 client id, or none for a legacy client (tracked by resource).
 function M.session_of(client)
-	if type(client) ~= "table" or type(client.full_jid) ~= "string" then return nil; end
-	local full_sessions = type(prosody) == "table" and prosody.full_sessions;
-	local session = full_sessions and full_sessions[client.full_jid];
-	if type(session) ~= "table" then return nil; end
-	local client_id = type(client.id) == "string" and client.id:match("^client/(.*)$") or nil;
-	if client.legacy then
-		if session.client_id ~= nil then return nil; end
-	elseif session.client_id ~= client_id then
-		return nil;
-	end
-	return session;
+	return client_access.session_of(client);
 end
 
 --- The record of a listed client among `facts` (the map the companion keeps per account, keyed by
