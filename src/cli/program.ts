@@ -221,6 +221,22 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
   return ExitCode.outputLost;
 }
 
+/**
+ * Ends the process with `code` once everything written has been flushed (on a pipe, writes can
+ * still be queued). bin/camctl and the single executable (cli/single-executable.ts) end this way.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || stream.writableEnded) done();
+    else stream.write("", done);
+  }
+}
+
 /** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */
 export function interrupted(stderr: NodeJS.WritableStream = process.stderr): number {
   const hint = interruptHint();
