@@ -10,9 +10,11 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl, type CamctlRun, type StartedCamctl } from "../helpers/run-camctl.js";
+import { CAMCTL_BIN, runCamctl, type CamctlRun, type StartedCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login } from "../helpers/sasl2-raw.js";
 import { killAll, startWatcher } from "../helpers/watcher.js";
 import { homesRemovedAfterAll, xmppCamctl } from "../helpers/xmpp-camctl.js";
@@ -79,6 +81,37 @@ function config(name: string, text: string): NodeJS.ProcessEnv {
 }
 
 describe("one server, over the admin socket", () => {
+  test("docs/schemas.md's example runs as written: its validate.mjs and its shell lines, with the output it shows", () => {
+    const page = fs.readFileSync(new URL("../../../docs/schemas.md", import.meta.url), "utf8");
+    const block = (lang: string) => {
+      const m = new RegExp("\n```" + lang + "\n([\\s\\S]*?)\n```\n").exec(page);
+      assert.ok(m, `docs/schemas.md has a ${lang} block`);
+      return m[1]!;
+    };
+    // Inside the repository, so that the script finds ajv and ajv-formats as `npm install` would put them.
+    const work = fs.mkdtempSync(fileURLToPath(new URL("../../schema-doc-", import.meta.url)));
+    try {
+      fs.writeFileSync(path.join(work, "validate.mjs"), block("js") + "\n");
+      fs.mkdirSync(path.join(work, "bin"));
+      fs.symlinkSync(CAMCTL_BIN, path.join(work, "bin", "camctl"));
+      // The page's session runs on the server: camctl finds the admin socket through CAMCTL_SOCKET.
+      const env = { PATH: `${path.join(work, "bin")}:${process.env.PATH}`, HOME: process.env.HOME, LANG: "C.UTF-8", CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml", CAMCTL_SOCKET: sb.socketPath };
+      const session = block("console").split("\n");
+      let steps = 0;
+      for (let i = 0; i < session.length; i++) {
+        assert.ok(session[i]!.startsWith("$ "), `a command line: ${session[i]}`);
+        const expected: string[] = [];
+        while (i + 1 < session.length && !session[i + 1]!.startsWith("$ ")) expected.push(session[++i]!);
+        const r = spawnSync("bash", ["-c", `${session[i - expected.length]!.slice(2)} 2>&1`], { cwd: work, env, encoding: "utf8", timeout: 120_000 });
+        assert.equal(r.stdout, expected.map((l) => l + "\n").join(""), session[i - expected.length]);
+        steps++;
+      }
+      assert.equal(steps, 5);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   test("user clients: -o json and -o ndjson, with and without --no-ip; a field the schema does not describe fails", async () => {
     const jid = accounts[0]!.jid;
     const listed = doc(await camctl(["user", "clients", jid, "-o", "json"]), 0, "user-clients");

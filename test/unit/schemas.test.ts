@@ -3,6 +3,7 @@
 // present and prints each one as it is. (test/integration/schemas.test.ts validates real output.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { main } from "../../src/cli/program.js";
 import { SCHEMAS } from "../../src/cli/schema.js";
 import { fakeIO } from "../helpers/fake-io.js";
@@ -93,4 +94,10 @@ test("camctl schema <name> prints that file as it is; an unknown name is a usage
   assert.equal(message.trimEnd().split("\n").length, 1, message);
   assert.match(message, /^camctl: .*"clients"/);
   for (const name of schemaFiles().keys()) assert.ok(message.includes(name), `the message names ${name}: ${message}`);
+});
+
+test("docs/schemas.md's table names every schema, and only those", () => {
+  const page = readFileSync(new URL("../../../docs/schemas.md", import.meta.url), "utf8");
+  const named = [...page.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]!);
+  assert.deepEqual(named.sort(), [...schemaFiles().keys()].sort());
 });
