@@ -87,6 +87,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ["config"], load: () => import("./config.js") },
   { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },
   { names: ["watch"], load: () => import("./watch.js") },
+  { names: ["schema"], load: () => import("./schema.js") },
 ];
 
 /** The program itself: its description, version, global options and the server-selection hook. */
