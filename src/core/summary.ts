@@ -54,9 +54,12 @@ export function expiryBucket(expires: IsoUtc | null, now: Date): ExpiryBucket {
   return "later";
 }
 
+// Keys are names from the server (software "toString", "__proto__"): counted in objects without a
+// prototype, so no name can hit an inherited property.
 const bump = (m: Record<string, number>, key: string) => {
   m[key] = (m[key] ?? 0) + 1;
 };
+const counts = (): Record<string, number> => Object.create(null) as Record<string, number>;
 
 /** Folds records into a summary as they arrive. */
 export class SummaryBuilder {
@@ -65,13 +68,13 @@ export class SummaryBuilder {
     accounts: 0,
     clients: 0,
     connected: 0,
-    bySoftware: {},
-    byAuth: {},
-    byType: {},
+    bySoftware: counts(),
+    byAuth: counts(),
+    byType: counts(),
     byLastSeen: Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) as Record<AgeBucket, number>,
     byExpiry: Object.fromEntries(EXPIRY_BUCKETS.map((b) => [b, 0])) as Record<ExpiryBucket, number>,
     byAccountActivity: Object.fromEntries(ACTIVITY_BUCKETS.map((b) => [b, 0])) as Record<ActivityBucket, number>,
-    byAccountStatus: {},
+    byAccountStatus: counts(),
   };
 
   constructor(private readonly now: Date) {}

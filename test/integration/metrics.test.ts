@@ -11,8 +11,10 @@ import path from "node:path";
 import { luaString } from "../sandbox/admin-socket.js";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { runCamctl, startCamctl } from "../helpers/run-camctl.js";
+import fc from "fast-check";
 import { displaySafe } from "../../src/text/untrusted.js";
-import type { ClientSummary } from "../../src/core/summary.js";
+import { SummaryBuilder, type ClientSummary } from "../../src/core/summary.js";
+import { renderOpenMetrics } from "../../src/render/openmetrics.js";
 import { metricsToolsUnavailable, parseOpenMetrics, promtoolCheck, type ParsedFamily } from "../metrics/tools.js";
 
 const toolsMissing = metricsToolsUnavailable();
@@ -204,6 +206,24 @@ describe("host clients --summary -o openmetrics", { skip: toolsMissing ?? false 
     assert.equal(failed.get(`camctl_scan_success{host="${sb.host}"}`), 0);
     assert.ok(!failed.has(`camctl_clients{host="${sb.host}"}`));
     assert.deepEqual(fs.readdirSync(path.dirname(out)), ["camctl.prom"]);
+  });
+});
+
+describe("any software name survives both parsers", { skip: toolsMissing ?? false }, () => {
+  test("random names of any code points (controls, quotes, backslashes, lone surrogates): valid text, each name its own label", () => {
+    const names = new Set(fc.sample(fc.string({ unit: "binary", minLength: 1, maxLength: 16 }), { numRuns: 90, seed: 20 }));
+    for (const n of ['"', "\\", "\n", "\\n", '\\"', "\r\n", "# EOF", "a} 1\nb{", HOSTILE]) names.add(n);
+    const b = new SummaryBuilder(new Date());
+    let i = 0;
+    for (const software of names) {
+      b.add({ account: `u${i++}@x`, id: "client/x", type: "session", connected: false, firstSeen: null, lastSeen: null, expires: null, auth: [],
+        userAgent: { software, version: null, softwareId: null, uri: null, device: null }, permission: null });
+    }
+    const text = renderOpenMetrics([{ labels: { host: "x" }, success: true, endedAt: new Date(), durationSeconds: 0, accountsScanned: null, unreadAccounts: 0, summary: b.result() }]);
+    assertOneLinePerSample(text);
+    assert.deepEqual(promtoolCheck(text), { status: 0, output: "" });
+    const software = parseOpenMetrics(text).find((f) => f.name === "camctl_clients_by_software")!;
+    assert.deepEqual(software.samples.map((s) => s.labels.software).sort(), [...names].map(displaySafe).sort());
   });
 });
 
