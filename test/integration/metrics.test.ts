@@ -10,7 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { luaString } from "../sandbox/admin-socket.js";
 import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
-import { runCamctl, startCamctl } from "../helpers/run-camctl.js";
+import { spawnSync } from "node:child_process";
+import { CAMCTL_BIN, runCamctl, startCamctl } from "../helpers/run-camctl.js";
 import fc from "fast-check";
 import { displaySafe } from "../../src/text/untrusted.js";
 import { SummaryBuilder, type ClientSummary } from "../../src/core/summary.js";
@@ -156,6 +157,47 @@ describe("host clients --summary -o openmetrics", { skip: toolsMissing ?? false 
     const users = Number(await sb.lua(`local n = 0 for _ in require "prosody.core.usermanager".users(${luaString(sb.host)}) do n = n + 1 end return tostring(n)`));
     assert.equal(got.get(`camctl_scan_accounts{host="${sb.host}"}`), users);
     assert.ok(users > s.accounts);
+  });
+
+  test("docs/metrics.md's scrape is this run's output (but the scan's time and duration)", async () => {
+    const r = await camctl([...metricsArgs(), "--socket", sb.socketPath]);
+    assert.equal(r.code, 0, r.stderr);
+    // CAMCTL_DUMP=<file>: this run's output, for updating the docs after a deliberate change.
+    if (process.env.CAMCTL_DUMP) fs.writeFileSync(process.env.CAMCTL_DUMP, r.stdout);
+    const doc = fs.readFileSync(new URL("../../../docs/metrics.md", import.meta.url), "utf8");
+    const command = `$ camctl host clients ${sb.host} --summary -o openmetrics\n`;
+    const start = doc.indexOf(command);
+    assert.ok(start >= 0, `docs/metrics.md shows ${command.trim()}`);
+    const shown = doc.slice(start + command.length, doc.indexOf("\n```", start) + 1);
+    // The two values that change from run to run are compared by their shape.
+    const normal = (text: string) => text.replace(/^(camctl_scan_(?:timestamp|duration)_seconds\{[^}]*\}) [0-9.e+]+$/gm, "$1 <number>");
+    assert.equal(normal(shown), normal(r.stdout));
+  });
+
+  test("docs/metrics.md's systemd units: systemd-analyze accepts them, and their ExecStart writes a valid file", async (t) => {
+    const doc = fs.readFileSync(new URL("../../../docs/metrics.md", import.meta.url), "utf8");
+    const unit = (name: string) => {
+      const m = new RegExp("```ini\\n# /etc/systemd/system/" + name.replace(".", "\\.") + "\\n([\\s\\S]*?)```").exec(doc);
+      assert.ok(m, `docs/metrics.md shows ${name}`);
+      return m[1]!;
+    };
+    const service = unit("camctl-metrics.service");
+    const exec = /^ExecStart=(\S+) (.*)$/m.exec(service)!;
+    assert.equal(exec[1], "/usr/local/bin/camctl");
+    const out = path.join(dir, "node-exporter", "camctl.prom");
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const args = exec[2]!.split(" ").map((w) => (w === "example.com" ? sb.host : w.replace("/var/lib/prometheus/node-exporter", path.dirname(out))));
+    const r = await camctl([...args, "--socket", sb.socketPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(promtoolCheck(fs.readFileSync(out, "utf8")), { status: 0, output: "" });
+
+    if (spawnSync("systemd-analyze", ["--version"]).status !== 0) return t.skip("systemd-analyze is not installed");
+    const units = fs.mkdtempSync(path.join(dir, "units-"));
+    fs.writeFileSync(path.join(units, "camctl-metrics.service"), service.replace("/usr/local/bin/camctl", CAMCTL_BIN));
+    fs.writeFileSync(path.join(units, "camctl-metrics.timer"), unit("camctl-metrics.timer"));
+    const v = spawnSync("systemd-analyze", ["verify", path.join(units, "camctl-metrics.service"), path.join(units, "camctl-metrics.timer")], { encoding: "utf8" });
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stderr.trim(), "");
   });
 
   test("several contexts: one context label each; a failing context gives its success 0 and the documented exit code", async () => {
