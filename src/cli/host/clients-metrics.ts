@@ -3,7 +3,7 @@
 // yields its camctl_scan_success 0, so Prometheus sees the failure instead of the last good
 // numbers; the exit code stays the one the failure has (docs/metrics.md).
 import { CamError } from "../../core/errors.js";
-import type { ClientFilter } from "../../core/filters.js";
+import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { SummaryBuilder, type ClientSummary } from "../../core/summary.js";
 import { scanHost, unreadAccountsError, type UnreadAccounts } from "../../engines/host-scan.js";
 import type { ContextOutcome } from "../../engines/fanout.js";
@@ -24,15 +24,23 @@ interface Scanned {
   durationSeconds: number;
 }
 
-async function scanOnce(prepared: PreparedSource, host: string, filter: ClientFilter, timeoutSeconds: number, io: IOStreams, progress?: ProgressLine): Promise<Scanned> {
+/** Scans `host`, handing each record to `each`; the summary is the caller's. */
+async function scanOnce(
+  prepared: PreparedSource,
+  host: string,
+  filter: ClientFilter,
+  timeoutSeconds: number,
+  io: IOStreams,
+  each: (r: HostClientRecord) => Promise<void> | void,
+  progress?: ProgressLine,
+): Promise<Omit<Scanned, "summary">> {
   const started = io.now();
   let scanned: number | null = null;
-  const summary = new SummaryBuilder(started);
   const unread = await scanHost(prepared, { host, filter, timeoutSeconds, progress, onProgress: (p) => (scanned = p.scanned) }, async (records) => {
-    for await (const r of records) summary.add(r);
+    for await (const r of records) await each(r);
   });
   const endedAt = io.now();
-  return { summary: summary.result(), unread, scanned, endedAt, durationSeconds: (endedAt.getTime() - started.getTime()) / 1000 };
+  return { unread, scanned, endedAt, durationSeconds: (endedAt.getTime() - started.getTime()) / 1000 };
 }
 
 function metricsOf(labels: Record<string, string>, s: Scanned): ScanMetrics {
@@ -78,7 +86,9 @@ export async function hostClientsMetrics(
   let result: Scanned;
   try {
     const prepared = await deps.prepareSource(opts, io);
-    result = await scanOnce(prepared, opts.host, opts.filter, opts.timeoutSeconds, io, progressLine(io));
+    const summary = new SummaryBuilder(started);
+    const r = await scanOnce(prepared, opts.host, opts.filter, opts.timeoutSeconds, io, (record) => summary.add(record), progressLine(io));
+    result = { ...r, summary: summary.result() };
   } catch (err) {
     const ended = io.now();
     await write(io, [failedMetrics(labels, ended, (ended.getTime() - started.getTime()) / 1000)]);
@@ -99,10 +109,10 @@ export async function hostClientsMetricsFanout(
   deps: Pick<Deps, "prepareSource">,
   written: () => Promise<void>,
 ): Promise<void> {
-  const results = new Map<string, Scanned>();
+  const results = new Map<string, Omit<Scanned, "summary">>();
   const outcomes: ContextOutcome[] = [];
-  const task: ContextTask<never> = async (prepared, opts, _emit, _signal, context) => {
-    const r = await scanOnce(prepared, host, filter, opts.timeoutSeconds, io);
+  const task: ContextTask<HostClientRecord> = async (prepared, opts, emit, _signal, context) => {
+    const r = await scanOnce(prepared, host, filter, opts.timeoutSeconds, io, emit);
     results.set(context, r);
     if (r.unread) {
       const first = r.unread.first[0]!;
@@ -110,13 +120,19 @@ export async function hostClientsMetricsFanout(
         msg`The clients of ${r.unread.count} ${r.unread.count === 1 ? "account" : "accounts"} could not be read (${first.account}: ${excerpt(first.reason, 120)}${r.unread.count > 1 ? ", …" : ""}); the counts leave them out.`);
     }
   };
-  // The contexts fold their records themselves: nothing crosses the fan-out's queue.
-  for await (const _ of fanoutRecords(fan, task, prepareWith(deps, io), outcomes)) void _;
+  // The records come through the fan-out (so each context's status counts them) and are folded here.
+  const started = io.now();
+  const summaries = new Map<string, SummaryBuilder>();
+  for await (const r of fanoutRecords(fan, task, prepareWith(deps, io), outcomes)) {
+    let b = summaries.get(r.context);
+    if (!b) summaries.set(r.context, (b = new SummaryBuilder(started)));
+    b.add(r);
+  }
   const now = io.now();
   const scans = outcomes.map((o) => {
     const labels = { context: o.context, host };
     const r = results.get(o.context);
-    return r ? metricsOf(labels, r) : failedMetrics(labels, now, o.ms / 1000);
+    return r ? metricsOf(labels, { ...r, summary: (summaries.get(o.context) ?? new SummaryBuilder(started)).result() }) : failedMetrics(labels, now, o.ms / 1000);
   });
   await write(io, scans);
   await written();

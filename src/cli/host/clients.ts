@@ -31,7 +31,7 @@ Examples:
   camctl host clients example.com --auth password --connected
   camctl host clients example.com --account 'test-*' -o csv > test-accounts.csv
   camctl host clients example.com --summary
-  camctl host clients example.com --summary -o openmetrics \
+  camctl host clients example.com --summary -o openmetrics \\
     --output-file /var/lib/prometheus/node-exporter/camctl.prom
 
 Output: a table on a terminal; -o ndjson writes one JSON record per line as
