@@ -29,6 +29,9 @@ Checks, each ok / warn / fail with one sentence:
   the Snikket volumes' sockets, to give with --socket.
   over XMPP (--jid or an XMPP context): the TLS certificate (trusted, names,
   days to expiry), SASL2 and FAST offered, camctl's login, a <list/>.
+Over the admin socket the checks only read. Over XMPP camctl logs in, and
+a login is a client of the account: the first run adds camctl's entry
+(software camctl) to the account's clients, later runs update its last use.
 
 Exit code: 0 when no check failed (warnings do not fail); otherwise the code
 of the most severe failure (3 unreachable, 4 login refused, 5 not permitted,

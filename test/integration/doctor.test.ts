@@ -231,6 +231,27 @@ describe("camctl doctor over XMPP", () => {
     assert.match(r.checks[4]!.message, /client(s have| has) access to doc@camctl\.test/);
   });
 
+  test("what the login changes, said by the login check: camctl's one entry in the account's clients, added once, then only updated", async () => {
+    const acct = await healthy.createAccount("doclogin", undefined, "doc-password");
+    const state = fs.mkdtempSync(path.join(dir, "state-"));
+    const args = ["--jid", acct.jid, "--password-file", pwFile, "--server", `127.0.0.1:${healthy.c2sPort}`, "--ca-file", healthy.caFile];
+    const listed = async () => {
+      const r = await runCamctl(["user", "clients", acct.jid, "--json", "--socket", healthy.socketPath]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { clients: { id: string; userAgent: { software: string | null } }[] }).clients;
+    };
+    assert.deepEqual(await listed(), []);
+    const first = await runCamctl(["doctor", "--json", ...args], { env: { XDG_STATE_HOME: state } });
+    assert.equal(first.code, 0, first.stderr);
+    const login = (JSON.parse(first.stdout) as { checks: CheckJson[] }).checks.find((c) => c.check === "login")!;
+    assert.match(login.message, /the first adds camctl's entry to the account's clients, later ones update its last use/);
+    const afterFirst = await listed();
+    assert.deepEqual(afterFirst.map((c) => c.userAgent.software), ["camctl"]);
+    const second = await runCamctl(["doctor", "--json", ...args], { env: { XDG_STATE_HOME: state } });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((await listed()).map((c) => c.id), afterFirst.map((c) => c.id), "the second run updates the same entry");
+  });
+
   test("an expired certificate: fail with the date, exit 3, and no login attempted", async () => {
     const r = await doctor(xmpp(expired));
     assert.equal(r.code, 3, r.stderr);
