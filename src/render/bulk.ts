@@ -134,6 +134,9 @@ export class ResultsWriter {
 }
 
 const n = (x: number) => x.toLocaleString("en-US");
+
+/** What ends a password client's access, for each account the outcomes name. */
+const PASSWORD_CHANGE = "For each account: `camctl user lockout <jid> --new-password-file <file>` (a new password; it revokes everything else the account has) or `--disable`.";
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
 /** The outcomes counted, in words: "8 revoked, 2 can still sign in with the password (…), 1 gone". */
@@ -162,7 +165,7 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
     case "revoked":
       return tallyLine(t);
     case "password-reset-required":
-      return `${n(t.passwordResetRequired)} ${of} ${n(t.items)} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.`;
+      return `${n(t.passwordResetRequired)} ${of} ${n(t.items)} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.${resume === undefined ? "" : ` ${PASSWORD_CHANGE}`}`;
     case "partly-revoked":
       return `${n(t.failed)} ${of} ${n(t.items)} items could not be revoked (each one's reason is in the output)${resume === undefined ? "" : `; nothing was retried. To retry them, ${resume}`}.`;
   }
@@ -203,7 +206,7 @@ export function summarySentences(t: ApplyTally, withPassword = true): string[] {
   if (t.passwordResetRequired > 0 && withPassword) {
     lines.push(
       "Password clients: nothing but their account's password is left (no session, token or grant), and they can sign in again with it " +
-        "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",
+        `until it is changed. ${PASSWORD_CHANGE}`,
     );
   }
   if (t.changed > 0) lines.push("Changed items: the id is listed for a different client now; make a new plan if that one should go too.");
