@@ -172,11 +172,15 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
 }
 
 /**
- * A run that stopped before its end (connection lost, --timeout, a failure in camctl): how far it
- * got, out of `total` items. "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
+ * A run that stopped before its end (connection lost, --timeout, a failure in camctl, or Ctrl-C
+ * with `interrupted`): how far it got, out of `total` items. `inFlight`: one item's revocation was
+ * sent and not answered (the caller names it).
+ * "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
  */
-export function stoppedLine(t: ApplyTally, total: number): string {
-  return `The run stopped after ${n(t.items)} of ${plural(total, "item")}: ${tallyParts(t)}; ${n(Math.max(0, total - t.items))} not started.`;
+export function stoppedLine(t: ApplyTally, total: number, o: { interrupted?: boolean; inFlight?: boolean } = {}): string {
+  const flying = o.inFlight ? 1 : 0;
+  const lead = o.interrupted ? `It got through ${n(t.items)} of ${plural(total, "item")}` : `The run stopped after ${n(t.items)} of ${plural(total, "item")}`;
+  return `${lead}: ${tallyParts(t)}; ${flying ? "1 under way; " : ""}${n(Math.max(0, total - t.items - flying))} not started.`;
 }
 
 /**
