@@ -37,7 +37,8 @@ the server sends them (for pipes and jq); -o json one document, written as
 it goes; -o csv with "account" first. --summary counts by software, auth
 method, type and last-seen age instead (a table, or JSON with -o json).
 While it runs, a progress line (accounts scanned / total, rate, time left)
-is drawn on stderr when stderr is a terminal.
+is drawn on stderr when stderr is a terminal; while the output is not being
+read (a pipe whose reader waits), it says so.
 
 --timeout bounds the wait for each batch of the scan, not the whole scan:
 a host of any size can be listed as long as the server keeps answering.
