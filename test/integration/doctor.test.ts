@@ -10,6 +10,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { adminPeer, replErrorResult } from "../helpers/fault-peers.js";
+import { haveScript, onTerminal } from "../helpers/terminal.js";
 
 interface CheckJson {
   host: string | null;
@@ -82,6 +83,21 @@ describe("camctl doctor over the admin socket", () => {
     const lines = r.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^Host\s+Check\s+Status\s+Detail$/);
     assert.match(lines.find((l) => l.includes("client management"))!, /^camctl\.test\s+client management\s+ok\s+mod_client_management is loaded/);
+  });
+
+  test("on a terminal, the Detail sentences wrap at its width, continuation lines under the column", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const piped = await runCamctl(["doctor", healthy.host, "--socket", healthy.socketPath]);
+    const r = onTerminal(["doctor", healthy.host, "--socket", healthy.socketPath], { cols: 100, env: { NO_COLOR: "1" } });
+    assert.equal(r.code, 0, r.out);
+    const lines = r.out.trimEnd().split("\n");
+    const start = lines[0]!.indexOf("Detail");
+    assert.ok(start > 0, r.out);
+    // Only a word wider than the column (a path) may stick out, alone on its line.
+    for (const l of lines) assert.ok(l.length <= 100 || !l.slice(start).includes(" "), `wider than the terminal: ${l}`);
+    assert.ok(lines.some((l) => l.startsWith(" ".repeat(start)) && l[start] !== " "), "some sentence continues on the next line");
+    // The same sentences as when piped (one line each), only broken into lines at spaces.
+    const sentences = (text: string[]) => text.slice(1).reduce<string[]>((acc, l) => (l.startsWith(" ".repeat(start)) ? [...acc.slice(0, -1), `${acc.at(-1)} ${l.trim()}`] : [...acc, l.slice(start)]), []);
+    assert.deepEqual(sentences(lines), piped.stdout.trimEnd().split("\n").slice(1).map((l) => l.slice(piped.stdout.indexOf("Detail"))));
   });
 
   test("a host without mod_client_management, asked about: fail, exit 8, one sentence on stderr", async () => {
