@@ -32,13 +32,16 @@ export function ensurePostgresInstalled() {
   if (!luaDbiPostgres()) missing.push("lua-dbi-postgresql");
   if (missing.length === 0) return null;
   if (process.getuid?.() !== 0) return `${missing.join(" and ")} not installed, and installing needs root`;
-  const apt = (...args) => execFileSync("apt-get", args, { stdio: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  // Through test/apt-no-services.sh, as the test set-up installs: the postgresql service the
+  // package brings is neither started nor left enabled (the bench starts its own cluster).
+  const helper = new URL("../test/apt-no-services.sh", import.meta.url).pathname;
+  const install = (update) =>
+    execFileSync("bash", ["-c", `${update ? "apt-get update -qq -o DPkg::Lock::Timeout=600; " : ""}. "$0"; CAMCTL_INSTALL_TAG="camctl bench" apt_install_quietly --no-install-recommends -- "$@"`, helper, ...missing], { stdio: "pipe" });
   try {
     try {
-      apt("install", "-y", "--no-install-recommends", ...missing);
+      install(false);
     } catch {
-      apt("update"); // a fresh machine's package lists may be empty or stale
-      apt("install", "-y", "--no-install-recommends", ...missing);
+      install(true); // a fresh machine's package lists may be empty or stale
     }
   } catch (e) {
     return `apt-get could not install ${missing.join(" and ")} (${String(e.stderr ?? e.message).trim().split("\n").pop()})`;
