@@ -81,14 +81,14 @@ def run(module, args, json_out=True):
         try:
             doc = json.loads(out)
         except ValueError:
-            module.fail_json(msg="camctl's output was not the JSON it documents: %s" % shown(out[:200]), rc=rc, stderr=err)
+            module.fail_json(msg="camctl's output was not the JSON it documents: %s" % shown(out[:200]), camctl_exit=rc)
     return rc, doc, err
 
 
 def fail(module, rc, err, **result):
     """Fails the task with camctl's own sentence (camctl makes its stderr safe to show)."""
-    msg = err.strip() or "camctl exited with status %d" % rc
-    module.fail_json(msg=msg, rc=rc, **result)
+    result["camctl_exit"] = rc
+    module.fail_json(msg=err.strip() or "camctl exited with status %d" % rc, **result)
 
 
 def acted(done):

@@ -82,8 +82,8 @@ unlock:
       C(disabledReason), C(disabledAt)).
   returned: with I(state=unlocked)
   type: dict
-rc:
-  description: camctl's exit status.
+camctl_exit:
+  description: camctl's exit status (the repository's docs/exit-codes.md). Not C(rc), which Ansible takes as failed when it is not 0.
   returned: always
   type: int
 """
@@ -139,7 +139,7 @@ def lock(module):
         else:
             already, after = False, []
         changed = bool(listed) or p["action"] == "new-password" or (p["action"] == "disable" and not already)
-        result = dict(changed=changed, rc=rc, lockout=doc)
+        result = dict(changed=changed, camctl_exit=rc, lockout=doc)
         if module._diff:
             result["diff"] = diff(before, after)
         module.exit_json(**result)
@@ -154,7 +154,7 @@ def lock(module):
         or (doc.get("accountDisabled") is True and doc.get("alreadyDisabled") is not True)
         or doc.get("passwordChanged") is True
     )
-    result = dict(changed=changed, rc=rc, lockout=doc)
+    result = dict(changed=changed, camctl_exit=rc, lockout=doc)
     if rc == EXIT_PASSWORD_LEFT:
         module.warn(err.strip())
     elif rc != EXIT_OK:
@@ -176,7 +176,7 @@ def unlock(module):
     else:
         changed = doc.get("outcome") == "enabled"
         was, reason = ("disabled", doc.get("wasDisabledReason")) if changed else ("enabled", None)
-    result = dict(changed=changed, rc=rc, unlock=doc)
+    result = dict(changed=changed, camctl_exit=rc, unlock=doc)
     if module._diff:
         result["diff"] = diff([status_line(was, reason)], [status_line("enabled")])
     module.exit_json(**result)

@@ -60,8 +60,8 @@ transport:
   description: How camctl reached the server (C(socket)).
   returned: success
   type: str
-rc:
-  description: camctl's exit status.
+camctl_exit:
+  description: camctl's exit status (the repository's docs/exit-codes.md). Not C(rc), which Ansible takes as failed when it is not 0.
   returned: always
   type: int
 """
@@ -98,7 +98,7 @@ def main():
     rc, doc, err = run(module, args)
     if doc is None or rc not in (EXIT_OK, EXIT_PARTLY):
         fail(module, rc, err, changed=False)
-    result = dict(changed=False, rc=rc, transport=doc.get("transport"))
+    result = dict(changed=False, camctl_exit=rc, transport=doc.get("transport"))
     if "summary" in doc:
         result["summary"] = doc["summary"]
     else:

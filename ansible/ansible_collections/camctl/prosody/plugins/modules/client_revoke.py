@@ -96,8 +96,8 @@ other_matches:
   returned: with I(selector)
   type: list
   elements: str
-rc:
-  description: camctl's exit status (of the apply, with I(host)).
+camctl_exit:
+  description: camctl's exit status (the repository's docs/exit-codes.md). Not C(rc), which Ansible takes as failed when it is not 0.
   returned: always
   type: int
 """
@@ -139,7 +139,7 @@ def by_selector(module):
         fail(module, rc, err, changed=False)
     outcome = doc.get("outcome")
     plan = [doc["client"]] if doc.get("client") else []
-    result = dict(rc=rc, plan=plan, other_matches=doc.get("otherMatches") or [])
+    result = dict(camctl_exit=rc, plan=plan, other_matches=doc.get("otherMatches") or [])
     if not module.check_mode:
         result["results"] = [dict(account=doc.get("jid"), id=doc.get("id"), outcome=outcome, done=doc.get("done"))]
         result["password_access"] = [r for r in result["results"] if outcome == "password-reset-required"]
@@ -176,7 +176,7 @@ def by_filters(module):
         if doc is None or rc != EXIT_OK:
             fail(module, rc, err, changed=False, plan=(doc or {}).get("clients", []))
         plan = doc.get("clients", [])
-        result = dict(changed=bool(plan), rc=rc, plan=plan)
+        result = dict(changed=bool(plan), camctl_exit=rc, plan=plan)
         if module._diff:
             result["diff"] = diff([client_line(c) for c in plan], [])
         module.exit_json(**result)
@@ -189,7 +189,7 @@ def by_filters(module):
         fail(module, rc, err, changed=False, plan=[])
     if not os.path.exists(plan_file):
         # camctl writes no plan when nothing matches.
-        module.exit_json(changed=False, rc=rc, plan=[], results=[], password_access=[], **({"diff": diff([], [])} if module._diff else {}))
+        module.exit_json(changed=False, camctl_exit=rc, plan=[], results=[], password_access=[], **({"diff": diff([], [])} if module._diff else {}))
     with open(plan_file, encoding="utf-8") as f:
         items = json.load(f)["items"]
     plan = [dict(account=i["account"], **i["entry"]) for i in items]
@@ -198,7 +198,7 @@ def by_filters(module):
     doc = doc or {}
     results = doc.get("results", [])
     result = dict(
-        rc=rc,
+        camctl_exit=rc,
         plan=plan,
         results=results,
         password_access=[r for r in results if r.get("outcome") == "password-reset-required"],
