@@ -91,6 +91,12 @@ def fail(module, rc, err, **result):
     module.fail_json(msg=err.strip() or "camctl exited with status %d" % rc, **result)
 
 
+def warn(module, err):
+    """camctl's sentence about what is left (exit 7) as a task warning."""
+    if err.strip():
+        module.warn(err.strip())
+
+
 def acted(done):
     """Whether a camctl outcome record's `done` says this run revoked something."""
     return isinstance(done, dict) and any(v is True for v in done.values())

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: account_lockout
 short_description: Lock a Prosody account out (with a reason), or unlock it
 description:
-  - I(state=locked) runs C(camctl user lockout <jid> --yes --json): every listed client is
+  - I(state=locked) runs C(camctl user lockout <jid> --yes --json); every listed client is
     revoked completely, then every grant, FAST token and session the list does not show; then, by
     I(action), the account is disabled (C(--disable), with I(reason) stored as the incident record)
     or given the new password held in I(new_password_file) on the managed host.
@@ -37,7 +37,7 @@ options:
     description:
       - What follows the revocations when locking out. C(disable) the account; C(new-password) from
         I(new_password_file); C(none) only revokes (clients that sign in with the password keep
-        it: a warning, camctl exit 7).
+        it, with a warning; camctl exit 7).
     type: str
     choices: [disable, new-password, none]
     default: disable
@@ -90,7 +90,7 @@ camctl_exit:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.camctl.prosody.plugins.module_utils.camctl import (
-    COMMON_ARGS, EXIT_OK, EXIT_PASSWORD_LEFT, acted, client_line, fail, lines, run, shown,
+    COMMON_ARGS, EXIT_OK, EXIT_PASSWORD_LEFT, acted, client_line, fail, lines, run, shown, warn,
 )
 
 ARGUMENT_SPEC = dict(
@@ -156,7 +156,7 @@ def lock(module):
     )
     result = dict(changed=changed, camctl_exit=rc, lockout=doc)
     if rc == EXIT_PASSWORD_LEFT:
-        module.warn(err.strip())
+        warn(module, err)
     elif rc != EXIT_OK:
         # 9: something could not be done or is still there; the document says what.
         fail(module, rc, err, **result)

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: client_revoke
 short_description: Revoke what a selector or host-wide filters match on a Prosody server
 description:
-  - With I(jid) and I(selector), runs C(camctl user revoke_client <jid> <selector> --json):
+  - With I(jid) and I(selector), runs C(camctl user revoke_client <jid> <selector> --json);
     the one client the selector names loses its sessions, FAST tokens and grant.
   - With I(host) and the filters of M(camctl.prosody.client_info) (or I(all)), camctl plans
     (C(host revoke --plan-out)) and applies exactly that plan (C(host apply --yes -o json)); each
@@ -108,7 +108,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.camctl.prosody.plugins.module_utils.camctl import (
     COMMON_ARGS, EXIT_NOT_FOUND, EXIT_OK, EXIT_PASSWORD_LEFT, FILTER_ARGS,
-    acted, client_line, fail, filter_args, lines, run,
+    acted, client_line, fail, filter_args, lines, run, warn,
 )
 
 ARGUMENT_SPEC = dict(
@@ -151,7 +151,7 @@ def by_selector(module):
     elif rc in (EXIT_OK, EXIT_PASSWORD_LEFT):
         result["changed"] = acted(doc.get("done"))
         if rc == EXIT_PASSWORD_LEFT:
-            module.warn(err.strip())
+            warn(module, err)
     else:
         fail(module, rc, err, changed=acted(doc.get("done")), **result)
     if result["other_matches"]:
@@ -213,7 +213,7 @@ def by_filters(module):
             [client_line(c) for c in plan if outcomes.get((c["account"], c["id"])) not in NO_ACCESS_LEFT],
         )
     if rc == EXIT_PASSWORD_LEFT:
-        module.warn(err.strip())
+        warn(module, err)
     elif rc != EXIT_OK:
         # 9: some items failed; 3: the run stopped (applying the task again finishes it).
         fail(module, rc, err, **result)
