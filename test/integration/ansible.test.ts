@@ -5,7 +5,9 @@
 // modules run the camctl that the collection's install role unpacked there from `npm pack`'s
 // tarball. The first run is ansible/examples/incident.yml, the very playbook docs/ansible.md
 // shows; the second, test/ansible/edge.yml, covers selectors, unlocking and failures. Results
-// come from the JSON callback and the server's state from camctl itself.
+// come from the suite's JSON callback and the server's state from camctl itself. Before that,
+// ansible-doc reads every module's documentation against its argument_spec, and ansible-galaxy
+// builds the collection.
 //
 // Each managed host works on accounts of its own, so both run in parallel on one sandbox.
 import { after, before, describe, test } from "node:test";
@@ -27,7 +29,7 @@ const EXAMPLE = path.join(ROOT, "ansible/examples/incident.yml");
 const EDGE = path.join(ROOT, "test/ansible/edge.yml");
 
 const onPath = (tool: string) => (process.env.PATH ?? "").split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, tool)));
-const skip = ["ansible-playbook", "ansible-doc"].filter((t) => !onPath(t)).map((t) => `${t} is not on PATH (run test/ansible/install-ansible.sh as root)`)[0];
+const skip = ["ansible-playbook", "ansible-doc", "ansible-galaxy"].filter((t) => !onPath(t)).map((t) => `${t} is not on PATH (run test/ansible/install-ansible.sh as root)`)[0];
 // Without sshd only the local managed host runs (and the test says why in its name).
 const SFTP_SERVER = "/usr/lib/openssh/sftp-server";
 const sshSkip = skip ? undefined : sshdUnavailable() ?? (fs.existsSync(SFTP_SERVER) ? undefined : `${SFTP_SERVER} is missing`);
@@ -253,7 +255,7 @@ const hosts = () => managed;
 const between = (m: Managed) => m.afterExample!;
 const lineIds = (text: string) => new Set(text.split("\n").filter((l) => l !== "").map((l) => l.split(" ").slice(0, 2).join(" ")));
 
-describe("the collection as ansible-doc reads it", { skip }, () => {
+describe("the collection as ansible-doc and ansible-galaxy read it", { skip }, () => {
   test("every module's documentation parses, and documents exactly the options its argument_spec declares", async () => {
     const modules = ["client_info", "client_revoke", "account_lockout"];
     const env = { PATH: process.env.PATH, HOME: dir, LANG: "C.UTF-8", ANSIBLE_COLLECTIONS_PATH: COLLECTIONS, ANSIBLE_CONFIG: path.join(dir, "ansible.cfg") };
@@ -272,6 +274,17 @@ describe("the collection as ansible-doc reads it", { skip }, () => {
           if (field in declared) assert.deepEqual(options[name]![field], declared[field], `${m} ${name} ${field}`);
         }
       }
+    }
+  });
+
+  test("ansible-galaxy builds the collection from galaxy.yml, with its modules, module_utils and role", async () => {
+    const out = path.join(dir, "galaxy");
+    await execFileP("ansible-galaxy", ["collection", "build", path.join(COLLECTIONS, "ansible_collections/camctl/prosody"), "--output-path", out], { env: { PATH: process.env.PATH, HOME: dir, LANG: "C.UTF-8" } });
+    const built = fs.readdirSync(out);
+    assert.deepEqual(built, ["camctl-prosody-0.1.0.tar.gz"]);
+    const { stdout } = await execFileP("tar", ["tzf", path.join(out, built[0]!)]);
+    for (const f of ["MANIFEST.json", "meta/runtime.yml", "plugins/modules/client_info.py", "plugins/modules/client_revoke.py", "plugins/modules/account_lockout.py", "plugins/module_utils/camctl.py", "plugins/doc_fragments/camctl.py", "roles/install/tasks/main.yml"]) {
+      assert.ok(stdout.split("\n").includes(f), f);
     }
   });
 });
