@@ -83,7 +83,7 @@ interface PlaybookRun {
   code: number | null;
   stderr: string;
   task(name: string, host: string): HostResult;
-  stats: Record<string, { failures: number; ignored: number; unreachable: number }>;
+  stats: Record<string, { failures: number; ignored: number; unreachable: number; rescued: number }>;
 }
 
 let sb: Sandbox;
@@ -215,6 +215,7 @@ async function accountsFor(h: string, vars: Record<string, string | number>): Pr
       selector_jid: sel!.jid,
       selector: sel!.clients.find((c) => c.software === "Pick me")!.id,
       partial_accounts: `*-${h}-part?`,
+      no_node_prefix: path.join(dir, `${h}-no-node-prefix`),
     },
   };
 }
@@ -375,7 +376,7 @@ describe(`ansible-playbook with the camctl.prosody collection${sshSkip ? ` (loca
     edge = await playbook(EDGE, inventory);
     assert.equal(edge.code, 0, edge.stderr);
     assert.deepEqual(Object.keys(edge.stats).sort(), hosts().map((m) => m.name).sort());
-    for (const s of Object.values(edge.stats)) assert.deepEqual([s.failures, s.unreachable, s.ignored], [0, 0, 3]);
+    for (const s of Object.values(edge.stats)) assert.deepEqual([s.failures, s.unreachable, s.ignored, s.rescued], [0, 0, 3, 1]);
   });
 
   test("client_info for one account, and locking out again changes nothing", () => {
@@ -440,6 +441,16 @@ describe(`ansible-playbook with the camctl.prosody collection${sshSkip ? ` (loca
       const unreachable = edge.task("A socket nobody listens on", m.name);
       assert.equal(unreachable.failed, true);
       assert.equal(unreachable.camctl_exit, 3);
+    }
+  });
+});
+
+describe("the install role without Node.js", { skip }, () => {
+  test("refuses with one sentence that says what is missing, and installs nothing", () => {
+    for (const m of hosts()) {
+      const refusal = edge.task("The role's refusal", m.name);
+      assert.equal((refusal.ansible_facts as { role_refusal: string }).role_refusal, `camctl needs Node.js 20.10 or later on ${m.name}, which has no node on PATH; install it first.`);
+      assert.equal(fs.existsSync(String(m.vars.no_node_prefix)), false);
     }
   });
 });
