@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's ansible-core (2.14 on bookworm) for the Ansible collection's tests
 # (test/integration/ansible.test.ts) when the machine lacks it. Idempotent: does nothing when
-# ansible-playbook is there. ansible-core is a command-line tool: it starts no service.
+# ansible-playbook is there.
 set -euo pipefail
 
 have_ansible() {
@@ -26,12 +26,12 @@ fi
 apt-get -o DPkg::Lock::Timeout=600 update -qq ||
   echo "camctl ansible tests: apt-get update reported errors; trying the install anyway." >&2
 
-# Recommends would pull in the full `ansible` collection bundle (hundreds of MB); the modules
-# need only ansible-core.
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  -o DPkg::Lock::Timeout=600 \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  ansible-core >/dev/null
+# ansible-core ships no service; apt_install_quietly makes sure nothing it pulls in starts or
+# stays enabled either (test/apt-no-services.sh). Recommends would pull in the full `ansible`
+# collection bundle (hundreds of MB); the modules need only ansible-core.
+# shellcheck source=../apt-no-services.sh
+. "$(dirname "$0")/../apt-no-services.sh"
+CAMCTL_INSTALL_TAG="camctl ansible tests" apt_install_quietly --no-install-recommends -- ansible-core
 
 have_ansible || { echo "camctl ansible tests: the install finished but ansible-playbook is still not available." >&2; exit 1; }
 echo "camctl ansible tests: installed ansible-core $(dpkg-query -W -f='${Version}' ansible-core)" >&2
