@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
 import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
 import { scanHost, unreadAccountsError } from "../../engines/host-scan.js";
+import { nearestSoftwareSentence, SoftwareSeen } from "../../core/software-match.js";
 import { OutputWriter, type IOStreams } from "../../term/iostreams.js";
 import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { fanoutRuns } from "../../config/selection.js";
@@ -79,7 +80,8 @@ export function register(host: Command, deps: Deps): void {
 export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
   const head = { host: opts.host, transport: opts.transport.kind };
-  const request = { host: opts.host, filter: opts.filter, timeoutSeconds: opts.timeoutSeconds, progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
+  const seen = opts.filter.software !== null ? new SoftwareSeen() : undefined;
+  const request = { host: opts.host, filter: opts.filter, timeoutSeconds: opts.timeoutSeconds, progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY, seen };
   const unread = await scanHost(prepared, request, async (records) => {
     if (opts.summary) {
       const [{ SummaryBuilder }, { renderSummaryJson, renderSummaryText }] = await Promise.all([
@@ -101,6 +103,8 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
       });
     }
   });
+  const near = seen && nearestSoftwareSentence(opts.filter.software, seen, opts.host);
+  if (near) io.stderr.write(near + "\n");
   // Accounts the server could not read: the listing is complete but for them (exit 9).
   if (unread) throw unreadAccountsError(unread, "listing");
 }

@@ -18,6 +18,7 @@ import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, t
 import { fanoutRuns } from "../../config/selection.js";
 import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
+import { nearestSoftwareSentence, SoftwareSeen } from "../../core/software-match.js";
 import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
 import { applyAndReport } from "../bulk.js";
@@ -119,8 +120,14 @@ export function checkOptions(opts: HostRevokeChoice, io: IOStreams): void {
 
 export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
-  const view: PlanScanView = { progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
-  if (opts.dryRun) return dryRun(prepared, opts, io, view);
+  const seen = opts.filter.software !== null ? new SoftwareSeen() : undefined;
+  const view: PlanScanView = { progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY, seen };
+  // A typo in --software plans nothing: say which names were seen (on stderr; the exit code stays).
+  const sayNearest = () => {
+    const near = seen && nearestSoftwareSentence(opts.filter.software, seen, opts.host);
+    if (near) io.stderr.write(near + "\n");
+  };
+  if (opts.dryRun) return dryRun(prepared, opts, io, view).then(sayNearest);
 
   const preview = new PreviewRows();
   // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
@@ -131,8 +138,10 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
   try {
     if (opts.planOut !== null) {
       await planWritten(opts, header, s, io);
+      sayNearest();
     } else if (items === 0) {
       await say(io, opts, msg`No client on ${opts.host} matches; nothing was revoked.`.toString());
+      sayNearest();
     } else {
       if (!opts.yes) {
         io.stderr.write(await renderPreview(opts.host, s, preview.first, io));
