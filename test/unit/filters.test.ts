@@ -61,7 +61,8 @@ test("option values become a filter; contradictions and unknown methods are refu
   const f = parseFilter(raw, NOW);
   assert.equal(f.lastSeenBefore, NOW_S - 90 * DAY);
   assert.deepEqual(f.auth, ["fast", "password"]);
-  assert.deepEqual(f.software, { name: "Evil Client", version: "2.3" });
+  assert.deepEqual(f.software, { name: "Evil Client", version: "2.3", exact: false });
+  assert.deepEqual(parseFilter({ softwareExact: "Evil Client" }, NOW).software, { name: "Evil Client", version: null, exact: true });
   assert.equal(f.connected, true);
   assert.equal(parseFilter({ disconnected: true }, NOW).connected, false);
   assert.equal(parseFilter({ expiry: false }, NOW).noExpiry, true);

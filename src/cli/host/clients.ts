@@ -3,11 +3,12 @@
 // with the filters of src/core/filters.ts.
 import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, filteredColumns, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
 import { scanHost, unreadAccountsError } from "../../engines/host-scan.js";
 import { nearestSoftwareSentence, SoftwareSeen } from "../../core/software-match.js";
 import { OutputWriter, type IOStreams } from "../../term/iostreams.js";
-import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, addTableOptions, parseTableChoice, resolveCommon, type CommonOptions, type TableChoice } from "../../config/options.js";
+import { COLUMN_NAMES } from "../../core/columns.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { progressLine } from "../../term/progress.js";
 import { parseHost } from "../../core/validate.js";
@@ -17,6 +18,7 @@ export interface HostClientsOptions extends CommonOptions {
   host: string;
   filter: ClientFilter;
   summary: boolean;
+  table?: TableChoice;
 }
 
 const HOST_CLIENTS_HELP = `
@@ -56,12 +58,12 @@ export function register(host: Command, deps: Deps): void {
     .argument("<host>", "the virtual host, e.g. example.com")
     .option("--summary", "print counts by software, auth method, type and last-seen age instead of the rows");
   addFilterOptions(cmd);
-  addAddressOptions(addFanoutOptions(addCommonOptions(cmd))).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
+  addTableOptions(addAddressOptions(addFanoutOptions(addCommonOptions(cmd)))).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, raw: Record<string, unknown>) => {
     const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan) {
       if (raw.summary === true) throw new CamError("usage", "--summary counts one server's clients; leave it out with several contexts, or give --context one name.");
       const { hostClientsFanout } = await import("../fanout.js");
-      return hostClientsFanout(fan, parseHost(hostArg), parseFilter(raw as RawFilterOptions, deps.io.now()), fan.output, deps.io, deps);
+      return hostClientsFanout(fan, parseHost(hostArg), parseFilter(raw as RawFilterOptions, deps.io.now()), fan.output, deps.io, deps, parseTableChoice(raw, fan.output, COLUMN_NAMES));
     }
     const common = resolveCommon(raw, deps.defaultSocket);
     const opts: HostClientsOptions = {
@@ -69,6 +71,7 @@ export function register(host: Command, deps: Deps): void {
       host: parseHost(hostArg),
       filter: parseFilter(raw as RawFilterOptions, deps.io.now()),
       summary: raw.summary === true,
+      table: parseTableChoice(raw, common.output, COLUMN_NAMES.filter((n) => n !== "context")),
     };
     if (opts.summary && opts.output !== "table" && opts.output !== "json") {
       throw new CamError("usage", `--summary prints a table or JSON; -o ${opts.output} lists rows. Leave out --summary, or use -o json.`);
@@ -100,6 +103,7 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
         head,
         account: true,
         empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
+        table: { ...opts.table, keep: filteredColumns(opts.filter) },
       });
     }
   });

@@ -5,7 +5,7 @@
 // (src/cli/bulk.ts). Several contexts: src/cli/host/revoke-fanout.ts.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, filteredColumns, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
 import { makePlan, planRequest, scanPlan, type PlanScanView, type PlanScope } from "../../engines/make-plan.js";
 import type { PlanHeader } from "../../engines/plan.js";
 import type { ClientSummary } from "../../core/summary.js";
@@ -190,6 +190,7 @@ async function dryRun(prepared: PreparedSource, opts: HostRevokeOptions, io: IOS
       head: { host: opts.host, transport: opts.transport.kind },
       account: true,
       empty: `No client on ${displaySafe(opts.host)} matches; nothing would be revoked.`,
+      table: { keep: filteredColumns(opts.filter) },
     }),
   view);
 }
