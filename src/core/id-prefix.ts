@@ -26,7 +26,8 @@ export function entriesById(clients: readonly ClientRecord[], typed: string, kin
   if ([...prefix].length - (kind.length + 1) < MIN_PREFIX) return [];
   const found = clients.filter((c) => c.id.startsWith(prefix));
   if (found.length > 1) {
-    const named = found.slice(0, NAMED).map((c) => msg`${c.id}`);
+    // In id order, so the sentence is the same whatever order the server listed them in.
+    const named = found.map((c) => c.id).sort().slice(0, NAMED).map((id) => msg`${id}`);
     const more = found.length > NAMED ? msg`, and ${found.length - NAMED} more` : "";
     throw usageError(
       msg`${typed} is the start of ${found.length} ids of ${jid}: ${named}${more}; nothing was revoked. Give more of the id (\`camctl user clients ${jid} --wide\` shows them whole).`,
