@@ -40,7 +40,8 @@ export function hostClientsSuite(storage: "internal" | "sqlite"): void {
   async function ndjson(host: string, ...args: string[]): Promise<HostRecord[]> {
     const r = await camctl("host", "clients", host, "-o", "ndjson", ...args);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, "");
+    // Nothing on stderr, but the nearest software names when a --software filter matched nothing.
+    assert.equal(r.stdout === "" ? r.stderr.replace(/^No software seen on \S+ matches '.*'; the nearest names? (is|are) .*\n$/, "") : r.stderr, "");
     return r.stdout === "" ? [] : r.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as HostRecord);
   }
 
@@ -271,7 +272,7 @@ ${set("accessed", t.accessed)}${set("expires", t.expires)}assert(store:set_key($
       ["--software name", { software: "Evil Client" }, ["gA", "gB"]],
       ["--software is case-insensitive", { software: "evil CLIENT" }, ["gA", "gB"]],
       ["--software takes a glob", { software: "evil*" }, ["gA", "gB"]],
-      ["--software glob with version", { software: "EVIL ?lient/2.*" }, ["gA"]],
+      ["--software glob with version", { software: "EVIL ?lient/*.3" }, ["gA"]],
       ["--software without a wildcard is not a prefix", { software: "Evil" }, []],
       ["--auth grant", { auth: ["grant"] }, ["gA", "gB", "gC", "gFab"]],
       ["--auth fast", { auth: ["fast"] }, ["sC"]],
