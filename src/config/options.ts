@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../core/errors.js";
 import { CONTAINER_ENGINES, SSH_ROUTES, TLS_MODES, type ServerSpec } from "../transports/types.js";
 import type { AppliedOptions } from "./contexts.js";
-import { COLUMN_NAMES, type ColumnName } from "../core/columns.js";
+import type { ColumnName } from "../core/columns.js";
 import { msg } from "../text/untrusted.js";
 import {
   DEFAULT_TIMEOUT_SECONDS,
@@ -117,7 +117,7 @@ export function resolveCommon(raw: RawCommon, defaultSocket: string, applied?: A
  */
 export function addTableOptions(cmd: Command): Command {
   return cmd
-    .option("--columns <list>", `table columns to show, in this order, comma-separated: ${COLUMN_NAMES.join(",")}`)
+    .option("--columns <list>", "table columns to show, in this order, e.g. account,id,last-seen (a wrong name lists them all)")
     .option("--wide", "table: every column, full ids and times, however wide the terminal");
 }
 

@@ -30,14 +30,23 @@ ${WHEN_HELP}
 Examples:
   camctl host clients example.com --last-seen-before 90d -o ndjson
   camctl host clients example.com --software 'Evil Client/2.3'
+  camctl host clients example.com --software 'nextcloud*'
+  camctl host clients example.com --last-seen-before 30d --columns account,id,last-seen
   camctl host clients example.com --type access --no-expiry
   camctl host clients example.com --auth password --connected
   camctl host clients example.com --account 'test-*' -o csv > test-accounts.csv
   camctl host clients example.com --summary
 
-Output: a table on a terminal; -o ndjson writes one JSON record per line as
-the server sends them (for pipes and jq); -o json one document, written as
-it goes; -o csv with "account" first. --summary counts by software, auth
+--software ignores case and takes * and ? (camctl matches it; when nothing
+does, the nearest software names seen are said on stderr); --software-exact
+compares exactly, on the server too: the form for scripts.
+
+Output: a table on a terminal, fitted to its width: the columns of the
+filters given stay, long ids become a unique prefix ending in "…" (which
+user revoke-client accepts); --wide shows everything whole, --columns picks
+the columns. -o ndjson writes one JSON record per line as the server sends
+them (for pipes and jq); -o json one document, written as it goes; -o csv
+with "account" first. --summary counts by software, auth
 method, type and last-seen age instead (a table, or JSON with -o json).
 While it runs, a progress line (accounts scanned / total, rate, time left)
 is drawn on stderr when stderr is a terminal.

@@ -1,7 +1,7 @@
 // camctl user clients <jid>: list what has access to an account.
 import type { Command } from "commander";
 import type { IOStreams } from "../../term/iostreams.js";
-import { addAddressOptions, addCommonOptions, addFanoutOptions, addTableOptions, parseTableChoice, resolveCommon, type CommonOptions, type OutputFormat, type TableChoice } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, addTableOptions, parseTableChoice, resolveCommon, type CommonOptions, type TableChoice } from "../../config/options.js";
 import { COLUMN_NAMES, type ColumnName } from "../../core/columns.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { withSource } from "../../transports/lifecycle.js";
@@ -22,9 +22,14 @@ Over the admin socket (default; --ssh for a remote server) any account; over
 XMPP (--jid) the login account itself, or any account for an admin when the
 server runs the companion module mod_client_management_admin.
 
+On a terminal too narrow for the whole table, long ids are shown as their
+shortest unique prefix ending in "…"; revoke-client accepts that form.
+--wide shows every column and whole ids.
+
 Examples:
   camctl user clients alice@example.com
   camctl user clients alice@example.com -o ndjson | jq -r .id
+  camctl user clients alice@example.com --columns id,software,last-seen
   camctl user clients alice@example.com --jid alice@example.com --password-file ~/.alice.pw
   camctl user clients bob@example.com --jid admin@example.com --password-file ~/.admin.pw
   camctl --context prod,staging user clients alice@example.com`;
@@ -45,7 +50,7 @@ export function register(user: Command, deps: Deps): void {
     const opts: ClientsOptions = {
       ...common,
       jid: parseBareJid(jid, "account JID"),
-      table: parseTableChoice(raw, common.output as OutputFormat, columnsOf(false)),
+      table: parseTableChoice(raw, common.output, columnsOf(false)),
     };
     await run(opts, deps.io, deps);
   });
