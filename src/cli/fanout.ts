@@ -121,7 +121,7 @@ export async function userClientsFanout(fan: Fanout, jid: string, format: Output
   finishFanout(outcomes, format, io);
 }
 
-/** `host clients <host>` on several contexts (rows only; --summary is for one server). */
+/** `host clients <host>` on several contexts (rows; --summary -o openmetrics is in host/clients-metrics.ts). */
 export async function hostClientsFanout(
   fan: Fanout,
   host: string,
@@ -129,6 +129,8 @@ export async function hostClientsFanout(
   format: OutputFormat,
   io: IOStreams,
   deps: Pick<Deps, "prepareSource">,
+  /** Runs once the output is complete (--output-file commits there), before the exit code is decided. */
+  written: () => Promise<void> = async () => undefined,
   table?: TableChoice,
 ): Promise<void> {
   const outcomes: ContextOutcome[] = [];
@@ -151,5 +153,6 @@ export async function hostClientsFanout(
     tail: () => fanoutJsonTail(outcomes),
     table: { ...table, keep: filteredColumns(filter) },
   });
+  await written();
   finishFanout(outcomes, format, io);
 }

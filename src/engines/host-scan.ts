@@ -5,6 +5,7 @@
 // armed while the consumer is busy with a record, the accounts the server could not read
 // collected, progress handed to the caller's line (src/term/progress.ts).
 import { CamError } from "../core/errors.js";
+import type { ScanProgress } from "../core/client-source.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import type { SoftwareSeen } from "../core/software-match.js";
 import type { ProgressLine } from "../term/progress.js";
@@ -29,6 +30,8 @@ export interface HostScanRequest {
    * failed only --software (for the nearest names when nothing matched: core/software-match.ts).
    */
   seen?: SoftwareSeen;
+  /** Told every progress report, busy or not (the metrics' count of accounts scanned). */
+  onProgress?: (p: ScanProgress) => void;
 }
 
 /** The accounts whose clients the server could not read: how many, and the first three. */
@@ -59,6 +62,7 @@ export async function scanHost(
         signal,
         onProgress: (p) => {
           alive();
+          request.onProgress?.(p);
           if (!consumer.busy) progress?.update(p);
         },
         onAccountFailed: (account, reason) => {
