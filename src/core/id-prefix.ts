@@ -1,8 +1,11 @@
 // A client or grant id as a person may type it after reading a table on a terminal: whole, or
-// shortened the way the table shows it (src/render/short-id.ts: a unique prefix ending in "…"),
-// with or without that mark ("..." is taken for it too, being easier to type). Resolved against
-// the account's live list only: an exact id wins; otherwise the prefix must name exactly one
-// listed id, and a prefix that fits several is refused with the candidates (docs/revoking.md).
+// shortened the way the table shows it (src/render/short-id.ts: a unique prefix ending in "…";
+// "..." is taken for the mark too, being easier to type). Resolved against the account's live
+// list only: an exact id wins; a text ending in the mark must start exactly one listed id, and
+// one that starts several is refused with the candidates (docs/revoking.md).
+//
+// Without the mark a text is an id, compared exactly, never a prefix: clients choose their ids,
+// so "client/phone" (revoked yesterday) must not quietly revoke "client/phone2" in a script.
 import { usageError } from "./errors.js";
 import type { ClientRecord } from "./model.js";
 import { msg } from "../text/untrusted.js";
@@ -22,7 +25,8 @@ export function entriesById(clients: readonly ClientRecord[], typed: string, kin
   const exact = clients.filter((c) => c.id === typed);
   if (exact.length > 0) return exact;
   const mark = MARKS.find((m) => typed.endsWith(m));
-  const prefix = mark === undefined ? typed : typed.slice(0, -mark.length);
+  if (mark === undefined) return [];
+  const prefix = typed.slice(0, -mark.length);
   if ([...prefix].length - (kind.length + 1) < MIN_PREFIX) return [];
   const found = clients.filter((c) => c.id.startsWith(prefix));
   if (found.length > 1) {
@@ -34,4 +38,15 @@ export function entriesById(clients: readonly ClientRecord[], typed: string, kin
     );
   }
   return found;
+}
+
+/**
+ * When `typed` (no id, no mark) starts listed ids: a sentence saying how to use it as a short id,
+ * for the "no client matches" error (a short id copied without its "…").
+ */
+export function unmarkedPrefixHint(clients: readonly ClientRecord[], typed: string): string | undefined {
+  if (MARKS.some((m) => typed.endsWith(m))) return undefined;
+  const n = clients.filter((c) => c.id.startsWith(typed)).length;
+  if (n === 0) return undefined;
+  return String(msg`It is the start of ${n === 1 ? "one listed id" : `${n} listed ids`}: to use it as a short id, end it with "…" or "..." ('${typed}...').`);
 }

@@ -1,9 +1,9 @@
 // Short ids for the client table on a terminal, the way git shortens hashes: the shortest prefix
 // that no other listed id shares, never fewer than SHORT_ID_MIN characters after "client/" or
 // "grant/", marked with SHORT_ID_MARK. JSON, NDJSON, CSV, a table off a terminal and --wide keep
-// the full id. `user revoke-client` accepts the short form, with or without the mark
-// (src/core/id-prefix.ts), against the account's live list, and refuses a prefix that fits more
-// than one client (docs/output-formats.md).
+// the full id, and so does a table that fits with whole ids. `user revoke-client` accepts the
+// short form as printed, mark included (src/core/id-prefix.ts), against the account's live list,
+// and refuses a prefix that fits more than one client (docs/output-formats.md).
 
 /** Characters kept after the kind ("client/", "grant/") at least; git shows 7 of a hash. */
 export const SHORT_ID_MIN = 7;

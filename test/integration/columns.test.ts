@@ -97,6 +97,11 @@ describe("a short id as the table printed it", { skip: haveScript ? false : "uti
     assert.equal(ambiguous.code, 2, ambiguous.stderr);
     assert.match(ambiguous.stderr, /client\/5f3a9c1e-77a… is the start of 2 ids of operator\.first\.day\.phone@camctl\.test: client\/5f3a9c1e-77aa-4c1d-8e2f-0a1b2c3d4e5f, client\/5f3a9c1e-77ab-4c1d-8e2f-0a1b2c3d4e5f; nothing was revoked\./);
 
+    // Copied without its "…": an exact id, which no client has; the error says how to use it.
+    const unmarked = await runCamctl(["user", "revoke-client", phone.jid, copied.slice(0, -1), "--yes", ...socket()]);
+    assert.equal(unmarked.code, 6, unmarked.stderr);
+    assert.match(unmarked.stderr, /No client matches client\/5f3a9c1e-77ab for .*; nothing was revoked\..* It is the start of one listed id: to use it as a short id, end it with "…" or "\.\.\."/);
+
     const dry = await runCamctl(["user", "revoke-client", phone.jid, copied, "--dry-run", "-o", "json", ...socket()]);
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal(JSON.parse(dry.stdout).client.id, `client/${TWINS[1]}`);

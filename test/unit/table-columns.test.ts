@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ClientTable, type TableOptions } from "../../src/render/table.js";
 import { IdShortener, SHORT_ID_MARK, SHORT_ID_MIN } from "../../src/render/short-id.js";
-import { entriesById, MIN_PREFIX } from "../../src/core/id-prefix.js";
+import { entriesById, MIN_PREFIX, unmarkedPrefixHint } from "../../src/core/id-prefix.js";
 import { parseTableChoice } from "../../src/config/options.js";
 import { COLUMN_NAMES } from "../../src/core/columns.js";
 import { filteredColumns, NO_FILTER, parseFilter } from "../../src/core/filters.js";
@@ -127,14 +127,23 @@ const listed = [
 ];
 const ids = (typed: string) => entriesById(listed, typed, typed.slice(0, typed.indexOf("/")), "alice@example.com").map((c) => c.id);
 
-test("revoke-client by a short id: an exact id wins, else a unique prefix, with or without the mark", () => {
+test("revoke-client by a short id: an exact id wins, else a unique prefix ending in the mark", () => {
   assert.deepEqual(ids("client/exact"), ["client/exact"], "exact, although it also starts another id");
+  assert.throws(() => ids(`client/exact${SHORT_ID_MARK}`), /the start of 2 ids/, "with the mark it is a prefix, of both");
   assert.deepEqual(ids(`client/7777777${SHORT_ID_MARK}`), ["client/77777777-dddd"]);
   assert.deepEqual(ids("client/7777777..."), ["client/77777777-dddd"]);
-  assert.deepEqual(ids("client/7777777"), ["client/77777777-dddd"]);
-  assert.deepEqual(ids("grant/7777"), ["grant/77777777xyz"], "a grant/ prefix never names a client");
+  assert.deepEqual(ids("client/7777777"), [], "without the mark a text is an exact id, never a prefix");
+  assert.deepEqual(ids("client/exact-and"), [], "a gone client/exact-and must not become client/exact-and-longer");
+  assert.deepEqual(ids("grant/7777..."), ["grant/77777777xyz"], "a grant/ prefix never names a client");
   assert.deepEqual(ids(`client/${"7".repeat(MIN_PREFIX - 1)}${SHORT_ID_MARK}`), [], "too short to be a prefix");
   assert.deepEqual(ids("client/nothing-like-it"), []);
+});
+
+test("a short id copied without its mark: the no-match error says how to use it", () => {
+  assert.equal(unmarkedPrefixHint(listed, "client/7777777"), `It is the start of one listed id: to use it as a short id, end it with "…" or "..." ('client/7777777...').`);
+  assert.match(unmarkedPrefixHint(listed, "client/0f1e")!, /the start of 2 listed ids/);
+  assert.equal(unmarkedPrefixHint(listed, "client/none"), undefined);
+  assert.equal(unmarkedPrefixHint(listed, `client/none${SHORT_ID_MARK}`), undefined);
 });
 
 test("revoke-client refuses a prefix that fits several ids, naming them", () => {

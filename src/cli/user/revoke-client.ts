@@ -22,7 +22,7 @@ import {
 import { msg } from "../../text/untrusted.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid, parseSelector, type Selector } from "../../core/validate.js";
-import { entriesById } from "../../core/id-prefix.js";
+import { entriesById, unmarkedPrefixHint } from "../../core/id-prefix.js";
 import type { Deps } from "../deps.js";
 import { writeRevokeOutcome } from "../output.js";
 import { throwUnlessDone } from "../outcome.js";
@@ -40,8 +40,9 @@ Selectors:
       an id as \`camctl user clients\` lists it. Clients choose their ids, so
       quote them for the shell: 'client/my phone', 'client/a/b'. A table on a
       terminal shortens long ids to a unique prefix ending in "…"; that form
-      is accepted (with or without the "…"), and a prefix that fits several
-      of the account's ids is refused (exit 2) with their names
+      is accepted as printed ("..." works for "…"), and a prefix that fits
+      several of the account's ids is refused (exit 2) with their names.
+      Without the "…" a text is an exact id, never a prefix
   software/<name>[/<version>]
       the first client in the server's list with that software (or
       software/version); --dry-run shows which one, and any others
@@ -112,7 +113,9 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
   const base = { jid, selector: sel.text, others };
   if (!entry) {
     await write({ ...base, kind: "not-revoked", why: "no-match", entry: null });
-    throw noMatchError(jid, sel.text);
+    const err = noMatchError(jid, sel.text);
+    const hint = sel.kind === "software" ? undefined : unmarkedPrefixHint(list.clients, sel.text);
+    throw hint ? new CamError(err.kind, `${err.message} ${hint}`, err.condition) : err;
   }
   if (opts.dryRun) {
     await write({ ...base, kind: "dry-run", entry });
