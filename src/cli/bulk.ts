@@ -36,6 +36,12 @@ export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: 
   const tally = emptyTally();
   let current: PlanItem | undefined;
   let answered = true;
+  // Ctrl-C: the counts so far (asked at that moment), the item under way if one is, how to finish.
+  setInterruptHint(() => {
+    const counts = stoppedLine(tally, ctx.items, { interrupted: true, inFlight: !answered });
+    const maybe = current && !answered ? msg` The revocation of ${current.id} of ${current.account} may already have happened.` : "";
+    return msg`${counts}${maybe} To finish, ${ctx.resume}: what was revoked is gone by then.`.toString();
+  });
   try {
     await applyPlan(reader.items(), {
       prepared: ctx.prepared,
@@ -43,9 +49,6 @@ export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: 
       starting: (item) => {
         current = item;
         answered = false;
-        setInterruptHint(
-          msg`The revocation of ${item.id} of ${item.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString(),
-        );
       },
       result: async (r, item) => {
         answered = true;

@@ -12,6 +12,9 @@ import type { ProgressLine } from "../term/progress.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
 
+/** How long the output may hold the scan before the progress line says it waits for it. */
+const STALL_MS = 1000;
+
 export interface HostScanRequest {
   host: string;
   filter: ClientFilter;
@@ -54,15 +57,28 @@ export async function scanHost(
 ): Promise<UnreadAccounts | undefined> {
   const { progress } = request;
   const unread: UnreadAccounts = { count: 0, first: [] };
+  let stallTimer: NodeJS.Timeout | undefined;
   try {
     await withSource(prepared, request.timeoutSeconds, async (source, signal, alive) => {
       const consumer = keepAlive(alive, request.timeoutSeconds);
+      let last: ScanProgress | undefined;
+      let busySince = 0;
+      // Output that is not being read (a pipe whose reader has not started) holds the scan: the
+      // line says so rather than keep showing the count of before. Not when the records go to the
+      // terminal the line is on (the line is erased before each of them).
+      if (progress && !request.outputOnTerminal) {
+        stallTimer = setInterval(() => {
+          if (consumer.busy && last && Date.now() - busySince >= STALL_MS) progress.update(last, true);
+        }, STALL_MS);
+        stallTimer.unref();
+      }
       const listing = source.listHost(request.host, {
         filter: request.filter,
         signal,
         onProgress: (p) => {
           alive();
           request.onProgress?.(p);
+          last = p;
           if (!consumer.busy) progress?.update(p);
         },
         onAccountFailed: (account, reason) => {
@@ -85,6 +101,7 @@ export async function scanHost(
           for await (const r of request.narrow ? request.narrow(matching()) : matching()) {
             if (request.outputOnTerminal) progress?.clear();
             consumer.busy = true;
+            busySince = Date.now();
             yield r;
             consumer.busy = false;
             alive();
@@ -92,6 +109,8 @@ export async function scanHost(
         } finally {
           progress?.clear();
           consumer.busy = true;
+          // What the consumer writes from now on is its end: the line stays away.
+          last = undefined;
         }
       }
       try {
@@ -101,6 +120,7 @@ export async function scanHost(
       }
     }, request.bound);
   } finally {
+    clearInterval(stallTimer);
     progress?.clear();
   }
   return unread.count > 0 ? unread : undefined;

@@ -186,7 +186,7 @@ ${set("accessed", t.accessed)}${set("expires", t.expires)}assert(store:set_key($
         const unknown = await camctl("host", "clients", "nowhere.camctl.test", "-o", format);
         assert.equal(unknown.code, 6, unknown.stderr);
         assert.equal(unknown.stdout, "");
-        assert.equal(unknown.stderr, "camctl: nowhere.camctl.test is not a host of this Prosody server.\n");
+        assert.equal(unknown.stderr, "camctl: nowhere.camctl.test is not a host of this Prosody server; its virtual hosts are bare.camctl.test, camctl.test and strict.camctl.test.\n");
       }
       const bad = await camctl("host", "clients", "alice@camctl.test");
       assert.equal(bad.code, 2);

@@ -212,7 +212,7 @@ describe("plan and apply over the admin socket", () => {
       child.on("close", () => resolve());
     });
     assert.equal(await exited, 130, err);
-    assert.match(err, /camctl: interrupted\. The revocation of grant\/\S+ of halfway\d@camctl\.test may already have happened\. To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
+    assert.match(err, /camctl: interrupted\. It got through [\d,]+ of 300 items: [\d,]+ revoked; .*not started\.( The revocation of grant\/\S+ of halfway\d@camctl\.test may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
     const firstRun = ndjson<{ account: string; id: string; outcome: string }>(out.split("\n").slice(0, -1).join("\n"));
     assert.ok(firstRun.length >= 20 && firstRun.length < 300, `interrupted after ${firstRun.length} items`);
     assert.ok(firstRun.every((x) => x.outcome === "revoked"));
@@ -230,6 +230,28 @@ describe("plan and apply over the admin socket", () => {
     }
     assert.ok(secondRun.filter((x) => x.outcome === "revoked").length >= 300 - firstRun.length - 1);
     assert.equal((await state("halfway")).size, 0, "every planned grant is revoked");
+  });
+
+  test("Ctrl-C typed on a terminal during an apply: exit 130 with the counts so far (revoked, under way, not started) and how to finish", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const { jid } = await sb.createAccount("ctrlc1");
+    const { addBulkGrants } = await import("../helpers/bulk-grants.js");
+    await addBulkGrants(sb, jid, 200, "Stale app");
+    const file = planFile("ctrlc");
+    assert.equal((await socket(["host", "revoke", host, "--account", "ctrlc*", "--type", "access", "--plan-out", file])).code, 0);
+    // Typed once 20 outcomes are on screen; the terminal turns it into SIGINT for camctl.
+    const r = await onTerminalAnswering(["host", "apply", file, "--yes", "--socket", sb.socketPath], /(^revoked .*\r?\n){20}/m, () => "\x03");
+    assert.equal(r.code, 130, r.out);
+    const m = /camctl: interrupted\. It got through ([\d,]+) of 200 items: ([\d,]+) revoked; (1 under way; )?([\d,]+) not started\.(?: The revocation of grant\/\S+ of ctrlc1@camctl\.test may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./.exec(r.out.replace(/\n(?!camctl)/g, ""));
+    assert.ok(m, r.out);
+    const [done, revoked, underWay, notStarted] = [Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")), m[3] ? 1 : 0, Number(m[4]!.replace(/,/g, ""))];
+    assert.equal(revoked, done, "every finished item was revoked");
+    assert.equal(done + underWay + notStarted, 200);
+    const shown = r.out.split("\n").filter((l) => /^revoked /.test(l)).length;
+    assert.ok(done >= 20 && done < 200, `interrupted after ${done} items`);
+    // An outcome is counted just before it is written, so the screen may be one behind the tally.
+    assert.ok(shown === done || shown === done - 1, `${shown} rows on screen, ${done} counted`);
+    const left = (await state("ctrlc")).size;
+    assert.ok(left === notStarted + underWay || left === notStarted, `${left} grants left, ${notStarted} not started, ${underWay} under way`);
   });
 
   test("--keep-newest keeps each account's most recently seen matching clients", async () => {

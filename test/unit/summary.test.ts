@@ -91,6 +91,7 @@ test("the summary's first line agrees in number: 1 client on 1 account, 2 client
 test("the progress line: only on a terminal stderr, with rate and time left", () => {
   assert.equal(formatProgress({ scanned: 2500, total: 10000 }, 1000), "scanned 2,500 / 10,000 accounts · 2,500/s · 3 s left");
   assert.equal(formatProgress({ scanned: 10, total: null }, 0), "scanned 10 accounts");
+  assert.equal(formatProgress({ scanned: 0, total: 1506 }, 9000, true), "scanned 0 / 1,506 accounts · waiting for the output to be read");
   const off = fakeIO();
   progressLine(off.io).update({ scanned: 1, total: 2 });
   assert.equal(off.err(), "");

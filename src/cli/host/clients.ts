@@ -53,7 +53,8 @@ last-seen age and expiry instead (a table, JSON with -o json, or -o
 openmetrics for Prometheus: docs/metrics.md). --output-file writes the
 output to a file that is replaced whole, by rename, once it is complete.
 While it runs, a progress line (accounts scanned / total, rate, time left)
-is drawn on stderr when stderr is a terminal.
+is drawn on stderr when stderr is a terminal; while the output is not being
+read (a pipe whose reader waits), it says so.
 
 --timeout bounds the wait for each batch of the scan, not the whole scan:
 a host of any size can be listed as long as the server keeps answering.
