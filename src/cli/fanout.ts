@@ -6,11 +6,11 @@
 import { abortable } from "../core/abort.js";
 import { CamError, mostSevere } from "../core/errors.js";
 import { outcomeLines, outcomesJson, runFanout, type ContextOutcome } from "../engines/fanout.js";
-import type { ClientFilter, HostClientRecord } from "../core/filters.js";
+import { filteredColumns, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import { scanHost } from "../engines/host-scan.js";
 import { messageLine, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord } from "../core/model.js";
-import type { CommonOptions, OutputFormat } from "../config/options.js";
+import type { CommonOptions, OutputFormat, TableChoice } from "../config/options.js";
 import type { FanoutRun } from "../config/selection.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { withSource, type PreparedSource } from "../transports/lifecycle.js";
@@ -104,7 +104,7 @@ export function fanoutJsonTail(outcomes: readonly ContextOutcome[]): Record<stri
 }
 
 /** `user clients <jid>` on several contexts. */
-export async function userClientsFanout(fan: Fanout, jid: string, format: OutputFormat, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
+export async function userClientsFanout(fan: Fanout, jid: string, format: OutputFormat, io: IOStreams, deps: Pick<Deps, "prepareSource">, table?: TableChoice): Promise<void> {
   const outcomes: ContextOutcome[] = [];
   const task: ContextTask<ClientRecord> = async (prepared, opts, emit) => {
     const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(jid));
@@ -116,6 +116,7 @@ export async function userClientsFanout(fan: Fanout, jid: string, format: Output
     context: true,
     empty: `No clients have access to ${jid} on any of the contexts that answered.`,
     tail: () => fanoutJsonTail(outcomes),
+    table,
   });
   finishFanout(outcomes, format, io);
 }
@@ -130,6 +131,7 @@ export async function hostClientsFanout(
   deps: Pick<Deps, "prepareSource">,
   /** Runs once the output is complete (--output-file commits there), before the exit code is decided. */
   written: () => Promise<void> = async () => undefined,
+  table?: TableChoice,
 ): Promise<void> {
   const outcomes: ContextOutcome[] = [];
   const task: ContextTask<HostClientRecord> = async (prepared, opts, emit) => {
@@ -149,6 +151,7 @@ export async function hostClientsFanout(
     context: true,
     empty: `No clients on ${host} match on any of the contexts that answered.`,
     tail: () => fanoutJsonTail(outcomes),
+    table: { ...table, keep: filteredColumns(filter) },
   });
   await written();
   finishFanout(outcomes, format, io);

@@ -2,10 +2,10 @@
 import type { IOStreams } from "../term/iostreams.js";
 import type { ClientList } from "../core/model.js";
 import { NO_FACTS, type AccountFacts } from "../core/account-facts.js";
-import type { OutputFormat } from "../config/options.js";
+import type { OutputFormat, TableChoice } from "../config/options.js";
 import type { RevokeView } from "../render/revoke.js";
 
-export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams, facts?: AccountFacts | null): Promise<void> {
+export async function writeClientList(list: ClientList, format: OutputFormat, io: IOStreams, facts?: AccountFacts | null, table?: TableChoice): Promise<void> {
   const { writeClients } = await import("../render/client-records.js");
   const f = facts ?? NO_FACTS;
   const tail = facts === undefined ? undefined : () => ({
@@ -15,7 +15,7 @@ export async function writeClientList(list: ClientList, format: OutputFormat, io
     passwordChanged: f.passwordChanged,
     accountLastActivity: f.accountLastActivity,
   });
-  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport }, ...(tail ? { tail } : {}) });
+  await writeClients(list.clients, format, io, { head: { jid: list.jid, transport: list.transport }, ...(tail ? { tail } : {}), table });
   // The status line only when the server told (a source without account facts adds nothing).
   if (format === "table" && facts !== undefined && facts !== null) {
     const { accountStatusLine } = await import("../render/account-status.js");

@@ -4,6 +4,8 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../core/errors.js";
 import { CONTAINER_ENGINES, SSH_ROUTES, TLS_MODES, type ServerSpec } from "../transports/types.js";
 import type { AppliedOptions } from "./contexts.js";
+import type { ColumnName } from "../core/columns.js";
+import { msg } from "../text/untrusted.js";
 import {
   DEFAULT_TIMEOUT_SECONDS,
   parseContainerFlag,
@@ -110,4 +112,36 @@ export function resolveCommon(raw: RawCommon, defaultSocket: string, applied?: A
   if (!one) throw new CamError("internal", "camctl chose no server for this command (the selection did not run).");
   const output: OutputFormat = raw.json ? "json" : (raw.output ?? "table");
   return { ...resolveServerSpec(one, defaultSocket), output };
+}
+
+/**
+ * --columns and --wide, for the commands that print a client table. Both shape the table only:
+ * JSON, NDJSON and CSV keep every field, so scripts see one shape whatever a person chose.
+ */
+export function addTableOptions(cmd: Command): Command {
+  return cmd
+    .option("--columns <list>", "table columns to show, in this order, e.g. account,id,last-seen (a wrong name lists them all)")
+    .option("--wide", "table: every column, full ids and times, however wide the terminal");
+}
+
+/** What --columns and --wide ask of the table. */
+export interface TableChoice {
+  columns?: ColumnName[];
+  wide: boolean;
+}
+
+/** --columns and --wide, checked: names this table has (`valid`), and only with a table. */
+export function parseTableChoice(raw: { columns?: unknown; wide?: unknown }, output: OutputFormat, valid: readonly ColumnName[]): TableChoice {
+  const wide = raw.wide === true;
+  // --wide with another format is harmless (they are always whole), so it is accepted.
+  if (raw.columns === undefined) return { wide };
+  if (output !== "table") throw new CamError("usage", `--columns picks the table's columns; -o ${output} writes every field (leave out --columns, or use -o table).`);
+  const names = String(raw.columns).split(",").map((n) => n.trim().toLowerCase()).filter((n) => n !== "");
+  if (names.length === 0) throw new CamError("usage", `--columns needs at least one column name: ${valid.join(", ")}.`);
+  for (const name of names) {
+    if (!(valid as readonly string[]).includes(name)) {
+      throw new CamError("usage", msg`--columns has no column "${name}"; the columns are ${valid.join(", ")}.`.toString());
+    }
+  }
+  return { columns: [...new Set(names)] as ColumnName[], wide };
 }

@@ -9,7 +9,9 @@
 //   --last-seen-after T    seen after T (never-seen entries do not match);
 //   --expires-before T     has an expiry, and it is before T;
 //   --no-expiry            a grant (type access) without an expiry;
-//   --software N[/V]       user-agent software exactly N (and version exactly V when given);
+//   --software N[/V]       user-agent software N (and version V when given), case-insensitive,
+//                          * and ? as wildcards (src/core/software-match.ts);
+//   --software-exact N[/V] the same, compared exactly (for scripts; also compared on the server);
 //   --account-inactive-since T  the account's last activity (mod_account_activity or mod_lastlog2)
 //                          is known and before T; accounts with no recorded activity never match
 //                          (src/core/account-facts.ts; docs/account-activity.md).
@@ -23,6 +25,9 @@ import { usageError } from "./errors.js";
 import { utcTimeAsWritten, type ClientRecord, type ClientType, type IsoUtc } from "./model.js";
 import { msg } from "../text/untrusted.js";
 import type { AccountStatus } from "./account-facts.js";
+import type { ColumnName } from "./columns.js";
+import { globToRegExp } from "./glob.js";
+import { softwareMatches, type SoftwareFilter } from "./software-match.js";
 
 export const AUTH_METHODS = ["password", "grant", "fast"] as const;
 
@@ -32,7 +37,7 @@ export interface ClientFilter {
   lastSeenAfter: number | null;
   expiresBefore: number | null;
   noExpiry: boolean;
-  software: { name: string; version: string | null } | null;
+  software: SoftwareFilter | null;
   /** Any of these methods (empty: no auth filter). */
   auth: string[];
   type: ClientType | null;
@@ -81,7 +86,8 @@ export function addFilterOptions(cmd: Command): Command {
   return cmd
     .option("--last-seen-before <when>", "not seen since <when> (90d, 12h, or an ISO date); never-seen entries match")
     .option("--last-seen-after <when>", "seen after <when> (90d, 12h, or an ISO date)")
-    .option("--software <name[/version]>", "user-agent software exactly <name> (and <version>)")
+    .option("--software <name[/version]>", "user-agent software <name> (and <version>): any case, * and ? as wildcards, e.g. 'nextcloud*'")
+    .option("--software-exact <name[/version]>", "user-agent software exactly <name> (and <version>), as the client sent it (for scripts)")
     .addOption(new Option("--auth <method>", "signs in with this method: password, grant or fast (repeatable: any of them)").argParser(collect))
     .addOption(new Option("--type <type>", "session (a device or app that logged in) or access (a grant)").choices(["session", "access"]))
     .option("--connected", "connected now")
@@ -97,6 +103,7 @@ export interface RawFilterOptions {
   lastSeenBefore?: string;
   lastSeenAfter?: string;
   software?: string;
+  softwareExact?: string;
   auth?: string[];
   type?: string;
   connected?: boolean;
@@ -130,14 +137,15 @@ export function parseWhen(text: string, option: string, now: Date, ahead = false
   throw usageError(msg`${option} takes ${duration} or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${text}".`);
 }
 
-function parseSoftware(text: string): { name: string; version: string | null } {
+function parseSoftware(text: string, exact: boolean): SoftwareFilter {
   const cut = text.indexOf("/");
   const name = cut === -1 ? text : text.slice(0, cut);
   const version = cut === -1 ? null : text.slice(cut + 1);
   if (name.length === 0 || version === "") {
-    throw usageError(msg`--software takes a name or name/version, e.g. --software Gajim or --software 'Evil Client/2.3'; got "${text}".`);
+    const flag = exact ? "--software-exact" : "--software";
+    throw usageError(msg`${flag} takes a name or name/version, e.g. ${flag} Gajim or ${flag} 'Evil Client/2.3'; got "${text}".`);
   }
-  return { name, version };
+  return { name, version, exact };
 }
 
 /** Checks and converts the raw option values; `now` anchors relative times. */
@@ -149,13 +157,14 @@ export function parseFilter(raw: RawFilterOptions, now: Date): ClientFilter {
       throw usageError(msg`--auth takes ${AUTH_METHODS}; got "${a}".`);
     }
   }
+  if (raw.software !== undefined && raw.softwareExact !== undefined) throw usageError("Give --software or --software-exact, not both.");
   if (raw.account !== undefined && raw.account.length === 0) throw usageError("--account takes a glob such as 'test-*'; it is empty.");
   const f: ClientFilter = {
     lastSeenBefore: raw.lastSeenBefore === undefined ? null : parseWhen(raw.lastSeenBefore, "--last-seen-before", now),
     lastSeenAfter: raw.lastSeenAfter === undefined ? null : parseWhen(raw.lastSeenAfter, "--last-seen-after", now),
     expiresBefore: raw.expiresBefore === undefined ? null : parseWhen(raw.expiresBefore, "--expires-before", now, true),
     noExpiry: raw.expiry === false,
-    software: raw.software === undefined ? null : parseSoftware(raw.software),
+    software: raw.softwareExact !== undefined ? parseSoftware(raw.softwareExact, true) : raw.software === undefined ? null : parseSoftware(raw.software, false),
     auth: auth.sort(),
     type: raw.type === "session" || raw.type === "access" ? raw.type : null,
     connected: raw.connected ? true : raw.disconnected ? false : null,
@@ -166,10 +175,35 @@ export function parseFilter(raw: RawFilterOptions, now: Date): ClientFilter {
   return f;
 }
 
-/** A glob (* and ?) as an anchored, case-insensitive RegExp; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = [...glob].map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[\\^$.|+()[\]{}]/g, "\\$&"))).join("");
-  return new RegExp(`^${body}$`, "isu");
+export { globToRegExp };
+
+/**
+ * The table column each filter is about (src/core/columns.ts): on a narrow terminal the table keeps
+ * the columns of the filters given, whatever else it drops. A complete record, so a new filter
+ * has to say which column shows what it filters on (null: none does).
+ */
+export const FILTER_COLUMNS: Readonly<Record<keyof ClientFilter, ColumnName | null>> = {
+  lastSeenBefore: "last-seen",
+  lastSeenAfter: "last-seen",
+  expiresBefore: "expires",
+  noExpiry: "expires",
+  software: "software",
+  auth: "auth",
+  type: "type",
+  connected: "connected",
+  account: "account",
+  accountInactiveSince: null,
+};
+
+/** The columns of the filters set in `f`. */
+export function filteredColumns(f: ClientFilter): ColumnName[] {
+  const out = new Set<ColumnName>();
+  for (const [key, column] of Object.entries(FILTER_COLUMNS) as [keyof ClientFilter, ColumnName | null][]) {
+    const v = f[key];
+    const set = key === "noExpiry" ? v === true : v !== null && !(Array.isArray(v) && v.length === 0);
+    if (set && column !== null) out.add(column);
+  }
+  return [...out];
 }
 
 const unix = (iso: IsoUtc | null): number | null => (iso === null ? null : Math.floor(Date.parse(iso) / 1000));
@@ -187,10 +221,7 @@ export function matchesFilter(r: HostClientRecord, f: ClientFilter): boolean {
   if (f.type !== null && r.type !== f.type) return false;
   if (f.connected !== null && r.connected !== f.connected) return false;
   if (f.auth.length > 0 && !f.auth.some((a) => r.auth.includes(a))) return false;
-  if (f.software !== null) {
-    if (r.userAgent.software !== f.software.name) return false;
-    if (f.software.version !== null && r.userAgent.version !== f.software.version) return false;
-  }
+  if (f.software !== null && !softwareMatches(f.software, r.userAgent.software, r.userAgent.version)) return false;
   const lastSeen = unix(r.lastSeen);
   if (f.lastSeenBefore !== null && lastSeen !== null && lastSeen >= f.lastSeenBefore) return false;
   if (f.lastSeenAfter !== null && (lastSeen === null || lastSeen <= f.lastSeenAfter)) return false;
@@ -216,6 +247,11 @@ export interface PlanFilters {
   expiresBefore: string | null;
   noExpiry: boolean;
   software: string | null;
+  /**
+   * --software-exact (true) or --software (false). Plans written before --software matched any
+   * case have none: they are read as exact, which is what their --software meant.
+   */
+  softwareExact: boolean;
   auth: string[];
   type: ClientType | null;
   connected: boolean | null;
@@ -234,6 +270,7 @@ export function recordFilters(f: ClientFilter, all: boolean): PlanFilters {
     expiresBefore: isoOfUnix(f.expiresBefore),
     noExpiry: f.noExpiry,
     software: f.software === null ? null : f.software.version === null ? f.software.name : `${f.software.name}/${f.software.version}`,
+    softwareExact: f.software?.exact ?? false,
     auth: f.auth,
     type: f.type,
     connected: f.connected,
@@ -255,6 +292,7 @@ export function checkRecordedFilters(v: unknown): PlanFilters | string {
   for (const k of ["lastSeenBefore", "lastSeenAfter", "expiresBefore"] as const) if (!time(f[k])) return bad(k, "null or an ISO 8601 UTC time");
   if (!isBool(f.noExpiry)) return bad("noExpiry", "true or false");
   if (!(f.software === null || (isStr(f.software) && f.software !== ""))) return bad("software", "null or a software name");
+  if (!(f.softwareExact === undefined || isBool(f.softwareExact))) return bad("softwareExact", "true or false");
   if (!Array.isArray(f.auth) || !f.auth.every((a) => isStr(a) && a !== "")) return bad("auth", "a list of authentication method names");
   if (!(f.type === null || f.type === "session" || f.type === "access")) return bad("type", 'null, "session" or "access"');
   if (!(f.connected === null || isBool(f.connected))) return bad("connected", "null, true or false");
@@ -267,6 +305,7 @@ export function checkRecordedFilters(v: unknown): PlanFilters | string {
     expiresBefore: f.expiresBefore as string | null,
     noExpiry: f.noExpiry as boolean,
     software: f.software,
+    softwareExact: (f.softwareExact ?? true) as boolean,
     auth: f.auth as string[],
     type: f.type,
     connected: f.connected as boolean | null,
@@ -279,7 +318,7 @@ export function checkRecordedFilters(v: unknown): PlanFilters | string {
 export function filterFlags(f: PlanFilters): string[] {
   const flags: string[] = [];
   if (f.all) flags.push("--all");
-  if (f.software !== null) flags.push(`--software '${f.software}'`);
+  if (f.software !== null) flags.push(`${f.softwareExact ? "--software-exact" : "--software"} '${f.software}'`);
   if (f.lastSeenBefore !== null) flags.push(`--last-seen-before ${f.lastSeenBefore}`);
   if (f.lastSeenAfter !== null) flags.push(`--last-seen-after ${f.lastSeenAfter}`);
   if (f.expiresBefore !== null) flags.push(`--expires-before ${f.expiresBefore}`);

@@ -7,6 +7,7 @@
 import { CamError } from "../core/errors.js";
 import type { ScanProgress } from "../core/client-source.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
+import type { SoftwareSeen } from "../core/software-match.js";
 import type { ProgressLine } from "../term/progress.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
@@ -27,6 +28,11 @@ export interface HostScanRequest {
   outputOnTerminal?: boolean;
   /** A limit on the whole scan, whatever the batches do (see withSource). */
   bound?: AbortSignal;
+  /**
+   * Filled as the scan goes: how many records matched, and the software names of those that
+   * failed only --software (for the nearest names when nothing matched: core/software-match.ts).
+   */
+  seen?: SoftwareSeen;
   /** Told every progress report, busy or not (the metrics' count of accounts scanned). */
   onProgress?: (p: ScanProgress) => void;
 }
@@ -80,8 +86,15 @@ export async function scanHost(
           if (unread.first.length < 3) unread.first.push({ account, reason });
         },
       });
+      const { filter, seen } = request;
+      const others = seen && filter.software !== null ? { ...filter, software: null } : undefined;
       async function* matching(): AsyncGenerator<HostClientRecord> {
-        for await (const r of listing) if (matchesFilter(r, request.filter)) yield r;
+        for await (const r of listing) {
+          if (matchesFilter(r, filter)) {
+            if (seen) seen.matched++;
+            yield r;
+          } else if (others && matchesFilter(r, others)) seen!.note(r.userAgent.software);
+        }
       }
       async function* handedOver(): AsyncGenerator<HostClientRecord> {
         try {

@@ -33,7 +33,7 @@ export function planRequest(scope: PlanScope, server: { transport: { kind: Trans
 }
 
 /** How the scan behind a plan is shown (the progress line) and bounded; see HostScanRequest. */
-export type PlanScanView = Pick<HostScanRequest, "progress" | "outputOnTerminal" | "bound">;
+export type PlanScanView = Pick<HostScanRequest, "progress" | "outputOnTerminal" | "bound" | "seen">;
 
 /** The header of a plan made now. */
 export function planHeader(request: PlanRequest, now: Date): PlanHeader {

@@ -7,6 +7,7 @@ import { OutputWriter, type IOStreams } from "../term/iostreams.js";
 import type { ClientRecord, IsoUtc } from "../core/model.js";
 import { displaySafe } from "../text/untrusted.js";
 import { addressesHidden, hasRecorded, RECORDS_HINT, withNetwork } from "../core/network.js";
+import type { ColumnName } from "../core/columns.js";
 
 export const CLIENT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type ClientsFormat = (typeof CLIENT_FORMATS)[number];
@@ -30,6 +31,8 @@ export interface WriteClientsOptions {
   tail?: () => Readonly<Record<string, unknown>>;
   /** --no-ip: every address field null (JSON, NDJSON), empty (CSV), its column left out (table). */
   noIp?: boolean;
+  /** Table only: --columns and --wide, and the columns never dropped (those of the filters given). */
+  table?: { columns?: readonly ColumnName[]; wide?: boolean; keep?: readonly ColumnName[] };
 }
 
 /** Turns records into text, one call per record, then once at the end. */
@@ -55,7 +58,11 @@ export async function clientsRenderer(format: ClientsFormat, io: IOStreams, opts
     case "table": {
       const { ClientTable } = await import("./table.js");
       const empty = opts.empty ?? `No clients have access to ${displaySafe(opts.head.jid ?? "this account")}.`;
-      return new ClientTable({ color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now(), account: opts.account ?? false, context: opts.context ?? false }, empty);
+      const t = opts.table ?? {};
+      return new ClientTable(
+        { color: io.color, width: io.width, tty: io.stdoutIsTTY, now: io.now(), account: opts.account ?? false, context: opts.context ?? false, ...t, shortIds: true },
+        empty,
+      );
     }
   }
 }

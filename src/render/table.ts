@@ -16,7 +16,13 @@
 //   1. long Software / Device / Auth values are cut with "…" down to a readable minimum;
 //   2. then columns are dropped, least useful first: Type (the id prefix says it), First seen,
 //      then times lose their date part ("3 min ago" instead of "3 min ago (14:37)"),
-//      then Auth, Expires, Device, Last seen, Connected, Software, until only ID (and Account) is left.
+//      then Auth, Expires, Device, Last seen, Connected, Software, until only ID (and Account) is left;
+//      a column in `keep` (the columns of the filters given: core/filters.ts FILTER_COLUMNS, or those
+//      --columns chose) is never dropped.
+// --columns picks the columns and their order; --wide lays the table out as off a terminal (every
+// column, full ids and times, no width limit) but keeps the terminal's times and colour. With
+// `shortIds` (listings on a terminal, not --wide) ids are shown as their shortest unique prefix
+// (short-id.ts).
 // Off a terminal the table has all columns, absolute ISO times, no colour and no width limit
 // other than the caps.
 
@@ -26,6 +32,8 @@ import type { ClientRow } from "./client-records.js";
 import { humanTimeForms } from "./time.js";
 import { painter } from "./sgr.js";
 import { displayWidth, truncateToWidth } from "./width.js";
+import type { ColumnName } from "../core/columns.js";
+import { IdShortener, SHORT_ID_MARK } from "./short-id.js";
 
 export interface TableOptions {
   color: boolean;
@@ -37,6 +45,14 @@ export interface TableOptions {
   account?: boolean;
   /** Adds a Context column before everything (listings of several servers). */
   context?: boolean;
+  /** --columns: only these, in this order (names absent from this table are left out). */
+  columns?: readonly ColumnName[];
+  /** Never dropped to fit the width (the columns of the filters given). */
+  keep?: readonly ColumnName[];
+  /** --wide: no fitting to the terminal's width. */
+  wide?: boolean;
+  /** Ids as their shortest unique prefix when the table is fitted to a terminal. */
+  shortIds?: boolean;
 }
 
 /** Rows the column widths are planned from; later rows follow that plan. */
@@ -63,6 +79,8 @@ interface Cell {
 
 interface ColumnSpec {
   key: ColumnKey;
+  /** As --columns names it. */
+  name: ColumnName;
   header: string;
   cell: (c: ClientRow) => Cell;
   /** Most columns a value may take; longer values are cut with "…". Absent: never cut (ids). */
@@ -122,29 +140,32 @@ function columnSpecs(o: TableOptions): ColumnSpec[] {
   const connected = cell(o.tty ? "● yes" : "yes", "good");
   const disconnected = cell("no", "dim");
   const specs: ColumnSpec[] = [
-    { key: "id", header: "ID", cell: (c) => cell(displaySafe(c.id)) },
-    { key: "type", header: "Type", cell: (c) => value(c.type, 16), cap: 16 },
-    { key: "connected", header: "Connected", cell: (c) => (c.connected ? connected : disconnected), cap: 9 },
-    { key: "software", header: "Software", cell: (c) => value(softwareText(c), 48), cap: 48, minWidth: 12 },
-    { key: "device", header: "Device", cell: (c) => value(c.userAgent.device, 48), cap: 48, minWidth: 10 },
-    { key: "firstSeen", header: "First seen", cell: (c) => time(c.firstSeen), cap: 40 },
-    { key: "lastSeen", header: "Last seen", cell: (c) => time(c.lastSeen), cap: 40 },
-    { key: "expires", header: "Expires", cell: (c) => time(c.expires), cap: 40 },
+    { key: "id", name: "id", header: "ID", cell: (c) => cell(displaySafe(c.id)) },
+    { key: "type", name: "type", header: "Type", cell: (c) => value(c.type, 16), cap: 16 },
+    { key: "connected", name: "connected", header: "Connected", cell: (c) => (c.connected ? connected : disconnected), cap: 9 },
+    { key: "software", name: "software", header: "Software", cell: (c) => value(softwareText(c), 48), cap: 48, minWidth: 12 },
+    { key: "device", name: "device", header: "Device", cell: (c) => value(c.userAgent.device, 48), cap: 48, minWidth: 10 },
+    { key: "firstSeen", name: "first-seen", header: "First seen", cell: (c) => time(c.firstSeen), cap: 40 },
+    { key: "lastSeen", name: "last-seen", header: "Last seen", cell: (c) => time(c.lastSeen), cap: 40 },
+    { key: "expires", name: "expires", header: "Expires", cell: (c) => time(c.expires), cap: 40 },
     {
       key: "auth",
+      name: "auth",
       header: "Auth",
       cell: (c) => (c.auth.length > 0 ? cell(c.auth.map(displaySafe).join(", "), "plain", 40) : NULL_CELL),
       cap: 40,
       minWidth: 8,
     },
     // Where it connects from (core/network.ts): the live address, and the companion's record.
-    { key: "ip", header: "Address", cell: (c) => value(c.ip ?? null, 48), cap: 48 },
-    { key: "lastIp", header: "Last IP", cell: (c) => value(c.lastIp ?? null, 48), cap: 48 },
-    { key: "lastLogin", header: "Last login", cell: (c) => time(c.lastLogin ?? null), cap: 40 },
+    { key: "ip", name: "address", header: "Address", cell: (c) => value(c.ip ?? null, 48), cap: 48 },
+    { key: "lastIp", name: "last-ip", header: "Last IP", cell: (c) => value(c.lastIp ?? null, 48), cap: 48 },
+    { key: "lastLogin", name: "last-login", header: "Last login", cell: (c) => time(c.lastLogin ?? null), cap: 40 },
   ];
-  if (o.account) specs.unshift({ key: "account", header: "Account", cell: (c) => (c.account === undefined ? NULL_CELL : cell(displaySafe(c.account))) });
-  if (o.context) specs.unshift({ key: "context", header: "Context", cell: (c) => (c.context === undefined ? NULL_CELL : cell(displaySafe(c.context))) });
-  return specs;
+  if (o.account) specs.unshift({ key: "account", name: "account", header: "Account", cell: (c) => (c.account === undefined ? NULL_CELL : cell(displaySafe(c.account))) });
+  if (o.context) specs.unshift({ key: "context", name: "context", header: "Context", cell: (c) => (c.context === undefined ? NULL_CELL : cell(displaySafe(c.context))) });
+  if (o.columns === undefined) return specs;
+  // --columns: the chosen ones, in the order given.
+  return o.columns.flatMap((name) => specs.filter((s) => s.name === name));
 }
 
 /**
@@ -176,10 +197,10 @@ function measure(spec: ColumnSpec, cells: readonly Cell[], whole: { limit: numbe
  * column at a time to the narrowest column that still wants more, so no single long value
  * takes it all.
  */
-function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number): { planned: Planned[]; compact: boolean } {
+function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number, keep: ReadonlySet<ColumnName>): { planned: Planned[]; compact: boolean } {
   let kept = specs.map((spec, index) => ({ spec, index }));
   let compact = false;
-  const steps = [...DEGRADE_STEPS];
+  const steps = DEGRADE_STEPS.filter((step) => step === "compact" || !specs.some((s) => s.key === step && keep.has(s.name)));
   const whole = (k: ColumnKey) => k === "id" || k === "account" || k === "context";
   for (;;) {
     // An id wider than the terminal wraps anyway: it does not decide the layout of the others.
@@ -206,6 +227,10 @@ function fitColumns(specs: ColumnSpec[], rows: readonly Cell[][], width: number)
 
 const pick = (x: Cell, compact: boolean): Cell => (compact ? (x.compact ?? x) : x);
 
+/** An id cell as short-id.ts shows it: the (display-safe) prefix and the mark, or the whole id. */
+const idCell = (id: string, shown: string): Cell =>
+  cell(shown === id ? displaySafe(id) : displaySafe(shown.slice(0, -SHORT_ID_MARK.length)) + SHORT_ID_MARK);
+
 /**
  * The client table, a row at a time: push() each record and write what it returns (nothing while
  * the first rows are still being planned), then write what end() returns.
@@ -217,6 +242,10 @@ export class ClientTable {
   private readonly specs: ColumnSpec[];
   private readonly style: Record<Cell["tone"] | "head", (s: string) => string>;
   private buffered: Cell[][] | undefined = [];
+  /** Fitted to the terminal's width (not --wide, not off a terminal). */
+  private readonly fitting: boolean;
+  /** Short ids: the shortener, and where the id cell is among the specs. */
+  private ids: { shortener: IdShortener; index: number; buffered: string[] } | undefined;
   private plan: { planned: Planned[]; compact: boolean } | undefined;
   private rows = 0;
 
@@ -226,6 +255,9 @@ export class ClientTable {
     private readonly empty: string,
   ) {
     this.specs = columnSpecs(o);
+    this.fitting = o.tty && o.width !== undefined && o.wide !== true;
+    const idIndex = this.specs.findIndex((s) => s.key === "id");
+    this.ids = this.fitting && o.shortIds === true && idIndex >= 0 ? { shortener: new IdShortener(), index: idIndex, buffered: [] } : undefined;
     // Whether to colour was decided once (iostreams.decideColor: terminal, NO_COLOR, FORCE_COLOR).
     const chalk = painter(o.color);
     this.style = { plain: (s) => s, dim: chalk.dim, good: chalk.green, head: chalk.bold };
@@ -235,9 +267,11 @@ export class ClientTable {
     this.rows++;
     const cells = this.specs.map((s) => s.cell(c));
     if (this.buffered) {
+      this.ids?.buffered.push(c.id);
       this.buffered.push(cells);
       return this.buffered.length >= BUFFERED_ROWS ? this.release() : "";
     }
+    if (this.ids) cells[this.ids.index] = idCell(c.id, this.ids.shortener.next(c.id));
     return this.line(this.kept ? this.kept.map((k) => cells[k]!) : cells);
   }
 
@@ -256,13 +290,29 @@ export class ClientTable {
     const keep = specs.map((spec) => this.specs.indexOf(spec));
     for (let i = 0; i < rows.length; i++) rows[i] = keep.map((k) => rows[i]![k]!);
     this.kept = keep;
-    this.plan =
-      o.tty && o.width !== undefined
-        ? fitColumns(specs, rows, o.width)
-        : {
-            planned: specs.map((spec, index) => ({ spec, index, width: measure(spec, rows.map((r) => r[index]!), { limit: ID_PAD_CAP, otherwise: "limit" }).natural })),
-            compact: false,
-          };
+    if (this.fitting) {
+      const fit = () => fitColumns(specs, rows, o.width!, new Set([...(o.keep ?? []), ...(o.columns ?? [])]));
+      this.plan = fit();
+      // Ids are shortened only when the table with them whole does not fit: then each planned
+      // row's id becomes its shortest prefix among the planned rows, and the plan is made again.
+      if (this.ids) {
+        const { buffered } = this.ids;
+        const at = specs.findIndex((spec) => spec.key === "id");
+        if (this.plan.compact || this.plan.planned.length < specs.length) {
+          const shown = this.ids.shortener.planned(buffered);
+          buffered.forEach((id, i) => (rows[i]![at] = idCell(id, shown[i]!)));
+          this.ids.buffered = [];
+          this.plan = fit();
+        } else {
+          this.ids = undefined;
+        }
+      }
+    } else {
+      this.plan = {
+        planned: specs.map((spec, index) => ({ spec, index, width: measure(spec, rows.map((r) => r[index]!), { limit: ID_PAD_CAP, otherwise: "limit" }).natural })),
+        compact: false,
+      };
+    }
     let out = this.layout(this.plan.planned.map((p) => cell(p.spec.header)), "head");
     for (const r of rows) out += this.line(r);
     return out;
@@ -282,7 +332,7 @@ export class ClientTable {
    */
   private layout(cells: readonly Cell[], tone?: "head"): string {
     const planned = this.plan!.planned;
-    const fitting = this.o.tty && this.o.width !== undefined;
+    const fitting = this.fitting;
     const last = planned.length - 1;
     let line = "";
     planned.forEach((p, i) => {

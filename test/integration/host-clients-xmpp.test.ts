@@ -162,7 +162,7 @@ describe("an admin lists every account's clients over XMPP", () => {
   test("filters are applied on the server: only matching rows travel", async () => {
     await companionOption("client_management_admin_page_size", 3);
     try {
-      const gajim = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Gajim", version: null } });
+      const gajim = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Gajim", version: null, exact: true } });
       assert.equal(gajim.error, undefined);
       assert.deepEqual(gajim.records.map((r) => r.account), accounts.slice(0, 7).map((a) => a.jid).sort());
       assert.ok(gajim.records.every((r) => r.userAgent.software === "Gajim"));
@@ -177,7 +177,7 @@ describe("an admin lists every account's clients over XMPP", () => {
       const connected = await scan(boss, sb.host, { ...NO_FILTER, connected: true });
       assert.deepEqual(connected.records.map((r) => [r.account, r.userAgent.software]), [[boss.jid, "camctl"]], "only the scanning login itself");
 
-      const nothing = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Evil Client", version: "2.3" } });
+      const nothing = await scan(boss, sb.host, { ...NO_FILTER, software: { name: "Evil Client", version: "2.3", exact: true } });
       assert.deepEqual([nothing.records, nothing.error], [[], undefined]);
     } finally {
       await companionOption("client_management_admin_page_size", null);

@@ -61,7 +61,8 @@ test("option values become a filter; contradictions and unknown methods are refu
   const f = parseFilter(raw, NOW);
   assert.equal(f.lastSeenBefore, NOW_S - 90 * DAY);
   assert.deepEqual(f.auth, ["fast", "password"]);
-  assert.deepEqual(f.software, { name: "Evil Client", version: "2.3" });
+  assert.deepEqual(f.software, { name: "Evil Client", version: "2.3", exact: false });
+  assert.deepEqual(parseFilter({ softwareExact: "Evil Client" }, NOW).software, { name: "Evil Client", version: null, exact: true });
   assert.equal(f.connected, true);
   assert.equal(parseFilter({ disconnected: true }, NOW).connected, false);
   assert.equal(parseFilter({ expiry: false }, NOW).noExpiry, true);
@@ -115,12 +116,12 @@ test("expiry filters look at grants' expiry only where there is one", () => {
 });
 
 test("software, version, auth, type and connection", () => {
-  assert.ok(matchesFilter(rec({ software: "Evil Client", version: "2.3" }), only({ software: { name: "Evil Client", version: null } })));
-  assert.ok(matchesFilter(rec({ software: "Evil Client", version: "2.3" }), only({ software: { name: "Evil Client", version: "2.3" } })));
-  assert.ok(!matchesFilter(rec({ software: "Evil Client", version: "2.4" }), only({ software: { name: "Evil Client", version: "2.3" } })));
-  assert.ok(!matchesFilter(rec({ software: "Evil Client", version: null }), only({ software: { name: "Evil Client", version: "2.3" } })));
-  assert.ok(!matchesFilter(rec({ software: "evil client" }), only({ software: { name: "Evil Client", version: null } })), "exact, like the server's own software/ selector");
-  assert.ok(!matchesFilter(rec({ software: null }), only({ software: { name: "Evil Client", version: null } })));
+  assert.ok(matchesFilter(rec({ software: "Evil Client", version: "2.3" }), only({ software: { name: "Evil Client", version: null, exact: true } })));
+  assert.ok(matchesFilter(rec({ software: "Evil Client", version: "2.3" }), only({ software: { name: "Evil Client", version: "2.3", exact: true } })));
+  assert.ok(!matchesFilter(rec({ software: "Evil Client", version: "2.4" }), only({ software: { name: "Evil Client", version: "2.3", exact: true } })));
+  assert.ok(!matchesFilter(rec({ software: "Evil Client", version: null }), only({ software: { name: "Evil Client", version: "2.3", exact: true } })));
+  assert.ok(!matchesFilter(rec({ software: "evil client" }), only({ software: { name: "Evil Client", version: null, exact: true } })), "exact, like the server's own software/ selector");
+  assert.ok(!matchesFilter(rec({ software: null }), only({ software: { name: "Evil Client", version: null, exact: true } })));
   assert.ok(matchesFilter(rec({ auth: ["fast", "password"] }), only({ auth: ["fast"] })));
   assert.ok(matchesFilter(rec({ auth: ["password"] }), only({ auth: ["fast", "password"] })), "repeated --auth is any of");
   assert.ok(!matchesFilter(rec({ auth: [] }), only({ auth: ["password"] })));

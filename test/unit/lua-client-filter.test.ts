@@ -69,7 +69,7 @@ const filterArb: fc.Arbitrary<ClientFilter> = fc.record({
   lastSeenAfter: time,
   expiresBefore: time,
   noExpiry: fc.boolean(),
-  software: fc.option(fc.record({ name: name.filter((n) => n !== ""), version: version.filter((v) => v !== "") }), { nil: null }),
+  software: fc.option(fc.record({ name: name.filter((n) => n !== ""), version: version.filter((v) => v !== ""), exact: fc.constant(true) }), { nil: null }),
   auth: methods,
   type: fc.constantFrom(null, "session" as const, "access" as const),
   connected: fc.constantFrom(null, true, false),
@@ -106,7 +106,7 @@ test("the server's filter agrees with camctl's matchesFilter (keeps more only fo
     at({ expiresBefore: T0 }, { expires: T0 }), at({ expiresBefore: T0 + 1 }, { expires: T0 }), at({ expiresBefore: T0 }, {}),
     at({ noExpiry: true }, {}), at({ noExpiry: true }, { expires: T0 }), at({ noExpiry: true }, { type: "session" }),
     at({ connected: false }, { connected: true }), at({ connected: false }, {}),
-    at({ software: { name: "App", version: null } }, {}), at({ software: { name: "App", version: "1" } }, {}), at({ software: { name: "App", version: "2" } }, {}),
+    at({ software: { name: "App", version: null, exact: true } }, {}), at({ software: { name: "App", version: "1", exact: true } }, {}), at({ software: { name: "App", version: "2", exact: true } }, {}),
     at({ account: "ALI*" }, {}), at({ account: "al?ce" }, {}), at({ account: "*@example.com" }, {}), at({ account: "a*@*" }, {}), at({ account: "alice@" }, {}),
   );
   const server = serverVerdicts(cases);
@@ -126,7 +126,7 @@ test("the server's filter agrees with camctl's matchesFilter (keeps more only fo
 
 test("filterForServer leaves out what does not filter, and keeps --disconnected", () => {
   assert.deepEqual(filterForServer(NO_FILTER), {});
-  assert.deepEqual(filterForServer({ ...NO_FILTER, connected: false, software: { name: "Gajim", version: null } }), { connected: false, software: { name: "Gajim" } });
+  assert.deepEqual(filterForServer({ ...NO_FILTER, connected: false, software: { name: "Gajim", version: null, exact: true } }), { connected: false, software: { name: "Gajim" } });
   assert.deepEqual(filterForServer({ ...NO_FILTER, noExpiry: true, auth: ["fast"] }), { noExpiry: true, auth: ["fast"] });
 });
 

@@ -64,7 +64,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   // Each filter field given or not, so that both outcomes are common.
   filter: fc.record({
     lastSeenBefore: times, lastSeenAfter: times, expiresBefore: times, noExpiry: fc.boolean(),
-    software: fc.option(fc.record({ name: fc.constantFrom("Gajim", "Evil Client"), version: fc.option(fc.constantFrom("2.3", "1.0"), { nil: null }) }), { nil: null }),
+    software: fc.option(fc.record({ name: fc.constantFrom("Gajim", "Evil Client"), version: fc.option(fc.constantFrom("2.3", "1.0"), { nil: null }), exact: fc.constant(true) }), { nil: null }),
     auth: fc.subarray(["fast", "grant", "password"]),
     type: fc.option(fc.constantFrom("session" as const, "access" as const), { nil: null }),
     connected: fc.option(fc.boolean(), { nil: null }),

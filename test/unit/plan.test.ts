@@ -17,7 +17,7 @@ const HEADER: PlanHeader = {
   host: "example.com",
   transport: "socket",
   createdAt: "2026-11-27T12:00:00Z",
-  filters: recordFilters({ ...NO_FILTER, software: { name: "Evil Client", version: null }, lastSeenBefore: 1790000000 }, false),
+  filters: recordFilters({ ...NO_FILTER, software: { name: "Evil Client", version: null, exact: true }, lastSeenBefore: 1790000000 }, false),
   keepNewest: null,
 };
 

@@ -37,7 +37,8 @@ test("streamed JSON, CSV and table are exactly what the whole-list renderers wri
     assert.equal(await written(list, "json"), renderJson(list));
     assert.equal(await written(list, "csv"), renderClientsCsv(list));
     assert.equal(await written(list, "table"), renderClientsTable(list, { color: false, tty: false, now: NOW }));
-    assert.equal(await written(list, "table", { tty: true, width: 90 }), renderClientsTable(list, { color: false, tty: true, width: 90, now: NOW }));
+    // Listings shorten ids when the table does not fit whole (render/short-id.ts).
+    assert.equal(await written(list, "table", { tty: true, width: 90 }), renderClientsTable(list, { color: false, tty: true, width: 90, now: NOW, shortIds: true }));
   }
 });
 

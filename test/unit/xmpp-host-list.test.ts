@@ -134,7 +134,7 @@ test("an account split across pages: the cursor '<account>/<id>' is sent back as
 });
 
 test("pages with no matching records (a filter) still move on; camctl filters again what arrives", async () => {
-  const filter: ClientFilter = { ...NO_FILTER, software: { name: "Evil Client", version: null }, connected: true };
+  const filter: ClientFilter = { ...NO_FILTER, software: { name: "Evil Client", version: null, exact: true }, connected: true };
   const r = await scan([
     page({ rows: [], count: 3, scanned: 2, complete: false, first: [0, "a"], last: "b" }),
     // A server that ignored the filter: camctl drops what does not match.
@@ -152,7 +152,7 @@ test("the filter on the wire: every field, times as XEP-0082 UTC; a time with no
     lastSeenAfter: 0,
     expiresBefore: 1e15,
     noExpiry: true,
-    software: { name: "Evil Client", version: "2.3" },
+    software: { name: "Evil Client", version: "2.3", exact: true },
     auth: ["fast", "password"],
     type: "access",
     connected: false,

@@ -3,10 +3,12 @@
 // with the filters of src/core/filters.ts.
 import type { Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, filteredColumns, parseFilter, WHEN_HELP, type ClientFilter, type RawFilterOptions } from "../../core/filters.js";
 import { scanHost, unreadAccountsError } from "../../engines/host-scan.js";
+import { nearestSoftwareSentence, SoftwareSeen } from "../../core/software-match.js";
 import { OutputFailed, OutputWriter, type IOStreams } from "../../term/iostreams.js";
-import { addAddressOptions, addCommonOptions, addFanoutOptions, HOST_CLIENTS_FORMATS, resolveCommon, type CommonOptions } from "../../config/options.js";
+import { addAddressOptions, addCommonOptions, addFanoutOptions, addTableOptions, HOST_CLIENTS_FORMATS, parseTableChoice, resolveCommon, type CommonOptions, type TableChoice } from "../../config/options.js";
+import { COLUMN_NAMES } from "../../core/columns.js";
 import { fanoutRuns } from "../../config/selection.js";
 import { progressLine } from "../../term/progress.js";
 import { parseHost } from "../../core/validate.js";
@@ -16,6 +18,7 @@ export interface HostClientsOptions extends CommonOptions {
   host: string;
   filter: ClientFilter;
   summary: boolean;
+  table?: TableChoice;
 }
 
 const HOST_CLIENTS_HELP = `
@@ -27,6 +30,8 @@ ${WHEN_HELP}
 Examples:
   camctl host clients example.com --last-seen-before 90d -o ndjson
   camctl host clients example.com --software 'Evil Client/2.3'
+  camctl host clients example.com --software 'nextcloud*'
+  camctl host clients example.com --last-seen-before 30d --columns account,id,last-seen
   camctl host clients example.com --type access --no-expiry
   camctl host clients example.com --auth password --connected
   camctl host clients example.com --account 'test-*' -o csv > test-accounts.csv
@@ -34,11 +39,18 @@ Examples:
   camctl host clients example.com --summary -o openmetrics \\
     --output-file /var/lib/prometheus/node-exporter/camctl.prom
 
-Output: a table on a terminal; -o ndjson writes one JSON record per line as
-the server sends them (for pipes and jq); -o json one document, written as
-it goes; -o csv with "account" first. --summary counts by software, auth
-method, type, last-seen age and expiry instead (a table, JSON with -o json,
-or -o openmetrics for Prometheus: docs/metrics.md). --output-file writes the
+--software ignores case and takes * and ? (camctl matches it; when nothing
+does, the nearest software names seen are said on stderr); --software-exact
+compares exactly, on the server too: the form for scripts.
+
+Output: a table on a terminal, fitted to its width: the columns of the
+filters given stay, long ids become a unique prefix ending in "…" (which
+user revoke-client accepts); --wide shows everything whole, --columns picks
+the columns. -o ndjson writes one JSON record per line as the server sends
+them (for pipes and jq); -o json one document, written as it goes; -o csv
+with "account" first. --summary counts by software, auth method, type,
+last-seen age and expiry instead (a table, JSON with -o json, or -o
+openmetrics for Prometheus: docs/metrics.md). --output-file writes the
 output to a file that is replaced whole, by rename, once it is complete.
 While it runs, a progress line (accounts scanned / total, rate, time left)
 is drawn on stderr when stderr is a terminal; while the output is not being
@@ -62,19 +74,23 @@ export function register(host: Command, deps: Deps): void {
     .option("--summary", "print counts by software, auth method, type, last-seen age and expiry instead of the rows")
     .option("--output-file <path>", "write the output to this file, replaced whole (by rename) once complete, instead of stdout");
   addFilterOptions(cmd);
-  addAddressOptions(addFanoutOptions(addCommonOptions(cmd, HOST_CLIENTS_FORMATS))).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, given: Record<string, unknown>) => {
+  addTableOptions(addAddressOptions(addFanoutOptions(addCommonOptions(cmd, HOST_CLIENTS_FORMATS)))).addHelpText("after", HOST_CLIENTS_HELP).action(async (hostArg: string, given: Record<string, unknown>) => {
     // -o openmetrics is this command's alone: taken out here, so the shared options keep their four formats.
     const metrics = given.output === "openmetrics" && given.json !== true;
     const raw = metrics ? { ...given, output: "table" } : given;
     const summary = raw.summary === true;
     if (metrics && !summary) throw new CamError("usage", "-o openmetrics writes the counts of --summary; add --summary.");
+    if (metrics && raw.columns !== undefined) throw new CamError("usage", "--columns picks the table's columns; -o openmetrics writes counts. Leave out --columns.");
     const host = parseHost(hostArg);
     const filter = parseFilter(raw as RawFilterOptions, deps.io.now());
     const fan = fanoutRuns(raw, deps.defaultSocket);
     if (fan && summary && !metrics) {
       throw new CamError("usage", "--summary with several contexts writes -o openmetrics only (a context label on each sample); use that, leave out --summary, or give --context one name.");
     }
-    const opts: HostClientsOptions | undefined = fan ? undefined : { ...resolveCommon(raw, deps.defaultSocket), host, filter, summary };
+    const common = fan ? undefined : resolveCommon(raw, deps.defaultSocket);
+    // --columns names the columns this listing has: Context only with several contexts.
+    const table = parseTableChoice(raw, fan ? fan.output : common!.output, fan ? COLUMN_NAMES : COLUMN_NAMES.filter((n) => n !== "context"));
+    const opts: HostClientsOptions | undefined = common && { ...common, host, filter, summary, table };
     if (opts?.summary && !metrics && opts.output !== "table" && opts.output !== "json") {
       throw new CamError("usage", `--summary prints a table, JSON or OpenMetrics; -o ${opts.output} lists rows. Leave out --summary, or use -o json.`);
     }
@@ -89,7 +105,7 @@ export function register(host: Command, deps: Deps): void {
         else await m.hostClientsMetrics(opts!, out, deps, written);
       } else if (fan) {
         const { hostClientsFanout } = await import("../fanout.js");
-        await hostClientsFanout(fan, host, filter, fan.output, out, deps, written);
+        await hostClientsFanout(fan, host, filter, fan.output, out, deps, written, table);
       } else {
         await run(opts!, out, deps, written);
       }
@@ -106,7 +122,8 @@ export function register(host: Command, deps: Deps): void {
 export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">, written: () => Promise<void> = async () => undefined): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
   const head = { host: opts.host, transport: opts.transport.kind };
-  const request = { host: opts.host, filter: opts.filter, timeoutSeconds: opts.timeoutSeconds, progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
+  const seen = opts.filter.software !== null ? new SoftwareSeen() : undefined;
+  const request = { host: opts.host, filter: opts.filter, timeoutSeconds: opts.timeoutSeconds, progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY, seen };
   const unread = await scanHost(prepared, request, async (records) => {
     if (opts.summary) {
       const [{ SummaryBuilder }, { renderSummaryJson, renderSummaryText }] = await Promise.all([
@@ -125,9 +142,12 @@ export async function run(opts: HostClientsOptions, io: IOStreams, deps: Pick<De
         head,
         account: true,
         empty: `No clients on ${opts.host} match${hasFilter(opts.filter) ? " the filters" : ""}.`,
+        table: { ...opts.table, keep: filteredColumns(opts.filter) },
       });
     }
   });
+  const near = seen && nearestSoftwareSentence(opts.filter.software, seen, opts.host);
+  if (near) io.stderr.write(near + "\n");
   await written();
   // Accounts the server could not read: the listing is complete but for them (exit 9).
   if (unread) throw unreadAccountsError(unread, "listing");

@@ -10,7 +10,7 @@
 import { applyPlan, emptyTally } from "../../engines/apply.js";
 import { CamError } from "../../core/errors.js";
 import type { ContextOutcome } from "../../engines/fanout.js";
-import type { HostClientRecord } from "../../core/filters.js";
+import { filteredColumns, type HostClientRecord } from "../../core/filters.js";
 import { makePlan, planRequest, scanPlan, type MadePlan, type PlanScope } from "../../engines/make-plan.js";
 import { tallyOutcome, type ApplyTally, type ItemResult } from "../../core/outcomes.js";
 import { messageLine, OutputWriter, type IOStreams } from "../../term/iostreams.js";
@@ -66,6 +66,7 @@ async function dryRun(fan: Fanout & { output: OutputFormat }, s: RevokeSettings,
     context: true,
     empty: `No client on ${s.host} matches on any of the contexts that answered; nothing would be revoked.`,
     tail: () => fanoutJsonTail(outcomes),
+    table: { keep: filteredColumns(s.filter) },
   });
   finishFanout(outcomes, fan.output, io);
 }

@@ -5,7 +5,7 @@
 // (src/cli/bulk.ts). Several contexts: src/cli/host/revoke-fanout.ts.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CamError } from "../../core/errors.js";
-import { addFilterOptions, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
+import { addFilterOptions, filteredColumns, isEmptyFilter, parseFilter, type RawFilterOptions } from "../../core/filters.js";
 import { makePlan, planRequest, scanPlan, type PlanScanView, type PlanScope } from "../../engines/make-plan.js";
 import type { PlanHeader } from "../../engines/plan.js";
 import type { ClientSummary } from "../../core/summary.js";
@@ -18,6 +18,7 @@ import { addAddressOptions, addCommonOptions, addFanoutOptions, resolveCommon, t
 import { fanoutRuns } from "../../config/selection.js";
 import { PreviewRows, renderPreview, revokeQuestion } from "../../render/bulk.js";
 import { displaySafe, msg } from "../../text/untrusted.js";
+import { nearestSoftwareSentence, SoftwareSeen } from "../../core/software-match.js";
 import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
 import { applyAndReport } from "../bulk.js";
@@ -119,8 +120,14 @@ export function checkOptions(opts: HostRevokeChoice, io: IOStreams): void {
 
 export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Deps, "prepareSource" | "confirm" | "ask">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
-  const view: PlanScanView = { progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY };
-  if (opts.dryRun) return dryRun(prepared, opts, io, view);
+  const seen = opts.filter.software !== null ? new SoftwareSeen() : undefined;
+  const view: PlanScanView = { progress: progressLine(io), outputOnTerminal: io.stdoutIsTTY, seen };
+  // A typo in --software plans nothing: say which names were seen (on stderr; the exit code stays).
+  const sayNearest = () => {
+    const near = seen && nearestSoftwareSentence(opts.filter.software, seen, opts.host);
+    if (near) io.stderr.write(near + "\n");
+  };
+  if (opts.dryRun) return dryRun(prepared, opts, io, view).then(sayNearest);
 
   const preview = new PreviewRows();
   // Ctrl-C while the plan is being written leaves the file cut short (host apply refuses it).
@@ -131,8 +138,10 @@ export async function run(opts: HostRevokeOptions, io: IOStreams, deps: Pick<Dep
   try {
     if (opts.planOut !== null) {
       await planWritten(opts, header, s, io);
+      sayNearest();
     } else if (items === 0) {
       await say(io, opts, msg`No client on ${opts.host} matches; nothing was revoked.`.toString());
+      sayNearest();
     } else {
       if (!opts.yes) {
         io.stderr.write(await renderPreview(opts.host, s, preview.first, io));
@@ -181,6 +190,7 @@ async function dryRun(prepared: PreparedSource, opts: HostRevokeOptions, io: IOS
       head: { host: opts.host, transport: opts.transport.kind },
       account: true,
       empty: `No client on ${displaySafe(opts.host)} matches; nothing would be revoked.`,
+      table: { keep: filteredColumns(opts.filter) },
     }),
   view);
 }

@@ -22,6 +22,7 @@ import {
 import { msg } from "../../text/untrusted.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid, parseSelector, type Selector } from "../../core/validate.js";
+import { entriesById, unmarkedPrefixHint } from "../../core/id-prefix.js";
 import type { Deps } from "../deps.js";
 import { writeRevokeOutcome } from "../output.js";
 import { throwUnlessDone } from "../outcome.js";
@@ -36,8 +37,12 @@ export interface RevokeClientOptions extends CommonOptions {
 const REVOKE_HELP = `
 Selectors:
   client/<id>, grant/<id>
-      an id exactly as \`camctl user clients\` lists it. Clients choose their
-      ids, so quote them for the shell: 'client/my phone', 'client/a/b'
+      an id as \`camctl user clients\` lists it. Clients choose their ids, so
+      quote them for the shell: 'client/my phone', 'client/a/b'. A table on a
+      terminal shortens long ids to a unique prefix ending in "…"; that form
+      is accepted as printed ("..." works for "…"), and a prefix that fits
+      several of the account's ids is refused (exit 2) with their names.
+      Without the "…" a text is an exact id, never a prefix
   software/<name>[/<version>]
       the first client in the server's list with that software (or
       software/version); --dry-run shows which one, and any others
@@ -85,8 +90,9 @@ function matchesSoftware(c: ClientRecord, text: string): boolean {
  * The entry a selector names, as the server picks it: the exact id, or for software/ the first
  * match in the server's list order; `others` are the further software matches, in that order.
  */
-export function resolveSelector(clients: readonly ClientRecord[], sel: Selector): { entry: ClientRecord | undefined; others: ClientRecord[] } {
-  const matches = sel.kind === "software" ? clients.filter((c) => matchesSoftware(c, sel.rest)) : clients.filter((c) => c.id === sel.text);
+export function resolveSelector(clients: readonly ClientRecord[], sel: Selector, jid: string): { entry: ClientRecord | undefined; others: ClientRecord[] } {
+  // An id: exact, or a unique prefix as a terminal table shows it (core/id-prefix.ts).
+  const matches = sel.kind === "software" ? clients.filter((c) => matchesSoftware(c, sel.rest)) : entriesById(clients, sel.text, sel.kind, jid);
   return { entry: matches[0], others: matches.slice(1) };
 }
 
@@ -103,11 +109,13 @@ export async function run(opts: RevokeClientOptions, io: IOStreams, deps: Pick<D
   const write = (v: RevokeView) => writeRevokeOutcome(v, opts.output, io);
   const prepared = await deps.prepareSource(opts, io);
   const list = await withSource(prepared, opts.timeoutSeconds, (source) => source.list(jid));
-  const { entry, others } = resolveSelector(list.clients, sel);
+  const { entry, others } = resolveSelector(list.clients, sel, jid);
   const base = { jid, selector: sel.text, others };
   if (!entry) {
     await write({ ...base, kind: "not-revoked", why: "no-match", entry: null });
-    throw noMatchError(jid, sel.text);
+    const err = noMatchError(jid, sel.text);
+    const hint = sel.kind === "software" ? undefined : unmarkedPrefixHint(list.clients, sel.text);
+    throw hint ? new CamError(err.kind, `${err.message} ${hint}`, err.condition) : err;
   }
   if (opts.dryRun) {
     await write({ ...base, kind: "dry-run", entry });

@@ -104,8 +104,11 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
     if (value === null || (key === "noExpiry" && value === false) || (Array.isArray(value) && value.length === 0)) continue;
     out[key] = value;
   }
+  // --software (any case, wildcards) is camctl's alone: the server compares exactly, so only
+  // --software-exact goes to it; the rest travels and camctl matches it (host-scan.ts).
   const software = f.software;
-  if (software) out.software = software.version === null ? { name: software.name } : software;
+  if (software?.exact) out.software = software.version === null ? { name: software.name } : { name: software.name, version: software.version };
+  else delete out.software;
   return out;
 }
 

@@ -32,7 +32,8 @@ export function filterElement(f: ClientFilter): Element {
   time("expires-before", f.expiresBefore);
   time("account-inactive-since", f.accountInactiveSince);
   if (f.noExpiry) el.append(xml("no-expiry", {}));
-  if (f.software !== null) el.append(xml("software", { version: f.software.version ?? undefined }, f.software.name));
+  // Only --software-exact: the companion compares exactly; --software is matched by camctl (host-scan.ts).
+  if (f.software?.exact) el.append(xml("software", { version: f.software.version ?? undefined }, f.software.name));
   if (f.auth.length > 0) el.append(xml("auth", {}, ...f.auth.map((a) => xml(a, {}))));
   if (f.type !== null) el.append(xml("type", {}, f.type));
   if (f.connected !== null) el.append(xml("connected", {}, String(f.connected)));
