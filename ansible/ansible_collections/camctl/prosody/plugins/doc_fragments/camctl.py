@@ -54,7 +54,12 @@ options:
     type: str
   software:
     description:
-      - Filter C(--software), C(name) or C(name/version), matched exactly.
+      - Filter C(--software), C(name) or C(name/version), case-insensitive, C(*) and C(?) as
+        wildcards.
+    type: str
+  software_exact:
+    description:
+      - Filter C(--software-exact), C(name) or C(name/version), matched exactly (case and all).
     type: str
   auth:
     description:

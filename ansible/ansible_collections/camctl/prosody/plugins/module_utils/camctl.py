@@ -23,6 +23,7 @@ COMMON_ARGS = dict(
 FILTER_ARGS = dict(
     account=dict(type="str"),
     software=dict(type="str"),
+    software_exact=dict(type="str"),
     auth=dict(type="list", elements="str"),
     type=dict(type="str"),
     connected=dict(type="bool"),
