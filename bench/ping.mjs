@@ -37,6 +37,8 @@ export async function startPinger(sb, { host = sb.bareHost, name = "pinger" } = 
   child.once("exit", () => ended());
   await readyP;
   return {
+    /** The pinger's process id (for its run-queue wait, see watch.mjs). */
+    pid: child.pid,
     samples,
     /** Round trips of the pings SENT within [from, to] (epoch ms, see measure.clock). */
     window(from, to) {

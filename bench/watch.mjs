@@ -39,6 +39,19 @@ function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Seconds `pid` (its main thread: Prosody's one, the pinger's event loop) has spent runnable but
+ * waiting for a CPU (the run queue, /proc/<pid>/schedstat's second field, in ns), or NaN. On a
+ * shared machine this is what a ping's round trip mostly is: the server ready, the CPU elsewhere.
+ */
+function runQueueSeconds(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 export async function runWatchBench({ work, quick, log, rate = 50, seconds = quick ? 20 : 60 }) {
@@ -64,6 +77,12 @@ export async function runWatchBench({ work, quick, log, rate = 50, seconds = qui
     const cpu0 = cpuSeconds(sb.pid);
     for (let i = 0; i < 20; i++) unwatchedMs += await fireBatch();
     const unwatchedCpu = cpuSeconds(sb.pid) - cpu0;
+    // The floor of a password login that no operator avoids: PBKDF2 at mod_auth_internal_hashed's
+    // default 10,000 iterations (SCRAM's salted password, which PLAIN checks too), inside Prosody.
+    const pbkdf2Ms = Number(await sb.lua(`local now = require "prosody.util.time".now
+      local pbkdf2 = require "prosody.util.hashes".pbkdf2_hmac_sha1; local t = now()
+      for i = 1, 20 do pbkdf2("bench-password", "0123456789abcdef", 10000) end
+      return string.format("%.3f", (now() - t) * 1000 / 20)`));
     const pinger = await startPinger(sb);
     /** `rate` logins a second for `seconds`, on a fixed schedule; half fail. */
     const storm = async (label, accounts) => {
@@ -96,8 +115,10 @@ export async function runWatchBench({ work, quick, log, rate = 50, seconds = qui
     };
     // The same storm with nobody watching first: what the storm alone does to the server.
     const prosodyBefore = cpuSeconds(sb.pid);
+    const waitBefore = { prosody: runQueueSeconds(sb.pid), pinger: runQueueSeconds(pinger.pid) };
     const alone = await storm("without a watcher", sets.alone);
     const prosodyAlone = cpuSeconds(sb.pid) - prosodyBefore;
+    const waitAlone = { prosody: runQueueSeconds(sb.pid) - waitBefore.prosody, pinger: runQueueSeconds(pinger.pid) - waitBefore.pinger };
     const pingAlone = pinger.window(alone.start, alone.end);
     const outFile = path.join(work, "watch.ndjson");
     const out = fs.openSync(outFile, "w");
@@ -120,8 +141,10 @@ export async function runWatchBench({ work, quick, log, rate = 50, seconds = qui
 
     const prosodyStart = cpuSeconds(sb.pid);
     const camctlStart = cpuSeconds(child.pid);
+    const waitStart = { prosody: runQueueSeconds(sb.pid), pinger: runQueueSeconds(pinger.pid) };
     const { made, start, end } = await storm("with the watcher", sets.watched);
     const prosodyWatched = cpuSeconds(sb.pid) - prosodyStart;
+    const waitWatched = { prosody: runQueueSeconds(sb.pid) - waitStart.prosody, pinger: runQueueSeconds(pinger.pid) - waitStart.pinger };
     const camctlCpu = cpuSeconds(child.pid) - camctlStart;
     const ping = pinger.window(start, end);
 
@@ -186,6 +209,10 @@ export async function runWatchBench({ work, quick, log, rate = 50, seconds = qui
       ping,
       pingWithoutWatcher: pingAlone,
       cpuSeconds: { prosodyAlone, prosodyWatched, camctl: camctlCpu },
+      runQueueSeconds: { alone: waitAlone, watched: waitWatched },
+      stormSeconds: { alone: (alone.end - alone.start) / 1000, watched: (end - start) / 1000 },
+      prosodyCpuPerLoginMs: { alone: (prosodyAlone * 1000) / Math.max(1, alone.made.ok + alone.made.failed + alone.made.errors), watched: (prosodyWatched * 1000) / Math.max(1, made.ok + made.failed + made.errors) },
+      pbkdf2Ms,
       burst: { written: burstSeen, rssMiB: burst },
       perEvent,
       rssMiB: { first10s: first, last10s: last, peak, samples: during.length },
@@ -196,13 +223,16 @@ export async function runWatchBench({ work, quick, log, rate = 50, seconds = qui
     console.log(`  storm rate: ${achieved.toFixed(1)} logins/s (asked ${rate}/s for ${seconds} s); dropped: ${c.droppedEvents}; camctl exit ${code} on Ctrl-C`);
     console.log(`  server ping, the same storm without a watcher: p50 ${pingAlone.p50.toFixed(1)} ms, p99 ${pingAlone.p99.toFixed(1)} ms, max ${pingAlone.max.toFixed(1)} ms, ${pingAlone.count} pings, ${pingAlone.lost} unanswered`);
     console.log(`  server ping during the storm: p50 ${ping.p50.toFixed(1)} ms, p99 ${ping.p99.toFixed(1)} ms, max ${ping.max.toFixed(1)} ms, ${ping.count} pings, ${ping.lost} unanswered`);
+    const waited = (w, secs) => `Prosody ${w.prosody.toFixed(1)} s, the pinger ${w.pinger.toFixed(1)} s of ${secs.toFixed(1)} s`;
+    console.log(`  runnable but waiting for a CPU (run queue, /proc/<pid>/schedstat): without a watcher ${waited(waitAlone, result.stormSeconds.alone)}; with it ${waited(waitWatched, result.stormSeconds.watched)}`);
+    console.log(`  Prosody CPU per login attempt: ${result.prosodyCpuPerLoginMs.alone.toFixed(1)} ms without a watcher, ${result.prosodyCpuPerLoginMs.watched.toFixed(1)} ms with it; of which PBKDF2 (10,000 iterations, measured inside Prosody) ${pbkdf2Ms.toFixed(1)} ms`);
     console.log(`  CPU during the storm: Prosody ${prosodyAlone.toFixed(1)} s without a watcher, ${prosodyWatched.toFixed(1)} s with it; camctl ${camctlCpu.toFixed(1)} s`);
     console.log(`  per event, 1,000 fired at a time: in the firing loop ${perEvent.unwatchedUs.toFixed(1)} µs without a watcher, ${perEvent.watchedUs.toFixed(1)} µs with one; Prosody CPU in all (sending included) ${perEvent.unwatchedCpuUs.toFixed(0)} µs without, ${perEvent.watchedCpuUs.toFixed(0)} µs with`);
     console.log(`  burst of 120,000 events: ${burstSeen} written; camctl RSS ${Object.entries(burst).map(([n, m]) => `${Number(n).toLocaleString("en")}: ${m.toFixed(1)} MiB`).join(", ")}`);
     console.log(`  camctl RSS: first 10 s ${first.toFixed(1)} MiB, last 10 s ${last.toFixed(1)} MiB, peak ${peak.toFixed(1)} MiB (${during.length} samples)`);
     result.targets = [
       { what: "watch: no event lost while the reader keeps up", value: `${result.lost} lost, ${c.droppedEvents} dropped`, met: result.lost === 0 && c.droppedEvents === 0 },
-      { what: "watch: server ping p99 during a login storm ≤ 50 ms", value: `${ping.p99.toFixed(1)} ms (storm alone ${pingAlone.p99.toFixed(1)} ms)`, met: ping.p99 <= 50 && ping.lost === 0 },
+      { what: "watch: server ping p99 during a login storm ≤ 50 ms", value: `${ping.p99.toFixed(1)} ms (storm alone ${pingAlone.p99.toFixed(1)} ms; Prosody waited for a CPU ${((waitWatched.prosody / result.stormSeconds.watched) * 100).toFixed(0)} % of the storm)`, met: ping.p99 <= 50 && ping.lost === 0 },
       { what: "watch: camctl RSS flat over 120,000 events (at 120,000 ≤ at 30,000 + 5 MiB)", value: `${burst[30000]?.toFixed(1)} → ${burst[120000]?.toFixed(1)} MiB (storm: ${first.toFixed(1)} → ${last.toFixed(1)})`, met: burst[120000] <= burst[30000] + 5 && burstSeen === 120_000 },
       { what: "watch: Ctrl-C ends with 0", value: String(code), met: code === 0 },
     ];

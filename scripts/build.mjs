@@ -91,8 +91,7 @@ const START_MODULES = [
   "src/transports/socket/socket-source.ts",
   "src/render/client-records.ts",
   "src/render/table.ts",
-  // The account's status line and facts (issue 18), asked for with every listing.
-  "src/transports/socket/lua-account.ts",
+  // The account's status line (issue 18): its facts come in the listing's own reply (lua.ts listChunk).
   "src/render/account-status.ts",
 ];
 // A module renamed or moved must be renamed here too, or start-up would quietly grow: refuse.
@@ -176,7 +175,9 @@ write(`${root}build/bundle-meta.json`, JSON.stringify({ ...split.metafile, start
   const record = ["grant/warm-up", "access", false, now - 86400, now - 60, null, ["grant"], "Warm-up client", null, null, "https://example.com/", null];
   const b64 = (s) => Buffer.from(s).toString("base64");
   const line = JSON.stringify(record) + "\n";
-  const trailer = { bytes: Buffer.byteLength(line), jid, more: false, pieces: 1, records: 1 };
+  // With the account's facts, as the listing's request has them (lua.ts listChunk).
+  const facts = { facts: true, status: "enabled", password_updated: now - 86400 * 30, last_activity: now - 60, activity_source: "account_activity" };
+  const trailer = { bytes: Buffer.byteLength(line), jid, more: false, pieces: 1, records: 1, ...facts };
   const reply = `<repl-output>base64:${b64(line)}</repl-output><repl-result>Result: base64:${b64(JSON.stringify(trailer))}</repl-result>`;
   const socketPath = `${mkdtempSync(`${tmpdir()}/camctl-build-`)}/admin.sock`;
   const server = createServer((c) => {

@@ -8,6 +8,7 @@
 //
 // Values from the command line travel hex-encoded: the literal can only hold [0-9a-f], so no
 // input, whatever characters it has, can close the string and become code.
+import accountStatusLua from "../../../prosody/mod_client_management_admin/account_status.lib.lua";
 import clientAccessLua from "../../../prosody/mod_client_management_admin/client_access.lib.lua";
 import clientNetworkLua from "../../../prosody/mod_client_management_admin/client_network.lib.lua";
 import adminRequestsLua from "./lua/admin_requests.lua";
@@ -90,6 +91,18 @@ declare const CAMCTL_LIBRARY_VARIABLE: string | undefined;
 export function requestChunk(request: "list" | "revoke", args: LuaArgs, cached = false): string {
   if (cached) return `>local ARGS = ${argsTable(args)}\nreturn ${LIBRARY_VARIABLE}.${request}(ARGS)`;
   return `>local ARGS = ${argsTable(args)}\n${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.${request}(ARGS)`;
+}
+
+/**
+ * The `>` chunk of a listing that also answers the account's facts in its trailer
+ * (admin_requests.list with account_status.lib.lua): `user clients` needs both, and one request
+ * saves a second chunk, round trip and reply. With `cached` the library has no account_status:
+ * a plain listing, and the facts are asked for on their own.
+ */
+export function listChunk(args: LuaArgs, cached = false): string {
+  if (cached) return requestChunk("list", args, true);
+  return `>local ARGS = ${argsTable(args)}\n${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\n` +
+    `${luaModule("account_status", accountStatusLua)}return admin_requests.list(ARGS, account_status)`;
 }
 
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */

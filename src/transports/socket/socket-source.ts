@@ -13,7 +13,7 @@ import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
-import { operatorArgs, requestChunk, type LuaArgs, type Operator } from "./lua.js";
+import { listChunk, operatorArgs, requestChunk, type LuaArgs, type Operator } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
@@ -129,21 +129,33 @@ export class SocketClientSource implements ClientSource {
   private libraryLoaded = false;
 
   /** Runs admin_requests.<request>(args): the first request of the connection carries the library. */
-  private async request(request: "list" | "revoke", args: LuaArgs, what: string) {
+  private async request(request: "revoke", args: LuaArgs, what: string) {
     const answer = await readRecordStream(this.stream, requestChunk(request, args, this.libraryLoaded), { what });
     this.libraryLoaded = true;
     return answer;
   }
 
+  /**
+   * The facts the listing just made carried, for the accountFacts call that follows it (`user
+   * clients`); used once, and dropped by anything that changes an account in between.
+   */
+  private listedFacts: { jid: string; facts: AccountFacts } | undefined;
+
   async list(jid: string): Promise<ClientList> {
-    const { records, meta } = await this.request("list", { jid }, String(msg`the clients of ${jid}`));
+    const what = String(msg`the clients of ${jid}`);
+    const { records, meta } = await readRecordStream(this.stream, listChunk({ jid }, this.libraryLoaded), { what });
+    this.libraryLoaded = true;
     if (meta.err) throw replyError(meta, jid);
+    this.listedFacts = meta.facts === true ? { jid, facts: factsFromServer(meta) } : undefined;
     const clients = records.filter((c): c is unknown[] => Array.isArray(c)).map(clientFromSocket);
     return { jid: str(meta.jid) ?? jid, transport: "socket", clients };
   }
 
-  /** The account's own facts (lua/account_request.lua status). */
+  /** The account's own facts: from the listing just made when it carried them, else lua/account_request.lua status. */
   async accountFacts(jid: string): Promise<AccountFacts> {
+    const listed = this.listedFacts;
+    this.listedFacts = undefined;
+    if (listed?.jid === jid) return listed.facts;
     const { accountChunk } = await import("./lua-account.js");
     const { meta } = await readRecordStream(this.stream, accountChunk("status", jid), { what: msg`the account ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
@@ -152,6 +164,7 @@ export class SocketClientSource implements ClientSource {
 
   /** Re-enables the account (lua/account_request.lua unlock, on account_unlock.lib.lua). */
   async unlock(jid: string): Promise<UnlockReport> {
+    this.listedFacts = undefined;
     const { accountChunk } = await import("./lua-account.js");
     const { meta } = await readRecordStream(this.stream, accountChunk("unlock", jid, operatorArgs(this.operator)), { what: msg`the unlock of ${jid}`.toString() });
     if (meta.err) throw replyError(meta, jid);
@@ -165,6 +178,7 @@ export class SocketClientSource implements ClientSource {
 
   /** The lockout runs in the server in one request (account_lockout.lib.lua, shared with the companion). */
   async lockout(jid: string, request: LockoutRequest): Promise<LockoutReport> {
+    this.listedFacts = undefined;
     const { lockoutChunk } = await import("./lua-bulk.js");
     const chunk = lockoutChunk({
       jid,
@@ -214,6 +228,7 @@ export class SocketClientSource implements ClientSource {
    * and revoke everything, so nothing is ever "unverifiable" on this path.
    */
   async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
+    this.listedFacts = undefined;
     const args = {
       jid,
       id: expected.id,

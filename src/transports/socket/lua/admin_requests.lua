@@ -67,8 +67,24 @@ local function account(jid_text)
 end
 M.account = account;
 
---- ARGS: { jid }. Records: one client array per line (json_lines.client); trailer meta: jid.
-function M.list(args)
+-- The account's own facts (account_status.facts) as trailer fields, with facts = true; none when
+-- reading them failed (camctl then asks for them on their own, lua/account_request.lua status).
+local function facts_fields(meta, account_status, target)
+	local ok, f = pcall(account_status.facts, target.host, target.user);
+	if not ok or type(f) ~= "table" then return; end
+	meta.facts = true;
+	meta.status = f.status;
+	meta.disabled_reason = f.disabled_reason;
+	meta.disabled_at = f.disabled_at;
+	meta.password_updated = f.password_updated;
+	meta.last_activity = f.last_activity;
+	meta.activity_source = f.activity_source;
+end
+
+--- ARGS: { jid }. Records: one client array per line (json_lines.client); trailer meta: jid, and
+--- with account_status (account_status.lib.lua, passed by `user clients`' own request so that one
+--- round trip answers both) the account's facts as account_request.status has them, and facts = true.
+function M.list(args, account_status)
 	local io = reply_io();
 	local target, failure = account(unhex(args.jid));
 	if not target then return record_stream.fail(io, failure); end
@@ -83,6 +99,8 @@ function M.list(args)
 	local i = 0;
 	-- The companion's login records, when it is loaded on the host (client_network.lib.lua).
 	local facts = client_network and client_network.facts_for(target.host, target.user);
+	local meta = { jid = target.jid };
+	if account_status then facts_fields(meta, account_status, target); end
 	return record_stream.start(io, function ()
 		repeat
 			i = i + 1;
@@ -91,7 +109,7 @@ function M.list(args)
 		local d = client_access.describe(clients[i]);
 		if client_network then client_network.annotate(d, clients[i], facts); end
 		return json_lines.client(d);
-	end, { jid = target.jid });
+	end, meta);
 end
 
 --- ARGS: { jid, id, type, first_seen (decimal seconds), software, device }; the last three are

@@ -11,6 +11,11 @@ local admin_requests, history_log, json_lines, record_stream = ...;
 local M = {};
 
 M.HISTORY_BUDGET_BYTES = 1024 * 1024;
+-- Pieces of 32 KiB rather than record_stream's 512 KiB: each piece is one text camctl's XML parser
+-- gathers and decodes, and a text of ~700 KB lands in V8's large-object space, which only a full
+-- collection frees; over a long history those pieces, not the entries, were what camctl's peak
+-- RSS grew with. At ~44 KB a piece stays in the young generation and dies there.
+M.HISTORY_PIECE_BYTES = 32 * 1024;
 
 local function entry_line(r)
 	return "[" .. json_lines.int(r.time) .. "," .. json_lines.str(r.account) .. "," .. json_lines.str(r.event)
@@ -56,7 +61,7 @@ function M.history(args)
 	-- Replies of about HISTORY_BUDGET_BYTES rather than record_stream's 8 MiB: the first entries
 	-- reach camctl sooner and camctl holds less at a time; the round trips cost little.
 	return record_stream.resume({ io = io; meta = { host = host }; records = 0; resume = record_stream.resume;
-		budget_bytes = M.HISTORY_BUDGET_BYTES; next_line = function ()
+		budget_bytes = M.HISTORY_BUDGET_BYTES; piece_bytes = M.HISTORY_PIECE_BYTES; next_line = function ()
 		if header then
 			local line = header;
 			header = nil;
