@@ -238,9 +238,11 @@ export function exitWhenFlushed(code: number): void {
   }
 }
 
-/** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */
+/** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): "interrupted." and the hint's lines, and the exit code. */
 export function interrupted(stderr: NodeJS.WritableStream = process.stderr): number {
   const [first, ...more] = interruptLines();
-  stderr.write(messageLine(first ? `interrupted. ${first}` : "interrupted.") + more.map((l) => messageLine(l)).join(""));
+  // One write per line: a message line is one line (withMessageNet escapes line breaks inside one).
+  stderr.write(messageLine(first ? `interrupted. ${first}` : "interrupted."));
+  for (const line of more) stderr.write(messageLine(line));
   return ExitCode.interrupted;
 }
