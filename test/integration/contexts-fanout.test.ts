@@ -376,16 +376,16 @@ describe("Ctrl-C during a revocation on several contexts", () => {
     const total = { done: num(all[1]), revoked: num(all[2]), underWay: num(all[3]), notStarted: num(all[4]) };
     const sum = { done: 0, revoked: 0, underWay: 0, notStarted: 0 };
     const each = new Map<string, typeof sum>();
-    for (const m of r.out.matchAll(/^camctl: It got through ([\d,]+) of 200 items on ([ab]): ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.(?: The revocation of grant\/\S+ of tally@camctl\.test may already have happened\.)?$/gm)) {
+    for (const m of r.out.matchAll(/^camctl: It got through ([\d,]+) of 200 items on ([ab]): ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.(?: The revocation of grant\/\S+ of tally@camctl\.test may already have happened\.| Those under way may already have happened\.)?$/gm)) {
       const c = { done: num(m[1]), revoked: num(m[3]), underWay: num(m[4]), notStarted: num(m[5]) };
       each.set(m[2]!, c);
       for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += c[k];
       // Nothing failed or was gone: every item done was revoked; done, under way and not started are the plan.
       assert.equal(c.revoked, c.done, m[0]);
-      assert.ok(c.underWay <= 1, m[0]);
       assert.equal(c.done + c.underWay + c.notStarted, 200, m[0]);
-      // One line names the revocation under way exactly when there is one.
-      assert.equal(/may already have happened/.test(m[0]), c.underWay === 1, m[0]);
+      // The line says the revocations under way may have happened (naming it when there is one), and only then.
+      assert.equal(/may already have happened/.test(m[0]), c.underWay > 0, m[0]);
+      if (c.underWay === 1) assert.match(m[0], /The revocation of grant\/\S+ of tally@camctl\.test may already have happened\.$/);
     }
     assert.deepEqual([...each.keys()].sort(), ["a", "b"], r.out);
     assert.deepEqual(sum, total, "the total is the sum of the contexts");
@@ -398,11 +398,11 @@ describe("Ctrl-C during a revocation on several contexts", () => {
       const shown = r.out.split("\n").filter((l) => l.startsWith(`${context}  revoked  `)).length;
       assert.ok(shown <= c.done, `${context}: ${shown} rows on screen, ${c.done} counted`);
     }
-    // What is left on each server: the items not started, and the one under way unless its revocation went through.
+    // What is left on each server: the items not started, and those under way whose revocation did not go through.
     const [leftA, leftB] = await left();
     for (const [context, n] of [["a", leftA!], ["b", leftB!]] as const) {
       const c = each.get(context)!;
-      assert.ok(n === c.notStarted || n === c.notStarted + c.underWay, `${context}: ${n} grants left, ${c.notStarted} not started, ${c.underWay} under way`);
+      assert.ok(n >= c.notStarted && n <= c.notStarted + c.underWay, `${context}: ${n} grants left, ${c.notStarted} not started, ${c.underWay} under way`);
     }
 
     // The same command again (no terminal: --yes is enough) revokes what was left, and only that.
