@@ -245,7 +245,6 @@ interface InFlight {
  */
 function interruptedLines(contexts: readonly string[], planned: Map<string, Planned>, tallies: Map<string, ApplyTally>, flight: Map<string, InFlight>): string[] {
   const lines: string[] = [];
-  const sum = emptyTally();
   let items = 0;
   let underWay = 0;
   let busy = 0;
@@ -260,7 +259,6 @@ function interruptedLines(contexts: readonly string[], planned: Map<string, Plan
     const t = tallies.get(context) ?? emptyTally();
     const f = flight.get(context);
     const flying = f ? Math.max(0, f.started - t.items) : 0;
-    for (const k of Object.keys(sum) as (keyof ApplyTally)[]) sum[k] += t[k];
     items += p.plan.items;
     underWay += flying;
     const counts = stoppedLine(t, p.plan.items, { interrupted: true, inFlight: flying, where: context });
@@ -270,7 +268,7 @@ function interruptedLines(contexts: readonly string[], planned: Map<string, Plan
   }
   const where = `${busy} ${busy === 1 ? "context" : "contexts"}`;
   return [
-    stoppedLine(sum, items, { interrupted: true, inFlight: underWay, where }),
+    stoppedLine(total(tallies), items, { interrupted: true, inFlight: underWay, where }),
     ...lines,
     "To finish, run the same command again: what was revoked is gone by then, and nothing is revoked twice.",
   ];
