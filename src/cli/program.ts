@@ -17,7 +17,7 @@ import {
   withMessageNet,
   type IOStreams,
 } from "../term/iostreams.js";
-import { interruptHint } from "../term/interrupt.js";
+import { interruptHint, interruptLines } from "../term/interrupt.js";
 import { displaySafe, msg } from "../text/untrusted.js";
 import { prepareSource } from "../transports/prepare-source.js";
 import { VERSION } from "../core/version.js";
@@ -238,9 +238,11 @@ export function exitWhenFlushed(code: number): void {
   }
 }
 
-/** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */
+/** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): "interrupted." and the hint's lines, and the exit code. */
 export function interrupted(stderr: NodeJS.WritableStream = process.stderr): number {
-  const hint = interruptHint();
-  stderr.write(messageLine(hint ? `interrupted. ${hint}` : "interrupted."));
+  const [first, ...more] = interruptLines();
+  // One write per line: a message line is one line (withMessageNet escapes line breaks inside one).
+  stderr.write(messageLine(first ? `interrupted. ${first}` : "interrupted."));
+  for (const line of more) stderr.write(messageLine(line));
   return ExitCode.interrupted;
 }

@@ -173,14 +173,17 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
 
 /**
  * A run that stopped before its end (connection lost, --timeout, a failure in camctl, or Ctrl-C
- * with `interrupted`): how far it got, out of `total` items. `inFlight`: one item's revocation was
- * sent and not answered (the caller names it).
+ * with `interrupted`): how far it got, out of `total` items. `inFlight`: revocations sent and not
+ * answered (true: one; the caller names it). `where`: the context, or "2 contexts", of a run on
+ * several (src/cli/host/revoke-fanout.ts).
  * "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
+ * "It got through 60 of 200 items on prod: 60 revoked; 1 under way; 139 not started."
  */
-export function stoppedLine(t: ApplyTally, total: number, o: { interrupted?: boolean; inFlight?: boolean } = {}): string {
-  const flying = o.inFlight ? 1 : 0;
-  const lead = o.interrupted ? `It got through ${n(t.items)} of ${plural(total, "item")}` : `The run stopped after ${n(t.items)} of ${plural(total, "item")}`;
-  return `${lead}: ${tallyParts(t)}; ${flying ? "1 under way; " : ""}${n(Math.max(0, total - t.items - flying))} not started.`;
+export function stoppedLine(t: ApplyTally, total: number, o: { interrupted?: boolean; inFlight?: boolean | number; where?: string } = {}): string {
+  const flying = typeof o.inFlight === "number" ? o.inFlight : o.inFlight ? 1 : 0;
+  const of = `${n(t.items)} of ${plural(total, "item")}${o.where === undefined ? "" : ` on ${o.where}`}`;
+  const lead = o.interrupted ? `It got through ${of}` : `The run stopped after ${of}`;
+  return `${lead}: ${tallyParts(t)}; ${flying ? `${n(flying)} under way; ` : ""}${n(Math.max(0, total - t.items - flying))} not started.`;
 }
 
 /**

@@ -56,3 +56,34 @@ export function answerOnTerminal(args: string[], when: RegExp, typed: string, o:
     });
   });
 }
+
+/**
+ * Like answerOnTerminal, with several answers in turn: each step's `typed` once the terminal
+ * shows its `when` (after the previous step was typed). Returns what the terminal showed and how
+ * many steps were typed.
+ */
+export function typeOnTerminal(args: string[], steps: { when: RegExp; typed: string }[], o: TerminalOptions = {}): Promise<{ code: number | null; out: string; typed: number }> {
+  const [command, argv, options] = scriptCommand(args, o);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { ...options, stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    let step = 0;
+    // Only what came after the previous answer counts for the next step.
+    let from = 0;
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      const next = steps[step];
+      if (next && next.when.test(out.slice(from))) {
+        step++;
+        from = out.length;
+        child.stdin!.write(next.typed);
+      }
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), o.timeoutMs ?? 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(killer);
+      resolve({ code, out: out.replace(/\r\n/g, "\n"), typed: step });
+    });
+  });
+}

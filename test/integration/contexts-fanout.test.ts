@@ -12,6 +12,8 @@ import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { spawnSync } from "node:child_process";
 import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
 import { adminPeer, endlessRecordsPeer, replErrorResult } from "../helpers/fault-peers.js";
+import { addBulkGrants } from "../helpers/bulk-grants.js";
+import { haveScript as scriptInstalled, typeOnTerminal } from "../helpers/terminal.js";
 
 const sshSkip = sshdUnavailable();
 const ALICE = "alice@camctl.test";
@@ -342,5 +344,74 @@ describe("fan-out over three servers, one of them down", () => {
     const revoke = await runCamctl(["--all-contexts", "user", "revoke_client", ALICE, "grant/x", "--yes"], { env });
     assert.equal(revoke.code, 2);
     assert.match(revoke.stderr, /^camctl: --all-contexts does not apply to `camctl user revoke_client`\.\n$/);
+  });
+});
+
+describe("Ctrl-C during a revocation on several contexts", () => {
+  test("on a real terminal: exit 130 with the counts in all and per context, which add up and match what is left on each server; the same command finishes the run", { skip: scriptInstalled ? false : "util-linux script is not installed" }, async () => {
+    // 200 grants per server (made quickly, see bulk-grants.ts), so both runs are still going when Ctrl-C is typed.
+    for (const sb of [a, b]) await addBulkGrants(sb, (await sb.createAccount("tally")).jid, 200, "Stale app");
+    const jid = "tally@camctl.test";
+    // A third context that cannot be planned (no server there) is named as such.
+    const env = config(`${twoServers()}[contexts.nowhere]\nsocket = "${path.join(dir, "nowhere.sock")}"\n`);
+    const left = async () => Promise.all([a, b].map(async (sb) => {
+      const r = await runCamctl(["user", "clients", jid, "--json", "--socket", sb.socketPath]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { clients: unknown[] }).clients.length;
+    }));
+    assert.deepEqual(await left(), [200, 200]);
+    const args = ["host", "revoke", "camctl.test", "--account", "tally*", "--type", "access", "--yes", "--all-contexts"];
+    // The host name typed at the question (400 items); Ctrl-C once 20 outcomes are on screen (the terminal turns it into SIGINT).
+    const r = await typeOnTerminal(args, [
+      { when: /type the host name \(camctl\.test\) to go ahead:/, typed: "camctl.test\r" },
+      { when: /(^[ab] {2}revoked .*\r?\n){20}/m, typed: "\x03" },
+    ], { env: { ...env, NO_COLOR: "1" }, timeoutMs: 120_000 });
+    assert.equal(r.typed, 2, r.out);
+    assert.equal(r.code, 130, r.out);
+    const num = (s: string | undefined) => (s === undefined ? 0 : Number(s.replace(/,/g, "")));
+
+    // The terminal echoes the Ctrl-C as ^C before the first line.
+    const all = /^(?:\^C)?camctl: interrupted\. It got through ([\d,]+) of 400 items on 2 contexts: ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.$/m.exec(r.out);
+    assert.ok(all, r.out);
+    const total = { done: num(all[1]), revoked: num(all[2]), underWay: num(all[3]), notStarted: num(all[4]) };
+    const sum = { done: 0, revoked: 0, underWay: 0, notStarted: 0 };
+    const each = new Map<string, typeof sum>();
+    for (const m of r.out.matchAll(/^camctl: It got through ([\d,]+) of 200 items on ([ab]): ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.(?: The revocation of grant\/\S+ of tally@camctl\.test may already have happened\.| Those under way may already have happened\.)?$/gm)) {
+      const c = { done: num(m[1]), revoked: num(m[3]), underWay: num(m[4]), notStarted: num(m[5]) };
+      each.set(m[2]!, c);
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += c[k];
+      // Nothing failed or was gone: every item done was revoked; done, under way and not started are the plan.
+      assert.equal(c.revoked, c.done, m[0]);
+      assert.equal(c.done + c.underWay + c.notStarted, 200, m[0]);
+      // The line says the revocations under way may have happened (naming it when there is one), and only then.
+      assert.equal(/may already have happened/.test(m[0]), c.underWay > 0, m[0]);
+      if (c.underWay === 1) assert.match(m[0], /The revocation of grant\/\S+ of tally@camctl\.test may already have happened\.$/);
+    }
+    assert.deepEqual([...each.keys()].sort(), ["a", "b"], r.out);
+    assert.deepEqual(sum, total, "the total is the sum of the contexts");
+    assert.ok(total.done >= 20 && total.done < 400, `interrupted after ${total.done} items`);
+    assert.match(r.out, /^camctl: Nothing was revoked on nowhere: it could not be planned\.$/m);
+    assert.match(r.out, /^camctl: To finish, run the same command again: what was revoked is gone by then, and nothing is revoked twice\.$/m);
+
+    // On screen, each context's outcomes, at most as many as it counted (the merge may still hold some).
+    for (const [context, c] of each) {
+      const shown = r.out.split("\n").filter((l) => l.startsWith(`${context}  revoked  `)).length;
+      assert.ok(shown <= c.done, `${context}: ${shown} rows on screen, ${c.done} counted`);
+    }
+    // What is left on each server: the items not started, and those under way whose revocation did not go through.
+    const [leftA, leftB] = await left();
+    for (const [context, n] of [["a", leftA!], ["b", leftB!]] as const) {
+      const c = each.get(context)!;
+      assert.ok(n >= c.notStarted && n <= c.notStarted + c.underWay, `${context}: ${n} grants left, ${c.notStarted} not started, ${c.underWay} under way`);
+    }
+
+    // The same command again (no terminal: --yes is enough) revokes what was left, and only that.
+    const again = await runCamctl([...args, "-o", "ndjson"], { env, timeoutMs: 120_000 });
+    assert.equal(again.code, 3, again.stderr); // the context with no server still fails
+    const results = again.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { context: string; outcome: string });
+    for (const [context, n] of [["a", leftA!], ["b", leftB!]] as const) {
+      assert.equal(results.filter((x) => x.context === context && x.outcome === "revoked").length, n, context);
+    }
+    assert.deepEqual(await left(), [0, 0]);
   });
 });

@@ -22,7 +22,8 @@ import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
 import { fanoutJsonTail, fanoutRecords, finishFanout, prepareWith, type Fanout } from "../fanout.js";
 import { throwUnlessDone } from "../outcome.js";
-import { tallyOutcomeSentence } from "../../render/bulk.js";
+import { stoppedLine, tallyOutcomeSentence } from "../../render/bulk.js";
+import type { PlanItem } from "../../engines/plan.js";
 
 /** What `host revoke` was asked (checked by src/cli/host/revoke.ts). */
 type RevokeSettings = PlanScope & { dryRun: boolean; planOut: string | null; yes: boolean };
@@ -201,7 +202,8 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
       return o ? { ...r, opts: undefined, error: new CamError(o.kind ?? "internal", o.message ?? "It could not be planned.", o.condition ?? undefined) } : r;
     }),
   };
-  setInterruptHint("Revocations were under way on several contexts; what was revoked stays revoked. Run the same command again to finish: nothing is revoked twice.");
+  const flight = new Map<string, InFlight>();
+  setInterruptHint(() => interruptedLines(fan.runs.map((r) => r.context), planned, tallies, flight));
   const records = fanoutRecords<ItemResult>(
     runs,
     async (_prepared, _common, emit, _signal, context) => {
@@ -209,7 +211,13 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
       const tally = emptyTally();
       tallies.set(context, tally);
       if (p.plan.items === 0) return;
-      await applyPlan(p.plan.writer.reader().items(), { prepared: p.prepared, timeoutSeconds: p.opts.timeoutSeconds, result: emit }, tally);
+      const sent: InFlight = { started: 0 };
+      flight.set(context, sent);
+      const starting = (item: PlanItem) => {
+        sent.started++;
+        sent.last = item;
+      };
+      await applyPlan(p.plan.writer.reader().items(), { prepared: p.prepared, timeoutSeconds: p.opts.timeoutSeconds, starting, result: emit }, tally);
       const outcome = tallyOutcome(tally);
       throwUnlessDone(outcome.kind, () => tallyOutcomeSentence(tally, outcome.name), outcome.name);
     },
@@ -223,6 +231,48 @@ async function applyPlans(fan: Fanout & { output: OutputFormat }, planned: Map<s
     setInterruptHint(undefined);
   }
   finishFanout(outcomes, fan.output, io);
+}
+
+/** One context's revocations sent so far (those not yet counted in its tally are under way) and the last one. */
+interface InFlight {
+  started: number;
+  last?: PlanItem;
+}
+
+/**
+ * What Ctrl-C says during the revocations (src/cli/program.ts, interrupted): the counts in all,
+ * then each context's (in the order given), in the words of a run on one server (stoppedLine),
+ * then how to finish. A context whose turn had not come counts all its items as not started.
+ */
+function interruptedLines(contexts: readonly string[], planned: Map<string, Planned>, tallies: Map<string, ApplyTally>, flight: Map<string, InFlight>): string[] {
+  const lines: string[] = [];
+  let items = 0;
+  let underWay = 0;
+  let busy = 0;
+  for (const context of contexts) {
+    const p = planned.get(context);
+    if (!p) {
+      lines.push(msg`Nothing was revoked on ${context}: it could not be planned.`.toString());
+      continue;
+    }
+    if (p.plan.items === 0) continue;
+    busy++;
+    const t = tallies.get(context) ?? emptyTally();
+    const f = flight.get(context);
+    const flying = f ? Math.max(0, f.started - t.items) : 0;
+    items += p.plan.items;
+    underWay += flying;
+    const counts = stoppedLine(t, p.plan.items, { interrupted: true, inFlight: flying, where: context });
+    const maybe = flying === 1 && f?.last ? msg` The revocation of ${f.last.id} of ${f.last.account} may already have happened.`
+      : flying > 1 ? " Those under way may already have happened." : "";
+    lines.push(msg`${counts}${maybe}`.toString());
+  }
+  const where = `${busy} ${busy === 1 ? "context" : "contexts"}`;
+  return [
+    stoppedLine(total(tallies), items, { interrupted: true, inFlight: underWay, where }),
+    ...lines,
+    "To finish, run the same command again: what was revoked is gone by then, and nothing is revoked twice.",
+  ];
 }
 
 function total(tallies: Map<string, ApplyTally>): ApplyTally {
