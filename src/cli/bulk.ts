@@ -34,33 +34,37 @@ export interface ApplyContext {
 export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: IOStreams): Promise<ApplyTally> {
   const writer = new ResultsWriter(ctx.output, io, ctx.head, ctx.accountWidth);
   const tally = emptyTally();
-  let current: PlanItem | undefined;
-  let answered = true;
+  // Items sent and not yet answered, in order: one, or a batch (src/engines/apply.ts).
+  let inFlight: PlanItem[] = [];
+  const hint = () => {
+    const [first, last] = [inFlight[0], inFlight[inFlight.length - 1]];
+    setInterruptHint(!first || !last ? undefined : inFlight.length === 1
+      ? msg`The revocation of ${first.id} of ${first.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString()
+      : msg`The revocations of the ${String(inFlight.length)} items from ${first.id} of ${first.account} to ${last.id} of ${last.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString());
+  };
   try {
     await applyPlan(reader.items(), {
       prepared: ctx.prepared,
       timeoutSeconds: ctx.timeoutSeconds,
       starting: (item) => {
-        current = item;
-        answered = false;
-        setInterruptHint(
-          msg`The revocation of ${item.id} of ${item.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString(),
-        );
+        inFlight.push(item);
+        hint();
       },
       result: async (r, item) => {
-        answered = true;
+        inFlight = inFlight.filter((x) => x !== item);
+        hint();
         await writer.push(r, item.entry);
       },
     }, tally);
   } catch (err) {
     // The run ended (connection lost, --timeout, the server stopped answering, a failure in
-    // camctl): the item in flight is reported as failed, whatever was done to it is unknown; the
-    // rest was not attempted. The tally says what was done before the error's own sentence.
+    // camctl): the items in flight are reported as failed, whatever was done to them is unknown;
+    // the rest was not attempted. The tally says what was done before the error's own sentence.
     const reason = err instanceof CamError ? err.message : "camctl failed while revoking it.";
-    if (current && !answered) {
-      const inFlight: ItemResult = { account: current.account, id: current.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null };
-      count(tally, inFlight);
-      await writer.push(inFlight, current.entry);
+    for (const item of inFlight) {
+      const unknown: ItemResult = { account: item.account, id: item.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null };
+      count(tally, unknown);
+      await writer.push(unknown, item.entry);
     }
     writer.runStopped();
     await finish(writer, tally, ctx, io);
