@@ -254,8 +254,8 @@ end
 
 --- Several listed clients of one account, in order, each checked, revoked and verified as
 --- M.revoke does, with fewer readings of the list: an item is checked against a list read after
---- every revocation before it that could change other entries (a grant revoked, a session
---- closed: revoking FAST tokens changes only the entry itself), and each item is verified
+--- every revocation before it that touched what another listed entry rests on (a grant it logged
+--- in with, a session it shares: revoke_listed's others_affected), and each item is verified
 --- against a list read after its own revocation (one reading verifies every item revoked since
 --- the one before). items: array of { id =, expect = }. Stops early, before an item, once
 --- `stop()` says so. Returns an array of results in item order, each { report } or
@@ -288,7 +288,7 @@ function M.revoke_many(ctx, username, items, stop)
 			results[i] = { report, c, t };
 			if report then
 				pending[#pending + 1] = i;
-				if report.grant_revoked or report.session_closed then
+				if report.others_affected then
 					clients, condition, text = verify_pending();
 				end
 			end
@@ -383,6 +383,19 @@ function M.revoke_listed(ctx, username, id, expect, clients)
 			end
 		end
 	end
+	-- Whether another listed entry rests on what is revoked here (its grant, its session): a batch
+	-- (revoke_many) reads the list again before checking the next item only then.
+	for _, other in ipairs(clients) do
+		if type(other) == "table" and other.id ~= id then
+			local other_active = type(other.active) == "table" and other.active or {};
+			local other_grant = type(other_active.grant) == "table" and other_active.grant.id or nil;
+			local other_session = session_of(other, username, host);
+			if grant_ids[other.auth_token_id] or (other_grant and grant_ids[other_grant]) or (other_session and sessions[other_session]) then
+				report.others_affected = true;
+				break;
+			end
+		end
+	end
 	local closed = 0;
 	for session in pairs(sessions) do
 		if session == ctx.requester then
@@ -408,7 +421,7 @@ end
 function M.verify(ctx, username, report, after_list, after_condition, after_text)
 	local host, log, id, summary = ctx.host, ctx.log, report.id, report.summary;
 	local target = username .. "@" .. host;
-	report.summary = nil;
+	report.summary, report.others_affected = nil, nil;
 	if not after_list then
 		log("info", "%s revoked %s of %s: %s; listing afterwards failed", ctx.actor, id, target, summary);
 		return nil, after_condition, "revoked, but listing the clients afterwards failed: " .. tostring(after_text or after_condition);

@@ -54,12 +54,13 @@ export interface ClientSource {
   revoke(jid: string, expected: ClientRecord): Promise<RevokeReport>;
   /**
    * Several revocations in one request, each exactly as `revoke` (checked, complete, verified), in
-   * order; the server stops after a bounded time (at least one item). Resolves with the outcome of
-   * each item it reached, in order (a report, or the CamError `revoke` would reject with); the
-   * rest were not started. Rejects, like `revoke`, when the request as a whole failed (then any
-   * of the items may have been revoked). Absent where each item is its own request.
+   * order. Resolves with the outcome of each item it reached, in order (a report, or the CamError
+   * `revoke` would reject with); a source may reach fewer than all, and the rest were then not
+   * started. `onItem` is called as each outcome arrives. Rejects, like `revoke`, when the request
+   * as a whole failed (then any of its items may have been revoked). Absent where each item is
+   * its own request.
    */
-  revokeMany?(items: Array<{ jid: string; expected: ClientRecord }>): Promise<Array<RevokeReport | CamError>>;
+  revokeMany?(items: Array<{ jid: string; expected: ClientRecord }>, onItem?: () => void): Promise<Array<RevokeReport | CamError>>;
   /**
    * Locks the account `jid` out, in one server-side step: the complete revocation of every listed
    * client, then every grant and FAST token the list does not show, then the password action

@@ -110,13 +110,17 @@ export async function applyItems(source: ClientSource, items: AsyncIterable<Plan
   if (last) await one(last);
 }
 
-/** Items per revokeMany request: the server does as many as ~20 ms allow and camctl sends the rest again. */
-export const BATCH_ITEMS = 100;
+/**
+ * Items per revokeMany request. The server works through them in ~20 ms slices, serving others in
+ * between, and sends each slice's outcomes as it goes; a bound keeps the request (~90 KB of Lua)
+ * and what an interruption leaves unknown small.
+ */
+export const BATCH_ITEMS = 250;
 
 /**
  * applyItems over a source that revokes several items per request: up to BATCH_ITEMS are sent at
- * a time (each `starting` once, when first sent), the outcomes the server reached are handed on
- * in order, and the items it did not reach go into the next request with the following ones.
+ * a time (each `starting` once, when first sent), the outcomes are handed on in order, and items
+ * the source did not reach go into the next request with the following ones.
  * `take(item)` says whether the item goes in a batch (false: the caller keeps it for later).
  */
 async function applyInBatches(source: ClientSource, items: AsyncIterable<PlanItem>, o: ApplyOptions, take: (item: PlanItem) => boolean): Promise<void> {
@@ -132,7 +136,7 @@ async function applyInBatches(source: ClientSource, items: AsyncIterable<PlanIte
     }
     if (queue.length === 0) return;
     for (; started < queue.length; started++) o.starting?.(queue[started]!);
-    const outcomes = await source.revokeMany!(queue.map((item) => ({ jid: item.account, expected: item.entry })));
+    const outcomes = await source.revokeMany!(queue.map((item) => ({ jid: item.account, expected: item.entry })), o.alive);
     if (o.signal.aborted) throw o.signal.reason;
     o.alive();
     for (let i = 0; i < outcomes.length; i++) {

@@ -243,12 +243,11 @@ export class SocketClientSource implements ClientSource {
 
   /**
    * Several revocations in one request (admin_requests.revoke_many): each item checked, revoked
-   * and verified in the server as `revoke` does, in order, for as long as one request may hold
-   * the server (~20 ms, at least one item). Resolves with the outcome of each item the server
-   * reached, in order: a report, or the CamError `revoke` would have rejected with; the items
-   * after those were not started.
+   * and verified in the server as `revoke` does, in order, in slices of ~20 ms with the server
+   * serving others in between. Resolves with the outcome of each item, in order: a report, or the
+   * CamError `revoke` would have rejected with. `onItem` is called as each report arrives.
    */
-  async revokeMany(items: Array<{ jid: string; expected: ClientRecord }>): Promise<Array<RevokeReport | CamError>> {
+  async revokeMany(items: Array<{ jid: string; expected: ClientRecord }>, onItem?: () => void): Promise<Array<RevokeReport | CamError>> {
     const chunk = revokeManyChunk(operatorArgs(this.operator), items.map(({ jid, expected }) => ({
       jid,
       id: expected.id,
@@ -258,7 +257,12 @@ export class SocketClientSource implements ClientSource {
       device: expected.userAgent.device,
     })), this.libraryLoaded);
     const what = `the revocation of ${items.length} item${items.length === 1 ? "" : "s"}`;
-    const { records, meta } = await readRecordStream(this.stream, chunk, { what });
+    // The server sends each slice's reports as it goes: each one re-arms --timeout.
+    const records: unknown[] = [];
+    const { meta } = await readRecordStream(this.stream, chunk, { what, onRecord: (r) => {
+      records.push(r);
+      onItem?.();
+    } });
     this.libraryLoaded = true;
     const done = typeof meta.done === "number" ? meta.done : -1;
     if (meta.err) throw replyError(meta, items[0]?.jid ?? "");
