@@ -36,23 +36,24 @@ export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: 
   const tally = emptyTally();
   // Items sent and not yet answered, in order: one, or a batch (src/engines/apply.ts).
   let inFlight: PlanItem[] = [];
-  const hint = () => {
+  // Ctrl-C: the counts so far (asked at that moment), the items under way if any, how to finish.
+  setInterruptHint(() => {
+    const counts = stoppedLine(tally, ctx.items, { interrupted: true, inFlight: inFlight.length });
     const [first, last] = [inFlight[0], inFlight[inFlight.length - 1]];
-    setInterruptHint(!first || !last ? undefined : inFlight.length === 1
-      ? msg`The revocation of ${first.id} of ${first.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString()
-      : msg`The revocations of the ${String(inFlight.length)} items from ${first.id} of ${first.account} to ${last.id} of ${last.account} may already have happened. To finish, ${ctx.resume}: what was revoked is gone by then.`.toString());
-  };
+    const maybe = !first || !last ? ""
+      : inFlight.length === 1 ? msg` The revocation of ${first.id} of ${first.account} may already have happened.`
+      : msg` The revocations of the ${String(inFlight.length)} items from ${first.id} of ${first.account} to ${last.id} of ${last.account} may already have happened.`;
+    return msg`${counts}${maybe} To finish, ${ctx.resume}: what was revoked is gone by then.`.toString();
+  });
   try {
     await applyPlan(reader.items(), {
       prepared: ctx.prepared,
       timeoutSeconds: ctx.timeoutSeconds,
       starting: (item) => {
         inFlight.push(item);
-        hint();
       },
       result: async (r, item) => {
         inFlight = inFlight.filter((x) => x !== item);
-        hint();
         await writer.push(r, item.entry);
       },
     }, tally);

@@ -29,6 +29,9 @@ Checks, each ok / warn / fail with one sentence:
   the Snikket volumes' sockets, to give with --socket.
   over XMPP (--jid or an XMPP context): the TLS certificate (trusted, names,
   days to expiry), SASL2 and FAST offered, camctl's login, a <list/>.
+Over the admin socket the checks only read. Over XMPP camctl logs in, and
+a login is a client of the account: the first run adds camctl's entry
+(software camctl) to the account's clients, later runs update its last use.
 
 Exit code: 0 when no check failed (warnings do not fail); otherwise the code
 of the most severe failure (3 unreachable, 4 login refused, 5 not permitted,
@@ -129,18 +132,29 @@ async function writeChecks(checks: readonly CheckRow[], format: OutputFormat, io
   await out.flush();
 }
 
+/** Narrower than this, the Detail column is not wrapped (each sentence keeps one long line). */
+const MIN_DETAIL_WIDTH = 30;
+
 async function checksTable(checks: readonly CheckRow[], io: IOStreams, withContext: boolean): Promise<string> {
-  const [{ displayWidth }, { Chalk }] = await Promise.all([import("../render/width.js"), import("chalk")]);
+  const [{ displayWidth, wrapToWidth }, { Chalk }] = await Promise.all([import("../render/width.js"), import("chalk")]);
   const paint = new Chalk({ level: io.color ? 1 : 0 });
   const tone = { ok: paint.green, warn: paint.yellow, fail: paint.red.bold };
   const header = [...(withContext ? ["Context"] : []), "Host", "Check", "Status", "Detail"];
   const rows = checks.map((c) => [...(withContext ? [c.context ?? ""] : []), c.host ?? "-", title(c), c.status, c.message].map(displaySafe));
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]!))));
   const statusColumn = header.indexOf("Status");
+  // On a terminal the Detail sentences wrap at its width, continuation lines under the column; a
+  // word wider than the column (a path, a command to copy) stays whole on its own line.
+  const detailStart = widths.slice(0, -1).reduce((sum, w) => sum + w + 2, 0);
+  const detailWidth = io.width === undefined ? undefined : io.width - detailStart;
+  const detail = (cell: string) =>
+    detailWidth === undefined || detailWidth < MIN_DETAIL_WIDTH
+      ? cell
+      : wrapToWidth(cell, detailWidth, "").join(`\n${" ".repeat(detailStart)}`);
   const line = (cells: string[], isHeader: boolean) =>
     cells
       .map((cell, i) => {
-        const padded = i === cells.length - 1 ? cell : cell + " ".repeat(widths[i]! - displayWidth(cell));
+        const padded = i === cells.length - 1 ? (isHeader ? cell : detail(cell)) : cell + " ".repeat(widths[i]! - displayWidth(cell));
         if (isHeader) return paint.bold(padded);
         return i === statusColumn ? tone[cell as Check["status"]](padded) : padded;
       })

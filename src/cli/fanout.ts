@@ -120,7 +120,7 @@ export async function userClientsFanout(fan: Fanout, jid: string, format: Output
   finishFanout(outcomes, format, io);
 }
 
-/** `host clients <host>` on several contexts (rows only; --summary is for one server). */
+/** `host clients <host>` on several contexts (rows; --summary -o openmetrics is in host/clients-metrics.ts). */
 export async function hostClientsFanout(
   fan: Fanout,
   host: string,
@@ -128,6 +128,8 @@ export async function hostClientsFanout(
   format: OutputFormat,
   io: IOStreams,
   deps: Pick<Deps, "prepareSource">,
+  /** Runs once the output is complete (--output-file commits there), before the exit code is decided. */
+  written: () => Promise<void> = async () => undefined,
 ): Promise<void> {
   const outcomes: ContextOutcome[] = [];
   const task: ContextTask<HostClientRecord> = async (prepared, opts, emit) => {
@@ -148,5 +150,6 @@ export async function hostClientsFanout(
     empty: `No clients on ${host} match on any of the contexts that answered.`,
     tail: () => fanoutJsonTail(outcomes),
   });
+  await written();
   finishFanout(outcomes, format, io);
 }

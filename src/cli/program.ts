@@ -87,6 +87,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ["config"], load: () => import("./config.js") },
   { names: ["completion"], load: () => import("./completion.js"), wholeTree: true },
   { names: ["watch"], load: () => import("./watch.js") },
+  { names: ["schema"], load: () => import("./schema.js") },
 ];
 
 /** The program itself: its description, version, global options and the server-selection hook. */
@@ -219,6 +220,22 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
   // The bulk commands have already said what was done and where the output stopped.
   if (!output.reported) io.stderr.write(messageLine(`Could not write the output: ${describeWriteError(lost)}. It is missing or incomplete.`));
   return ExitCode.outputLost;
+}
+
+/**
+ * Ends the process with `code` once everything written has been flushed (on a pipe, writes can
+ * still be queued). bin/camctl and the single executable (cli/single-executable.ts) end this way.
+ */
+export function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || stream.writableEnded) done();
+    else stream.write("", done);
+  }
 }
 
 /** Ctrl-C outside a prompt (bin/camctl calls this on SIGINT): one sentence, and the exit code. */

@@ -18,6 +18,9 @@ import {
 // ndjson: one JSON record per line, written as each arrives (for pipes and jq).
 export const OUTPUT_FORMATS = ["table", "json", "csv", "ndjson"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+// openmetrics: only `host clients --summary` declares it (for Prometheus); that command takes it
+// out of the options itself, so every other command's output stays one of the four above.
+export const HOST_CLIENTS_FORMATS = [...OUTPUT_FORMATS, "openmetrics"] as const;
 
 /** What a command that talks to a server runs with: the server's spec and the output format. */
 export interface CommonOptions extends ServerSpec {
@@ -37,9 +40,9 @@ export type ServerSelection =
   | { kind: "one"; applied: AppliedOptions }
   | { kind: "many"; runs: { context: string; applied: AppliedOptions }[]; parallel: number };
 
-export function addCommonOptions(cmd: Command): Command {
+export function addCommonOptions(cmd: Command, formats: readonly string[] = OUTPUT_FORMATS): Command {
   return cmd
-    .addOption(new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table"))
+    .addOption(new Option("-o, --output <format>", "output format").choices(formats).default("table"))
     .option("--json", "same as --output json")
     .option("--socket <path>", "Prosody admin socket (env: CAMCTL_SOCKET, default /var/lib/prosody/prosody.sock)")
     .addOption(new Option("--jid <jid>", "log in over XMPP as this account instead of using the socket (env: CAMCTL_JID)").argParser(parseJidFlag))

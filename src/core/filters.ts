@@ -16,7 +16,7 @@
 //   --account G            glob (* and ?) on the localpart, or on the whole JID when G has an @;
 //                          case-insensitive, as Prosody stores localparts case-folded.
 //   T is a duration (90d, 12h, 30m, 2w, 45s) — back from now for last-seen times, ahead of now for
-//   --expires-before ("expires within 14d") — or an ISO 8601 date or date-time (UTC unless it says
+//   --expires-before (--expires-before 14d: expires within two weeks) — or an ISO 8601 date or date-time (UTC unless it says
 //   otherwise).
 import { Option, type Command } from "commander";
 import { usageError } from "./errors.js";
@@ -88,7 +88,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option("--disconnected", "not connected now")
     .option("--account-inactive-since <when>", "accounts with no activity since <when> (90d or an ISO date; needs mod_account_activity or mod_lastlog2)")
     .option("--account <glob>", "accounts whose localpart (or whole JID, if the glob has an @) matches, e.g. 'test-*'")
-    .option("--expires-before <when>", "has an expiry before <when> (14d ahead of now, or an ISO date)")
+    .option("--expires-before <when>", "has an expiry before <when> (a duration ahead of now, 14d, or an ISO date)")
     .option("--no-expiry", "grants that never expire");
 }
 
@@ -126,7 +126,7 @@ export function parseWhen(text: string, option: string, now: Date, ahead = false
     const ms = Date.parse(withZone);
     if (!Number.isNaN(ms)) return Math.floor(ms / 1000);
   }
-  const duration = ahead ? "a duration ahead of now (14d, 12h, 30m, 2w; 14d: within two weeks)" : "a duration back from now (90d, 12h, 30m, 2w)";
+  const duration = ahead ? "a duration ahead of now (14d, 12h, 30m, 2w; --expires-before 14d: expires within two weeks)" : "a duration back from now (90d, 12h, 30m, 2w)";
   throw usageError(msg`${option} takes ${duration} or an ISO date (2026-01-31, 2026-01-31T12:00:00Z); got "${text}".`);
 }
 

@@ -1,4 +1,4 @@
-// `--summary` of a host-wide listing: counts by software, auth method, type and last-seen age,
+// `--summary` of a host-wide listing: counts by software, auth method, type, last-seen age and expiry,
 // accumulated record by record so a streamed listing never has to be held in memory.
 import type { HostClientRecord } from "./filters.js";
 import type { IsoUtc } from "./model.js";
@@ -17,6 +17,8 @@ export interface ClientSummary {
   byAuth: Record<string, number>;
   byType: Record<string, number>;
   byLastSeen: Record<AgeBucket, number>;
+  /** Clients by when their access ends (an access token's or grant's expiry); "never": no end. */
+  byExpiry: Record<ExpiryBucket, number>;
   /** Accounts (each once) by their last activity (account-facts.ts); "unknown": not recorded. */
   byAccountActivity: Record<ActivityBucket, number>;
   /** Accounts (each once) by status; "unknown" when the server cannot say. */
@@ -25,6 +27,10 @@ export interface ClientSummary {
 
 export const ACTIVITY_BUCKETS = ["< 7 d", "< 30 d", "< 90 d", "older", "unknown"] as const;
 export type ActivityBucket = (typeof ACTIVITY_BUCKETS)[number];
+
+/** Expiry buckets, in order: already past, within 7 days, within 30, later, none. */
+export const EXPIRY_BUCKETS = ["expired", "< 7 d", "< 30 d", "later", "never"] as const;
+export type ExpiryBucket = (typeof EXPIRY_BUCKETS)[number];
 
 export const NO_SOFTWARE = "(none)";
 
@@ -39,9 +45,21 @@ export function ageBucket(lastSeen: IsoUtc | null, now: Date): AgeBucket {
   return "older";
 }
 
+export function expiryBucket(expires: IsoUtc | null, now: Date): ExpiryBucket {
+  if (expires === null) return "never";
+  const left = Date.parse(expires) - now.getTime();
+  if (left <= 0) return "expired";
+  if (left < 7 * DAY_MS) return "< 7 d";
+  if (left < 30 * DAY_MS) return "< 30 d";
+  return "later";
+}
+
+// Keys are names from the server (software "toString", "__proto__"): counted in objects without a
+// prototype, so no name can hit an inherited property.
 const bump = (m: Record<string, number>, key: string) => {
   m[key] = (m[key] ?? 0) + 1;
 };
+const counts = (): Record<string, number> => Object.create(null) as Record<string, number>;
 
 /** Folds records into a summary as they arrive. */
 export class SummaryBuilder {
@@ -50,12 +68,13 @@ export class SummaryBuilder {
     accounts: 0,
     clients: 0,
     connected: 0,
-    bySoftware: {},
-    byAuth: {},
-    byType: {},
+    bySoftware: counts(),
+    byAuth: counts(),
+    byType: counts(),
     byLastSeen: Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) as Record<AgeBucket, number>,
+    byExpiry: Object.fromEntries(EXPIRY_BUCKETS.map((b) => [b, 0])) as Record<ExpiryBucket, number>,
     byAccountActivity: Object.fromEntries(ACTIVITY_BUCKETS.map((b) => [b, 0])) as Record<ActivityBucket, number>,
-    byAccountStatus: {},
+    byAccountStatus: counts(),
   };
 
   constructor(private readonly now: Date) {}
@@ -74,6 +93,7 @@ export class SummaryBuilder {
     for (const a of r.auth) bump(this.s.byAuth, a);
     bump(this.s.byType, r.type);
     this.s.byLastSeen[ageBucket(r.lastSeen, this.now)]++;
+    this.s.byExpiry[expiryBucket(r.expires, this.now)]++;
   }
 
   /** The summary so far; counts sorted by size (largest first), then by name. */
@@ -87,6 +107,7 @@ export class SummaryBuilder {
       byAuth: sorted(this.s.byAuth),
       byType: sorted(this.s.byType),
       byLastSeen: { ...this.s.byLastSeen },
+      byExpiry: { ...this.s.byExpiry },
       byAccountActivity: { ...this.s.byAccountActivity },
       byAccountStatus: sorted(this.s.byAccountStatus),
     };

@@ -256,6 +256,16 @@ export function featureChecks(f: Element | undefined): Check[] {
 }
 
 /**
+ * The one thing doctor changes on a server: a login is a client of the account, so the account's
+ * list gains camctl's entry once (one per installation, docs/xmpp.md) and its last use after.
+ */
+const LOGIN_SIDE_EFFECT =
+  "the login is a client of the account: the first adds camctl's entry to the account's clients, later ones update its last use";
+
+const loginCheck = (jid: string): Check =>
+  ok(null, "login", `camctl logged in as ${displaySafe(jid)} with its stable client id; ${LOGIN_SIDE_EFFECT}.`);
+
+/**
  * Every XMPP check: the probe (certificate, features), then camctl's own login and a <list/> of
  * the login account. `prepared` is the source as camctl prepares it (password read, CA checked).
  */
@@ -291,11 +301,11 @@ export async function xmppChecks(spec: ServerSpec<XmppTransport>, prepared: Prep
     });
   } catch (e) {
     if (!(e instanceof CamError)) throw e;
-    if (progress.stage === "list") checks.push(ok(null, "login", `camctl logged in as ${displaySafe(t.loginJid)} with its stable client id.`));
+    if (progress.stage === "list") checks.push(loginCheck(t.loginJid));
     checks.push(fail(null, progress.stage, e.message, e.kind));
     return checks;
   }
-  checks.push(ok(null, "login", `camctl logged in as ${displaySafe(t.loginJid)} with its stable client id.`));
+  checks.push(loginCheck(t.loginJid));
   checks.push(ok(null, "list", `The server answered <list/>: ${listed} ${listed === 1 ? "client has" : "clients have"} access to ${displaySafe(t.loginJid)}.`));
   return checks;
 }

@@ -5,10 +5,14 @@
 // armed while the consumer is busy with a record, the accounts the server could not read
 // collected, progress handed to the caller's line (src/term/progress.ts).
 import { CamError } from "../core/errors.js";
+import type { ScanProgress } from "../core/client-source.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import type { ProgressLine } from "../term/progress.js";
 import { excerpt, msg } from "../text/untrusted.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
+
+/** How long the output may hold the scan before the progress line says it waits for it. */
+const STALL_MS = 1000;
 
 export interface HostScanRequest {
   host: string;
@@ -23,6 +27,8 @@ export interface HostScanRequest {
   outputOnTerminal?: boolean;
   /** A limit on the whole scan, whatever the batches do (see withSource). */
   bound?: AbortSignal;
+  /** Told every progress report, busy or not (the metrics' count of accounts scanned). */
+  onProgress?: (p: ScanProgress) => void;
 }
 
 /** The accounts whose clients the server could not read: how many, and the first three. */
@@ -45,14 +51,28 @@ export async function scanHost(
 ): Promise<UnreadAccounts | undefined> {
   const { progress } = request;
   const unread: UnreadAccounts = { count: 0, first: [] };
+  let stallTimer: NodeJS.Timeout | undefined;
   try {
     await withSource(prepared, request.timeoutSeconds, async (source, signal, alive) => {
       const consumer = keepAlive(alive, request.timeoutSeconds);
+      let last: ScanProgress | undefined;
+      let busySince = 0;
+      // Output that is not being read (a pipe whose reader has not started) holds the scan: the
+      // line says so rather than keep showing the count of before. Not when the records go to the
+      // terminal the line is on (the line is erased before each of them).
+      if (progress && !request.outputOnTerminal) {
+        stallTimer = setInterval(() => {
+          if (consumer.busy && last && Date.now() - busySince >= STALL_MS) progress.update(last, true);
+        }, STALL_MS);
+        stallTimer.unref();
+      }
       const listing = source.listHost(request.host, {
         filter: request.filter,
         signal,
         onProgress: (p) => {
           alive();
+          request.onProgress?.(p);
+          last = p;
           if (!consumer.busy) progress?.update(p);
         },
         onAccountFailed: (account, reason) => {
@@ -68,6 +88,7 @@ export async function scanHost(
           for await (const r of request.narrow ? request.narrow(matching()) : matching()) {
             if (request.outputOnTerminal) progress?.clear();
             consumer.busy = true;
+            busySince = Date.now();
             yield r;
             consumer.busy = false;
             alive();
@@ -75,6 +96,8 @@ export async function scanHost(
         } finally {
           progress?.clear();
           consumer.busy = true;
+          // What the consumer writes from now on is its end: the line stays away.
+          last = undefined;
         }
       }
       try {
@@ -84,6 +107,7 @@ export async function scanHost(
       }
     }, request.bound);
   } finally {
+    clearInterval(stallTimer);
     progress?.clear();
   }
   return unread.count > 0 ? unread : undefined;

@@ -134,6 +134,9 @@ export class ResultsWriter {
 }
 
 const n = (x: number) => x.toLocaleString("en-US");
+
+/** What ends a password client's access, for each account the outcomes name. */
+const PASSWORD_CHANGE = "For each account: `camctl user lockout <jid> --new-password-file <file>` (a new password; it revokes everything else the account has) or `--disable`.";
 const plural = (x: number, one: string, many = `${one}s`) => `${n(x)} ${x === 1 ? one : many}`;
 
 /** The outcomes counted, in words: "8 revoked, 2 can still sign in with the password (…), 1 gone". */
@@ -162,18 +165,22 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
     case "revoked":
       return tallyLine(t);
     case "password-reset-required":
-      return `${n(t.passwordResetRequired)} ${of} ${n(t.items)} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.`;
+      return `${n(t.passwordResetRequired)} ${of} ${n(t.items)} clients can still sign in with their account's password until it is changed${resume === undefined ? "" : "; everything else they had is revoked"}.${resume === undefined ? "" : ` ${PASSWORD_CHANGE}`}`;
     case "partly-revoked":
       return `${n(t.failed)} ${of} ${n(t.items)} items could not be revoked (each one's reason is in the output)${resume === undefined ? "" : `; nothing was retried. To retry them, ${resume}`}.`;
   }
 }
 
 /**
- * A run that stopped before its end (connection lost, --timeout, a failure in camctl): how far it
- * got, out of `total` items. "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
+ * A run that stopped before its end (connection lost, --timeout, a failure in camctl, or Ctrl-C
+ * with `interrupted`): how far it got, out of `total` items. `inFlight`: how many items' revocations
+ * were sent and not answered (true: one; a batch over the admin socket: several; the caller names them).
+ * "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
  */
-export function stoppedLine(t: ApplyTally, total: number): string {
-  return `The run stopped after ${n(t.items)} of ${plural(total, "item")}: ${tallyParts(t)}; ${n(Math.max(0, total - t.items))} not started.`;
+export function stoppedLine(t: ApplyTally, total: number, o: { interrupted?: boolean; inFlight?: boolean | number } = {}): string {
+  const flying = typeof o.inFlight === "number" ? o.inFlight : o.inFlight ? 1 : 0;
+  const lead = o.interrupted ? `It got through ${n(t.items)} of ${plural(total, "item")}` : `The run stopped after ${n(t.items)} of ${plural(total, "item")}`;
+  return `${lead}: ${tallyParts(t)}; ${flying ? `${n(flying)} under way; ` : ""}${n(Math.max(0, total - t.items - flying))} not started.`;
 }
 
 /**
@@ -203,7 +210,7 @@ export function summarySentences(t: ApplyTally, withPassword = true): string[] {
   if (t.passwordResetRequired > 0 && withPassword) {
     lines.push(
       "Password clients: nothing but their account's password is left (no session, token or grant), and they can sign in again with it " +
-        "until it is changed (`camctl user lockout <jid> --new-password-file <file>` or `--disable`).",
+        `until it is changed. ${PASSWORD_CHANGE}`,
     );
   }
   if (t.changed > 0) lines.push("Changed items: the id is listed for a different client now; make a new plan if that one should go too.");

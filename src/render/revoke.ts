@@ -80,6 +80,14 @@ function unverifiableWords(name: string): string {
   return `camctl could not check "${displaySafe(name)}"`;
 }
 
+/**
+ * How to change an account's password, for the exit-7 sentences (docs/recipes.md says why: a
+ * password change also ends every grant and FAST token from before it).
+ */
+export function passwordChangeHint(jid: string): string {
+  return `\`camctl user lockout ${jid} --new-password-file <file>\` sets a new one and revokes everything else the account has`;
+}
+
 /** One or two sentences: what was done to which entry, and what still has access. */
 export function revokeSentence(r: RevokeReport, bold?: (s: string) => string): string {
   const label = clientLabel(r.before, bold);
@@ -95,7 +103,7 @@ export function revokeSentence(r: RevokeReport, bold?: (s: string) => string): s
       );
     }
     const lead = did ? `${label}: ${did}, but it` : nothingKnown(r) ? `${label}: the server revoked what it could, but it` : `${label} has nothing to revoke but its password login: it`;
-    return `${lead} signed in with ${jid}'s password and can come back with it until the password is changed.`;
+    return `${lead} signed in with ${jid}'s password and can come back with it until the password is changed: ${passwordChangeHint(jid)}.`;
   }
   const left = remainingAccess(r.after).map((n) => remainingWords(n, jid));
   const unknown = r.unverifiable.map(unverifiableWords);

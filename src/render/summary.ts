@@ -31,6 +31,7 @@ export function renderSummaryText(host: string, s: ClientSummary): string {
   section("By auth method", s.byAuth);
   section("By type", s.byType);
   section("By last seen", s.byLastSeen);
+  section("By expiry", s.byExpiry);
   section("Accounts by last activity", s.byAccountActivity);
   section("Accounts by status", s.byAccountStatus);
   return lines.join("\n") + "\n";

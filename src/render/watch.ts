@@ -2,8 +2,9 @@
 // readable line per event on a terminal. Every string from the server or a client is made safe.
 import type { WatchEvent } from "../core/watch.js";
 import { displaySafe } from "../text/untrusted.js";
+import { renderJsonLine } from "./json.js";
 
-/** One NDJSON line, fields in the documented order. */
+/** One NDJSON line, fields in the documented order, escaped as every NDJSON line is (render/json.ts). */
 export function watchJsonLine(e: WatchEvent): string {
   const ordered = {
     ...(e.context !== undefined ? { context: e.context } : {}),
@@ -19,7 +20,7 @@ export function watchJsonLine(e: WatchEvent): string {
     detail: e.detail,
     dropped: e.dropped,
   };
-  return JSON.stringify(ordered) + "\n";
+  return renderJsonLine(ordered);
 }
 
 const safe = (s: string | null, max = 80): string | null => {

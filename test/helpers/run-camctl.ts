@@ -4,6 +4,15 @@ import { fileURLToPath } from "node:url";
 
 export const CAMCTL_BIN = fileURLToPath(new URL("../../../bin/camctl", import.meta.url));
 
+/**
+ * The command that runs camctl: node with bin/camctl, or the single executable named by
+ * CAMCTL_TEST_EXECUTABLE (test/integration/single-executable.test.ts runs core tests that way).
+ */
+export function camctlCommand(bin: string = CAMCTL_BIN): string[] {
+  const executable = process.env.CAMCTL_TEST_EXECUTABLE;
+  return executable && bin === CAMCTL_BIN ? [executable] : [process.execPath, bin];
+}
+
 export interface CamctlRun {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -38,7 +47,7 @@ export function startCamctl(args: string[], o: CamctlOptions & { input?: string 
   // A clean environment: nothing from the developer's shell leaks into what is tested.
   // No config file unless a test names one: a developer's own contexts must not redirect camctl.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", CAMCTL_CONFIG: "/nonexistent/camctl-test/config.toml", ...o.env };
-  const argv = [...(o.prefix ?? []), process.execPath, o.bin ?? CAMCTL_BIN, ...args];
+  const argv = [...(o.prefix ?? []), ...camctlCommand(o.bin), ...args];
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
   const result = new Promise<CamctlRun>((resolve, reject) => {
     let stdout = "";

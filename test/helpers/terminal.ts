@@ -1,7 +1,7 @@
 // camctl on a real pseudo-terminal (util-linux `script`), typing an answer: for tests of what
 // only happens on a terminal (questions, colour, width).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { CAMCTL_BIN } from "./run-camctl.js";
+import { camctlCommand } from "./run-camctl.js";
 
 /** Whether util-linux `script` is installed (tests that need a terminal skip without it). */
 export const haveScript = (() => {
@@ -17,7 +17,7 @@ type TerminalOptions = { cols?: number; env?: Record<string, string>; timeoutMs?
 
 /** `script` running camctl on a pseudo-terminal of `cols` columns: its command and options. */
 function scriptCommand(args: string[], o: TerminalOptions): [string, string[], { env: NodeJS.ProcessEnv }] {
-  const quoted = [process.execPath, CAMCTL_BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const quoted = [...camctlCommand(), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
   return ["script", ["-qec", `stty cols ${o.cols ?? 160} rows 50; ${quoted}`, "/dev/null"], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8", TERM: "xterm-256color", ...o.env },
   }];

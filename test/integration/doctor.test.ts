@@ -10,6 +10,7 @@ import { startSandbox, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { runCamctl } from "../helpers/run-camctl.js";
 import { adminPeer, replErrorResult } from "../helpers/fault-peers.js";
+import { haveScript, onTerminal } from "../helpers/terminal.js";
 
 interface CheckJson {
   host: string | null;
@@ -82,6 +83,21 @@ describe("camctl doctor over the admin socket", () => {
     const lines = r.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^Host\s+Check\s+Status\s+Detail$/);
     assert.match(lines.find((l) => l.includes("client management"))!, /^camctl\.test\s+client management\s+ok\s+mod_client_management is loaded/);
+  });
+
+  test("on a terminal, the Detail sentences wrap at its width, continuation lines under the column", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const piped = await runCamctl(["doctor", healthy.host, "--socket", healthy.socketPath]);
+    const r = onTerminal(["doctor", healthy.host, "--socket", healthy.socketPath], { cols: 100, env: { NO_COLOR: "1" } });
+    assert.equal(r.code, 0, r.out);
+    const lines = r.out.trimEnd().split("\n");
+    const start = lines[0]!.indexOf("Detail");
+    assert.ok(start > 0, r.out);
+    // Only a word wider than the column (a path) may stick out, alone on its line.
+    for (const l of lines) assert.ok(l.length <= 100 || !l.slice(start).includes(" "), `wider than the terminal: ${l}`);
+    assert.ok(lines.some((l) => l.startsWith(" ".repeat(start)) && l[start] !== " "), "some sentence continues on the next line");
+    // The same sentences as when piped (one line each), only broken into lines at spaces.
+    const sentences = (text: string[]) => text.slice(1).reduce<string[]>((acc, l) => (l.startsWith(" ".repeat(start)) ? [...acc.slice(0, -1), `${acc.at(-1)} ${l.trim()}`] : [...acc, l.slice(start)]), []);
+    assert.deepEqual(sentences(lines), piped.stdout.trimEnd().split("\n").slice(1).map((l) => l.slice(piped.stdout.indexOf("Detail"))));
   });
 
   test("a host without mod_client_management, asked about: fail, exit 8, one sentence on stderr", async () => {
@@ -229,6 +245,27 @@ describe("camctl doctor over XMPP", () => {
     assert.deepEqual(r.checks.map((c) => [c.check, c.status]), [["tls-certificate", "warn"], ["sasl2", "ok"], ["fast", "ok"], ["login", "ok"], ["list", "ok"]]);
     assert.match(r.checks[0]!.message, /camctl\.test.*expires on \d{4}-\d\d-\d\d, in \d days/);
     assert.match(r.checks[4]!.message, /client(s have| has) access to doc@camctl\.test/);
+  });
+
+  test("what the login changes, said by the login check: camctl's one entry in the account's clients, added once, then only updated", async () => {
+    const acct = await healthy.createAccount("doclogin", undefined, "doc-password");
+    const state = fs.mkdtempSync(path.join(dir, "state-"));
+    const args = ["--jid", acct.jid, "--password-file", pwFile, "--server", `127.0.0.1:${healthy.c2sPort}`, "--ca-file", healthy.caFile];
+    const listed = async () => {
+      const r = await runCamctl(["user", "clients", acct.jid, "--json", "--socket", healthy.socketPath]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { clients: { id: string; userAgent: { software: string | null } }[] }).clients;
+    };
+    assert.deepEqual(await listed(), []);
+    const first = await runCamctl(["doctor", "--json", ...args], { env: { XDG_STATE_HOME: state } });
+    assert.equal(first.code, 0, first.stderr);
+    const login = (JSON.parse(first.stdout) as { checks: CheckJson[] }).checks.find((c) => c.check === "login")!;
+    assert.match(login.message, /the first adds camctl's entry to the account's clients, later ones update its last use/);
+    const afterFirst = await listed();
+    assert.deepEqual(afterFirst.map((c) => c.userAgent.software), ["camctl"]);
+    const second = await runCamctl(["doctor", "--json", ...args], { env: { XDG_STATE_HOME: state } });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((await listed()).map((c) => c.id), afterFirst.map((c) => c.id), "the second run updates the same entry");
   });
 
   test("an expired certificate: fail with the date, exit 3, and no login attempted", async () => {

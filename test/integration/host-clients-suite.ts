@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { luaString } from "../sandbox/admin-socket.js";
 import { startSandbox, type PopulateClientSpec, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { rawSasl2 } from "../sandbox/raw-client.js";
-import { CAMCTL_BIN, runCamctl } from "../helpers/run-camctl.js";
+import { camctlCommand, runCamctl } from "../helpers/run-camctl.js";
 import { parseCsv } from "../helpers/csv.js";
 import { addBulkGrants } from "../helpers/bulk-grants.js";
 import type { JsonClient } from "../helpers/client-json.js";
@@ -185,7 +185,7 @@ ${set("accessed", t.accessed)}${set("expires", t.expires)}assert(store:set_key($
         const unknown = await camctl("host", "clients", "nowhere.camctl.test", "-o", format);
         assert.equal(unknown.code, 6, unknown.stderr);
         assert.equal(unknown.stdout, "");
-        assert.equal(unknown.stderr, "camctl: nowhere.camctl.test is not a host of this Prosody server.\n");
+        assert.equal(unknown.stderr, "camctl: nowhere.camctl.test is not a host of this Prosody server; its virtual hosts are bare.camctl.test, camctl.test and strict.camctl.test.\n");
       }
       const bad = await camctl("host", "clients", "alice@camctl.test");
       assert.equal(bad.code, 2);
@@ -385,7 +385,7 @@ t.create_token("${jid}", g, nil, nil, "oauth2-refresh") return "ok"`);
 
     /** camctl as a process whose output we read (or stop reading) ourselves. */
     function spawnScan(...args: string[]) {
-      const child = spawn(process.execPath, [CAMCTL_BIN, "host", "clients", host(), "-o", "ndjson", "--socket", sb.socketPath, ...args], {
+      const child = spawn(camctlCommand()[0]!, [...camctlCommand().slice(1), "host", "clients", host(), "-o", "ndjson", "--socket", sb.socketPath, ...args], {
         env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8" },
         stdio: ["ignore", "pipe", "pipe"],
       });

@@ -213,7 +213,7 @@ describe("plan and apply over the admin socket", () => {
     });
     assert.equal(await exited, 130, err);
     // Over the socket items go in batches (src/engines/apply.ts): the whole batch in flight is named.
-    assert.match(err, /camctl: interrupted\. The (?:revocation of grant\/\S+ of halfway\d@camctl\.test|revocations of the \d+ items from grant\/\S+ of halfway\d@camctl\.test to grant\/\S+ of halfway\d@camctl\.test) may already have happened\. To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
+    assert.match(err, /camctl: interrupted\. It got through [\d,]+ of 300 items: [\d,]+ revoked; .*not started\.( The (?:revocation of grant\/\S+ of halfway\d@camctl\.test|revocations of the \d+ items from grant\/\S+ of halfway\d@camctl\.test to grant\/\S+ of halfway\d@camctl\.test) may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
     const inFlight = Number(/revocations of the (\d+) items/.exec(err)?.[1] ?? 1);
     const firstRun = ndjson<{ account: string; id: string; outcome: string }>(out.split("\n").slice(0, -1).join("\n"));
     assert.ok(firstRun.length >= 20 && firstRun.length < 300, `interrupted after ${firstRun.length} items`);
@@ -232,6 +232,30 @@ describe("plan and apply over the admin socket", () => {
     }
     assert.ok(secondRun.filter((x) => x.outcome === "revoked").length >= 300 - firstRun.length - inFlight);
     assert.equal((await state("halfway")).size, 0, "every planned grant is revoked");
+  });
+
+  test("Ctrl-C typed on a terminal during an apply: exit 130 with the counts so far (revoked, under way, not started) and how to finish", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
+    const { jid } = await sb.createAccount("ctrlc1");
+    const { addBulkGrants } = await import("../helpers/bulk-grants.js");
+    await addBulkGrants(sb, jid, 200, "Stale app");
+    const file = planFile("ctrlc");
+    assert.equal((await socket(["host", "revoke", host, "--account", "ctrlc*", "--type", "access", "--plan-out", file])).code, 0);
+    // Typed once 20 outcomes are on screen; the terminal turns it into SIGINT for camctl.
+    const r = await onTerminalAnswering(["host", "apply", file, "--yes", "--socket", sb.socketPath], /(^revoked .*\r?\n){20}/m, () => "\x03");
+    assert.equal(r.code, 130, r.out);
+    // Over the socket items go in batches (src/engines/apply.ts): several may be under way, all named.
+    const m = /camctl: interrupted\. It got through ([\d,]+) of 200 items: ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.(?: The (?:revocation of grant\/\S+ of ctrlc1@camctl\.test|revocations of the \d+ items from grant\/\S+ of ctrlc1@camctl\.test to grant\/\S+ of ctrlc1@camctl\.test) may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./.exec(r.out.replace(/\n(?!camctl)/g, ""));
+    assert.ok(m, r.out);
+    const [done, revoked, underWay, notStarted] = [Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")), m[3] ? Number(m[3].replace(/,/g, "")) : 0, Number(m[4]!.replace(/,/g, ""))];
+    assert.equal(revoked, done, "every finished item was revoked");
+    assert.equal(done + underWay + notStarted, 200);
+    const shown = r.out.split("\n").filter((l) => /^revoked /.test(l)).length;
+    assert.ok(done >= 20 && done < 200, `interrupted after ${done} items`);
+    // An outcome is counted just before it is written, so the screen may be one behind the tally.
+    assert.ok(shown === done || shown === done - 1, `${shown} rows on screen, ${done} counted`);
+    const left = (await state("ctrlc")).size;
+    // Of the items under way, any number may have been revoked by the time camctl stopped.
+    assert.ok(left >= notStarted && left <= notStarted + underWay, `${left} grants left, ${notStarted} not started, ${underWay} under way`);
   });
 
   test("--keep-newest keeps each account's most recently seen matching clients", async () => {

@@ -201,7 +201,7 @@ describe("user revoke_client over the admin socket", () => {
     const r = await camctl("user", "revoke_client", jid, client.id, "--yes");
     assert.equal(r.code, 7, r.stderr);
     // Not connected, no FAST token: only its password login is left, which camctl cannot revoke.
-    assert.equal(r.stderr, `camctl: ${client.id} (Dino) has nothing to revoke but its password login: it signed in with ${jid}'s password and can come back with it until the password is changed.\n`);
+    assert.equal(r.stderr, `camctl: ${client.id} (Dino) has nothing to revoke but its password login: it signed in with ${jid}'s password and can come back with it until the password is changed: \`camctl user lockout ${jid} --new-password-file <file>\` sets a new one and revokes everything else the account has.\n`);
     assert.equal(r.stdout, "");
   });
 

@@ -293,7 +293,7 @@ describe("the revoke command over the socket", () => {
     const r = await runCamctl(["user", "revoke_client", jid, `client/${id}`, "--yes", "--socket", sb.socketPath]);
     assert.equal((await client.ended).condition, "not-authorized");
     assert.equal(r.code, 7, r.stderr);
-    assert.equal(r.stderr, `camctl: client/${id} (Dino): closed its session, but it signed in with ${jid}'s password and can come back with it until the password is changed.\n`);
+    assert.equal(r.stderr, `camctl: client/${id} (Dino): closed its session, but it signed in with ${jid}'s password and can come back with it until the password is changed: \`camctl user lockout ${jid} --new-password-file <file>\` sets a new one and revokes everything else the account has.\n`);
     assert.equal(r.stdout, "");
   });
 });

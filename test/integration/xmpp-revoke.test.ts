@@ -64,7 +64,7 @@ describe("revoking as the account itself with the bare module", () => {
     assertOneSentence(r, acct.password);
     assert.match(
       r.stderr,
-      new RegExp(`^camctl: client/${id} \\(Gajim on laptop\\): closed its session, but it signed in with ${acct.jid}'s password and can come back with it until the password is changed\\.\\n$`),
+      new RegExp(`^camctl: client/${id} \\(Gajim on laptop\\): closed its session, but it signed in with ${acct.jid}'s password and can come back with it until the password is changed: \`camctl user lockout ${acct.jid} --new-password-file <file>\` sets a new one and revokes everything else the account has\\.\\n$`),
     );
     const body = JSON.parse(r.stdout);
     assert.deepEqual(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs Prosody 13 and prosody-modules from Debian bookworm-backports when the
 # machine lacks them, and LuaDBI's SQLite3 driver (lua-dbi-sqlite3, bookworm) for the
-# sandbox's storage = "sqlite". Idempotent: does nothing when all are there.
+# sandbox's storage = "sqlite". Idempotent: does nothing when all are there. Prosody's own daemon is
+# never started, and the prosody service the package brings is left disabled (nothing listens on
+# 5222/5269, now or after a reboot): the tests and the demo start their own on free loopback ports.
 set -euo pipefail
 
 have_prosody_13() {
@@ -24,8 +26,9 @@ fi
 if have_prosody_13; then
   # Only the SQLite driver is missing: the tests that need it skip without it.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && grep -q bookworm /etc/os-release 2>/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null 2>&1 ||
-      { apt-get update -qq || true; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null; } ||
+    . "$(dirname "$0")/../apt-no-services.sh"
+    apt_install_quietly -- lua-dbi-sqlite3 2>/dev/null ||
+      { apt-get update -qq -o DPkg::Lock::Timeout=600 || true; apt_install_quietly -- lua-dbi-sqlite3; } ||
       echo "camctl sandbox: could not install lua-dbi-sqlite3; the SQLite storage tests will be skipped." >&2
   else
     echo "camctl sandbox: lua-dbi-sqlite3 is not installed; the SQLite storage tests will be skipped (install it as root)." >&2
@@ -60,29 +63,16 @@ SRC
 fi
 
 # Other third-party lists may be unreachable here; their failure must not stop us.
-apt-get update -qq || echo "camctl sandbox: apt-get update reported errors; trying the install anyway." >&2
+apt-get update -qq -o DPkg::Lock::Timeout=600 || echo "camctl sandbox: apt-get update reported errors; trying the install anyway." >&2
 
-# The Debian package would start its own daemon where an init system exists; keep the
-# default ports free for nobody but the sandbox by forbidding service starts during install.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; created_policy=1
-fi
-trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
-
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  prosody prosody-modules >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua-dbi-sqlite3 >/dev/null ||
+# The Debian package would start its own daemon now and enable it for every boot; keep the default
+# ports for nobody: apt_install_quietly forbids the start and disables what this install enabled
+# (test/apt-no-services.sh).
+# shellcheck source=../apt-no-services.sh
+. "$(dirname "$0")/../apt-no-services.sh"
+CAMCTL_INSTALL_TAG="camctl sandbox" apt_install_quietly -t bookworm-backports -- prosody prosody-modules
+CAMCTL_INSTALL_TAG="camctl sandbox" apt_install_quietly -- lua-dbi-sqlite3 ||
   echo "camctl sandbox: could not install lua-dbi-sqlite3; the SQLite storage tests will be skipped." >&2
-
-# If a packaged daemon did start anyway (systemd host), stop it: the sandbox runs its own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prosody 2>/dev/null; then
-  systemctl stop prosody || true
-  systemctl disable prosody >/dev/null 2>&1 || true
-fi
-pkill -x -u prosody prosody 2>/dev/null || true
 
 have_prosody_13 || { echo "camctl sandbox: the install finished but Prosody 13 is still not available." >&2; exit 1; }
 echo "camctl sandbox: installed prosody $(dpkg-query -W -f='${Version}' prosody) and prosody-modules $(dpkg-query -W -f='${Version}' prosody-modules)" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Debian's OpenSSH server (sshd) and client for the SSH-link tests when the machine lacks
-# them, and sudo for the test of the sudo route. Idempotent: does nothing when they are there. The package's own
-# daemon is never started: the tests run their own sshd on a free loopback port.
+# them, and sudo for the test of the sudo route. Idempotent: does nothing when they are there. The
+# package's own daemon is never started, and the ssh service it brings is left disabled (nothing
+# listens on port 22, now or after a reboot): the tests run their own sshd on a free loopback port.
 set -euo pipefail
 
 have_openssh() {
@@ -24,20 +25,13 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 # Other third-party lists may be unreachable here; their failure must not stop us.
-apt-get update -qq || echo "camctl sshd tests: apt-get update reported errors; trying the install anyway." >&2
+apt-get update -qq -o DPkg::Lock::Timeout=600 || echo "camctl sshd tests: apt-get update reported errors; trying the install anyway." >&2
 
-# Where an init system exists the package would start sshd on port 22; forbid service starts
-# during the install so nothing listens that the tests did not start themselves.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; created_policy=1
-fi
-trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
-
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  openssh-server openssh-client sudo >/dev/null
+# The package would start sshd on port 22 now and enable it for every boot; apt_install_quietly
+# forbids the start and disables what this install enabled (test/apt-no-services.sh).
+# shellcheck source=../apt-no-services.sh
+. "$(dirname "$0")/../apt-no-services.sh"
+CAMCTL_INSTALL_TAG="camctl sshd tests" apt_install_quietly --no-install-recommends -- openssh-server openssh-client sudo
 
 have_openssh || { echo "camctl sshd tests: the install finished but sshd is still not available." >&2; exit 1; }
 echo "camctl sshd tests: installed openssh-server $(dpkg-query -W -f='${Version}' openssh-server)" >&2

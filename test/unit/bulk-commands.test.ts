@@ -200,7 +200,7 @@ test("outcomes and exit codes: gone and changed are not failures; 7 for password
   assert.equal(r.code, 7, r.stderr);
   assert.match(r.stdout, /^password-reset-required\s+a@example\.com\s+client\/a1 \(Evil Client\): closed its session$/m);
   assert.match(r.stdout, /3 items: 2 revoked, 1 can still sign in with the password/);
-  assert.match(r.stderr, /1 of the 3 clients can still sign in with their account's password/);
+  assert.match(r.stderr, /1 of the 3 clients can still sign in with their account's password.*For each account: `camctl user lockout <jid> --new-password-file <file>`/);
 
   const f = new FakeSource(hostRecords());
   f.behaviour.set("a@example.com client/a1", "password");

@@ -279,7 +279,7 @@ test("exit codes come from the report: only the password left is 7, anything els
   assert.equal(r7.stdout, "");
   assert.equal(
     r7.stderr,
-    "camctl: client/a (Gajim on laptop): closed its session and revoked its FAST tokens, but it signed in with a@b.example's password and can come back with it until the password is changed.\n",
+    "camctl: client/a (Gajim on laptop): closed its session and revoked its FAST tokens, but it signed in with a@b.example's password and can come back with it until the password is changed: `camctl user lockout a@b.example --new-password-file <file>` sets a new one and revokes everything else the account has.\n",
   );
   const j7 = JSON.parse((await run(["user", "revoke_client", "a@b.example", "client/a", "--yes", "--json"], pw)).stdout);
   assert.deepEqual([j7.revoked, j7.outcome, j7.remaining, j7.after.auth], [false, "password-reset-required", ["password"], ["password"]]);

@@ -52,7 +52,7 @@ test("durations and dates", () => {
     usage(() => parseWhen(bad, "--last-seen-before", NOW), /--last-seen-before takes a duration back from now/);
   }
   // Expiry durations count ahead: the error says so, never "back from now".
-  usage(() => parseFilter({ expiresBefore: "soon" }, NOW), /^--expires-before takes a duration ahead of now \(14d, 12h, 30m, 2w; 14d: within two weeks\) or an ISO date/);
+  usage(() => parseFilter({ expiresBefore: "soon" }, NOW), /^--expires-before takes a duration ahead of now \(14d, 12h, 30m, 2w; --expires-before 14d: expires within two weeks\) or an ISO date/);
   assert.throws(() => parseFilter({ expiresBefore: "soon" }, NOW), (e: unknown) => !/back from now/.test((e as Error).message));
 });
 

@@ -113,8 +113,20 @@ test("--summary: a table, or JSON with -o json; not with csv or ndjson", async (
   for (const format of ["csv", "ndjson"]) {
     const r = await camctl(["host", "clients", "example.com", "--summary", "-o", format], source());
     assert.equal(r.code, 2);
-    assert.match(r.err, /^camctl: --summary prints a table or JSON/);
+    assert.match(r.err, /^camctl: --summary prints a table, JSON or OpenMetrics/);
   }
+});
+
+test("--summary -o openmetrics with accounts the server could not read: the counts, success 0, how many were unread, exit 9", async () => {
+  const r = await camctl(["host", "clients", "example.com", "--summary", "-o", "openmetrics"], source({ failures: [["carol@example.com", "broken"], ["dave@example.com", "x"]] }));
+  assert.equal(r.code, 9);
+  assert.match(r.err, /^camctl: The clients of 2 accounts could not be read/);
+  assert.match(r.out, /^camctl_scan_success\{host="example.com"\} 0$/m);
+  assert.match(r.out, /^camctl_scan_unread_accounts\{host="example.com"\} 2$/m);
+  assert.match(r.out, /^camctl_scan_accounts\{host="example.com"\} 2$/m);
+  assert.match(r.out, /^camctl_clients\{host="example.com"\} 3$/m);
+  assert.match(r.out, /^camctl_clients_by_software\{host="example.com",software="Gajim"\} 2$/m);
+  assert.ok(r.out.endsWith("\n# EOF\n"));
 });
 
 test("the host argument is a domain", async () => {

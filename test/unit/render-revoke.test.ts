@@ -61,11 +61,11 @@ test("sentences say what was done and what remains", () => {
   );
   assert.equal(
     revokeSentence(report({ done: { sessionClosed: false, fastTokensRevoked: false, grantRevoked: false }, after: { ...gajim, auth: ["password"], connected: false } })),
-    `client/zeiP41HLglIu (Gajim 1.8.4 on laptop) has nothing to revoke but its password login: it signed in with ${JID}'s password and can come back with it until the password is changed.`,
+    `client/zeiP41HLglIu (Gajim 1.8.4 on laptop) has nothing to revoke but its password login: it signed in with ${JID}'s password and can come back with it until the password is changed: \`camctl user lockout ${JID} --new-password-file <file>\` sets a new one and revokes everything else the account has.`,
   );
   assert.equal(
     revokeSentence(report({ done: { sessionClosed: null, fastTokensRevoked: null, grantRevoked: null }, after: { ...gajim, auth: ["password"], connected: false } })),
-    `client/zeiP41HLglIu (Gajim 1.8.4 on laptop): the server revoked what it could, but it signed in with ${JID}'s password and can come back with it until the password is changed.`,
+    `client/zeiP41HLglIu (Gajim 1.8.4 on laptop): the server revoked what it could, but it signed in with ${JID}'s password and can come back with it until the password is changed: \`camctl user lockout ${JID} --new-password-file <file>\` sets a new one and revokes everything else the account has.`,
   );
   assert.match(
     revokeSentence(report({ after: { ...gajim, auth: ["grant", "password"], connected: true }, unverifiable: ["unused-fast-token"] })),

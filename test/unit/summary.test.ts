@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { HostClientRecord } from "../../src/core/filters.js";
-import { SummaryBuilder, ageBucket } from "../../src/core/summary.js";
+import { SummaryBuilder, ageBucket, expiryBucket } from "../../src/core/summary.js";
 import { renderSummaryText } from "../../src/render/summary.js";
 import { formatProgress, progressLine } from "../../src/term/progress.js";
 import { fakeIO } from "../helpers/fake-io.js";
@@ -26,6 +26,29 @@ test("age buckets at their edges", () => {
   assert.equal(ageBucket(daysAgo(30), NOW), "< 90 d");
   assert.equal(ageBucket(daysAgo(90), NOW), "older");
   assert.equal(ageBucket(null, NOW), "never");
+});
+
+test("software named like Object's own properties is counted like any other", () => {
+  const b = new SummaryBuilder(NOW);
+  for (const name of ["toString", "__proto__", "constructor", "__proto__"]) b.add(rec("a@x", name, ["password"], 1));
+  const s = b.result();
+  assert.deepEqual(Object.entries(s.bySoftware), [["__proto__", 2], ["constructor", 1], ["toString", 1]]);
+  assert.match(JSON.stringify(s.bySoftware), /"__proto__":2/);
+});
+
+test("expiry buckets at their edges", () => {
+  const inDays = (d: number) => isoAt((NOW.getTime() + d * 86_400_000) / 1000);
+  assert.equal(expiryBucket(null, NOW), "never");
+  assert.equal(expiryBucket(inDays(0), NOW), "expired");
+  assert.equal(expiryBucket(inDays(-1), NOW), "expired");
+  assert.equal(expiryBucket(inDays(0.01), NOW), "< 7 d");
+  assert.equal(expiryBucket(inDays(7), NOW), "< 30 d");
+  assert.equal(expiryBucket(inDays(30), NOW), "later");
+  const b = new SummaryBuilder(NOW);
+  b.add({ ...rec("a@x", "Webmail", ["grant"], null, "access"), expires: inDays(3) });
+  b.add(rec("a@x", "Gajim", ["password"], 0));
+  assert.deepEqual(b.result().byExpiry, { expired: 0, "< 7 d": 1, "< 30 d": 0, later: 0, never: 1 });
+  assert.match(renderSummaryText("x", b.result()), /\nBy expiry\n  expired  0\n  < 7 d    1\n/);
 });
 
 test("counts by software, auth, type and age; accounts counted once", () => {
@@ -68,6 +91,7 @@ test("the summary's first line agrees in number: 1 client on 1 account, 2 client
 test("the progress line: only on a terminal stderr, with rate and time left", () => {
   assert.equal(formatProgress({ scanned: 2500, total: 10000 }, 1000), "scanned 2,500 / 10,000 accounts · 2,500/s · 3 s left");
   assert.equal(formatProgress({ scanned: 10, total: null }, 0), "scanned 10 accounts");
+  assert.equal(formatProgress({ scanned: 0, total: 1506 }, 9000, true), "scanned 0 / 1,506 accounts · waiting for the output to be read");
   const off = fakeIO();
   progressLine(off.io).update({ scanned: 1, total: 2 });
   assert.equal(off.err(), "");

@@ -63,6 +63,17 @@ test("NDJSON: one line, the documented fields in order, context first when there
   assert.deepEqual(Object.keys(JSON.parse(watchJsonLine(event({})))), ["time", "host", "account", "event", "ip", "clientId", "software", "device", "mechanism", "detail", "dropped"]);
 });
 
+test("NDJSON lines carry no raw control, escape or bidi character, and the values survive parsing", () => {
+  for (const hostile of Object.values(HOSTILE)) {
+    const e = event({ account: `${hostile}@example.com`, software: hostile, device: hostile, detail: hostile, clientId: `client/${hostile}`, context: hostile });
+    const line = watchJsonLine(e);
+    assert.doesNotMatch(line.slice(0, -1), UNSAFE_FOR_TERMINAL, JSON.stringify(line));
+    const back = JSON.parse(line);
+    assert.equal(back.software, hostile);
+    assert.equal(back.context, hostile);
+  }
+});
+
 test("readable lines never carry a control character, escape or bidi override from the server", () => {
   for (const hostile of Object.values(HOSTILE)) {
     const line = watchTextLine(event({ account: `${hostile}@example.com`, software: hostile, device: hostile, detail: hostile, clientId: `client/${hostile}`, context: hostile }));

@@ -13,6 +13,7 @@ import type { AdminStream } from "./adminstream.js";
 import { argsTable, LIBRARY, luaModule } from "./lua.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import { RecordQueue } from "./record-queue.js";
+import { notAHostError } from "./not-a-host.js";
 
 type Meta = Record<string, unknown>;
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
@@ -60,7 +61,7 @@ function historyError(meta: Meta, q: HistoryQuery): CamError {
     case "invalid-jid":
       return new CamError("usage", msg`Prosody does not accept ${q.jid ?? q.host} as ${q.jid ? "a JID" : "a host name"}.`, "jid-malformed");
     case "host-not-found":
-      return new CamError("notFound", msg`${host} is not a host of this Prosody server.`, "host-not-found");
+      return notAHostError(host, meta);
     case "no-history-source":
       return noHistorySource(host);
   }

@@ -18,6 +18,7 @@ import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/loc
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
 import { RecordQueue } from "./record-queue.js";
+import { notAHostError } from "./not-a-host.js";
 
 type Meta = Record<string, unknown>;
 
@@ -33,7 +34,7 @@ function replyError(meta: Meta, jid: string, expected?: ClientRecord): CamError 
     case "invalid-jid":
       return new CamError("usage", msg`Prosody does not accept ${jid} as a JID.`, "jid-malformed");
     case "host-not-found":
-      return new CamError("notFound", msg`${host} is not a host of this Prosody server.`, "host-not-found");
+      return notAHostError(host, meta);
     case "module-not-loaded":
       return new CamError("unsupported",
         msg`mod_client_management is not loaded on ${host}. Add "client_management" to modules_enabled for that host and reload Prosody.`,

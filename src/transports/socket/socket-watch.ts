@@ -10,6 +10,7 @@ import type { AdminStream } from "./adminstream.js";
 import { readRecordStream } from "./record-stream.js";
 import { RecordQueue } from "./record-queue.js";
 import { watchChunk } from "./lua-watch.js";
+import { notAHostError } from "./not-a-host.js";
 
 /** One event line is small; anything larger than this is not camctl's. */
 const MAX_EVENT_BYTES = 1024 * 1024;
@@ -46,7 +47,7 @@ export async function* watchHost(stream: AdminStream, host: string, w: HostWatch
   if ("error" in outcome) throw outcome.error;
   switch (outcome.meta.err) {
     case "host-not-found":
-      throw new CamError("notFound", msg`${host} is not a host of this Prosody server.`, "host-not-found");
+      throw notAHostError(host, outcome.meta);
     case "no-admin-session":
       throw new CamError("unsupported",
         "This Prosody's admin socket does not let camctl find its own connection, so a watcher could not be removed when it ends; camctl does not start one.",

@@ -1,20 +1,17 @@
 // A link to a remote Prosody's admin socket through the system's OpenSSH client. camctl handles
 // no SSH secret: ~/.ssh/config, the agent, known_hosts and ProxyJump apply as for `ssh host`.
 //
-// The link ends in a unix socket in a private directory on this machine, so the admin-socket
-// client (socket/adminstream.ts) connects to it exactly as to a local Prosody. Routes:
+// The link ends in a unix socket in a private directory on this machine (process-link.ts), so the
+// admin-socket client (socket/adminstream.ts) connects to it exactly as to a local Prosody. Routes:
 //   forward (default)  ssh -N -L <private>/s:<remote socket>: OpenSSH's own unix-socket
 //                      forwarding; the server needs nothing but sshd's defaults.
 //   exec / sudo        ssh runs a Perl bridge on the server (bridge.ts), as the login user or
 //                      through `sudo -n -u prosody`; camctl relays the private socket to it.
-// ssh never prompts (BatchMode), its stderr is never shown raw (diagnose.ts), and the ssh
-// process is killed on close, on abort, and when camctl itself goes away.
+// ssh never prompts (BatchMode) and its stderr is never shown raw (diagnose.ts).
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
-import { delimiter, isAbsolute, join } from "node:path";
 import { CamError } from "../../core/errors.js";
 import { displaySafe } from "../../text/untrusted.js";
+import { EXPLAIN_GRACE_MS, findProgram, ProcessLink } from "../process-link.js";
 import type { SshRoute, SshSpec, SshTarget } from "../types.js";
 import { BRIDGE_READY, bridgeCommand } from "./bridge.js";
 import { diagnoseSsh, remoteSocketError, socketProblemFromExit, type SshEvidence } from "./diagnose.js";
@@ -77,48 +74,7 @@ const WATCHDOG =
   '{ while read -r _ <&3; do :; done; kill -TERM "$p" 2>/dev/null; } & w=$!; ' +
   'exec 3<&-; wait "$p"; s=$?; kill "$w" 2>/dev/null; rm -f "$d/s"; rmdir "$d" 2>/dev/null; exit "$s"';
 
-/** How long an error from the socket client waits for ssh to say why the link broke. */
-const EXPLAIN_GRACE_MS = 400;
 const PROBE_TIMEOUT_MS = 5_000;
-const KILL_GRACE_MS = 1_000;
-const STDERR_SETTLE_MS = 100;
-const MAX_STDERR_LINES = 400;
-const MAX_LINE = 2_000;
-
-
-/** Finds `program` the way a shell would; undefined when it is not there. */
-export function findProgram(program: string, env: NodeJS.ProcessEnv): string | undefined {
-  const candidates = program.includes("/") ? [program] : (env.PATH ?? "/usr/bin:/bin").split(delimiter).filter(isAbsolute).map((d) => join(d, program));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      if (statSync(c).isFile()) return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function privateDir(): string {
-  // mkdtemp creates it 0700: only this user can reach the socket inside. Short base: sun_path.
-  // $TMPDIR as os.tmpdir() reads it on Linux; node:os itself is kept off camctl's start-up path.
-  const t = (process.env.TMPDIR || "/tmp").replace(/(.)\/+$/, "$1");
-  return mkdtempSync(join(t.length <= 60 ? t : "/tmp", "camctl-ssh-"));
-}
-
-// Links still open when camctl exits are killed synchronously (process groups, see spawn below).
-const live = new Set<{ killNow(): void }>();
-let exitHookInstalled = false;
-function track(link: { killNow(): void }): void {
-  live.add(link);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on("exit", () => {
-      for (const l of live) l.killNow();
-    });
-  }
-}
 
 /** ssh's arguments to run `remoteCommand` (one string, for the login shell) with stdin/stdout as the stream: the exec and sudo routes, and --container with --ssh. */
 export function sshExecArgs(ssh: SshSpec, remoteCommand: string): string[] {
@@ -132,34 +88,22 @@ export function sshExecArgs(ssh: SshSpec, remoteCommand: string): string[] {
   return args;
 }
 
-class OpenSshLink implements SshLink {
-  readonly localPath: string;
+class OpenSshLink extends ProcessLink implements SshLink {
   readonly target: SshTarget;
   readonly where: string;
-  private readonly dir: string;
   private readonly route: SshRoute;
   private readonly sudoUser: string;
-  private readonly program: string;
-  private child: ChildProcess | undefined;
-  private server: Server | undefined;
-  private relayed: Socket | undefined;
-  private readonly stderr: string[] = [];
-  private partial = "";
-  private exit: SshEvidence["exit"];
-  private exited: Promise<void> = Promise.resolve();
-  private ready = false;
-  private closed = false;
-  private closing: Promise<void> | undefined;
-  private readonly changed = new Set<() => void>();
 
-  constructor(private readonly o: SshLinkOptions, program: string) {
+  constructor(private readonly o: SshLinkOptions, private readonly program: string) {
+    super(o.signal, "camctl-ssh-");
     this.target = o.ssh.target;
     this.route = o.ssh.route;
     this.sudoUser = o.ssh.sudoUser ?? "prosody";
-    this.program = program;
     this.where = `the admin socket ${o.remoteSocket} on ${formatSshTarget(this.target)} (over SSH)`;
-    this.dir = privateDir();
-    this.localPath = join(this.dir, "s");
+  }
+
+  protected isReadyLine(line: string): boolean {
+    return line === BRIDGE_READY && this.route !== "forward";
   }
 
   private evidence(): SshEvidence {
@@ -170,31 +114,8 @@ class OpenSshLink implements SshLink {
       sudoUser: this.sudoUser,
       wasReady: this.ready,
       exit: this.exit,
-      stderr: this.partial ? [...this.stderr, this.partial] : this.stderr,
+      stderr: this.stderrLines(),
     };
-  }
-
-  private notify(): void {
-    for (const f of [...this.changed]) f();
-  }
-
-  /** Resolves when `done()` holds, `ms` passed, or the deadline fired (whichever first). */
-  private waitUntil(done: () => boolean, ms: number): Promise<void> {
-    if (done() || this.o.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.changed.delete(check);
-        this.o.signal.removeEventListener("abort", finish);
-        resolve();
-      };
-      const check = () => {
-        if (done()) finish();
-      };
-      const timer = setTimeout(finish, ms);
-      this.changed.add(check);
-      this.o.signal.addEventListener("abort", finish, { once: true });
-    });
   }
 
   private sshArgs(forProbe = false): string[] {
@@ -219,91 +140,16 @@ class OpenSshLink implements SshLink {
     return args;
   }
 
-  private onStderr(chunk: string): void {
-    const lines = (this.partial + chunk).split(/\r?\n/);
-    this.partial = lines.pop()!.slice(0, MAX_LINE);
-    for (const line of lines) {
-      if (line === BRIDGE_READY && this.route !== "forward") {
-        this.ready = true;
-        continue;
-      }
-      this.stderr.push(line.slice(0, MAX_LINE));
-    }
-    if (this.stderr.length > MAX_STDERR_LINES) this.stderr.splice(0, this.stderr.length - MAX_STDERR_LINES);
-    this.notify();
-  }
-
   async open(): Promise<void> {
-    const { signal } = this.o;
-    signal.throwIfAborted();
-    if (this.route !== "forward") await this.listen();
     const env = this.o.env ?? process.env;
-    // A process group of its own (detached), so close() can kill ssh and everything it started
-    // at once; the watchdog / the bridge's stdin still ties it to camctl's life.
-    const child =
-      this.route === "forward"
-        ? spawn("/bin/sh", ["-c", WATCHDOG, "camctl-ssh", this.dir, this.program, ...this.sshArgs()], { env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
-        : spawn(this.program, this.sshArgs(), { env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-    this.child = child;
-    track(this);
-    child.stdin!.on("error", () => undefined); // ssh gone: its exit says why
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => this.onStderr(d));
-    this.exited = new Promise<void>((resolve) => {
-      child.once("error", (err) => {
-        this.exit ??= { code: null, signal: null };
-        this.stderr.push(`ssh: ${err.message}`);
-        this.notify();
-        resolve();
-      });
-      child.once("exit", (code, sig) => {
-        // Let ssh's last words arrive before deciding what happened (briefly: a ProxyCommand
-        // may hold stderr open longer than ssh lives).
-        const settle = () => {
-          clearTimeout(timer);
-          if (this.exit !== undefined) return;
-          this.exit = { code, signal: sig };
-          this.notify();
-          resolve();
-        };
-        const timer = setTimeout(settle, STDERR_SETTLE_MS);
-        if (child.stderr!.readableEnded || child.stderr!.destroyed) settle();
-        else child.stderr!.once("close", settle);
-      });
-    });
-    if (this.route !== "forward") this.relayStdio(child);
-    else this.watchForwardReady(child);
-    await this.waitUntil(() => this.ready || this.exit !== undefined, 24 * 3600_000);
-    if (signal.aborted) {
-      await this.close();
-      throw signal.reason;
-    }
-    if (!this.ready || this.exit !== undefined) {
-      await this.exited;
-      const err = diagnoseSsh(this.evidence()) ?? new CamError("unreachable", `ssh could not set up the link to ${displaySafe(formatSshTarget(this.target))}.`);
-      await this.close();
-      throw err;
-    }
-    signal.addEventListener("abort", () => void this.close(), { once: true });
-  }
-
-  /** exec/sudo routes: the private socket, relayed to the bridge's stdin/stdout; one connection. */
-  private listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const server = createServer((conn) => {
-        if (this.relayed || !this.child) {
-          conn.destroy();
-          return;
-        }
-        this.relayed = conn;
-        const child = this.child;
-        conn.on("error", () => undefined);
-        conn.pipe(child.stdin!);
-        child.stdout!.pipe(conn);
-      });
-      this.server = server;
-      server.once("error", reject);
-      server.listen(this.localPath, () => resolve());
-    });
+    // forward: ssh serves the private socket itself, under the watchdog; exec/sudo: the private
+    // socket is relayed to the bridge's stdin/stdout.
+    const forward = this.route === "forward";
+    const child = await this.start(forward
+      ? { program: "/bin/sh", args: ["-c", WATCHDOG, "camctl-ssh", this.dir, this.program, ...this.sshArgs()], env, relay: false, name: "ssh" }
+      : { program: this.program, args: this.sshArgs(), env, relay: true, name: "ssh" });
+    if (forward) this.watchForwardReady(child);
+    await this.becomeReady(() => diagnoseSsh(this.evidence()), `ssh could not set up the link to ${displaySafe(formatSshTarget(this.target))}.`);
   }
 
   private watchForwardReady(child: ChildProcess): void {
@@ -318,18 +164,11 @@ class OpenSshLink implements SshLink {
     });
   }
 
-  private relayStdio(child: ChildProcess): void {
-    child.stdout!.on("error", () => undefined);
-    // Bytes that arrive before anyone connected wait in the pipe; nothing is read until then.
-    child.stdout!.pause();
-  }
-
   async explain(err: unknown): Promise<unknown> {
-    if (this.closed || this.o.signal.aborted) return err;
-    if (!(err instanceof CamError) || err.kind !== "unreachable") return err;
-    const openFailed = () => this.evidence().stderr.some((l) => /open failed/.test(l));
+    if (!this.mayExplain(err)) return err;
+    const openFailed = () => this.stderrLines().some((l) => /open failed/.test(l));
     await this.waitUntil(() => this.exit !== undefined || openFailed(), EXPLAIN_GRACE_MS);
-    if (this.o.signal.aborted) return err;
+    if (this.signal.aborted) return err;
     const ev = this.evidence();
     if (this.route === "forward" && ev.stderr.some((l) => /open failed: connect failed/.test(l))) {
       // sshd says only "open failed"; ask the server what is wrong with the socket, if we may.
@@ -341,7 +180,7 @@ class OpenSshLink implements SshLink {
 
   /** Runs the bridge in probe mode; undefined when that is not possible (no shell, no perl). */
   private async probe(): Promise<ReturnType<typeof socketProblemFromExit>> {
-    if (this.o.signal.aborted) return undefined;
+    if (this.signal.aborted) return undefined;
     const child = spawn(this.program, this.sshArgs(true), { env: this.o.env ?? process.env, detached: true, stdio: ["ignore", "ignore", "ignore"] });
     const done = new Promise<number | null>((resolve) => {
       child.once("error", () => resolve(null));
@@ -354,57 +193,14 @@ class OpenSshLink implements SshLink {
         // gone already
       }
     };
-    this.o.signal.addEventListener("abort", kill, { once: true });
+    this.signal.addEventListener("abort", kill, { once: true });
     const timer = setTimeout(kill, PROBE_TIMEOUT_MS);
     try {
       return socketProblemFromExit(await done);
     } finally {
       clearTimeout(timer);
-      this.o.signal.removeEventListener("abort", kill);
+      this.signal.removeEventListener("abort", kill);
     }
-  }
-
-  killNow(): void {
-    const pid = this.child?.pid;
-    if (pid !== undefined && this.exit === undefined) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // gone already
-      }
-    }
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutDown();
-    return this.closing;
-  }
-
-  private async shutDown(): Promise<void> {
-    this.closed = true;
-    this.relayed?.destroy();
-    this.server?.close();
-    const child = this.child;
-    if (child?.pid !== undefined && this.exit === undefined) {
-      child.stdin?.end();
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // gone already
-      }
-      const grace = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          // gone already
-        }
-      }, KILL_GRACE_MS);
-      await this.exited;
-      clearTimeout(grace);
-    }
-    live.delete(this);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -55,7 +55,7 @@ local function account(jid_text)
 	local user, host = require "prosody.util.jid".prepped_split(jid_text);
 	if not user or not host then return nil, { err = "invalid-jid" }; end
 	local host_session = prosody.hosts[host];
-	if not host_session then return nil, { err = "host-not-found", host = host }; end
+	if not host_session then return nil, record_stream.host_not_found(host); end
 	local cm = host_session.modules and host_session.modules.client_management;
 	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
 		return nil, { err = "module-not-loaded", host = host };

@@ -35,7 +35,7 @@ function M.history(args)
 		host = require "prosody.util.encodings".stringprep.nameprep(unhex(args.host) or "");
 		if not host then return record_stream.fail(io, { err = "invalid-jid" }); end
 	end
-	if not prosody.hosts[host] then return record_stream.fail(io, { err = "host-not-found", host = host }); end
+	if not prosody.hosts[host] then return record_stream.fail(io, record_stream.host_not_found(host)); end
 	local types;
 	if args.events then
 		types = {};

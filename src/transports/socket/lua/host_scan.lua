@@ -80,7 +80,7 @@ function M.start(args, env)
 	local io = { print = print; base64 = require "prosody.util.encodings".base64.encode };
 	local host = unhex(args.host);
 	local host_session = prosody.hosts[host];
-	if not host_session then return record_stream.fail(io, { err = "host-not-found", host = host }); end
+	if not host_session then return record_stream.fail(io, record_stream.host_not_found(host)); end
 	local cm = host_session.modules and host_session.modules.client_management;
 	if type(cm) ~= "table" or type(cm.get_active_clients) ~= "function" then
 		return record_stream.fail(io, { err = "module-not-loaded", host = host });

@@ -22,6 +22,19 @@ local M = {};
 M.PIECE_BYTES = 512 * 1024;
 M.BUDGET_BYTES = 8 * 1024 * 1024;
 
+--- The failure trailer's meta for a host this server does not serve: with the virtual hosts it
+--- does serve (sorted; the first HOSTS_SHOWN, space-separated, and how many there are), for
+--- camctl's "not a host" sentence.
+M.HOSTS_SHOWN = 5;
+function M.host_not_found(host)
+	local names = {};
+	for name, h in pairs(prosody.hosts) do
+		if h.type == "local" then names[#names + 1] = name; end
+	end
+	table.sort(names);
+	return { err = "host-not-found", host = host, hosts = table.concat(names, " ", 1, math.min(#names, M.HOSTS_SHOWN)), host_count = #names };
+end
+
 local function trailer(io, fields)
 	return "base64:" .. io.base64(json_lines.object(fields));
 end

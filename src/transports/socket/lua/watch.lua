@@ -31,7 +31,7 @@ function M.start(args, env)
 	local io = { print = print; base64 = require "prosody.util.encodings".base64.encode };
 	local host = unhex(args.host);
 	local host_session = prosody.hosts[host];
-	if not host_session or not host_session.events then return record_stream.fail(io, { err = "host-not-found", host = host }); end
+	if not host_session or not host_session.events then return record_stream.fail(io, record_stream.host_not_found(host)); end
 	-- Without its own connection a watcher could not tell when to stop: refuse rather than leak.
 	local admin = host_scan.admin_session(env);
 	if not admin then return record_stream.fail(io, { err = "no-admin-session", host = host }); end
