@@ -9,6 +9,7 @@
 //   watch     `camctl watch -o ndjson` during a login storm (50 logins/s for 60 s), with a pinging
 //             client: events lost, server ping, camctl RSS (watch.mjs)
 //   history   `camctl host history -o ndjson` over 100,000 audit entries, socket and XMPP (history.mjs)
+//   xmpp-host `camctl host clients -o ndjson` over XMPP (companion) against the socket, 10,000 accounts (xmpp-host.mjs)
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
 // --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,
@@ -24,7 +25,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const quick = args.includes("--quick");
-const sections = opt("--only", "startup,host,revoke,fleet,watch,history").split(",");
+const sections = opt("--only", "startup,host,revoke,fleet,watch,history,xmpp-host").split(",");
 const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
 const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
 const rounds = Number(opt("--rounds", quick ? "5" : "10"));
@@ -160,6 +161,17 @@ try {
     } catch (e) {
       console.log(`  FAILED: ${e.message}`);
       targets.push({ what: "history benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
+    }
+  }
+  if (sections.includes("xmpp-host")) {
+    console.log("\n== xmpp-host: host clients over XMPP against the socket");
+    const { runXmppHostBench } = await import("./xmpp-host.mjs");
+    try {
+      report.xmppHost = await runXmppHostBench({ work, quick, log });
+      targets.push(...(report.xmppHost.targets ?? []));
+    } catch (e) {
+      console.log(`  FAILED: ${e.message}`);
+      targets.push({ what: "xmpp-host benchmark", value: "failed", met: false, note: e.message.split("\n")[0] });
     }
   }
 } finally {

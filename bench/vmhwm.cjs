@@ -13,3 +13,11 @@ if (file) {
     }
   });
 }
+// With $CAMCTL_BENCH_CPU_FILE: also the process's own CPU time at exit ("user system", µs).
+const cpuFile = process.env.CAMCTL_BENCH_CPU_FILE;
+if (cpuFile) {
+  process.on("exit", () => {
+    const u = process.cpuUsage();
+    require("node:fs").writeFileSync(cpuFile, `${u.user} ${u.system}`);
+  });
+}

@@ -240,13 +240,70 @@ M.list_clients = list_clients;
 --- or nil, condition, text with condition one of "module-not-loaded", "gone" (not listed),
 --- "changed" (listed as another client), "forbidden", "internal-server-error".
 function M.revoke(ctx, username, id, expect)
-	local host, log = ctx.host, ctx.log;
-	local target = username .. "@" .. host;
-	local host_session, modules, cm = M.host_modules(host);
+	local _, _, cm = M.host_modules(ctx.host);
 	if not cm then return nil, "module-not-loaded"; end
-
 	local clients, condition, text = list_clients(cm, username);
 	if not clients then return nil, condition, text; end
+	local report;
+	report, condition, text = M.revoke_listed(ctx, username, id, expect, clients);
+	if not report then return nil, condition, text; end
+	local after_list;
+	after_list, condition, text = list_clients(cm, username);
+	return M.verify(ctx, username, report, after_list, condition, text);
+end
+
+--- Several listed clients of one account, in order, each checked, revoked and verified as
+--- M.revoke does, with fewer readings of the list: an item is checked against a list read after
+--- every revocation before it that touched what another listed entry rests on (a grant it logged
+--- in with, a session it shares: revoke_listed's others_affected), and each item is verified
+--- against a list read after its own revocation (one reading verifies every item revoked since
+--- the one before). items: array of { id =, expect = }. Stops early, before an item, once
+--- `stop()` says so. Returns an array of results in item order, each { report } or
+--- { nil, condition, text } (M.revoke's); items not reached have none.
+function M.revoke_many(ctx, username, items, stop)
+	local results = {};
+	ctx.account_info = ctx.account_info or {};
+	local _, _, cm = M.host_modules(ctx.host);
+	if not cm then
+		for i = 1, #items do results[i] = { nil, "module-not-loaded" }; end
+		return results;
+	end
+	local clients, condition, text = list_clients(cm, username);
+	local pending = {};
+	local function verify_pending()
+		if not pending[1] then return; end
+		local after_list, after_condition, after_text = list_clients(cm, username);
+		for _, i in ipairs(pending) do
+			results[i] = { M.verify(ctx, username, results[i][1], after_list, after_condition, after_text) };
+		end
+		pending = {};
+		return after_list, after_condition, after_text;
+	end
+	for i, item in ipairs(items) do
+		if i > 1 and stop and stop() then break; end
+		if not clients then
+			results[i] = { nil, condition, text };
+		else
+			local report, c, t = M.revoke_listed(ctx, username, item.id, item.expect, clients);
+			results[i] = { report, c, t };
+			if report then
+				pending[#pending + 1] = i;
+				if report.others_affected then
+					clients, condition, text = verify_pending();
+				end
+			end
+		end
+	end
+	verify_pending();
+	return results;
+end
+
+--- The revocation of the listed client `id` (M.revoke's), against the list `clients` read
+--- just before: the report without `after`, or nil, condition, text.
+function M.revoke_listed(ctx, username, id, expect, clients)
+	local host, log = ctx.host, ctx.log;
+	local target = username .. "@" .. host;
+	local host_session, modules = M.host_modules(host);
 	local client = M.find(clients, id);
 	if not client then
 		log("info", "%s asked to revoke %s of %s: not listed, nothing revoked", ctx.actor, id, target);
@@ -290,8 +347,13 @@ function M.revoke(ctx, username, id, expect)
 	if client_id and type(fast) == "table" and type(fast.revoke_fast_tokens) == "function" then
 		local had_token = false;
 		if type(fast.is_client_fast) == "function" then
-			local account = require "prosody.core.usermanager".get_account_info(username, host);
-			had_token = call(fast.is_client_fast, username, client_id, account and account.password_updated) and true or false;
+			-- A batch (revoke_many) reads the account once: its password does not change meanwhile.
+			local account = ctx.account_info and ctx.account_info[username];
+			if account == nil then
+				account = require "prosody.core.usermanager".get_account_info(username, host) or false;
+				if ctx.account_info then ctx.account_info[username] = account; end
+			end
+			had_token = call(fast.is_client_fast, username, client_id, account and account.password_updated or nil) and true or false;
 		end
 		local revoked, err = call(fast.revoke_fast_tokens, username, client_id);
 		if not revoked then
@@ -321,6 +383,19 @@ function M.revoke(ctx, username, id, expect)
 			end
 		end
 	end
+	-- Whether another listed entry rests on what is revoked here (its grant, its session): a batch
+	-- (revoke_many) reads the list again before checking the next item only then.
+	for _, other in ipairs(clients) do
+		if type(other) == "table" and other.id ~= id then
+			local other_active = type(other.active) == "table" and other.active or {};
+			local other_grant = type(other_active.grant) == "table" and other_active.grant.id or nil;
+			local other_session = session_of(other, username, host);
+			if grant_ids[other.auth_token_id] or (other_grant and grant_ids[other_grant]) or (other_session and sessions[other_session]) then
+				report.others_affected = true;
+				break;
+			end
+		end
+	end
 	local closed = 0;
 	for session in pairs(sessions) do
 		if session == ctx.requester then
@@ -336,10 +411,17 @@ function M.revoke(ctx, username, id, expect)
 	end
 	if closed > 0 then done[#done + 1] = ("closed %d session%s"):format(closed, closed == 1 and "" or "s"); end
 
-	local summary = #done > 0 and table.concat(done, ", ") or "nothing to revoke";
+	report.summary = #done > 0 and table.concat(done, ", ") or "nothing to revoke";
+	return report;
+end
 
-	-- What holds now, from the module itself.
-	local after_list, after_condition, after_text = list_clients(cm, username);
+--- Completes a report of M.revoke_listed with what holds now: `after_list` is the account's list
+--- read after the revocation (or nil, condition, text when reading it failed). Returns the report,
+--- or nil, condition, text.
+function M.verify(ctx, username, report, after_list, after_condition, after_text)
+	local host, log, id, summary = ctx.host, ctx.log, report.id, report.summary;
+	local target = username .. "@" .. host;
+	report.summary, report.others_affected = nil, nil;
 	if not after_list then
 		log("info", "%s revoked %s of %s: %s; listing afterwards failed", ctx.actor, id, target, summary);
 		return nil, after_condition, "revoked, but listing the clients afterwards failed: " .. tostring(after_text or after_condition);

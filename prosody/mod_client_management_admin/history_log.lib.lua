@@ -11,7 +11,9 @@
 --     module, so camctl passes one named "camctl": the entry's source is "mod_camctl".
 --   * otherwise: camctl's own archive store STORE ("camctl_history") on the host, entries in the
 --     same shape (<audit-event type source user> with `with` = the account's JID), kept for
---     EXPIRES_AFTER (mod_audit's default), pruned when an entry is written.
+--     EXPIRES_AFTER (mod_audit's default), pruned when an entry is written, at most once per
+--     PRUNE_EVERY seconds per host: a prune reads and rewrites the whole store (internal storage),
+--     so pruning on every write made a bulk revocation quadratic (BENCHMARKS.md, host revoke).
 -- The details travel as the attributes of one <camctl xmlns=NS/> child (strings).
 --
 -- What is read back: mod_audit's archive (where mod_audit is loaded) and camctl's store (where
@@ -22,6 +24,10 @@ M.STORE = "camctl_history";
 M.NS = "urn:x-camctl:history:0";
 M.NS_AUDIT = "xmpp:prosody.im/audit";
 M.EXPIRES_AFTER = 28 * 86400;
+M.PRUNE_EVERY = 3600;
+-- When this copy of the library last pruned each host's store (the admin socket keeps one copy
+-- per connection, the companion one per host).
+local last_pruned = {};
 
 --- Whether mod_audit is loaded (globally: it is a global module) and offers its API.
 function M.audit_loaded()
@@ -65,7 +71,10 @@ function M.record(host, username, event_type, detail, calling_module)
 		local now = os.time();
 		local id, append_err = store:append(nil, nil, entry, now, account);
 		if not id then return nil, tostring(append_err); end
-		store:delete(nil, { ["end"] = now - M.EXPIRES_AFTER });
+		if not last_pruned[host] or now - last_pruned[host] >= M.PRUNE_EVERY then
+			last_pruned[host] = now;
+			store:delete(nil, { ["end"] = now - M.EXPIRES_AFTER });
+		end
 		return "camctl";
 	end);
 	if not ok then return nil, tostring(where); end

@@ -34,12 +34,15 @@ export interface ApplyContext {
 export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: IOStreams): Promise<ApplyTally> {
   const writer = new ResultsWriter(ctx.output, io, ctx.head, ctx.accountWidth);
   const tally = emptyTally();
-  let current: PlanItem | undefined;
-  let answered = true;
-  // Ctrl-C: the counts so far (asked at that moment), the item under way if one is, how to finish.
+  // Items sent and not yet answered, in order: one, or a batch (src/engines/apply.ts).
+  let inFlight: PlanItem[] = [];
+  // Ctrl-C: the counts so far (asked at that moment), the items under way if any, how to finish.
   setInterruptHint(() => {
-    const counts = stoppedLine(tally, ctx.items, { interrupted: true, inFlight: !answered });
-    const maybe = current && !answered ? msg` The revocation of ${current.id} of ${current.account} may already have happened.` : "";
+    const counts = stoppedLine(tally, ctx.items, { interrupted: true, inFlight: inFlight.length });
+    const [first, last] = [inFlight[0], inFlight[inFlight.length - 1]];
+    const maybe = !first || !last ? ""
+      : inFlight.length === 1 ? msg` The revocation of ${first.id} of ${first.account} may already have happened.`
+      : msg` The revocations of the ${String(inFlight.length)} items from ${first.id} of ${first.account} to ${last.id} of ${last.account} may already have happened.`;
     return msg`${counts}${maybe} To finish, ${ctx.resume}: what was revoked is gone by then.`.toString();
   });
   try {
@@ -47,23 +50,22 @@ export async function applyAndReport(reader: PlanReader, ctx: ApplyContext, io: 
       prepared: ctx.prepared,
       timeoutSeconds: ctx.timeoutSeconds,
       starting: (item) => {
-        current = item;
-        answered = false;
+        inFlight.push(item);
       },
       result: async (r, item) => {
-        answered = true;
+        inFlight = inFlight.filter((x) => x !== item);
         await writer.push(r, item.entry);
       },
     }, tally);
   } catch (err) {
     // The run ended (connection lost, --timeout, the server stopped answering, a failure in
-    // camctl): the item in flight is reported as failed, whatever was done to it is unknown; the
-    // rest was not attempted. The tally says what was done before the error's own sentence.
+    // camctl): the items in flight are reported as failed, whatever was done to them is unknown;
+    // the rest was not attempted. The tally says what was done before the error's own sentence.
     const reason = err instanceof CamError ? err.message : "camctl failed while revoking it.";
-    if (current && !answered) {
-      const inFlight: ItemResult = { account: current.account, id: current.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null };
-      count(tally, inFlight);
-      await writer.push(inFlight, current.entry);
+    for (const item of inFlight) {
+      const unknown: ItemResult = { account: item.account, id: item.id, outcome: "failed", reason: `${reason} It may or may not have been revoked.`, done: null };
+      count(tally, unknown);
+      await writer.push(unknown, item.entry);
     }
     writer.runStopped();
     await finish(writer, tally, ctx, io);

@@ -13,6 +13,7 @@ export interface ScanProgress {
   total: number | null;
 }
 import type { WatchItem } from "./watch.js";
+import type { CamError } from "./errors.js";
 
 /** A host-wide scan: which records, the deadline, and where progress goes. */
 export interface HostScan {
@@ -51,6 +52,15 @@ export interface ClientSource {
    * "gone" or "changed". Other failures reject with a CamError (unsupported, forbidden, unreachable...).
    */
   revoke(jid: string, expected: ClientRecord): Promise<RevokeReport>;
+  /**
+   * Several revocations in one request, each exactly as `revoke` (checked, complete, verified), in
+   * order. Resolves with the outcome of each item it reached, in order (a report, or the CamError
+   * `revoke` would reject with); a source may reach fewer than all, and the rest were then not
+   * started. `onItem` is called as each outcome arrives. Rejects, like `revoke`, when the request
+   * as a whole failed (then any of its items may have been revoked). Absent where each item is
+   * its own request.
+   */
+  revokeMany?(items: Array<{ jid: string; expected: ClientRecord }>, onItem?: () => void): Promise<Array<RevokeReport | CamError>>;
   /**
    * Locks the account `jid` out, in one server-side step: the complete revocation of every listed
    * client, then every grant and FAST token the list does not show, then the password action

@@ -173,9 +173,9 @@ export function tallyOutcomeSentence(t: ApplyTally, outcome: RevokeOutcomeName, 
 
 /**
  * A run that stopped before its end (connection lost, --timeout, a failure in camctl, or Ctrl-C
- * with `interrupted`): how far it got, out of `total` items. `inFlight`: revocations sent and not
- * answered (true: one; the caller names it). `where`: the context, or "2 contexts", of a run on
- * several (src/cli/host/revoke-fanout.ts).
+ * with `interrupted`): how far it got, out of `total` items. `inFlight`: how many items' revocations
+ * were sent and not answered (true: one; a batch over the admin socket: several; the caller names
+ * them). `where`: the context, or "2 contexts", of a run on several (src/cli/host/revoke-fanout.ts).
  * "The run stopped after 180 of 300 items: 178 revoked, 2 failed; 120 not started."
  * "It got through 60 of 200 items on prod: 60 revoked; 1 under way; 139 not started."
  */

@@ -212,7 +212,9 @@ describe("plan and apply over the admin socket", () => {
       child.on("close", () => resolve());
     });
     assert.equal(await exited, 130, err);
-    assert.match(err, /camctl: interrupted\. It got through [\d,]+ of 300 items: [\d,]+ revoked; .*not started\.( The revocation of grant\/\S+ of halfway\d@camctl\.test may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
+    // Over the socket items go in batches (src/engines/apply.ts): the whole batch in flight is named.
+    assert.match(err, /camctl: interrupted\. It got through [\d,]+ of 300 items: [\d,]+ revoked; .*not started\.( The (?:revocation of grant\/\S+ of halfway\d@camctl\.test|revocations of the \d+ items from grant\/\S+ of halfway\d@camctl\.test to grant\/\S+ of halfway\d@camctl\.test) may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./);
+    const inFlight = Number(/revocations of the (\d+) items/.exec(err)?.[1] ?? 1);
     const firstRun = ndjson<{ account: string; id: string; outcome: string }>(out.split("\n").slice(0, -1).join("\n"));
     assert.ok(firstRun.length >= 20 && firstRun.length < 300, `interrupted after ${firstRun.length} items`);
     assert.ok(firstRun.every((x) => x.outcome === "revoked"));
@@ -224,34 +226,37 @@ describe("plan and apply over the admin socket", () => {
     const firstRevoked = new Set(firstRun.map((x) => `${x.account} ${x.id}`));
     for (const x of secondRun) {
       const key = `${x.account} ${x.id}`;
-      // The item in flight when camctl was interrupted may have been revoked or not: either outcome is honest.
+      // The items in flight when camctl was interrupted may have been revoked or not: either outcome is honest.
       if (firstRevoked.has(key)) assert.equal(x.outcome, "gone", key);
       else assert.ok(x.outcome === "revoked" || x.outcome === "gone", `${key}: ${x.outcome}`);
     }
-    assert.ok(secondRun.filter((x) => x.outcome === "revoked").length >= 300 - firstRun.length - 1);
+    assert.ok(secondRun.filter((x) => x.outcome === "revoked").length >= 300 - firstRun.length - inFlight);
     assert.equal((await state("halfway")).size, 0, "every planned grant is revoked");
   });
 
   test("Ctrl-C typed on a terminal during an apply: exit 130 with the counts so far (revoked, under way, not started) and how to finish", { skip: haveScript ? false : "util-linux script is not installed" }, async () => {
     const { jid } = await sb.createAccount("ctrlc1");
     const { addBulkGrants } = await import("../helpers/bulk-grants.js");
-    await addBulkGrants(sb, jid, 200, "Stale app");
+    // Several batches (src/engines/apply.ts: up to 250 items a request), so the run is still going when Ctrl-C comes.
+    await addBulkGrants(sb, jid, 500, "Stale app");
     const file = planFile("ctrlc");
     assert.equal((await socket(["host", "revoke", host, "--account", "ctrlc*", "--type", "access", "--plan-out", file])).code, 0);
     // Typed once 20 outcomes are on screen; the terminal turns it into SIGINT for camctl.
     const r = await onTerminalAnswering(["host", "apply", file, "--yes", "--socket", sb.socketPath], /(^revoked .*\r?\n){20}/m, () => "\x03");
     assert.equal(r.code, 130, r.out);
-    const m = /camctl: interrupted\. It got through ([\d,]+) of 200 items: ([\d,]+) revoked; (1 under way; )?([\d,]+) not started\.(?: The revocation of grant\/\S+ of ctrlc1@camctl\.test may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./.exec(r.out.replace(/\n(?!camctl)/g, ""));
+    // Over the socket items go in batches (src/engines/apply.ts): several may be under way, all named.
+    const m = /camctl: interrupted\. It got through ([\d,]+) of 500 items: ([\d,]+) revoked; (?:([\d,]+) under way; )?([\d,]+) not started\.(?: The (?:revocation of grant\/\S+ of ctrlc1@camctl\.test|revocations of the \d+ items from grant\/\S+ of ctrlc1@camctl\.test to grant\/\S+ of ctrlc1@camctl\.test) may already have happened\.)? To finish, apply the same plan again \(camctl host apply .*\): what was revoked is gone by then\./.exec(r.out.replace(/\n(?!camctl)/g, ""));
     assert.ok(m, r.out);
-    const [done, revoked, underWay, notStarted] = [Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")), m[3] ? 1 : 0, Number(m[4]!.replace(/,/g, ""))];
+    const [done, revoked, underWay, notStarted] = [Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")), m[3] ? Number(m[3].replace(/,/g, "")) : 0, Number(m[4]!.replace(/,/g, ""))];
     assert.equal(revoked, done, "every finished item was revoked");
-    assert.equal(done + underWay + notStarted, 200);
+    assert.equal(done + underWay + notStarted, 500);
     const shown = r.out.split("\n").filter((l) => /^revoked /.test(l)).length;
-    assert.ok(done >= 20 && done < 200, `interrupted after ${done} items`);
+    assert.ok(done >= 20 && done < 500, `interrupted after ${done} items`);
     // An outcome is counted just before it is written, so the screen may be one behind the tally.
     assert.ok(shown === done || shown === done - 1, `${shown} rows on screen, ${done} counted`);
     const left = (await state("ctrlc")).size;
-    assert.ok(left === notStarted + underWay || left === notStarted, `${left} grants left, ${notStarted} not started, ${underWay} under way`);
+    // Of the items under way, any number may have been revoked by the time camctl stopped.
+    assert.ok(left >= notStarted && left <= notStarted + underWay, `${left} grants left, ${notStarted} not started, ${underWay} under way`);
   });
 
   test("--keep-newest keeps each account's most recently seen matching clients", async () => {
@@ -431,14 +436,16 @@ describe("a write failure never stops a confirmed bulk run (issue 16)", () => {
   }
 
   test("host apply --yes -o ndjson | head -n 1: every item is revoked, exit 0, one sentence saying where the output stopped", async () => {
-    await grants("headn", 100);
+    // More output than a pipe holds (~150 bytes a line, 64 KiB), so camctl is still writing when head
+    // leaves: a batched apply (src/engines/apply.ts) writes 100 outcomes before head can read one.
+    await grants("headn", 500);
     const file = planFile("headn");
     assert.equal((await socket(["host", "revoke", host, "--account", "headn*", "--plan-out", file])).code, 0);
     const r = await throughShell(["host", "apply", file, "--yes", "-o", "ndjson"], "| head -n 1");
     assert.equal(ndjson(r.stdout).length, 1);
     assert.equal((await state("headn")).size, 0, "nothing planned is still listed");
     assert.equal(exitOf(r.stderr), 0, r.stderr);
-    assert.match(r.stderr, /camctl: The output stopped after \d+ of the 100 items \(its reader went away\), but the run went on to its end: 100 revoked\.\n/);
+    assert.match(r.stderr, /camctl: The output stopped after \d+ of the 500 items \(its reader went away\), but the run went on to its end: 500 revoked\.\n/);
   });
 
   test("host revoke --yes | head -c 10: every item is revoked, exit 0", async () => {

@@ -105,5 +105,15 @@ export function listChunk(args: LuaArgs, cached = false): string {
     `${luaModule("account_status", accountStatusLua)}return admin_requests.list(ARGS, account_status)`;
 }
 
+/**
+ * The `>` chunk that runs admin_requests.revoke_many(ARGS, ITEMS): `items` are revoke's arguments,
+ * one table each. With `cached`, as requestChunk.
+ */
+export function revokeManyChunk(args: LuaArgs, items: LuaArgs[], cached = false): string {
+  const head = `>local ARGS = ${argsTable(args)}\nlocal ITEMS = { ${items.map(argsTable).join(",\n")} }\n`;
+  if (cached) return `${head}return ${LIBRARY_VARIABLE}.revoke_many(ARGS, ITEMS)`;
+  return `${head}${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.revoke_many(ARGS, ITEMS)`;
+}
+
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */
 export const CONTINUE_CHUNK = `>${streamContinueLua}`;

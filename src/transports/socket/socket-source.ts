@@ -13,7 +13,7 @@ import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
 import { changedError, goneError } from "../../render/revoke.js";
 import { excerpt, msg } from "../../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
-import { listChunk, operatorArgs, requestChunk, type LuaArgs, type Operator } from "./lua.js";
+import { listChunk, operatorArgs, requestChunk, revokeManyChunk, type LuaArgs, type Operator } from "./lua.js";
 import type { LockoutEntry, LockoutReport, LockoutRequest } from "../../core/lockout-report.js";
 import { MAX_STREAM_BYTES, readRecordStream } from "./record-stream.js";
 import type { HistoryEvent, HistoryQuery } from "../../core/history.js";
@@ -258,6 +258,57 @@ export class SocketClientSource implements ClientSource {
       after: Array.isArray(report.after) ? clientFromSocket(report.after) : null,
       unverifiable: [],
     };
+  }
+
+  /**
+   * Several revocations in one request (admin_requests.revoke_many): each item checked, revoked
+   * and verified in the server as `revoke` does, in order, in slices of ~20 ms with the server
+   * serving others in between. Resolves with the outcome of each item, in order: a report, or the
+   * CamError `revoke` would have rejected with. `onItem` is called as each report arrives.
+   */
+  async revokeMany(items: Array<{ jid: string; expected: ClientRecord }>, onItem?: () => void): Promise<Array<RevokeReport | CamError>> {
+    const chunk = revokeManyChunk(operatorArgs(this.operator), items.map(({ jid, expected }) => ({
+      jid,
+      id: expected.id,
+      type: expected.type,
+      first_seen: secondsText(expected.firstSeen),
+      software: expected.userAgent.software,
+      device: expected.userAgent.device,
+    })), this.libraryLoaded);
+    const what = `the revocation of ${items.length} item${items.length === 1 ? "" : "s"}`;
+    // The server sends each slice's reports as it goes: each one re-arms --timeout.
+    const records: unknown[] = [];
+    const { meta } = await readRecordStream(this.stream, chunk, { what, onRecord: (r) => {
+      records.push(r);
+      onItem?.();
+    } });
+    this.libraryLoaded = true;
+    const done = typeof meta.done === "number" ? meta.done : -1;
+    if (meta.err) throw replyError(meta, items[0]?.jid ?? "");
+    if (done < 1 || done > items.length || records.length !== done) {
+      throw new ServerFault(`Prosody's answer to ${what} is not the reports camctl expects.`, "bad-reply");
+    }
+    const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
+    return records.map((record, i): RevokeReport | CamError => {
+      const { jid, expected } = items[i]!;
+      const r = record as Meta | null;
+      if (!r || typeof r !== "object" || r.id !== expected.id) {
+        throw new ServerFault(`Prosody's answer to ${what} is not the reports camctl expects.`, "bad-reply");
+      }
+      if (typeof r.err === "string") {
+        const failure: Meta = { err: r.err };
+        for (const k of ["text", "host"]) if (typeof r[k] === "string") failure[k] = r[k];
+        return replyError(failure, jid, expected);
+      }
+      return {
+        jid,
+        id: expected.id,
+        before: expected,
+        done: { sessionClosed: flag(r.session_closed), fastTokensRevoked: flag(r.fast_tokens_revoked), grantRevoked: flag(r.grant_revoked) },
+        after: Array.isArray(r.after) ? clientFromSocket(r.after) : null,
+        unverifiable: [],
+      };
+    });
   }
 
   /**

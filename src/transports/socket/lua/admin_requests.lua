@@ -142,4 +142,84 @@ function M.revoke(args)
 	end, { jid = target.jid });
 end
 
+-- Work per slice of a revoke_many request before it lets Prosody serve others (as the host scan,
+-- host_scan.lua: two turns of the event loop between slices, one to read, one to flush).
+M.SLICE_SECONDS = 0.02;
+
+--- ARGS: { os_user, sudo_user }; ITEMS: an array of revoke's ARGS (jid, id, type, first_seen,
+--- software, device), in plan order. Each item is checked, revoked and verified as revoke does
+--- (client_access.revoke_many), in order, in slices of SLICE_SECONDS with the event loop turning
+--- in between; each slice's reports are sent at its end, while the request is still running (a
+--- promise, as the host scan). Records: one per item, in order: the revocation report
+--- (json_lines.revoke_report), or {"id", "err", "text", "jid", "host"} for an item that failed
+--- (revoke's trailer fields). Trailer meta: done = the number of items.
+function M.revoke_many(args, items)
+	local io = reply_io();
+	local now = require "prosody.util.time".now;
+	local async = require "prosody.util.async";
+	local actor = M.actor(args);
+	local log = require "prosody.util.logger".init("camctl");
+	local w = record_stream.open(io);
+	local function failed(id, failure)
+		w.line('{"id":' .. json_lines.str(id or "") .. ',"err":' .. json_lines.str(failure.err or "internal-server-error")
+			.. ',"text":' .. (failure.text and json_lines.str(tostring(failure.text)) or "null")
+			.. ',"jid":' .. (failure.jid and json_lines.str(failure.jid) or "null")
+			.. ',"host":' .. (failure.host and json_lines.str(failure.host) or "null") .. "}");
+	end
+	return require "prosody.util.promise".new(function (resolve, reject)
+		local function work()
+			local i = 1;
+			local started = now();
+			local stop = function () return now() - started >= M.SLICE_SECONDS; end
+			while i <= #items do
+				if i > 1 and stop() then
+					w.flush();
+					async.sleep(0);
+					async.sleep(0);
+					started = now();
+				end
+				-- The run of items of the same account from i on.
+				local j = i;
+				while j < #items and items[j + 1].jid == items[i].jid do j = j + 1; end
+				local target, failure = account(unhex(items[i].jid));
+				if not target then
+					failed(unhex(items[i].id), failure);
+					i = i + 1;
+				else
+					local wanted = {};
+					for k = i, j do
+						local a = items[k];
+						wanted[#wanted + 1] = { id = unhex(a.id); expect = {
+							type = unhex(a.type); first_seen = tonumber(unhex(a.first_seen)); software = unhex(a.software); device = unhex(a.device);
+						} };
+					end
+					local ctx = { host = target.host; actor = actor; log = log };
+					-- Stops within the account's run when the slice is over; the rest goes on after the break.
+					local results = client_access.revoke_many(ctx, target.user, wanted, stop);
+					for k, want in ipairs(wanted) do
+						local r = results[k];
+						if not r then break; end
+						local report, condition, text = r[1], r[2], r[3];
+						if report then
+							M.record_event(target.host, target.user, "client-revoked", {
+								client = report.id or want.id; actor = "admin socket";
+								sessionClosed = report.session_closed; fastTokensRevoked = report.fast_tokens_revoked; grantRevoked = report.grant_revoked;
+							});
+							w.line(json_lines.revoke_report(report));
+						else
+							failed(want.id, { err = condition; text = text; jid = target.jid });
+						end
+						i = i + 1;
+					end
+				end
+			end
+			resolve(w.finish({ done = i - 1 }));
+		end
+		local runner = async.runner(work, {
+			error = function (_, err) reject(tostring(err)); end;
+		});
+		runner:run(true);
+	end);
+end
+
 return M;
