@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { startSshd, sshdUnavailable, type Sshd } from "../sshd/sshd.js";
 import { runCamctl } from "../helpers/run-camctl.js";
+import { REVOKE_FAULT } from "../helpers/server-faults.js";
 
 const execFileP = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -34,18 +35,6 @@ const skip = ["ansible-playbook", "ansible-doc", "ansible-galaxy"].filter((t) =>
 const SFTP_SERVER = "/usr/lib/openssh/sftp-server";
 const sshSkip = skip ? undefined : sshdUnavailable() ?? (fs.existsSync(SFTP_SERVER) ? undefined : `${SFTP_SERVER} is missing`);
 
-// Revoking a grant of an account whose name starts with "doomed" fails in mod_tokenauth, as a
-// store that refuses writes would: an honest per-item failure on the server side (as in
-// host-revoke.test.ts).
-const REVOKE_FAULT = `
-local tokenauth = module:depends("tokenauth")
-local revoke_grant = tokenauth.revoke_grant
-tokenauth.revoke_grant = function (username, grant_id, ...)
-  if tostring(username):match("^doomed") then return nil, "the grant store refuses writes (test fault)" end
-  return revoke_grant(username, grant_id, ...)
-end
-function module.unload() tokenauth.revoke_grant = revoke_grant end
-`;
 
 const REASON = "Phishing report 4711";
 

@@ -19,18 +19,8 @@ import { CAMCTL_BIN, runCamctl, startCamctl } from "../helpers/run-camctl.js";
 import { rawSasl2Login, createBearerGrant } from "../helpers/sasl2-raw.js";
 import { haveScript, onTerminal } from "../helpers/terminal.js";
 import { homesRemovedAfterAll, xmppCamctl, type Login } from "../helpers/xmpp-camctl.js";
+import { REVOKE_FAULT } from "../helpers/server-faults.js";
 
-// Revoking a grant of an account whose name starts with "doomed" fails in mod_tokenauth, as a
-// store that refuses writes would: an honest per-item failure on the server side.
-const REVOKE_FAULT = `
-local tokenauth = module:depends("tokenauth")
-local revoke_grant = tokenauth.revoke_grant
-tokenauth.revoke_grant = function (username, grant_id, ...)
-  if tostring(username):match("^doomed") then return nil, "the grant store refuses writes (test fault)" end
-  return revoke_grant(username, grant_id, ...)
-end
-function module.unload() tokenauth.revoke_grant = revoke_grant end
-`;
 
 let sb: Sandbox;
 let host: string;

@@ -113,6 +113,32 @@ export function filterForServer(f: ClientFilter): Record<string, unknown> {
 }
 
 
+
+/** What admin_requests.revoke (and each item of revoke_many) is asked with: the client as listed. */
+function revokeArgs(jid: string, expected: ClientRecord): LuaArgs {
+  return {
+    jid,
+    id: expected.id,
+    type: expected.type,
+    first_seen: secondsText(expected.firstSeen),
+    software: expected.userAgent.software,
+    device: expected.userAgent.device,
+  };
+}
+
+/** The server's report of one complete revocation (client_access.lib.lua) as a RevokeReport. */
+function revokeReport(jid: string, expected: ClientRecord, r: Meta): RevokeReport {
+  const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
+  return {
+    jid,
+    id: expected.id,
+    before: expected,
+    done: { sessionClosed: flag(r.session_closed), fastTokensRevoked: flag(r.fast_tokens_revoked), grantRevoked: flag(r.grant_revoked) },
+    after: Array.isArray(r.after) ? clientFromSocket(r.after) : null,
+    unverifiable: [],
+  };
+}
+
 export class SocketClientSource implements ClientSource {
   private readonly stream: AdminStream;
   /** `operator`: who runs camctl, named in the log lines of what changes (revoke, lockout, unlock). */
@@ -229,15 +255,7 @@ export class SocketClientSource implements ClientSource {
    */
   async revoke(jid: string, expected: ClientRecord): Promise<RevokeReport> {
     this.listedFacts = undefined;
-    const args = {
-      jid,
-      id: expected.id,
-      type: expected.type,
-      first_seen: secondsText(expected.firstSeen),
-      software: expected.userAgent.software,
-      device: expected.userAgent.device,
-      ...operatorArgs(this.operator),
-    };
+    const args = { ...revokeArgs(jid, expected), ...operatorArgs(this.operator) };
     const what = String(msg`the revocation of ${expected.id}`);
     const { records, meta } = await this.request("revoke", args, what);
     if (meta.err) throw replyError(meta, jid, expected);
@@ -245,19 +263,7 @@ export class SocketClientSource implements ClientSource {
     if (records.length !== 1 || !report || typeof report !== "object" || report.id !== expected.id) {
       throw new ServerFault(`Prosody's answer to ${what} is not the report camctl expects.`, "bad-reply");
     }
-    const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
-    return {
-      jid,
-      id: expected.id,
-      before: expected,
-      done: {
-        sessionClosed: flag(report.session_closed),
-        fastTokensRevoked: flag(report.fast_tokens_revoked),
-        grantRevoked: flag(report.grant_revoked),
-      },
-      after: Array.isArray(report.after) ? clientFromSocket(report.after) : null,
-      unverifiable: [],
-    };
+    return revokeReport(jid, expected, report);
   }
 
   /**
@@ -267,14 +273,7 @@ export class SocketClientSource implements ClientSource {
    * CamError `revoke` would have rejected with. `onItem` is called as each report arrives.
    */
   async revokeMany(items: Array<{ jid: string; expected: ClientRecord }>, onItem?: () => void): Promise<Array<RevokeReport | CamError>> {
-    const chunk = revokeManyChunk(operatorArgs(this.operator), items.map(({ jid, expected }) => ({
-      jid,
-      id: expected.id,
-      type: expected.type,
-      first_seen: secondsText(expected.firstSeen),
-      software: expected.userAgent.software,
-      device: expected.userAgent.device,
-    })), this.libraryLoaded);
+    const chunk = revokeManyChunk(operatorArgs(this.operator), items.map(({ jid, expected }) => revokeArgs(jid, expected)), this.libraryLoaded);
     const what = `the revocation of ${items.length} item${items.length === 1 ? "" : "s"}`;
     // The server sends each slice's reports as it goes: each one re-arms --timeout.
     const records: unknown[] = [];
@@ -288,7 +287,6 @@ export class SocketClientSource implements ClientSource {
     if (done < 1 || done > items.length || records.length !== done) {
       throw new ServerFault(`Prosody's answer to ${what} is not the reports camctl expects.`, "bad-reply");
     }
-    const flag = (v: unknown) => (typeof v === "boolean" ? v : null);
     return records.map((record, i): RevokeReport | CamError => {
       const { jid, expected } = items[i]!;
       const r = record as Meta | null;
@@ -300,14 +298,7 @@ export class SocketClientSource implements ClientSource {
         for (const k of ["text", "host"]) if (typeof r[k] === "string") failure[k] = r[k];
         return replyError(failure, jid, expected);
       }
-      return {
-        jid,
-        id: expected.id,
-        before: expected,
-        done: { sessionClosed: flag(r.session_closed), fastTokensRevoked: flag(r.fast_tokens_revoked), grantRevoked: flag(r.grant_revoked) },
-        after: Array.isArray(r.after) ? clientFromSocket(r.after) : null,
-        unverifiable: [],
-      };
+      return revokeReport(jid, expected, r);
     });
   }
 
