@@ -242,8 +242,9 @@ describe("plan and apply over the admin socket", () => {
     assert.equal(done + underWay + notStarted, 500);
     const shown = r.out.split("\n").filter((l) => /^revoked /.test(l)).length;
     assert.ok(done >= 20 && done < 500, `interrupted after ${done} items`);
-    // An outcome is counted just before it is written, so the screen may be one behind the tally.
-    assert.ok(shown === done || shown === done - 1, `${shown} rows on screen, ${done} counted`);
+    // An outcome is counted as it arrives and then written: over the socket a batch's outcomes
+    // arrive together, so the screen may be a few rows behind the tally, never ahead of it.
+    assert.ok(shown >= 20 && shown <= done, `${shown} rows on screen, ${done} counted`);
     const left = (await state("ctrlc")).size;
     // Of the items under way, any number may have been revoked by the time camctl stopped.
     assert.ok(left >= notStarted && left <= notStarted + underWay, `${left} grants left, ${notStarted} not started, ${underWay} under way`);
