@@ -12,7 +12,7 @@
 //   history   `camctl host history -o ndjson` over 100,000 audit entries, socket and XMPP (history.mjs)
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
-// --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,100000, --no-extremes,
+// --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,100000, --no-extremes, --runs N (host runs per case),
 // --rounds N (start-up rounds), --pairs N (start-up CPU pairs, default 40), --json (also writes
 // bench/last-run.json).
 import { execFileSync } from "node:child_process";
@@ -104,7 +104,7 @@ try {
         log(`\n== host clients: ${storage}, ${size} accounts (load ${loadavg()})`);
         const o = storage === "postgresql" ? { sql: pg.database(`bench_${size}_${Date.now() % 100000}`) } : sandboxOptions;
         try {
-          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: size <= 1000 ? 3 : 1, extremes, log });
+          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: Number(opt("--runs", size <= 1000 ? "3" : "1")), extremes, log });
           r.load = os.loadavg();
           report.host.push(r);
           host.printHost(r);
