@@ -109,7 +109,8 @@ export async function writeClients(
   }
   if (idleFlush) clearImmediate(idleFlush);
   await out.write(renderer.end());
-  await out.flush();
+  // NDJSON's lines may have gone out in several writes the stream still holds: done means written.
+  await (eachRecord ? out.settle() : out.flush());
   // Said once, to people (a table on a terminal), and on stderr so the table stays a header and
   // one line per client.
   if (format === "table" && io.stdoutIsTTY && rows > 0 && !recorded && !noIp) {
