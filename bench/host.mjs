@@ -147,7 +147,9 @@ export async function benchHost({ label, size, sandboxOptions, work, runs, ancho
       const outFile = path.join(work, `scan-${label}-${size}.ndjson`);
       let r;
       try {
-        r = await camctl(["host", "clients", sb.host, "-o", "ndjson", ...sock], { work, outFile });
+        // --timeout bounds each wait for the server; the module's one call for the 40,000-grant
+        // account holds Prosody for longer than the default 15 s on a slow machine.
+        r = await camctl(["host", "clients", sb.host, "-o", "ndjson", "--timeout", "600", ...sock], { work, outFile });
       } catch (e) {
         result.scanSkipped = `camctl host clients failed: ${e.message.replace(/^bench: /, "")}`;
         continue;
