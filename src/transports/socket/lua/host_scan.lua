@@ -31,6 +31,7 @@ local M = {};
 -- 20 ms keeps that overhead near 5 % while other clients wait at most about one slice.
 M.SLICE_SECONDS = 0.02;
 M.HIGH_WATER_BYTES = 1024 * 1024;
+M.PIECE_BYTES = 128 * 1024;
 -- How long to wait before looking again at a full send buffer.
 M.DRAIN_POLL_SECONDS = 0.005;
 
@@ -113,7 +114,9 @@ function M.start(args, env)
 				async.sleep(M.DRAIN_POLL_SECONDS);
 			end
 		end
-		local out = record_stream.open(io);
+		-- Pieces smaller than the default: a piece's rows reach camctl at once, past its record
+		-- queue's limit, so the piece size bounds camctl's rows in flight (BENCHMARKS.md).
+		local out = record_stream.open(io, M.PIECE_BYTES);
 
 		local function scan()
 			local names = {};
