@@ -11,7 +11,7 @@
 -- (camctl reads slower than the server finds), and stops when the admin connection is gone
 -- (camctl interrupted, `| head` done, --timeout): nothing keeps working for nobody.
 --
--- The stream is record_stream.open's: NDJSON in pieces of at most 512 KiB, then the trailer
+-- The stream is record_stream.open's: NDJSON in pieces of at most PIECE_BYTES (128 KiB), then the trailer
 -- { more = false, pieces, bytes, records, host, total, scanned, clients, failed } as the result,
 -- so camctl knows the scan is complete and nothing was lost. Lines:
 --   [account, client, facts]           a matching client (json_lines.client), account = user@host,
