@@ -324,3 +324,52 @@ return table.concat(out, "\\n")`);
   }
   return picks.length;
 }
+
+/**
+ * The accounts a real host also has, and an intruder can make (issue 21): `big` with `bigGrants`
+ * OAuth grants, and `wide` with `wideGrants` grants of which one carries a client name of
+ * `longName` bytes (quotes and backslashes in it, so it must be escaped). Written inside Prosody
+ * by a Lua loop, through the same storage API (a 40,000-grant literal would not fit in one
+ * admin-socket stanza). Returns entries in populateHost's form, to be appended to its accounts.
+ */
+export async function populateExtremes(sb, { host = sb.host, bigGrants = 40_000, wideGrants = 1000, longName = 200 * 1024, log = () => {} } = {}) {
+  const { luaString, replRequest } = await import(new URL("../build/test/sandbox/admin-socket.js", import.meta.url).href);
+  const now = Math.floor(Date.now() / 1000);
+  const made = [];
+  const t0 = performance.now();
+  // Named to sort after the regular accounts ("user…"), which the scan reads in name order: the
+  // first row then measures camctl, and the extremes' cost shows in the total and the pings.
+  for (const [localpart, count, prefix] of [["xl-grants", bigGrants, "big"], ["xl-longname", wideGrants, "wide"]]) {
+    if (!count) continue;
+    const jid = `${localpart}@${host}`;
+    const code = `local sm = require "prosody.core.storagemanager"
+local scram = require "prosody.util.sasl.scram"
+local hex = require "prosody.util.hex"
+local host, user, jid, now = ${luaString(host)}, ${luaString(localpart)}, ${luaString(jid)}, ${now}
+local accounts = sm.open(host, "accounts")
+local ok, stored_key, server_key = scram.hashers["SHA-1"](${luaString(BENCH_PASSWORD)}, "bench-salt", 10000)
+assert(ok, "scram")
+assert(accounts:set(user, { stored_key = hex.encode(stored_key), server_key = hex.encode(server_key), salt = "bench-salt",
+  iteration_count = 10000, created = now - ${800 * DAY}, updated = now - ${800 * DAY} }))
+local long = ${prefix === "wide" ? `(string.rep('Evil "client" \\\\ ', ${Math.ceil(longName / 16)})):sub(1, ${longName})` : "nil"}
+local grants = {}
+for i = 1, ${count} do
+  local id = string.format("%s%07d", ${luaString(prefix)}, i)
+  local created = now - 86400 - i
+  grants[id] = { id = id, owner = jid, jid = jid, created = created, accessed = created,
+    data = { oauth2_client = { name = (i == 1 and long) or "Bulk client " .. i, id = "bulk", version = "1.0", uri = "https://bulk.example/" } },
+    tokens = { ["sha256:" .. string.format("%064d", i)] = { created = created, purpose = "oauth2-refresh" } } }
+end
+assert(sm.open(host, "auth_tokens", "keyval+"):set(user, grants))
+return tostring(${count})`;
+    const r = await replRequest(sb.socketPath, ">" + code, 600_000);
+    if (r.error || r.result !== `Result: ${count}`) throw new Error(`bench: populating ${jid} failed: ${r.result}`);
+    const grants = [];
+    for (let i = 1; i <= count; i++) {
+      grants.push({ listed: { id: `grant/${prefix}${String(i).padStart(7, "0")}`, type: "access", auth: ["grant"] } });
+    }
+    made.push({ localpart, jid, created: now - 800 * DAY, clients: [], grants, fastTokens: [] });
+  }
+  log(`  populated the extreme accounts (${bigGrants} grants; ${wideGrants} grants, one named with ${longName} bytes) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return made;
+}

@@ -1,9 +1,10 @@
 // npm run bench: camctl's benchmarks against sandbox Prosodys, figures side by side in one run.
 //
 //   start-up  `camctl user clients` vs node -e 0 / prosodyctl / a minimal XMPP script (startup.mjs)
-//   host      `camctl host clients -o ndjson` on 1,000 and 10,000 accounts, internal / SQLite /
-//             PostgreSQL storage, vs the module's own loop, prosodyctl, with a pinging client
-//             (host.mjs)
+//   host      `camctl host clients -o ndjson` on 1,000, 10,000 and 100,000 accounts (100,000: internal
+//             and SQLite), each host with an account of 40,000 grants and one of 1,000 grants with a
+//             200 KB name; internal / SQLite / PostgreSQL storage, vs the module's own loop, prosodyctl
+//             and a `camctl user clients` loop, with a pinging client (host.mjs)
 //   revoke    `camctl host revoke` of ~10,000 items on 2,000 accounts (revoke.mjs)
 //   fleet     `host clients` over --ssh vs the local socket; a fan-out over 5 sandboxes (fleet.mjs)
 //   watch     `camctl watch -o ndjson` during a login storm (50 logins/s for 60 s), with a pinging
@@ -12,7 +13,7 @@
 //   xmpp-host `camctl host clients -o ndjson` over XMPP (companion) against the socket, 10,000 accounts (xmpp-host.mjs)
 //
 // Options: --quick (1,000 accounts only, fewer start-up rounds, smaller revoke/fleet hosts),
-// --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,
+// --only startup,host,revoke,fleet,watch,history, --watch-rate N, --watch-seconds N, --storage internal,sqlite,postgresql, --sizes 1000,10000,100000, --no-extremes, --runs N (host runs per case),
 // --rounds N (start-up rounds), --pairs N (start-up CPU pairs, default 40), --json (also writes
 // bench/last-run.json).
 import { execFileSync } from "node:child_process";
@@ -27,7 +28,10 @@ const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] 
 const quick = args.includes("--quick");
 const sections = opt("--only", "startup,host,revoke,fleet,watch,history,xmpp-host").split(",");
 const storages = opt("--storage", "internal,sqlite,postgresql").split(",");
-const sizes = opt("--sizes", quick ? "1000" : "1000,10000").split(",").map(Number);
+// Default sizes: 1,000, 10,000 and, on internal storage and SQLite, 100,000 accounts (issue 21 item 2).
+const sizesFor = (storage) =>
+  opt("--sizes", quick ? "1000" : storage === "postgresql" ? "1000,10000" : "1000,10000,100000").split(",").map(Number);
+const extremes = !args.includes("--no-extremes");
 const rounds = Number(opt("--rounds", quick ? "5" : "10"));
 const pairs = Number(opt("--pairs", quick ? "20" : "40"));
 const log = (s) => process.stderr.write(s + "\n");
@@ -97,11 +101,11 @@ try {
           continue;
         }
       } else throw new Error(`bench: unknown storage ${storage}`);
-      for (const size of sizes) {
+      for (const size of sizesFor(storage)) {
         log(`\n== host clients: ${storage}, ${size} accounts (load ${loadavg()})`);
         const o = storage === "postgresql" ? { sql: pg.database(`bench_${size}_${Date.now() % 100000}`) } : sandboxOptions;
         try {
-          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: size <= 1000 ? 3 : 1, log });
+          const r = await host.benchHost({ label: storage, size, sandboxOptions: o, work, runs: Number(opt("--runs", size <= 1000 ? "3" : "1")), extremes, log });
           r.load = os.loadavg();
           report.host.push(r);
           host.printHost(r);

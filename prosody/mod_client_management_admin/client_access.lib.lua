@@ -25,6 +25,8 @@ M.MAX_SECONDS = 253402300799;
 
 --- A stored time as whole seconds, or nil when it is missing or has no four-digit-year form.
 function M.whole_seconds(value)
+	-- What the module stores (os.time()): nothing to convert.
+	if math.type(value) == "integer" and value >= M.MIN_SECONDS and value <= M.MAX_SECONDS then return value; end
 	local n = tonumber(value);
 	if not n or n ~= n then return nil; end
 	n = math.floor(n);
@@ -106,17 +108,21 @@ function M.auth_methods(active)
 			end
 		end
 	end
-	table.sort(methods);
+	-- Most clients have one method: no sort (a host scan calls this for every row).
+	if methods[2] then table.sort(methods); end
 	return methods;
 end
+
+local function text(v) return type(v) == "string" and v or nil; end
 
 --- What camctl shows of a listed client, and nothing else: `active.grant` holds token secrets and
 --- internal fields (full_jid, mechanisms) are private. Strings are as stored (callers make them
 --- safe for their wire format); times are whole seconds or nil.
 function M.describe(client)
-	local ua = type(client.user_agent) == "table" and client.user_agent or {};
-	local active = type(client.active) == "table" and client.active or {};
-	local function text(v) return type(v) == "string" and v or nil; end
+	local ua = client.user_agent;
+	if type(ua) ~= "table" then ua = {}; end
+	local active = client.active;
+	if type(active) ~= "table" then active = {}; end
 	return {
 		id = text(client.id) or tostring(client.id);
 		type = client.type == "access" and "access" or "session";

@@ -81,9 +81,19 @@ export async function writeClients(
 ): Promise<void> {
   const renderer = await clientsRenderer(format, io, opts);
   const out = new OutputWriter(io.stdout);
-  // NDJSON is read line by line as it comes (`| jq`): each record goes out at once. The other
-  // formats are read whole, so they go out in large chunks.
+  // NDJSON is read line by line as it comes (`| jq`): what is rendered goes out as soon as no
+  // further record is ready (the next turn of the event loop), or in 64 KiB chunks while records
+  // keep coming; not one write per record, which a host scan of 100,000s of rows pays for in
+  // system calls (BENCHMARKS.md). The other formats are read whole, so they go out in large chunks.
   const eachRecord = format === "ndjson";
+  let idleFlush: NodeJS.Immediate | undefined;
+  const flushWhenIdle = () => {
+    idleFlush ??= setImmediate(() => {
+      idleFlush = undefined;
+      // A failed stream fails the next write or the final flush too: that one reports it.
+      out.flush().catch(() => undefined);
+    });
+  };
   // Every format writes every network field (core/network.ts), null where the source has none.
   const noIp = opts.noIp ?? addressesHidden();
   let recorded = false;
@@ -96,15 +106,18 @@ export async function writeClients(
       const text = renderer.push(record);
       if (text === "") continue;
       await out.write(text);
-      if (eachRecord) await out.flush();
+      if (eachRecord) flushWhenIdle();
     }
   } catch (err) {
+    if (idleFlush) clearImmediate(idleFlush);
     // What was rendered is still written (the records before the failure); then the failure.
     await out.flush().catch(() => undefined);
     throw err;
   }
+  if (idleFlush) clearImmediate(idleFlush);
   await out.write(renderer.end());
-  await out.flush();
+  // NDJSON's lines may have gone out in several writes the stream still holds: done means written.
+  await (eachRecord ? out.settle() : out.flush());
   // Said once, to people (a table on a terminal), and on stderr so the table stays a header and
   // one line per client.
   if (format === "table" && io.stdoutIsTTY && rows > 0 && !recorded && !noIp) {

@@ -49,6 +49,18 @@ test("a client is the positional array clientFromSocket reads; unshowable times 
   });
 });
 
+test("the network fields travel only when one is known: 12 positions without, 20 with", { skip: NO_LUA }, () => {
+  const [plain, annotated] = lines(`local d = client_access.describe({ id = "client/x"; type = "session"; active = { password = 1 } })
+io.write(json_lines.client(d), "\\n")
+d.last_ip = "192.0.2.7"; d.login_count = 3
+io.write(json_lines.client(d), "\\n")`).map((l) => JSON.parse(l) as unknown[]);
+  assert.equal(plain!.length, 12);
+  assert.deepEqual(clientFromSocket(plain!), { ...clientFromSocket(annotated!), lastIp: null, loginCount: null });
+  assert.equal(annotated!.length, 20);
+  assert.equal(clientFromSocket(annotated!).lastIp, "192.0.2.7");
+  assert.equal(clientFromSocket(annotated!).loginCount, 3);
+});
+
 test("a revocation report carries the flags and the client as listed afterwards", { skip: NO_LUA }, () => {
   const out = lines(`io.write(json_lines.revoke_report({ id = "client/x", session_closed = true, fast_tokens_revoked = false, grant_revoked = true,
     after = { id = "client/x", type = "session", active = { password = 5 } } }), "\\n")

@@ -11,7 +11,7 @@
 -- (camctl reads slower than the server finds), and stops when the admin connection is gone
 -- (camctl interrupted, `| head` done, --timeout): nothing keeps working for nobody.
 --
--- The stream is record_stream.open's: NDJSON in pieces of at most 512 KiB, then the trailer
+-- The stream is record_stream.open's: NDJSON in pieces of at most PIECE_BYTES (128 KiB), then the trailer
 -- { more = false, pieces, bytes, records, host, total, scanned, clients, failed } as the result,
 -- so camctl knows the scan is complete and nothing was lost. Lines:
 --   [account, client, facts]           a matching client (json_lines.client), account = user@host,
@@ -31,6 +31,7 @@ local M = {};
 -- 20 ms keeps that overhead near 5 % while other clients wait at most about one slice.
 M.SLICE_SECONDS = 0.02;
 M.HIGH_WATER_BYTES = 1024 * 1024;
+M.PIECE_BYTES = 128 * 1024;
 -- How long to wait before looking again at a full send buffer.
 M.DRAIN_POLL_SECONDS = 0.005;
 
@@ -113,7 +114,9 @@ function M.start(args, env)
 				async.sleep(M.DRAIN_POLL_SECONDS);
 			end
 		end
-		local out = record_stream.open(io);
+		-- Pieces smaller than the default: a piece's rows reach camctl at once, past its record
+		-- queue's limit, so the piece size bounds camctl's rows in flight (BENCHMARKS.md).
+		local out = record_stream.open(io, M.PIECE_BYTES);
 
 		local function scan()
 			local names = {};

@@ -27,19 +27,32 @@ end
 
 --- One client as an array, fields by position (half the bytes of an object; camctl's
 --- clientFromSocket reads it): id, type, connected, first_seen, last_seen, expires, auth,
---- software, version, software_id, uri, device, then the network fields (client_network.annotate;
---- null where absent): ip, connected_since, first_ip, first_login, last_ip, last_login,
---- last_mechanism, login_count. `d` is client_access.describe(client).
+--- software, version, software_id, uri, device, then the network fields (client_network.annotate)
+--- ip, connected_since, first_ip, first_login, last_ip, last_login, last_mechanism, login_count —
+--- left out altogether when none is known (camctl reads missing positions as null): a fifth of the
+--- bytes of a plain row, which every piece, base64 and XML layer would carry again. `d` is
+--- client_access.describe(client).
 function M.client(d)
-	local auth = {};
-	for i, method in ipairs(d.auth) do auth[i] = M.str(method); end
-	return "[" .. M.str(d.id) .. "," .. M.str(d.type) .. "," .. M.bool(d.connected)
-		.. "," .. M.int(d.first_seen) .. "," .. M.int(d.last_seen) .. "," .. M.int(d.expires)
-		.. ",[" .. table.concat(auth, ",") .. "]"
-		.. "," .. M.str(d.software) .. "," .. M.str(d.version) .. "," .. M.str(d.software_id)
-		.. "," .. M.str(d.uri) .. "," .. M.str(d.device)
-		.. "," .. M.str(d.ip) .. "," .. M.int(d.connected_since) .. "," .. M.str(d.first_ip) .. "," .. M.int(d.first_login)
-		.. "," .. M.str(d.last_ip) .. "," .. M.int(d.last_login) .. "," .. M.str(d.last_mechanism) .. "," .. M.int(d.login_count) .. "]";
+	local str, int = M.str, M.int;
+	local auth = d.auth;
+	local auth_text;
+	if #auth == 1 then auth_text = str(auth[1]); else
+		local quoted = {};
+		for i, method in ipairs(auth) do quoted[i] = str(method); end
+		auth_text = table.concat(quoted, ",");
+	end
+	local head = "[" .. str(d.id) .. "," .. str(d.type) .. "," .. M.bool(d.connected)
+		.. "," .. int(d.first_seen) .. "," .. int(d.last_seen) .. "," .. int(d.expires)
+		.. ",[" .. auth_text .. "]"
+		.. "," .. str(d.software) .. "," .. str(d.version) .. "," .. str(d.software_id)
+		.. "," .. str(d.uri) .. "," .. str(d.device);
+	if d.ip == nil and d.connected_since == nil and d.first_ip == nil and d.first_login == nil and d.last_ip == nil
+		and d.last_login == nil and d.last_mechanism == nil and d.login_count == nil then
+		return head .. "]";
+	end
+	return head
+		.. "," .. str(d.ip) .. "," .. int(d.connected_since) .. "," .. str(d.first_ip) .. "," .. int(d.first_login)
+		.. "," .. str(d.last_ip) .. "," .. int(d.last_login) .. "," .. str(d.last_mechanism) .. "," .. int(d.login_count) .. "]";
 end
 
 --- A revocation report of client_access.revoke, with `after` as a client array or null.
