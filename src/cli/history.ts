@@ -7,6 +7,7 @@ import { addCommonOptions, resolveCommon, type CommonOptions } from "../config/o
 import { withSource } from "../transports/lifecycle.js";
 import { msg } from "../text/untrusted.js";
 import type { Deps } from "./deps.js";
+import { boundYoungGeneration } from "../core/memory.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -47,6 +48,7 @@ export function parseHistoryOptions(raw: Record<string, unknown>, deps: Deps, ta
 export async function runHistory(opts: HistoryOptions, io: IOStreams, deps: Pick<Deps, "prepareSource">): Promise<void> {
   const prepared = await deps.prepareSource(opts, io);
   const q = opts.query;
+  boundYoungGeneration();
   await withSource(prepared, opts.timeoutSeconds, async (source, _signal, alive) => {
     if (!source.history) {
       throw new CamError("unsupported", "This transport cannot read the history: use Prosody's admin socket (--socket, or --ssh for a remote server), or --jid with the companion module mod_client_management_admin.", "history-needs-socket");

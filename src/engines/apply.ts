@@ -13,6 +13,7 @@ import { revokeSentence } from "../render/revoke.js";
 import type { ClientSource } from "../core/client-source.js";
 import { comparableJid } from "../core/validate.js";
 import { keepAlive, withSource, type PreparedSource } from "../transports/lifecycle.js";
+import { boundYoungGeneration } from "../core/memory.js";
 
 export const emptyTally = (): ApplyTally => ({ items: 0, revoked: 0, passwordResetRequired: 0, gone: 0, changed: 0, failed: 0, acted: 0 });
 
@@ -172,6 +173,7 @@ export interface ApplyRun {
  * what ended the run; `tally` then says what was done before.
  */
 export async function applyPlan(items: AsyncIterable<PlanItem>, run: ApplyRun, tally: ApplyTally): Promise<void> {
+  boundYoungGeneration();
   await withSource(run.prepared, run.timeoutSeconds, async (source, signal, alive) => {
     const writing = keepAlive(alive, run.timeoutSeconds);
     try {

@@ -4,10 +4,10 @@
 // again here, so a server that ignores part of it cannot widen the result), the deadline kept
 // armed while the consumer is busy with a record, the accounts the server could not read
 // collected, progress handed to the caller's line (src/term/progress.ts).
-import { setFlagsFromString } from "node:v8";
 
 import { CamError } from "../core/errors.js";
 import type { ScanProgress } from "../core/client-source.js";
+import { boundYoungGeneration } from "../core/memory.js";
 import { matchesFilter, type ClientFilter, type HostClientRecord } from "../core/filters.js";
 import type { SoftwareSeen } from "../core/software-match.js";
 import type { ProgressLine } from "../term/progress.js";
@@ -43,17 +43,6 @@ export interface HostScanRequest {
 export interface UnreadAccounts {
   count: number;
   first: { account: string; reason: string }[];
-}
-
-/**
- * A scan allocates short-lived strings and objects for every row at a steady, high rate, and V8
- * answers that by growing its young generation up to its default maximum (several × 16 MiB), which
- * made camctl's peak RSS follow the largest account rather than the queue (~100 MiB for an account
- * of 40,000 grants, BENCHMARKS.md). Keeping the young generation at its starting size bounds it;
- * V8 reads this flag each time it would grow it, so setting it now takes effect.
- */
-function boundYoungGeneration(): void {
-  setFlagsFromString("--semi-space-growth-factor=1");
 }
 
 /**
