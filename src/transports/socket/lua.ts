@@ -111,8 +111,8 @@ export function listChunk(args: LuaArgs, cached = false): string {
  */
 export function revokeManyChunk(args: LuaArgs, items: LuaArgs[], cached = false): string {
   const head = `>local ARGS = ${argsTable(args)}\nlocal ITEMS = { ${items.map(argsTable).join(",\n")} }\n`;
-  if (cached) return `${head}return ${LIBRARY_VARIABLE}.revoke_many(ARGS, ITEMS)`;
-  return `${head}${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.revoke_many(ARGS, ITEMS)`;
+  if (cached) return `${head}return ${LIBRARY_VARIABLE}.revoke_many(ARGS, ITEMS, _ENV)`;
+  return `${head}${LIBRARY}${LIBRARY_VARIABLE} = admin_requests\nreturn admin_requests.revoke_many(ARGS, ITEMS, _ENV)`;
 }
 
 /** The `>` chunk that asks for the next reply of a record stream whose trailer said more. */

@@ -147,14 +147,17 @@ end
 M.SLICE_SECONDS = 0.02;
 
 --- ARGS: { os_user, sudo_user }; ITEMS: an array of revoke's ARGS (jid, id, type, first_seen,
---- software, device), in plan order. Each item is checked, revoked and verified as revoke does
+--- software, device), in plan order; ENV: the chunk's environment (finds the admin connection: the
+--- run stops between slices once camctl has gone). Each item is checked, revoked and verified as revoke does
 --- (client_access.revoke_many), in order, in slices of SLICE_SECONDS with the event loop turning
 --- in between; each slice's reports are sent at its end, while the request is still running (a
 --- promise, as the host scan). Records: one per item, in order: the revocation report
 --- (json_lines.revoke_report), or {"id", "err", "text", "jid", "host"} for an item that failed
 --- (revoke's trailer fields). Trailer meta: done = the number of items.
-function M.revoke_many(args, items)
+function M.revoke_many(args, items, env)
 	local io = reply_io();
+	-- camctl gone (Ctrl-C, --timeout, a lost link): the items not begun are not revoked.
+	local admin = env and record_stream.admin_session(env);
 	local now = require "prosody.util.time".now;
 	local async = require "prosody.util.async";
 	local actor = M.actor(args);
@@ -176,6 +179,10 @@ function M.revoke_many(args, items)
 					w.flush();
 					async.sleep(0);
 					async.sleep(0);
+					if not record_stream.connected(admin) then
+						log("info", "revocation of %d items stopped after %d: the admin connection is gone", #items, i - 1);
+						break;
+					end
 					started = now();
 				end
 				-- The run of items of the same account from i on.

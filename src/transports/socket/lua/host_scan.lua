@@ -40,40 +40,10 @@ local function unhex(h)
 	return (h:gsub("%x%x", function (c) return string.char(tonumber(c, 16)); end));
 end
 
---- The admin connection this chunk runs for: the session whose shell environment is `env` (the
---- `>` chunks' global environment is one per admin connection). nil when it cannot be found,
---- e.g. another Prosody version: the scan then runs to the end without flow control.
-function M.admin_session(env)
-	local ok, found = pcall(function ()
-		local admin_socket = require "prosody.core.modulemanager".get_module("*", "admin_socket");
-		local sessions = admin_socket and admin_socket.module:shared("sessions");
-		for _, session in pairs(sessions or {}) do
-			local shell = session.shell_session;
-			if type(shell) == "table" and shell.globalenv == env then return session; end
-		end
-	end);
-	return ok and found or nil;
-end
-
---- Bytes waiting in the session's send buffer (0 when that cannot be seen).
-local function buffered(session)
-	local ok, n = pcall(function ()
-		local buffer = session.conn and session.conn.writebuffer;
-		return buffer and #buffer or 0;
-	end);
-	return ok and tonumber(n) or 0;
-end
-
---- Whether camctl is still connected (true when the session is unknown).
-local function connected(session)
-	if not session then return true; end
-	local shell = session.shell_session;
-	if type(shell) == "table" and type(shell.is_connected) == "function" then return shell.is_connected(); end
-	return session.conn ~= nil;
-end
-
--- Shared with camctl watch (watch.lua).
-M.buffered, M.connected = buffered, connected;
+-- The admin connection's session, its send buffer and whether camctl is still there
+-- (record_stream.lua); shared with camctl watch (watch.lua).
+M.admin_session, M.buffered, M.connected = record_stream.admin_session, record_stream.buffered, record_stream.connected;
+local buffered, connected = record_stream.buffered, record_stream.connected;
 
 --- ARGS: { host, filter }. Returns the failure trailer at once (host-not-found, module-not-loaded,
 --- bad-filter), or a promise of the trailer of the whole scan.

@@ -35,6 +35,38 @@ function M.host_not_found(host)
 	return { err = "host-not-found", host = host, hosts = table.concat(names, " ", 1, math.min(#names, M.HOSTS_SHOWN)), host_count = #names };
 end
 
+--- The admin connection this chunk runs for: the session whose shell environment is `env` (the
+--- `>` chunks' global environment is one per admin connection). nil when it cannot be found,
+--- e.g. another Prosody version: a long request then runs to its end without flow control.
+function M.admin_session(env)
+	local ok, found = pcall(function ()
+		local admin_socket = require "prosody.core.modulemanager".get_module("*", "admin_socket");
+		local sessions = admin_socket and admin_socket.module:shared("sessions");
+		for _, session in pairs(sessions or {}) do
+			local shell = session.shell_session;
+			if type(shell) == "table" and shell.globalenv == env then return session; end
+		end
+	end);
+	return ok and found or nil;
+end
+
+--- Bytes waiting in the session's send buffer (0 when that cannot be seen).
+function M.buffered(session)
+	local ok, n = pcall(function ()
+		local buffer = session.conn and session.conn.writebuffer;
+		return buffer and #buffer or 0;
+	end);
+	return ok and tonumber(n) or 0;
+end
+
+--- Whether camctl is still connected (true when the session is unknown).
+function M.connected(session)
+	if not session then return true; end
+	local shell = session.shell_session;
+	if type(shell) == "table" and type(shell.is_connected) == "function" then return shell.is_connected(); end
+	return session.conn ~= nil;
+end
+
 local function trailer(io, fields)
 	return "base64:" .. io.base64(json_lines.object(fields));
 end
