@@ -32,7 +32,8 @@ M.DEFAULTS = {
 	ms = 20; -- of work, after the first account
 };
 
--- How long a requester's snapshot of the account list is kept while no page asks for it.
+-- How long a requester's snapshot of the account list is kept while no page asks for it, unless
+-- the host's client_management_admin_snapshot_seconds says otherwise.
 local SNAPSHOT_SECONDS = 300;
 
 --- Parses a cursor: "<localpart>" or "<localpart>/<client id>"; nil for none.
@@ -293,7 +294,8 @@ function M.handler(deps)
 		local glob = spec.account or "";
 		local snapshot = snapshots[origin];
 		local named = request.attr.snapshot;
-		local usable = snapshot and snapshot.glob == glob and time_now() - snapshot.used <= SNAPSHOT_SECONDS;
+		local idle = option(module, "client_management_admin_snapshot_seconds", SNAPSHOT_SECONDS, 0, 86400);
+		local usable = snapshot and snapshot.glob == glob and time_now() - snapshot.used <= idle;
 		if named ~= nil then
 			if not usable or snapshot.id ~= named then
 				origin.send(st.error_reply(stanza, "cancel", "item-not-found",
