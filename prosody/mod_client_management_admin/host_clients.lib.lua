@@ -316,7 +316,10 @@ function M.handler(deps)
 		snapshot.used = time_now();
 		local accounts = snapshot.accounts;
 
-		local answer = st.stanza("clients", { xmlns = xmlns_camctl; ["host-wide"] = "true"; snapshot = snapshot.id });
+		-- Naming the snapshot lets the requester ask for pages ahead; with
+		-- client_management_admin_page_ahead = false it asks for one page at a time, as of old.
+		local ahead = module:get_option_boolean("client_management_admin_page_ahead", true);
+		local answer = st.stanza("clients", { xmlns = xmlns_camctl; ["host-wide"] = "true"; snapshot = ahead and snapshot.id or nil });
 		if limits.records == 0 then
 			-- <max>0</max>: the count only (XEP-0059 2.7).
 			answer:add_child(rsm.generate({ count = #accounts }));

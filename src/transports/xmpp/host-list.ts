@@ -176,8 +176,8 @@ export interface HostPager {
   pageSize?: number;
 }
 
-/** Requests camctl keeps ahead of the page it is handing over (see pipelinedRanges). */
-export const PAGE_WINDOW = 3;
+/** Ranges camctl asks for ahead of the page it is handing over (see pipelinedRanges); measured in BENCHMARKS.md (host clients over XMPP). */
+export const PAGE_WINDOW = 5;
 
 /** A range of the snapshot's accounts: [start, end) by index; the first request may continue after a cursor instead. */
 export interface AccountRange {
