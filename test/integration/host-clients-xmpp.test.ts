@@ -421,6 +421,28 @@ return t.n`);
     assert.ok(Number(indexed) >= 9, `${indexed} requests by index`);
   });
 
+  test("a companion that names no snapshot (page_ahead = false, as an older one): one page at a time, the same records", async () => {
+    await companionOption("client_management_admin_page_accounts", 2);
+    await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, "client_management_admin_page_ahead", false) return true`);
+    await countIndexRequests(true);
+    let indexed: string;
+    let r;
+    try {
+      r = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+    } finally {
+      indexed = await countIndexRequests(false);
+      await companionOption("client_management_admin_page_accounts", null);
+      await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, "client_management_admin_page_ahead", nil) return true`);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(indexed, "0");
+    const accounts = ndjson(r.stdout).map((x) => x.account);
+    // Seven accounts of three, two of two grants, and boss's logins (camctl's own, raw tests' ones).
+    assert.ok(accounts.length >= 7 * 3 + 2 * 2 + 1, `${accounts.length} records`);
+    assert.equal(new Set(ndjson(r.stdout).map((x) => `${x.account} ${x.id}`)).size, accounts.length, "no record twice");
+    assert.deepEqual(accounts, [...accounts].sort());
+  });
+
   test("a snapshot gone between pages: one sentence, exit 3, not a listing reported as done", async () => {
     await companionOption("client_management_admin_page_accounts", 2);
     await companionOption("client_management_admin_snapshot_seconds", 0);

@@ -177,7 +177,7 @@ export interface HostPager {
 }
 
 /** Ranges camctl asks for ahead of the page it is handing over (see pipelinedRanges); measured in BENCHMARKS.md (host clients over XMPP). */
-export const PAGE_WINDOW = 5;
+export const PAGE_WINDOW = 3;
 
 /** A range of the snapshot's accounts: [start, end) by index; the first request may continue after a cursor instead. */
 export interface AccountRange {
