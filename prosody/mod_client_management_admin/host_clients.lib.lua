@@ -32,7 +32,8 @@ M.DEFAULTS = {
 	ms = 20; -- of work, after the first account
 };
 
--- How long a requester's snapshot of the account list is kept between its pages.
+-- How long a requester's snapshot of the account list is kept while no page asks for it, unless
+-- the host's client_management_admin_snapshot_seconds says otherwise.
 local SNAPSHOT_SECONDS = 300;
 
 --- Parses a cursor: "<localpart>" or "<localpart>/<client id>"; nil for none.
@@ -56,8 +57,10 @@ end
 
 --- One page of a scan.
 ---   accounts  sorted array of localparts (the scan's accounts: those the account glob admits)
----   cursor    parse_cursor's result, or nil to start at the beginning
----   limits    { records, bytes, accounts, seconds }
+---   cursor    parse_cursor's result, { index = 0-based account index } to start there, or nil
+---             to start at the beginning
+---   limits    { records, bytes, accounts, seconds, stop = optional 0-based index the page stops
+---             before (a range of the snapshot; the page is complete only at the last account) }
 ---   read(localpart) -> array of rows { id = client id, size = bytes, ... } in the order to send
 ---                      them (the account's matching clients), or nil and why it could not be read
 ---   clock()   seconds
@@ -66,11 +69,14 @@ end
 --- for the next page) or nil, scanned (accounts finished so far), complete }. An account that
 --- cannot be read is reported in `failed` and the scan goes on.
 function M.page(accounts, cursor, limits, read, clock)
-	local start = cursor and search(accounts, cursor.user, cursor.id ~= nil) or 1;
+	local start;
+	if cursor and cursor.index then start = cursor.index + 1;
+	else start = cursor and search(accounts, cursor.user, cursor.id ~= nil) or 1; end
+	local stop = limits.stop and math.min(limits.stop, #accounts) or #accounts;
 	local out = { rows = {}; failed = {}; scanned = start - 1; complete = false };
 	local bytes, reads, started = 0, 0, clock();
 	local i = start;
-	while i <= #accounts do
+	while i <= stop do
 		if reads >= limits.accounts or (reads > 0 and clock() - started >= limits.seconds) then break; end
 		local user = accounts[i];
 		local rows, reason = read(user);
@@ -176,9 +182,12 @@ function M.handler(deps)
 	local st = require "prosody.util.stanza";
 	local rsm = require "prosody.util.rsm";
 	local time_now = require "prosody.util.time".now;
+	local new_id = require "prosody.util.id".medium;
 	local host = module.host;
-	-- Per requesting session (weak keys: it goes with the session): the sorted account list of the
-	-- scan in progress, so that pages after the first do not list and sort every account again.
+	-- Per requesting session (weak keys: it goes with the session, so at most one per session and
+	-- none left behind): the sorted account list of the scan in progress, so that pages after the
+	-- first do not list and sort every account again, and so that a page can be named by account
+	-- index (<index/> with snapshot='id') before the page ahead of it has arrived.
 	local snapshots = setmetatable({}, { __mode = "k" });
 
 	local function accounts_of(filter)
@@ -233,8 +242,23 @@ function M.handler(deps)
 			origin.send(st.error_reply(stanza, "modify", "bad-request", "Only paging forward (<after/>) is supported"));
 			return true;
 		end
-		if set.max ~= nil and (set.max ~= set.max or set.max < 0 or set.max % 1 ~= 0) then
+		local function whole(n) return n ~= nil and n == n and n >= 0 and n % 1 == 0 and n < 2^53; end
+		if set.max ~= nil and not whole(set.max) then
 			origin.send(st.error_reply(stanza, "modify", "bad-request", "<max/> is a whole number"));
+			return true;
+		end
+		-- A range of the snapshot: <index/> (where it starts) or <after/> (the rest of it), and
+		-- end='n' (the account index it stops before).
+		local stop = request.attr["end"];
+		if stop ~= nil then
+			stop = tonumber(stop);
+			if not whole(stop) then
+				origin.send(st.error_reply(stanza, "modify", "bad-request", "end is a whole number"));
+				return true;
+			end
+		end
+		if set.index ~= nil and (not whole(set.index) or set.after ~= nil) then
+			origin.send(st.error_reply(stanza, "modify", "bad-request", "<index/> is a whole number, and not given with <after/>"));
 			return true;
 		end
 		local spec, spec_error = M.parse_filter(request:get_child("filter"));
@@ -257,27 +281,45 @@ function M.handler(deps)
 			bytes = option(module, "client_management_admin_page_bytes", M.DEFAULTS.bytes, 1024, 4 * 1024 * 1024);
 			accounts = option(module, "client_management_admin_page_accounts", M.DEFAULTS.accounts, 1, 100000);
 			seconds = option(module, "client_management_admin_page_ms", M.DEFAULTS.ms, 1, 10000) / 1000;
+			stop = stop;
 		};
 
-		-- The account list: a new scan (no <after/>) lists the accounts afresh; its later pages reuse
-		-- that list while it is recent. Either way the cursor is a position, so a page is right
-		-- even when the list had to be made again.
+		-- The account list: a new scan (no <after/>, no snapshot='id') lists the accounts afresh; its
+		-- later pages reuse that list while it is in use. A page that names its snapshot gets that
+		-- one or an error (an index means nothing in another list); a page that names none (an
+		-- older camctl) gets a new list when the old one is gone, which is right since its cursor
+		-- is a position.
 		local cursor = M.parse_cursor(set.after);
+		if set.index ~= nil then cursor = { index = set.index }; end
 		local glob = spec.account or "";
 		local snapshot = snapshots[origin];
-		if cursor == nil or not snapshot or snapshot.glob ~= glob or time_now() - snapshot.made > SNAPSHOT_SECONDS then
+		local named = request.attr.snapshot;
+		local idle = option(module, "client_management_admin_snapshot_seconds", SNAPSHOT_SECONDS, 0, 86400);
+		local usable = snapshot and snapshot.glob == glob and time_now() - snapshot.used <= idle;
+		if named ~= nil then
+			if not usable or snapshot.id ~= named then
+				origin.send(st.error_reply(stanza, "cancel", "item-not-found",
+					"This listing's snapshot of the accounts is gone (unused for too long, another listing started, or the server restarted)")
+					:tag("snapshot-expired", { xmlns = xmlns_camctl }):up());
+				return true;
+			end
+		elseif cursor == nil or not usable then
 			local list, condition, text = accounts_of(filter);
 			if not list then
 				module:log("error", "%s asked to list the clients of every account on %s: %s", actor, host, text);
 				origin.send(st.error_reply(stanza, "cancel", condition, text));
 				return true;
 			end
-			snapshot = { glob = glob; accounts = list; made = time_now() };
+			snapshot = { id = new_id(); glob = glob; accounts = list };
 			snapshots[origin] = snapshot;
 		end
+		snapshot.used = time_now();
 		local accounts = snapshot.accounts;
 
-		local answer = st.stanza("clients", { xmlns = xmlns_camctl; ["host-wide"] = "true" });
+		-- Naming the snapshot lets the requester ask for pages ahead; with
+		-- client_management_admin_page_ahead = false it asks for one page at a time, as of old.
+		local ahead = module:get_option_boolean("client_management_admin_page_ahead", true);
+		local answer = st.stanza("clients", { xmlns = xmlns_camctl; ["host-wide"] = "true"; snapshot = ahead and snapshot.id or nil });
 		if limits.records == 0 then
 			-- <max>0</max>: the count only (XEP-0059 2.7).
 			answer:add_child(rsm.generate({ count = #accounts }));

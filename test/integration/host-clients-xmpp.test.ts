@@ -240,6 +240,51 @@ describe("the protocol, raw", () => {
       await admin.close();
     }
   });
+  test("the snapshot: the first page names it; ranges of it by <index/> and end='n' are served in any order; an unknown one is item-not-found", async () => {
+    await companionOption("client_management_admin_page_ms", 10_000);
+    const admin = await rawSasl2Login(sb, { jid: boss.jid, userAgentId: randomUUID(), software: "raw", credential: { password: boss.password }, keepConnected: true });
+    assert.ok(admin.ok);
+    const accountsOf = (reply: Element) => [...new Set(child(reply, "clients")!.children.filter((c) => c.name === "client").map((c) => c.attrs.account!.split("@")[0]!))];
+    try {
+      const first = child(await admin.iq(request(`<set xmlns='${RSM}'><max>2</max></set>`)), "clients")!;
+      const id = first.attrs.snapshot!;
+      assert.match(id, /^\S{8,}$/);
+      // All twelve accounts in byte order: boss, empty, grants1, grants2, joe, pop1…pop7.
+      const range = (start: number, end: number, max = 100) =>
+        admin.iq(request(`<set xmlns='${RSM}'><max>${max}</max><index>${start}</index></set>`, `host-wide='true' snapshot='${id}' end='${end}'`));
+      const later = await range(9, 12);
+      const earlier = await range(2, 4);
+      assert.deepEqual(accountsOf(later), ["pop5", "pop6", "pop7"]);
+      assert.deepEqual([child(later, "clients")!.attrs.scanned, child(later, "clients")!.attrs.complete], ["12", "true"]);
+      assert.deepEqual(accountsOf(earlier), ["grants1", "grants2"]);
+      assert.deepEqual([child(earlier, "clients")!.attrs.scanned, child(earlier, "clients")!.attrs.complete], ["4", "false"], "the range ends at its end, not at the page size");
+      // A range the page could not finish (two records a page, three clients an account) goes on by <after/>.
+      const cut = child(await range(9, 10, 2), "clients")!;
+      assert.equal(cut.attrs.snapshot, id);
+      assert.equal(cut.attrs.scanned, "9", "pop5 not finished");
+      const last = child(child(cut, "set"), "last")!.text;
+      assert.match(last, /^pop5\//);
+      const rest = child(await admin.iq(request(`<set xmlns='${RSM}'><max>2</max><after>${last}</after></set>`, `host-wide='true' snapshot='${id}' end='10'`)), "clients")!;
+      assert.deepEqual(rest.children.filter((c) => c.name === "client").map((c) => c.attrs.account), [`pop5@${sb.host}`]);
+      assert.equal(rest.attrs.scanned, "10");
+      for (const bad of [
+        request(`<set xmlns='${RSM}'><index>1</index><after>boss</after></set>`, `host-wide='true' snapshot='${id}'`),
+        request(`<set xmlns='${RSM}'><index>1</index></set>`, `host-wide='true' snapshot='${id}' end='x'`),
+        request(`<set xmlns='${RSM}'><index>-1</index></set>`, `host-wide='true' snapshot='${id}'`),
+      ]) {
+        const reply = await admin.iq(bad);
+        assert.deepEqual(conditionOf(reply), ["bad-request"], bad);
+      }
+      const unknown = await admin.iq(request(`<set xmlns='${RSM}'><index>1</index></set>`, `host-wide='true' snapshot='not${id}' end='3'`));
+      assert.deepEqual(conditionOf(unknown), ["item-not-found", "snapshot-expired"]);
+      // Another account glob is another listing: the snapshot does not serve it.
+      const otherGlob = await admin.iq(request(`<filter><account>pop*</account></filter><set xmlns='${RSM}'><index>1</index></set>`, `host-wide='true' snapshot='${id}' end='3'`));
+      assert.deepEqual(conditionOf(otherGlob), ["item-not-found", "snapshot-expired"]);
+    } finally {
+      await admin.close();
+      await companionOption("client_management_admin_page_ms", null);
+    }
+  });
 });
 
 describe("camctl host clients <host> --jid admin@…", () => {
@@ -321,6 +366,131 @@ describe("camctl host clients <host> --jid admin@…", () => {
     const again = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson", "--account", "pop1"]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(ndjson(again.stdout).length, 3);
+  });
+});
+
+describe("camctl host clients over XMPP, pages asked ahead", () => {
+  before(() => {
+    cliHome ??= new CamctlHome();
+  });
+  const ndjson = (text: string) => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as HostClientRecord);
+  /** Counts the host-wide requests that name a range by <index/> (the pages camctl asks ahead); returns the count when turned off. */
+  const countIndexRequests = (on: boolean) =>
+    sb.lua(`local events = prosody.hosts[${luaString(sb.host)}].events
+local name = "iq-get/host/urn:camctl:admin:0:clients"
+if ${on} then
+  local t = { n = 0 }
+  t.handler = function (e)
+    local set = e.stanza.tags[1]:get_child("set", "http://jabber.org/protocol/rsm")
+    if set and set:get_child("index") then t.n = t.n + 1 end
+  end
+  prosody.camctl_test_counter = t
+  events.add_handler(name, t.handler, 100)
+  return true
+end
+local t = prosody.camctl_test_counter
+events.remove_handler(name, t.handler)
+prosody.camctl_test_counter = nil
+return t.n`);
+
+  test("a host of many pages: exactly the records of the admin socket's listing, in the same order; later pages named by index", async () => {
+    // Two accounts a page (the first page sizes the ranges: one account each), no time budget.
+    await companionOption("client_management_admin_page_accounts", 2);
+    await companionOption("client_management_admin_page_ms", 10_000);
+    await countIndexRequests(true);
+    let indexed: string;
+    let viaXmpp;
+    try {
+      viaXmpp = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+    } finally {
+      indexed = await countIndexRequests(false);
+      await companionOption("client_management_admin_page_accounts", null);
+      await companionOption("client_management_admin_page_ms", null);
+    }
+    assert.equal(viaXmpp.code, 0, viaXmpp.stderr);
+    const viaSocket = await runCamctl(["host", "clients", sb.host, "-o", "ndjson", "--socket", sb.socketPath], { timeoutMs: 30_000 });
+    assert.equal(viaSocket.code, 0, viaSocket.stderr);
+    // camctl's own XMPP login is connected while it scans, and was seen again by then.
+    const settled = (rs: HostClientRecord[]) => rs.map((r) => (r.userAgent.software === "camctl" ? { ...r, connected: false, lastSeen: null, ip: null, connectedSince: null } : r));
+    const x = settled(ndjson(viaXmpp.stdout));
+    const s = settled(ndjson(viaSocket.stdout));
+    assert.deepEqual(x.map((r) => r.account), s.map((r) => r.account), "accounts in the same order");
+    assert.deepEqual([...x].sort(byKey), [...s].sort(byKey), "the same records, field for field");
+    assert.ok(x.length >= 26, `${x.length} records`);
+    // Twelve accounts, the first page two: ten ranges of one account, each asked by index.
+    assert.ok(Number(indexed) >= 9, `${indexed} requests by index`);
+  });
+
+  test("a companion that names no snapshot (page_ahead = false, as an older one): one page at a time, the same records", async () => {
+    await companionOption("client_management_admin_page_accounts", 2);
+    await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, "client_management_admin_page_ahead", false) return true`);
+    await countIndexRequests(true);
+    let indexed: string;
+    let r;
+    try {
+      r = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+    } finally {
+      indexed = await countIndexRequests(false);
+      await companionOption("client_management_admin_page_accounts", null);
+      await sb.lua(`require "prosody.core.configmanager".set(${luaString(sb.host)}, "client_management_admin_page_ahead", nil) return true`);
+    }
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(indexed, "0");
+    const accounts = ndjson(r.stdout).map((x) => x.account);
+    // Seven accounts of three, two of two grants, and boss's logins (camctl's own, raw tests' ones).
+    assert.ok(accounts.length >= 7 * 3 + 2 * 2 + 1, `${accounts.length} records`);
+    assert.equal(new Set(ndjson(r.stdout).map((x) => `${x.account} ${x.id}`)).size, accounts.length, "no record twice");
+    assert.deepEqual(accounts, [...accounts].sort());
+  });
+
+  test("a snapshot gone between pages: one sentence, exit 3, not a listing reported as done", async () => {
+    await companionOption("client_management_admin_page_accounts", 2);
+    await companionOption("client_management_admin_snapshot_seconds", 0);
+    try {
+      const r = await xmppCamctl(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, /camctl\.test no longer holds the account list this listing was paging through .*; run the command again\./);
+    } finally {
+      await companionOption("client_management_admin_page_accounts", null);
+      await companionOption("client_management_admin_snapshot_seconds", null);
+    }
+  });
+
+  test("the connection closed by the server mid-listing: exit 3, one sentence", async () => {
+    // Slow pages (each account read takes 0.2 s, one account a page), so the listing is under way when its session is closed.
+    await sb.lua(`local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+if not rawget(cm, "camctl_test_unslowed") then
+  cm.camctl_test_unslowed = cm.get_active_clients
+  cm.get_active_clients = function (...) os.execute("sleep 0.2") return cm.camctl_test_unslowed(...) end
+end return true`);
+    await companionOption("client_management_admin_page_accounts", 1);
+    try {
+      const { args, env } = xmppInvocation(sb, cliHome, boss, ["host", "clients", sb.host, "-o", "ndjson"]);
+      const proc = spawn(process.execPath, [CAMCTL_BIN, ...args], { env: { PATH: process.env.PATH, LANG: "C.UTF-8", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      let stdout = "";
+      proc.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => proc.on("close", (c) => resolve(c)));
+      await new Promise<void>((resolve) => {
+        proc.stdout.setEncoding("utf8").on("data", (d: string) => {
+          stdout += d;
+          if (stdout.includes("\n")) resolve();
+        });
+      });
+      await sb.lua(`local n = 0
+for _, s in pairs(prosody.full_sessions) do
+  if s.username == "boss" and s.host == ${luaString(sb.host)} then s:close() n = n + 1 end
+end return n`);
+      const code = await closed;
+      assert.equal(code, 3, stderr);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+      assert.ok(ndjson(stdout).length < 26, "not the whole listing");
+    } finally {
+      await companionOption("client_management_admin_page_accounts", null);
+      await sb.lua(`local cm = prosody.hosts[${luaString(sb.host)}].modules.client_management
+if rawget(cm, "camctl_test_unslowed") then cm.get_active_clients = cm.camctl_test_unslowed cm.camctl_test_unslowed = nil end return true`);
+    }
   });
 });
 

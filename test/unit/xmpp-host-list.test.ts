@@ -259,6 +259,7 @@ test("parseHostPage reads the recorded page", () => {
     scanned: 2,
     complete: false,
     failed: [],
+    snapshot: null,
   });
 });
 

@@ -293,6 +293,9 @@ function resolvedLookup(addresses: string[]): net.LookupFunction {
 export function openSocket(target: Target, addresses: string[], mode: TlsMode, settings: TlsSettings, signal: AbortSignal): Promise<XmppSocket> {
   const where = { host: target.host, port: target.port, lookup: resolvedLookup(addresses) };
   const sock = mode === "direct" ? tls.connect({ ...where, ALPNProtocols: [ALPN_XMPP_CLIENT], ...tlsOptions(settings) }) : net.connect(where);
+  // Requests go out at once, not held back until the server acknowledges the last one (Nagle):
+  // the host-wide listing keeps several small requests in flight (host-list.ts).
+  sock.setNoDelay(true);
   const connected =
     mode === "direct"
       ? handshake(sock as tls.TLSSocket, target, settings.domain)

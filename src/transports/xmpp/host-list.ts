@@ -3,9 +3,11 @@
 // (prosody/mod_client_management_admin/README.md has the protocol).
 //
 // The server pages by account (accounts in byte order, the cursor is the last account a page
-// finished) and does one page of work per request, so camctl asks for the next page only once the
-// records of the last one are handed over: one page in flight, memory flat, the server free to
-// serve others between pages. The filter travels with every request and is applied on the server;
+// finished) and does one page of work per request, so the server stays free to serve others
+// between pages. A companion that names its snapshot of the account list (snapshot='id' on the
+// first page) also serves ranges of that list by account index, so camctl asks for up to
+// PAGE_WINDOW ranges ahead while it hands over the current page (pipelinedRanges); with an older
+// companion it asks for the next page only once the last one is handed over. The filter travels with every request and is applied on the server;
 // camctl applies it again to whatever arrives (a server may know fewer filters, never widen them).
 import xml, { type Element } from "@xmpp/xml";
 import { CamError } from "../../core/errors.js";
@@ -41,12 +43,22 @@ export function filterElement(f: ClientFilter): Element {
   return el;
 }
 
-/** One page's request: to the host, the filter, and where to continue (`after`, the last page's <last/>). */
-export function hostClientsRequest(host: string, filter: ClientFilter, page: { max?: number; after?: string | null }): Element {
+/**
+ * One page's request: to the host, the filter, and where to continue: `after` (the last page's
+ * <last/>) or `index` (an account index of `snapshot`), and `end` (the account index the page
+ * stops before).
+ */
+export function hostClientsRequest(
+  host: string,
+  filter: ClientFilter,
+  page: { max?: number; after?: string | null; index?: number; snapshot?: string; end?: number },
+): Element {
   const set = xml("set", { xmlns: NS_RSM });
   if (page.max !== undefined) set.append(xml("max", {}, String(page.max)));
   if (page.after) set.append(xml("after", {}, page.after));
-  return xml("iq", { type: "get", to: host }, xml("clients", { xmlns: NS_ADMIN, "host-wide": "true" }, filterElement(filter), set));
+  else if (page.index !== undefined) set.append(xml("index", {}, String(page.index)));
+  const attrs = { xmlns: NS_ADMIN, "host-wide": "true", snapshot: page.snapshot, end: page.end === undefined ? undefined : String(page.end) };
+  return xml("iq", { type: "get", to: host }, xml("clients", attrs, filterElement(filter), set));
 }
 
 /** What one page says. */
@@ -62,6 +74,8 @@ export interface HostPage {
   complete: boolean;
   /** Accounts whose clients the server could not read (the scan goes on without them), and why (untrusted text). */
   failed: Array<{ account: string; reason: string }>;
+  /** The server's name for its account list of this scan; null from a companion that pages only by <after/>. */
+  snapshot: string | null;
 }
 
 const nonNegative = (text: string | undefined | null): number | null => {
@@ -102,6 +116,7 @@ export function parseHostPage(reply: Element, host: string): HostPage {
     scanned: nonNegative(clients.attrs.scanned),
     complete: clients.attrs.complete === "true",
     failed,
+    snapshot: typeof clients.attrs.snapshot === "string" && clients.attrs.snapshot !== "" ? clients.attrs.snapshot : null,
   };
 }
 
@@ -138,6 +153,14 @@ export function hostReplyError(e: ErrorInfo, ctx: RequestContext): CamError {
         e.condition,
       );
     case "item-not-found":
+      if (e.application === "snapshot-expired") {
+        return new CamError(
+          "unreachable",
+          msg`${host} no longer holds the account list this listing was paging through (unused for too long, another listing by the same login, or a restart); run the command again.`,
+          e.condition,
+        );
+      }
+    // falls through
     case "remote-server-not-found":
     case "remote-server-timeout":
       return new CamError("notFound", msg`${host} is not served by the server camctl logged in to (${e.condition}).${said}`, e.condition);
@@ -153,29 +176,119 @@ export interface HostPager {
   pageSize?: number;
 }
 
+/** Ranges camctl asks for ahead of the page it is handing over (see pipelinedRanges); measured in BENCHMARKS.md (host clients over XMPP). */
+export const PAGE_WINDOW = 3;
+
+/** A range of the snapshot's accounts: [start, end) by index; the first request may continue after a cursor instead. */
+export interface AccountRange {
+  start: number;
+  end: number;
+  after: string | null;
+}
+
+/**
+ * The ranges that follow a first page which finished `scanned` of `count` accounts (and stopped at
+ * cursor `last`): `size` accounts each, the first continuing after `last` so that an account the
+ * first page split is finished, not restarted.
+ */
+export function rangesAfter(scanned: number, last: string | null, count: number, size: number): AccountRange[] {
+  const out: AccountRange[] = [];
+  for (let start = scanned; start < count; start += size) out.push({ start, end: Math.min(start + size, count), after: out.length === 0 ? last : null });
+  return out;
+}
+
+/**
+ * Hands over the pages of `ranges` strictly in order, asking for each range's first page up to
+ * `window` ranges ahead of the one being handed over; a range the server could not finish in one
+ * page (its `scanned` short of the range's end) is finished with follow-up requests before the next
+ * range's pages are handed over. At most `window` + 1 requests are outstanding and `window` pages
+ * wait in memory. When it ends early (an error, the consumer stopping), what is still outstanding
+ * is left to settle unobserved: nothing of it is handed over.
+ */
+export async function* pipelinedRanges<P extends Pick<HostPage, "complete" | "scanned" | "last">>(
+  ranges: AccountRange[],
+  window: number,
+  ask: (range: AccountRange, after: string | null) => Promise<P>,
+  stalled: (range: AccountRange, after: string | null) => Error,
+): AsyncGenerator<P> {
+  const ahead: Array<{ range: AccountRange; page: Promise<P> }> = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < window && next < ranges.length) {
+      const range = ranges[next++]!;
+      const page = ask(range, range.after);
+      page.catch(() => undefined);
+      ahead.push({ range, page });
+    }
+  };
+  fill();
+  while (ahead.length > 0) {
+    const { range, page: pending } = ahead.shift()!;
+    let page = await pending;
+    fill();
+    let after = range.after;
+    for (;;) {
+      yield page;
+      if (page.complete || (page.scanned !== null && page.scanned >= range.end)) break;
+      if (page.last === null || page.last === after) throw stalled(range, after);
+      after = page.last;
+      page = await ask(range, after);
+    }
+  }
+}
+
 /**
  * Every record of `host` that passes `scan.filter`, page by page. `scan.onProgress` is called when
  * a page arrives and again once its records are handed over, right before the next request: the
  * caller re-arms --timeout there, so --timeout bounds the wait for each page, not the whole scan.
+ * With a companion that names a snapshot, later pages are asked ahead (pipelinedRanges), each
+ * range sized at three quarters of the accounts the first page covered, so that most ranges fit in
+ * one page.
  */
 export async function* pageThroughHost(pager: HostPager, host: string, scan: HostScan): AsyncGenerator<HostClientRecord> {
-  let after: string | null = null;
-  for (;;) {
-    scan.signal.throwIfAborted();
-    const reply = await pager.ask(hostClientsRequest(host, scan.filter, { max: pager.pageSize, after }));
-    const page = parseHostPage(reply, host);
+  const handOver = function* (page: HostPage) {
     const progress = { scanned: page.scanned ?? (page.complete && page.count !== null ? page.count : 0), total: page.count };
     scan.onProgress?.(progress);
     for (const f of page.failed) scan.onAccountFailed?.(f.account, f.reason);
     for (const record of page.records) {
       if (matchesFilter(record, scan.filter)) yield record;
     }
-    if (page.complete) return;
-    if (page.last === null || page.last === after) {
-      // A server that does not move on would be asked for the same page for ever.
-      throw serverFault(msg`The server's host-wide client listing of ${host} did not move on to the next page (after ${after ?? "the start"}); camctl stopped.`.toString(), "bad-reply");
+    return progress;
+  };
+  const notMoving = (after: string | null) =>
+    serverFault(msg`The server's host-wide client listing of ${host} did not move on to the next page (after ${after ?? "the start"}); camctl stopped.`.toString(), "bad-reply");
+
+  scan.signal.throwIfAborted();
+  const first = parseHostPage(await pager.ask(hostClientsRequest(host, scan.filter, { max: pager.pageSize })), host);
+  const progress = yield* handOver(first);
+  if (first.complete) return;
+  if (first.last === null) throw notMoving(null);
+  scan.onProgress?.(progress);
+
+  const { snapshot, count, scanned } = first;
+  if (snapshot !== null && count !== null && scanned !== null) {
+    const size = Math.max(1, Math.floor((scanned * 3) / 4));
+    const ask = async (range: AccountRange, after: string | null) => {
+      scan.signal.throwIfAborted();
+      const at = after === null ? { index: range.start } : { after };
+      return parseHostPage(await pager.ask(hostClientsRequest(host, scan.filter, { max: pager.pageSize, snapshot, end: range.end, ...at })), host);
+    };
+    for await (const page of pipelinedRanges(rangesAfter(scanned, first.last, count, size), PAGE_WINDOW, ask, (_, after) => notMoving(after))) {
+      scan.onProgress?.(yield* handOver(page));
+      scan.signal.throwIfAborted();
     }
+    return;
+  }
+
+  // An older companion: each page after the last one's <last/>.
+  let after: string = first.last;
+  for (;;) {
+    scan.signal.throwIfAborted();
+    const page = parseHostPage(await pager.ask(hostClientsRequest(host, scan.filter, { max: pager.pageSize, after })), host);
+    const shown = yield* handOver(page);
+    if (page.complete) return;
+    if (page.last === null || page.last === after) throw notMoving(after);
     after = page.last;
-    scan.onProgress?.(progress);
+    scan.onProgress?.(shown);
   }
 }

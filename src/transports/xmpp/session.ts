@@ -7,6 +7,7 @@
 // and no timers of its own: every wait here obeys the caller's AbortSignal (lifecycle.ts owns the
 // one deadline).
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import xml, { Parser, type Element } from "@xmpp/xml";
 import { Client } from "@xmpp/client-core";
 import ConnectionTCP from "@xmpp/connection-tcp";
@@ -125,6 +126,9 @@ export class XmppSession {
     /** The deadline of the withSource this session was opened in. */
     private readonly signal: AbortSignal,
   ) {
+    // Each request waiting for its reply listens on the deadline; the host-wide listing keeps
+    // several in flight (host-list.ts), past Node's default of 10 that prints a leak warning.
+    setMaxListeners(64, signal);
     entity.on("error", (err: Error) => {
       if (err instanceof ReceivedStreamError) {
         this.streamEnd ??= { condition: err.condition, text: err.text };
