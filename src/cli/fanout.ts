@@ -22,6 +22,17 @@ export interface Fanout {
   parallel: number;
 }
 
+/**
+ * The top-level "transport" of a listing's JSON on several contexts (a one-server document has
+ * the server's): the kind every context that could be resolved shares, "mixed" when they differ,
+ * null when none could be resolved.
+ */
+export function fanoutTransport(fan: Fanout): "socket" | "xmpp" | "mixed" | null {
+  const kinds = new Set(fan.runs.flatMap((r) => (r.opts ? [r.opts.transport.kind] : [])));
+  if (kinds.size === 0) return null;
+  return kinds.size === 1 ? [...kinds][0]! : "mixed";
+}
+
 /** One context's work: records go to `emit` (await it: it waits while the output is behind). */
 export type ContextTask<R> = (
   prepared: PreparedSource,
@@ -112,7 +123,7 @@ export async function userClientsFanout(fan: Fanout, jid: string, format: Output
   };
   const { writeClients } = await import("../render/client-records.js");
   await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
-    head: { jid },
+    head: { jid, transport: fanoutTransport(fan) },
     context: true,
     empty: `No clients have access to ${jid} on any of the contexts that answered.`,
     tail: () => fanoutJsonTail(outcomes),
@@ -146,7 +157,7 @@ export async function hostClientsFanout(
   };
   const { writeClients } = await import("../render/client-records.js");
   await writeClients(fanoutRecords(fan, task, prepareWith(deps, io), outcomes), format, io, {
-    head: { host },
+    head: { host, transport: fanoutTransport(fan) },
     account: true,
     context: true,
     empty: `No clients on ${host} match on any of the contexts that answered.`,

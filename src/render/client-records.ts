@@ -20,7 +20,7 @@ export interface WriteClientsOptions {
    * JSON only: the fields written before "clients", in this order, e.g. { jid, transport } for one
    * account or { host, transport } for a host-wide listing.
    */
-  head: Readonly<Record<string, string>>;
+  head: Readonly<Record<string, string | null>>;
   /** Adds an account column (table: "Account", CSV: "account") taken from each record's `account`. */
   account?: boolean;
   /** Table only: the sentence for an empty listing (default: "No clients have access to <head.jid>."). */

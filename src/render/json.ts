@@ -30,7 +30,7 @@ export function renderJson(value: unknown): string {
 export class JsonClients {
   private count = 0;
   constructor(
-    private readonly head: Readonly<Record<string, string>>,
+    private readonly head: Readonly<Record<string, string | null>>,
     /** Fields after "clients" (e.g. the contexts of a fan-out), known only at the end. */
     private readonly tail?: () => Readonly<Record<string, unknown>>,
   ) {}

@@ -188,6 +188,7 @@ describe("fan-out over three servers, one of them down", () => {
     assert.equal(r.code, 3, r.stderr);
     const doc = JSON.parse(r.stdout) as { jid: string; clients: { context: string; userAgent: { software: string } }[]; contexts: { context: string; exitCode: number; status: string }[]; exitCode: number };
     assert.equal(doc.jid, ALICE);
+    assert.equal((doc as { transport?: unknown }).transport, "socket");
     assert.deepEqual(doc.clients.filter((x) => x.userAgent.software.startsWith("App ")).map((x) => [x.context, x.userAgent.software]).sort(), [["a", "App A"], ["b", "App B"]]);
     assert.deepEqual(doc.contexts.map((x) => [x.context, x.exitCode, x.status]), [["c", 3, "failed"], ["a", 0, "ok"], ["b", 0, "ok"]]);
     assert.equal(doc.exitCode, 3);
@@ -204,6 +205,14 @@ describe("fan-out over three servers, one of them down", () => {
     const byContext = (ctx: string) => records.filter((x) => x.context === ctx).map((x) => [x.account, x.id]);
     assert.deepEqual(byContext("ax"), byContext("a"), "the XMPP listing (companion) equals the socket's");
     assert.equal(byContext("a").length, 1);
+    // The JSON document's "transport" (as for one server): "mixed" here, the shared kind otherwise.
+    const transport = async (contexts: string) => {
+      const doc = await runCamctl(["host", "clients", "camctl.test", "--software", "App A", "-o", "json", "--context", contexts], { env });
+      assert.equal(doc.code, 0, doc.stderr);
+      return (JSON.parse(doc.stdout) as { transport: unknown }).transport;
+    };
+    assert.equal(await transport("a,ax"), "mixed");
+    assert.equal(await transport("a,b"), "socket");
   });
 
   test("the table gets a Context column; CSV a context field first", async () => {

@@ -20,7 +20,7 @@ import type { CommonOptions, OutputFormat } from "../../config/options.js";
 import { msg } from "../../text/untrusted.js";
 import type { PreparedSource } from "../../transports/lifecycle.js";
 import type { Deps } from "../deps.js";
-import { fanoutJsonTail, fanoutRecords, finishFanout, prepareWith, type Fanout } from "../fanout.js";
+import { fanoutJsonTail, fanoutRecords, fanoutTransport, finishFanout, prepareWith, type Fanout } from "../fanout.js";
 import { throwUnlessDone } from "../outcome.js";
 import { stoppedLine, tallyOutcomeSentence } from "../../render/bulk.js";
 import type { PlanItem } from "../../engines/plan.js";
@@ -62,7 +62,7 @@ async function dryRun(fan: Fanout & { output: OutputFormat }, s: RevokeSettings,
   );
   const { writeClients } = await import("../../render/client-records.js");
   await writeClients(records, fan.output, io, {
-    head: { host: s.host },
+    head: { host: s.host, transport: fanoutTransport(fan) },
     account: true,
     context: true,
     empty: `No client on ${s.host} matches on any of the contexts that answered; nothing would be revoked.`,
