@@ -302,4 +302,20 @@ function M.lockout(ctx, username, opts)
 	return report;
 end
 
+--- The fields of a lock-out's history record (event "account-locked-out"): who asked, why, and
+--- what the lock-out did (`report`, as M.lockout returns it). The companion and camctl's admin-
+--- socket request record the same.
+function M.event_fields(report, actor, reason)
+	return {
+		actor = actor;
+		reason = reason;
+		clientsRevoked = #report.entries;
+		grantsRevoked = report.grants_revoked;
+		fastTokensRevoked = report.fast_tokens_revoked;
+		sessionsClosed = report.sessions_closed;
+		disabled = report.disabled;
+		passwordChanged = report.password_changed;
+	};
+end
+
 return M;

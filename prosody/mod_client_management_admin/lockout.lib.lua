@@ -62,16 +62,7 @@ function M.install(helpers)
 		end
 
 		if helpers.record_event then
-			helpers.record_event(username, "account-locked-out", {
-				actor = ctx.actor;
-				reason = reason;
-				clientsRevoked = #report.entries;
-				grantsRevoked = report.grants_revoked;
-				fastTokensRevoked = report.fast_tokens_revoked;
-				sessionsClosed = report.sessions_closed;
-				disabled = report.disabled;
-				passwordChanged = report.password_changed;
-			});
+			helpers.record_event(username, "account-locked-out", account_lockout.event_fields(report, ctx.actor, reason));
 		end
 		local attrs = {
 			xmlns = xmlns_camctl;

@@ -27,16 +27,7 @@ function M.lockout(args)
 	if not report then
 		return record_stream.fail(io, { err = condition, text = text, jid = target.jid });
 	end
-	admin_requests.record_event(target.host, target.user, "account-locked-out", {
-		actor = "admin socket";
-		reason = unhex(args.reason);
-		clientsRevoked = #report.entries;
-		grantsRevoked = report.grants_revoked;
-		fastTokensRevoked = report.fast_tokens_revoked;
-		sessionsClosed = report.sessions_closed;
-		disabled = report.disabled;
-		passwordChanged = report.password_changed;
-	});
+	admin_requests.record_event(target.host, target.user, "account-locked-out", account_lockout.event_fields(report, "admin socket", unhex(args.reason)));
 	local i, j = 0, 0;
 	local meta = {
 		jid = target.jid;
