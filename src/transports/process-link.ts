@@ -216,6 +216,17 @@ export abstract class ProcessLink {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Opens `link`, closing it (process and private directory) when opening fails. */
+  static async opened<L extends ProcessLink & { open(): Promise<void> }>(link: L): Promise<L> {
+    try {
+      await link.open();
+    } catch (e) {
+      await link.close();
+      throw e;
+    }
+    return link;
+  }
+
   /** Kills the helper (if still running) and removes the private directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.shutDown();

@@ -2,9 +2,9 @@
 // (or ssh running that on the container's host), its stdin/stdout relayed to the private socket
 // (process-link.ts), so the admin-socket client connects to it exactly as to a local Prosody (as
 // the SSH exec route does, ssh/link.ts). The engine's stderr is never shown raw (diagnose.ts).
-import { CamError } from "../../core/errors.js";
 import { findProgram, EXPLAIN_GRACE_MS, ProcessLink } from "../process-link.js";
 import { BRIDGE_READY } from "../ssh/bridge.js";
+import { sshMissing } from "../ssh/link.js";
 import { CONTAINER_ENGINES, type ContainerEngine, type ContainerSpec, type SshSpec } from "../types.js";
 import { containerCommand } from "./command.js";
 import { diagnoseContainer, engineMissing, type ContainerEvidence } from "./diagnose.js";
@@ -82,15 +82,7 @@ export async function openContainerLink(o: ContainerLinkOptions): Promise<Contai
   const { program, args } = containerCommand({ container: o.container, socketPath: o.socketPath, ssh: o.ssh, engine });
   const path = findProgram(program, env);
   if (!path) {
-    if (o.ssh) throw new CamError("unreachable", "camctl reaches remote servers through the OpenSSH client, but ssh is not installed or not on PATH; install openssh-client.");
-    throw engineMissing(o.container.execTemplate ? program : engine);
+    throw o.ssh ? sshMissing() : engineMissing(o.container.execTemplate ? program : engine);
   }
-  const link = new BridgeProcessLink(o, engine, path, args);
-  try {
-    await link.open();
-  } catch (e) {
-    await link.close();
-    throw e;
-  }
-  return link;
+  return ProcessLink.opened(new BridgeProcessLink(o, engine, path, args));
 }

@@ -76,6 +76,11 @@ const WATCHDOG =
 
 const PROBE_TIMEOUT_MS = 5_000;
 
+/** No OpenSSH client on this machine (--ssh, and --container with --ssh). */
+export function sshMissing(): CamError {
+  return new CamError("unreachable", "camctl reaches remote servers through the OpenSSH client, but ssh is not installed or not on PATH; install openssh-client.");
+}
+
 /** ssh's arguments to run `remoteCommand` (one string, for the login shell) with stdin/stdout as the stream: the exec and sudo routes, and --container with --ssh. */
 export function sshExecArgs(ssh: SshSpec, remoteCommand: string): string[] {
   const args: string[] = [];
@@ -212,15 +217,6 @@ class OpenSshLink extends ProcessLink implements SshLink {
 export async function openSshLink(o: SshLinkOptions): Promise<SshLink> {
   const env = o.env ?? process.env;
   const program = findProgram(o.program ?? "ssh", env);
-  if (!program) {
-    throw new CamError("unreachable", "camctl reaches remote servers through the OpenSSH client, but ssh is not installed or not on PATH; install openssh-client.");
-  }
-  const link = new OpenSshLink(o, program);
-  try {
-    await link.open();
-  } catch (e) {
-    await link.close();
-    throw e;
-  }
-  return link;
+  if (!program) throw sshMissing();
+  return ProcessLink.opened(new OpenSshLink(o, program));
 }
