@@ -7,9 +7,10 @@
 -- own util.async runner: it lists the usernames (usermanager.users), then reads accounts with
 -- get_active_clients for a slice of time (SLICE_SECONDS), prints that batch's matching records and
 -- a progress line, and sleeps on a timer (async.sleep(0)) so everything else Prosody has to do runs
--- in between. It also waits while this connection's send buffer holds more than HIGH_WATER_BYTES
--- (camctl reads slower than the server finds), and stops when the admin connection is gone
--- (camctl interrupted, `| head` done, --timeout): nothing keeps working for nobody.
+-- in between. After each piece it waits until Prosody has handed this connection's send buffer
+-- to the kernel (camctl reads slower than the server finds, or Prosody has not written yet), and
+-- it stops when the admin connection is gone (camctl interrupted, `| head` done, --timeout):
+-- nothing keeps working for nobody.
 --
 -- The stream is record_stream.open's: NDJSON in pieces of at most PIECE_BYTES (128 KiB), then the trailer
 -- { more = false, pieces, bytes, records, host, total, scanned, clients, failed } as the result,
@@ -30,9 +31,15 @@ local M = {};
 -- Work per batch before yielding. A yield costs about 1 ms (the event loop's minimum wait), so
 -- 20 ms keeps that overhead near 5 % while other clients wait at most about one slice.
 M.SLICE_SECONDS = 0.02;
-M.HIGH_WATER_BYTES = 1024 * 1024;
 M.PIECE_BYTES = 128 * 1024;
--- How long to wait before looking again at a full send buffer.
+-- A piece waits for an empty send buffer: a loop turn or two usually empties it (QUICK_TURNS);
+-- a reader slower than that is looked at again every DRAIN_POLL_SECONDS. Why empty, not "below a
+-- megabyte" as before: on each write event Prosody copies everything its buffer holds
+-- (util.dbuffer's collapse and sub), and every byte allocated costs the garbage collector a
+-- share of a pass over the whole heap (Prosody's default `gc` threshold, 105, starts a pass after
+-- 5 % growth). A buffer kept near a megabyte made that the largest cost of a 40,000-client
+-- account's scan (BENCHMARKS.md).
+M.QUICK_TURNS = 2;
 M.DRAIN_POLL_SECONDS = 0.005;
 
 local function unhex(h)
@@ -80,8 +87,10 @@ function M.start(args, env)
 		end
 		-- After each piece: let the connection drain before adding more.
 		io.wait = function ()
-			while admin and buffered(admin) > M.HIGH_WATER_BYTES and still_wanted() do
-				async.sleep(M.DRAIN_POLL_SECONDS);
+			local turns = 0;
+			while admin and buffered(admin) > 0 and still_wanted() do
+				turns = turns + 1;
+				async.sleep(turns <= M.QUICK_TURNS and 0 or M.DRAIN_POLL_SECONDS);
 			end
 		end
 		-- Pieces smaller than the default: a piece's rows reach camctl at once, past its record
