@@ -7,7 +7,7 @@
 -- own util.async runner: it lists the usernames (usermanager.users), then reads accounts with
 -- get_active_clients for a slice of time (SLICE_SECONDS), prints that batch's matching records and
 -- a progress line, and sleeps on a timer (async.sleep(0)) so everything else Prosody has to do runs
--- in between. After each piece it waits until Prosody has handed this connection's send buffer
+-- in between. Before each piece it waits until Prosody has handed this connection's send buffer
 -- to the kernel (camctl reads slower than the server finds, or Prosody has not written yet), and
 -- it stops when the admin connection is gone (camctl interrupted, `| head` done, --timeout):
 -- nothing keeps working for nobody.
@@ -78,6 +78,7 @@ function M.start(args, env)
 	local clock = time.monotonic or time.now;
 	local log = require "prosody.util.logger".init("camctl");
 	local admin = M.admin_session(env);
+	if admin and type(admin.rawsend) == "function" then io.raw = admin.rawsend; end
 
 	return require "prosody.util.promise".new(function (resolve, reject)
 		local gone = false;
@@ -85,7 +86,7 @@ function M.start(args, env)
 			if not gone and not connected(admin) then gone = true; end
 			return not gone;
 		end
-		-- After each piece: let the connection drain before adding more.
+		-- Before each piece: let the connection drain before adding more.
 		io.wait = function ()
 			local turns = 0;
 			while admin and buffered(admin) > 0 and still_wanted() do
@@ -129,11 +130,12 @@ function M.start(args, env)
 					local username = names[i];
 					local jid = username .. "@" .. host;
 					-- The account's own facts: read first when the filter needs them, else with its first match.
-					local facts_json;
+					-- A row is `[account,<client>,facts]`: the parts around the client, made once per account.
+					local row_tail;
 					local function facts()
-						if not facts_json then
+						if not row_tail then
 							local f = account_status.facts(host, username, activity_source);
-							facts_json = json_lines.object({ status = f.status, last_activity = f.last_activity });
+							row_tail = "," .. json_lines.object({ status = f.status, last_activity = f.last_activity }) .. "]";
 							return f;
 						end
 					end
@@ -148,7 +150,7 @@ function M.start(args, env)
 						local why = not got and tostring(clients) or tostring(reason or "no list");
 						out.line(json_lines.object({ failed = jid, error = why }));
 					else
-						local account = json_lines.str(jid);
+						local row_head = "[" .. json_lines.str(jid) .. ",";
 						local network = client_network and client_network.facts_for(host, username);
 						for _, client in ipairs(clients) do
 							if type(client) == "table" then
@@ -157,7 +159,7 @@ function M.start(args, env)
 									if client_network then client_network.annotate(d, client, network); end
 									matched = matched + 1;
 									facts();
-									out.line("[" .. account .. "," .. json_lines.client(d) .. "," .. facts_json .. "]");
+									out.line(json_lines.client(d, row_head, row_tail));
 								end
 							end
 						end

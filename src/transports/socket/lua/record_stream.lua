@@ -67,6 +67,18 @@ function M.connected(session)
 	return session.conn ~= nil;
 end
 
+--- Sends one piece. When the caller found the admin connection's own sender (io.raw: the
+--- session's rawsend), the <repl-output> element goes out as text, byte for byte what the
+--- shell's print would send (base64 needs no XML escaping), without the four copies print and
+--- the stanza serialiser make of it: each copied byte costs Prosody's collector (BENCHMARKS.md).
+local function send_piece(io, piece)
+	if io.raw then
+		io.raw("<repl-output>base64:" .. io.base64(piece) .. "</repl-output>");
+	else
+		io.print("base64:" .. io.base64(piece));
+	end
+end
+
 local function trailer(io, fields)
 	return "base64:" .. io.base64(json_lines.object(fields));
 end
@@ -93,7 +105,7 @@ function M.resume(stream)
 			join();
 			local piece = text:sub(pos, pos + piece_bytes - 1);
 			pos = pos + #piece;
-			io.print("base64:" .. io.base64(piece));
+			send_piece(io, piece);
 			pieces, bytes = pieces + 1, bytes + #piece;
 		elseif stream.finished then
 			break;
@@ -120,7 +132,8 @@ function M.resume(stream)
 	return trailer(io, fields);
 end
 
---- Starts a stream. io = { print = the shell's print, base64 = an encoder }; next_line() returns
+--- Starts a stream. io = { print = the shell's print, base64 = an encoder, raw = the admin
+--- session's rawsend (optional, see send_piece) }; next_line() returns
 --- the next record as one line of JSON (no line feed) or nil at the end; meta goes into every
 --- trailer. Returns the first reply's trailer (the request's result).
 function M.start(io, next_line, meta)
@@ -130,9 +143,10 @@ end
 --- A stream sent while it is produced, for a request that answers later (its chunk returns a
 --- promise, whose value mod_admin_shell sends as the result when it resolves): each piece is
 --- printed at once, so records reach camctl while the request is still running. Same pieces, same
---- trailer as above (in one reply: more is always false). io.wait, when given, is called after
+--- trailer as above (in one reply: more is always false). io.wait, when given, is called before
 --- each piece and may pause (e.g. until the connection's send buffer has drained), so a large
---- batch never piles up in Prosody's memory.
+--- batch never piles up in Prosody's memory; before, not after, so a batch that ends with a
+--- piece is not held up by it (the caller yields between batches anyway).
 --- Returns { line(text), flush(), finish(meta) -> trailer, records, pieces, bytes }.
 function M.open(io, piece_bytes)
 	piece_bytes = piece_bytes or M.PIECE_BYTES;
@@ -144,11 +158,12 @@ function M.open(io, piece_bytes)
 		local text, pos = table.concat(lines), 1;
 		lines, size = {}, 0;
 		while #text - pos + 1 >= piece_bytes or (not whole_only and pos <= #text) do
-			local piece = text:sub(pos, pos + piece_bytes - 1);
+			-- The whole text when it fits: no copy.
+			local piece = (pos == 1 and #text <= piece_bytes) and text or text:sub(pos, pos + piece_bytes - 1);
 			pos = pos + #piece;
-			io.print("base64:" .. io.base64(piece));
-			w.pieces, w.bytes = w.pieces + 1, w.bytes + #piece;
 			if io.wait then io.wait(); end
+			send_piece(io, piece);
+			w.pieces, w.bytes = w.pieces + 1, w.bytes + #piece;
 		end
 		if pos <= #text then
 			lines[1], size = text:sub(pos), #text - pos + 1;
