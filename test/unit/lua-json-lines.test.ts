@@ -61,6 +61,19 @@ io.write(json_lines.client(d), "\\n")`).map((l) => JSON.parse(l) as unknown[]);
   assert.equal(clientFromSocket(annotated!).loginCount, 3);
 });
 
+test("a host-scan row frames the client in the same string: before .. client .. after, with and without network fields", { skip: NO_LUA }, () => {
+  const out = lines(`local d = client_access.describe({ id = "client/x"; type = "session"; active = { password = 1 } })
+io.write(json_lines.client(d), "\\n")
+io.write(json_lines.client(d, '["a@example.com",', ',{"status":"enabled"}]'), "\\n")
+d.last_ip = "192.0.2.7"
+io.write(json_lines.client(d), "\\n")
+io.write(json_lines.client(d, '["a@example.com",', ',{"status":"enabled"}]'), "\\n")`);
+  const [plain, framedPlain, annotated, framedAnnotated] = out;
+  assert.equal(framedPlain, `["a@example.com",${plain},{"status":"enabled"}]`);
+  assert.equal(framedAnnotated, `["a@example.com",${annotated},{"status":"enabled"}]`);
+  assert.deepEqual(JSON.parse(framedAnnotated!), ["a@example.com", JSON.parse(annotated!), { status: "enabled" }]);
+});
+
 test("a revocation report carries the flags and the client as listed afterwards", { skip: NO_LUA }, () => {
   const out = lines(`io.write(json_lines.revoke_report({ id = "client/x", session_closed = true, fast_tokens_revoked = false, grant_revoked = true,
     after = { id = "client/x", type = "session", active = { password = 5 } } }), "\\n")

@@ -44,21 +44,18 @@ function M.client(d, before, after)
 		for i, method in ipairs(auth) do quoted[i] = str(method); end
 		auth_text = table.concat(quoted, ",");
 	end
-	local id, kind, software, version, software_id, uri, device =
-		str(d.id), str(d.type), str(d.software), str(d.version), str(d.software_id), str(d.uri), str(d.device);
-	if d.ip == nil and d.connected_since == nil and d.first_ip == nil and d.first_login == nil and d.last_ip == nil
-		and d.last_login == nil and d.last_mechanism == nil and d.login_count == nil then
-		return before .. "[" .. id .. "," .. kind .. "," .. M.bool(d.connected)
-			.. "," .. int(d.first_seen) .. "," .. int(d.last_seen) .. "," .. int(d.expires)
-			.. ",[" .. auth_text .. "]"
-			.. "," .. software .. "," .. version .. "," .. software_id .. "," .. uri .. "," .. device .. "]" .. after;
+	-- The network fields, when any is known (rare in a large scan: made only then).
+	local network = "";
+	if d.ip ~= nil or d.connected_since ~= nil or d.first_ip ~= nil or d.first_login ~= nil or d.last_ip ~= nil
+		or d.last_login ~= nil or d.last_mechanism ~= nil or d.login_count ~= nil then
+		network = "," .. str(d.ip) .. "," .. int(d.connected_since) .. "," .. str(d.first_ip) .. "," .. int(d.first_login)
+			.. "," .. str(d.last_ip) .. "," .. int(d.last_login) .. "," .. str(d.last_mechanism) .. "," .. int(d.login_count);
 	end
-	return before .. "[" .. id .. "," .. kind .. "," .. M.bool(d.connected)
+	return before .. "[" .. str(d.id) .. "," .. str(d.type) .. "," .. M.bool(d.connected)
 		.. "," .. int(d.first_seen) .. "," .. int(d.last_seen) .. "," .. int(d.expires)
 		.. ",[" .. auth_text .. "]"
-		.. "," .. software .. "," .. version .. "," .. software_id .. "," .. uri .. "," .. device
-		.. "," .. str(d.ip) .. "," .. int(d.connected_since) .. "," .. str(d.first_ip) .. "," .. int(d.first_login)
-		.. "," .. str(d.last_ip) .. "," .. int(d.last_login) .. "," .. str(d.last_mechanism) .. "," .. int(d.login_count) .. "]" .. after;
+		.. "," .. str(d.software) .. "," .. str(d.version) .. "," .. str(d.software_id)
+		.. "," .. str(d.uri) .. "," .. str(d.device) .. network .. "]" .. after;
 end
 
 --- A revocation report of client_access.revoke, with `after` as a client array or null.
