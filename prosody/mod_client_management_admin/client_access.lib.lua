@@ -99,8 +99,13 @@ function M.xml_text(s)
 end
 
 --- Authentication methods of a listed client: the keys of `active` except "connected", sorted.
-function M.auth_methods(active)
-	local methods = {};
+--- Into `methods` when given (emptied first), else a new list.
+function M.auth_methods(active, methods)
+	if methods then
+		for i = #methods, 1, -1 do methods[i] = nil; end
+	else
+		methods = {};
+	end
 	if type(active) == "table" then
 		for key in pairs(active) do
 			if type(key) == "string" and key ~= "connected" then
@@ -117,26 +122,29 @@ local function text(v) return type(v) == "string" and v or nil; end
 
 --- What camctl shows of a listed client, and nothing else: `active.grant` holds token secrets and
 --- internal fields (full_jid, mechanisms) are private. Strings are as stored (callers make them
---- safe for their wire format); times are whole seconds or nil.
-function M.describe(client)
+--- safe for their wire format); times are whole seconds or nil. With `into`, its fields (and its
+--- auth list) are overwritten instead of making new tables: a host scan describes every client of
+--- the host one after the other, and each table made costs Prosody's collector (BENCHMARKS.md).
+local EMPTY = {};
+function M.describe(client, into)
 	local ua = client.user_agent;
-	if type(ua) ~= "table" then ua = {}; end
+	if type(ua) ~= "table" then ua = EMPTY; end
 	local active = client.active;
-	if type(active) ~= "table" then active = {}; end
-	return {
-		id = text(client.id) or tostring(client.id);
-		type = client.type == "access" and "access" or "session";
-		connected = active.connected and true or false;
-		first_seen = M.whole_seconds(client.first_seen);
-		last_seen = M.whole_seconds(client.last_seen);
-		expires = M.whole_seconds(client.expires);
-		auth = M.auth_methods(active);
-		software = text(ua.software);
-		version = text(ua.software_version);
-		software_id = text(ua.software_id);
-		uri = text(ua.uri);
-		device = text(ua.device);
-	};
+	if type(active) ~= "table" then active = EMPTY; end
+	local d = into or {};
+	d.id = text(client.id) or tostring(client.id);
+	d.type = client.type == "access" and "access" or "session";
+	d.connected = active.connected and true or false;
+	d.first_seen = M.whole_seconds(client.first_seen);
+	d.last_seen = M.whole_seconds(client.last_seen);
+	d.expires = M.whole_seconds(client.expires);
+	d.auth = M.auth_methods(active, into and into.auth);
+	d.software = text(ua.software);
+	d.version = text(ua.software_version);
+	d.software_id = text(ua.software_id);
+	d.uri = text(ua.uri);
+	d.device = text(ua.device);
+	return d;
 end
 
 --- The listed client whose id is exactly `id`, or nil.

@@ -15,6 +15,7 @@ if type(client_access) ~= "table" then client_access = module:require("client_ac
 local M = {};
 
 local function text(v) return type(v) == "string" and v or nil; end
+local EMPTY = {};
 
 --- The live session of a listed session client, or nil. The full JID must be bound by this very
 --- client: same SASL2 client id, or none for a legacy client (tracked by resource).
@@ -30,22 +31,20 @@ function M.record_of(client, facts)
 	return type(record) == "table" and record or nil;
 end
 
---- `d` (client_access.describe(client)) with the network fields; `facts` may be nil.
+--- `d` (client_access.describe(client)) with the network fields, each set (nil when unknown);
+--- `facts` may be nil.
 function M.annotate(d, client, facts)
-	local session = M.session_of(client);
-	if session and d.connected then
-		d.ip = text(session.ip);
-		d.connected_since = client_access.whole_seconds(session.conntime);
-	end
-	local record = M.record_of(client, facts);
-	if record then
-		d.first_ip = text(record.first_ip);
-		d.first_login = client_access.whole_seconds(record.first_login);
-		d.last_ip = text(record.last_ip);
-		d.last_login = client_access.whole_seconds(record.last_login);
-		d.last_mechanism = text(record.last_mechanism);
-		d.login_count = math.type(record.logins) == "integer" and record.logins or nil;
-	end
+	-- Every field is set, known or nil: a host scan passes the same `d` for every client.
+	local session = d.connected and M.session_of(client) or nil;
+	d.ip = session and text(session.ip) or nil;
+	d.connected_since = session and client_access.whole_seconds(session.conntime) or nil;
+	local record = M.record_of(client, facts) or EMPTY;
+	d.first_ip = text(record.first_ip);
+	d.first_login = client_access.whole_seconds(record.first_login);
+	d.last_ip = text(record.last_ip);
+	d.last_login = client_access.whole_seconds(record.last_login);
+	d.last_mechanism = text(record.last_mechanism);
+	d.login_count = math.type(record.logins) == "integer" and record.logins or nil;
 	return d;
 end
 

@@ -43,25 +43,6 @@ export async function openOutputFile(target: string, io: IOStreams): Promise<Out
 
   // A dot name without the target's extension: the textfile collector reads only *.prom files.
   const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number;
-  try {
-    // O_EXCL: never opens an existing file or follows a planted link.
-    fd = fs.openSync(temp, "wx", 0o666);
-  } catch (e) {
-    throw new CamError("usage", msg`Cannot write --output-file ${target}: creating a file in ${dir} failed (${why(e)}).`);
-  }
-  // The descriptor stays ours (autoClose off) for the fsync before the rename.
-  const stream: Writable = fs.createWriteStream("", { fd, autoClose: false });
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    fs.closeSync(fd);
-  };
-  let writeError: NodeJS.ErrnoException | undefined;
-  stream.on("error", (e: NodeJS.ErrnoException) => (writeError ??= e));
-  let settled = false;
-
   // Ctrl-C ends the process through bin/camctl's process.exit, which runs 'exit' listeners;
   // SIGTERM and SIGHUP (systemd stopping a unit, a closed terminal) would end it without them.
   const removeNow = () => {
@@ -81,9 +62,30 @@ export async function openOutputFile(target: string, io: IOStreams): Promise<Out
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onSignal);
   };
+  // Hooked before the file exists: a signal between the two would leave it behind.
   process.on("exit", removeNow);
   process.once("SIGTERM", onSignal);
   process.once("SIGHUP", onSignal);
+
+  let fd: number;
+  try {
+    // O_EXCL: never opens an existing file or follows a planted link.
+    fd = fs.openSync(temp, "wx", 0o666);
+  } catch (e) {
+    unhook();
+    throw new CamError("usage", msg`Cannot write --output-file ${target}: creating a file in ${dir} failed (${why(e)}).`);
+  }
+  // The descriptor stays ours (autoClose off) for the fsync before the rename.
+  const stream: Writable = fs.createWriteStream("", { fd, autoClose: false });
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    fs.closeSync(fd);
+  };
+  let writeError: NodeJS.ErrnoException | undefined;
+  stream.on("error", (e: NodeJS.ErrnoException) => (writeError ??= e));
+  let settled = false;
 
   const failed = (e: NodeJS.ErrnoException) =>
     new CamError("outputLost", msg`Could not write --output-file ${target}: ${describeWriteError(e)}; the file was left as it was.`);

@@ -17,6 +17,16 @@ test("str round-trips every string through JSON.parse", { skip: NO_LUA }, () => 
   inputs.forEach((s, i) => assert.equal(JSON.parse(out[i]!), s));
 });
 
+test("str's text can travel inside XML as it is: no markup, controls, U+FFFE or U+FFFF, even from hostile strings", { skip: NO_LUA }, () => {
+  const inputs = fc.sample(fc.string({ unit: fc.constantFrom("<", ">", "&", "\r", "\t", "\u0000", "\ufffe", "\uffff", "a", "é", "]]>", "\"", "\\"), maxLength: 24 }), 200);
+  inputs.push("<script>&amp;</script>", "]]>", "\ufffe\uffff", "plain ASCII: !#$%'()*+,-./09:;=?@AZ[]^_`az{|}~");
+  const out = lines(inputs.map((s) => `io.write(json_lines.str(${luaBytes(s)}), "\\n")`).join("\n"));
+  inputs.forEach((s, i) => {
+    assert.doesNotMatch(out[i]!, /[<>&\u0000-\u001f\ufffe\uffff]/, JSON.stringify(s));
+    assert.equal(JSON.parse(out[i]!), s);
+  });
+});
+
 test("bytes that are not UTF-8 become U+FFFD instead of breaking the reply", { skip: NO_LUA }, () => {
   const [out] = lines(`io.write(json_lines.str(${luaBytes(Buffer.from([0x6f, 0x6b, 0xff, 0xfe, 0x78, 0xc0]))}), "\\n")`);
   assert.equal(JSON.parse(out!), "ok\ufffd\ufffdx\ufffd");

@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LUA_SOURCES } from "../../src/transports/socket/lua-sources.js";
-import { NO_LUA, luaFiles, runLua } from "../helpers/lua-interpreter.js";
+import { SaxesParser } from "saxes";
+import { NO_LUA, luaBytes, luaFiles, runLua } from "../helpers/lua-interpreter.js";
 
 interface Reply {
   pieces: string[];
@@ -105,4 +106,69 @@ io.write(load(${JSON.stringify(LUA_SOURCES.stream_continue)})(), "\\n")`).trim()
   assert.deepEqual(JSON.parse(out[0]!.slice(PIECE_PREFIX.length)), { more: false, pieces: 0, bytes: 0, records: 0, err: "user-not-found", jid: "a@b" });
   assert.equal(out[1], "nil", "a failure drops whatever was waiting");
   assert.deepEqual(JSON.parse(out[2]!.slice(PIECE_PREFIX.length)), { more: false, pieces: 0, bytes: 0, records: 0, err: "no-stream" });
+});
+
+/**
+ * A host scan's stream (record_stream.open) with the admin session's own sender (io.raw), as
+ * camctl's XML parser reads it: every <repl-output> it sent, inside one root element. "base64" is
+ * hex here, so both kinds of piece can be read back.
+ */
+function rawStream(body: string, pieceBytes: number): { pieces: { kind: string; bytes: Buffer }[]; trailer: Record<string, unknown> } {
+  const script = `local sent = {}
+local hex = function(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+${luaFiles("record_stream", "json_lines")}
+local out = record_stream.open({ raw = function(s) sent[#sent + 1] = s end, base64 = hex }, ${pieceBytes})
+${body}
+local trailer = out.finish({ host = "example.com" })
+io.write(trailer, "\\n<r>", table.concat(sent), "</r>")`;
+  const out = runLua(script);
+  const trailer = out.slice(0, out.indexOf("\n"));
+  const xml = out.slice(trailer.length + 1);
+  const pieces: { kind: string; bytes: Buffer }[] = [];
+  const parser = new SaxesParser();
+  let text: string | undefined;
+  parser.on("error", (e) => assert.fail(`not well-formed XML: ${e.message}`));
+  parser.on("opentag", (t) => { if (t.name === "repl-output") text = ""; });
+  parser.on("text", (t) => { if (text !== undefined) text += t; });
+  parser.on("closetag", (t) => {
+    if (t.name !== "repl-output") return;
+    const [, kind, payload] = /^(text|base64):(.*)$/s.exec(text!)!;
+    pieces.push({ kind: kind!, bytes: kind === "text" ? Buffer.from(payload!, "utf8") : Buffer.from(payload!, "hex") });
+    text = undefined;
+  });
+  parser.write(xml).close();
+  return { pieces, trailer: JSON.parse(Buffer.from(trailer.slice(PIECE_PREFIX.length), "hex").toString("utf8")) as Record<string, unknown> };
+}
+
+test("a host scan's pieces travel as text where XML carries them unchanged, else as base64; every record arrives whole", { skip: NO_LUA }, () => {
+  const plain = Array.from({ length: 40 }, (_, i) => JSON.stringify(["a@example.com", ["client/" + i, "Gajim"]]));
+  // What json_lines never writes, from another producer: markup, a carriage return, U+FFFE, and a
+  // long line of two-byte characters that the piece size cuts inside a character.
+  const odd = ['["<b>&amp;"]', '["cr\rhere"]', '["\ufffe"]', JSON.stringify(["é".repeat(300)])];
+  const lines = [...plain.slice(0, 20), ...odd, ...plain.slice(20)];
+  const { pieces, trailer } = rawStream(lines.map((l) => `out.line(${luaBytes(l)})`).join("\n"), 101);
+  assert.equal(Buffer.concat(pieces.map((p) => p.bytes)).toString("utf8"), lines.map((l) => l + "\n").join(""));
+  assert.deepEqual(trailer, { more: false, pieces: pieces.length, bytes: Buffer.byteLength(lines.map((l) => l + "\n").join("")), records: lines.length, host: "example.com" });
+  const kinds = new Set(pieces.map((p) => p.kind));
+  assert.ok(kinds.has("text") && kinds.has("base64"), [...kinds].join());
+  for (const p of pieces.filter((p) => p.kind === "text")) {
+    assert.doesNotMatch(p.bytes.toString("utf8"), /[<>&\r\ufffe\ufffd]/);
+    assert.ok(p.bytes.length <= 2 * 101, `a text piece of ${p.bytes.length} bytes`);
+  }
+});
+
+test("a host-scan row written into the pending piece (record with json_lines.client_into) is json_lines.client's line", { skip: NO_LUA }, () => {
+  const describe = `client_access.describe({ id = "client/x<1>"; type = "access"; expires = 1700000000; active = { grant = 1, fast = 2 };
+    user_agent = { software = "Dino \\"nightly\\" & co"; device = "\\239\\191\\190 pc" } })`;
+  const { pieces, trailer } = rawStream(`local d = ${describe}
+out.record(json_lines.client_into, d, '["a@example.com",', ',{"status":"enabled"}]')
+out.line(json_lines.client(d, '["a@example.com",', ',{"status":"enabled"}]'))
+out.record(json_lines.client_into, d)`, 4096);
+  const [viaRecord, viaLine, bare] = Buffer.concat(pieces.map((p) => p.bytes)).toString("utf8").replace(/\n$/, "").split("\n");
+  assert.equal(viaRecord, viaLine);
+  assert.deepEqual(JSON.parse(viaRecord!), ["a@example.com", JSON.parse(bare!), { status: "enabled" }]);
+  assert.deepEqual(pieces.map((p) => p.kind), ["text"], "json_lines' text is carried as it is");
+  assert.equal(JSON.parse(bare!)[0], "client/x<1>");
+  assert.equal(JSON.parse(bare!)[7], 'Dino "nightly" & co');
+  assert.equal(trailer.records, 3);
 });

@@ -1,7 +1,8 @@
 // Reads a record stream from the admin socket: what camctl's Lua requests answer with (see
 // lua/record_stream.lua for the server side). Each reply is pieces of NDJSON (one <repl-output>
-// each, base64) and a trailer that counts them; a trailer with more=true is followed by a request
-// for the next reply. Nothing is accepted unless the counts add up, and no more than maxBytes.
+// each, base64, or for a host scan as text where XML carries it unchanged) and a trailer that
+// counts them; a trailer with more=true is followed by a request for the next reply. Nothing is
+// accepted unless the counts add up, and no more than maxBytes.
 import { CamError } from "../../core/errors.js";
 import { replError, type AdminStream } from "./adminstream.js";
 import { CONTINUE_CHUNK } from "./lua.js";
@@ -11,6 +12,7 @@ import { excerpt, msg } from "../../text/untrusted.js";
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
 const BASE64_PREFIX = "base64:";
+const TEXT_PREFIX = "text:";
 // A chunk's return value comes as "Result: …"; a promise's, once it resolves, as "OK: …".
 const RESULT_PREFIXES = ["Result: ", "OK: "];
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -47,6 +49,14 @@ export function unreadable(what: string, detail: string): CamError {
   return new CamError("unreachable",
     `The admin socket answered the request for ${what} with something camctl cannot read (${detail}). ` +
     `Is that really the admin socket of a Prosody 13 or later?`);
+}
+
+/**
+ * A piece as Lua sent it: "base64:" + base64 (the bytes), or "text:" + the NDJSON itself
+ * (record_stream.lua's xml_safe), kept as the string the XML parser made: no copy.
+ */
+function decodePiece(text: string, what: string, where: string): Buffer | string {
+  return text.startsWith(TEXT_PREFIX) ? text.slice(TEXT_PREFIX.length) : decodeBase64(text, what, where);
 }
 
 /** A trailer or piece as Lua sent it: "base64:" + base64 text. */
@@ -89,18 +99,29 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
   // Like the total cap, this one stops reading at once: the rest is not wanted.
   let recordTooLarge: CamError | undefined;
 
-  /** Takes the complete lines of a piece; the rest waits for the next piece. */
-  const takeLines = (data: Buffer) => {
+  /**
+   * Takes the complete lines of a piece; the rest waits for the next piece (as bytes: a line cut
+   * inside a character continues in a base64 piece).
+   */
+  const takeLines = (data: Buffer | string) => {
+    const bytesOf = (from: number, to?: number) =>
+      typeof data === "string" ? Buffer.from(data.slice(from, to), "utf8") : data.subarray(from, to);
+    const newline = (from: number) => typeof data === "string" ? data.indexOf("\n", from) : data.indexOf(0x0a, from);
     let start = 0;
-    for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-      unfinishedLine.push(data.subarray(start, nl));
-      const line = unfinishedLine.length === 1 ? unfinishedLine[0]! : Buffer.concat(unfinishedLine);
+    for (let nl = newline(0); nl !== -1; nl = newline(start)) {
+      let line: string;
+      if (unfinishedLine.length === 0) {
+        line = typeof data === "string" ? data.slice(start, nl) : data.toString("utf8", start, nl);
+      } else {
+        unfinishedLine.push(bytesOf(start, nl));
+        line = Buffer.concat(unfinishedLine).toString("utf8");
+      }
       unfinishedLine = [];
       unfinishedBytes = 0;
       start = nl + 1;
       let record: unknown;
       try {
-        record = JSON.parse(line.toString("utf8"));
+        record = JSON.parse(line);
       } catch {
         throw unreadable(o.what, `record ${received + 1} is not JSON`);
       }
@@ -108,8 +129,9 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
       take(record);
     }
     if (start < data.length) {
-      unfinishedLine.push(data.subarray(start));
-      unfinishedBytes += data.length - start;
+      const rest = bytesOf(start);
+      unfinishedLine.push(rest);
+      unfinishedBytes += rest.length;
       if (unfinishedBytes > maxRecordBytes) {
         throw (recordTooLarge = new CamError("unreachable",
           `A single record of ${o.what} is larger than ${Math.floor(maxRecordBytes / 1024 / 1024)} MiB, more than camctl accepts; camctl stopped reading. ` +
@@ -128,15 +150,16 @@ export async function readRecordStream(stream: AdminStream, chunk: string, o: Re
     const reply = await stream.request(request, (text) => {
       pieces++;
       if (unreadablePiece) return;
-      let data: Buffer;
+      let data: Buffer | string;
       try {
-        data = decodeBase64(text, o.what, `piece ${pieces}`);
+        data = decodePiece(text, o.what, `piece ${pieces}`);
       } catch (e) {
         unreadablePiece = e as CamError;
         return;
       }
-      bytes += data.length;
-      total += data.length;
+      const size = typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length;
+      bytes += size;
+      total += size;
       if (total > maxBytes) {
         throw new CamError("unreachable",
           `The answer with ${o.what} is larger than ${Math.floor(maxBytes / 1024 / 1024)} MiB, more than camctl accepts; camctl stopped reading and shows nothing of it. ` +

@@ -113,6 +113,9 @@ function M.start(args, env)
 			end
 			table.sort(names);
 			local total, scanned, matched, failed = #names, 0, 0, 0;
+			-- One description table for every client, overwritten (client_access.describe's `into`);
+			-- each row is written straight into the piece it travels in (record_stream's record).
+			local described = { auth = {} };
 			local function progress()
 				out.line(json_lines.object({ scanned = scanned, total = total }));
 				out.flush();
@@ -154,12 +157,12 @@ function M.start(args, env)
 						local network = client_network and client_network.facts_for(host, username);
 						for _, client in ipairs(clients) do
 							if type(client) == "table" then
-								local d = client_access.describe(client);
+								local d = client_access.describe(client, described);
 								if client_filter.client_matches(filter, d) then
 									if client_network then client_network.annotate(d, client, network); end
 									matched = matched + 1;
 									facts();
-									out.line(json_lines.client(d, row_head, row_tail));
+									out.record(json_lines.client_into, d, row_head, row_tail);
 								end
 							end
 						end

@@ -4,16 +4,27 @@
 local client_access = ...;
 local M = {};
 
-local escapes = { ['"'] = '\\"', ['\\'] = '\\\\' };
+local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ["<"] = "\\u003c", [">"] = "\\u003e", ["&"] = "\\u0026",
+	["\239\191\190"] = "\\ufffe", ["\239\191\191"] = "\\uffff" };
 for i = 0, 31 do escapes[string.char(i)] = string.format("\\u%04x", i); end
 
+-- What a string may hold to be written as it is: printable ASCII but " & < > \. (In decimal: a
+-- range may not end in an escaped character, and an unescaped ] ends the class.)
+local PLAIN = "[^\32\33\35\36%%\39-\59=\63-\91%]\94-\126]";
+
 --- A JSON string, or null for anything that is not a string. Bytes that are not UTF-8 become
---- U+FFFD: Prosody refuses to send a reply that is not valid UTF-8.
+--- U+FFFD: Prosody refuses to send a reply that is not valid UTF-8. What XML cannot carry as it
+--- is (markup, controls, U+FFFE, U+FFFF) is escaped too, so a line can go out as text
+--- (record_stream.lua's xml_safe).
 function M.str(v)
 	if type(v) ~= "string" then return "null"; end
-	-- Most values are plain printable ASCII: nothing to check or escape.
-	if not v:find('[^ !#-%[%]-~]') then return '"' .. v .. '"'; end
-	return '"' .. client_access.utf8_text(v):gsub('[\0-\31"\\]', escapes) .. '"';
+	-- Most values are plain printable ASCII without markup: nothing to check or escape.
+	if not v:find(PLAIN) then return '"' .. v .. '"'; end
+	local text = client_access.utf8_text(v):gsub('[\0-\31"\\<>&]', escapes);
+	-- XML has no U+FFFE, U+FFFF or surrogates (Lua 5.4's utf8.len already refuses the latter).
+	if text:find("\239\191[\190\191]") then text = text:gsub("\239\191[\190\191]", escapes); end
+	if text:find("\237[\160-\191]") then text = text:gsub("\237[\160-\191][\128-\191]", "\\ufffd"); end
+	return '"' .. text .. '"';
 end
 
 --- A JSON integer, or null.
@@ -25,37 +36,75 @@ function M.bool(v)
 	return v and "true" or "false";
 end
 
+-- Fields of a client after the auth list, in order: strings, then (when any is known) the network
+-- fields with their kinds.
+local SOFTWARE_FIELDS = { "software", "version", "software_id", "uri", "device" };
+local NETWORK_FIELDS = { "ip", "connected_since", "first_ip", "first_login", "last_ip", "last_login", "last_mechanism", "login_count" };
+local NETWORK_INTEGERS = { connected_since = true, first_login = true, last_login = true, login_count = true };
+
+-- A JSON string or null into buf after index n; returns the last index used. A plain string goes
+-- in as it is, between two quotes: no new string.
+local function put_str(buf, n, v)
+	if type(v) == "string" and not v:find(PLAIN) then
+		buf[n + 1], buf[n + 2], buf[n + 3] = '"', v, '"';
+		return n + 3;
+	end
+	buf[n + 1] = M.str(v);
+	return n + 1;
+end
+
 --- One client as an array, fields by position (half the bytes of an object; camctl's
 --- clientFromSocket reads it): id, type, connected, first_seen, last_seen, expires, auth,
 --- software, version, software_id, uri, device, then the network fields (client_network.annotate)
 --- ip, connected_since, first_ip, first_login, last_ip, last_login, last_mechanism, login_count —
 --- left out altogether when none is known (camctl reads missing positions as null): a fifth of the
---- bytes of a plain row, which every piece, base64 and XML layer would carry again. `d` is
---- client_access.describe(client). `before` and `after` (optional) go around the array in the
---- same string: the host scan's row is `[account,<client>,facts]`, and one concatenation instead
---- of three means fewer copies for Prosody's collector to pay for (BENCHMARKS.md).
+--- bytes of a plain row, which every piece and XML layer would carry again. `d` is
+--- client_access.describe(client). `before` and `after` (optional) go around the array: the host
+--- scan's row is `[account,<client>,facts]`.
+---
+--- Written as pieces of text into buf after index n (returns the last index used), so a host scan
+--- joins rows only once, into the piece they travel in (record_stream's record): every string made
+--- costs Prosody's collector (BENCHMARKS.md). The text is xml_safe (see str).
+function M.client_into(buf, n, d, before, after)
+	if before then n = n + 1; buf[n] = before; end
+	n = n + 1; buf[n] = "[";
+	n = put_str(buf, n, d.id);
+	n = n + 1; buf[n] = ",";
+	n = put_str(buf, n, d.type);
+	buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4], buf[n + 5], buf[n + 6], buf[n + 7] =
+		d.connected and ",true," or ",false,", M.int(d.first_seen), ",", M.int(d.last_seen), ",", M.int(d.expires), ",[";
+	n = n + 7;
+	for i, method in ipairs(d.auth) do
+		if i > 1 then n = n + 1; buf[n] = ","; end
+		n = put_str(buf, n, method);
+	end
+	n = n + 1; buf[n] = "]";
+	for _, field in ipairs(SOFTWARE_FIELDS) do
+		n = n + 1; buf[n] = ",";
+		n = put_str(buf, n, d[field]);
+	end
+	-- The network fields, when any is known (rare in a large scan).
+	local known = false;
+	for _, field in ipairs(NETWORK_FIELDS) do
+		if d[field] ~= nil then known = true; break; end
+	end
+	if known then
+		for _, field in ipairs(NETWORK_FIELDS) do
+			n = n + 1; buf[n] = ",";
+			if NETWORK_INTEGERS[field] then n = n + 1; buf[n] = M.int(d[field]); else n = put_str(buf, n, d[field]); end
+		end
+	end
+	n = n + 1; buf[n] = "]";
+	if after then n = n + 1; buf[n] = after; end
+	return n;
+end
+
+-- client's buffer: one for every call, its slots overwritten.
+local scratch = {};
+
+--- One client as a string (client_into's text).
 function M.client(d, before, after)
-	local str, int = M.str, M.int;
-	before, after = before or "", after or "";
-	local auth = d.auth;
-	local auth_text;
-	if #auth == 1 then auth_text = str(auth[1]); else
-		local quoted = {};
-		for i, method in ipairs(auth) do quoted[i] = str(method); end
-		auth_text = table.concat(quoted, ",");
-	end
-	-- The network fields, when any is known (rare in a large scan: made only then).
-	local network = "";
-	if d.ip ~= nil or d.connected_since ~= nil or d.first_ip ~= nil or d.first_login ~= nil or d.last_ip ~= nil
-		or d.last_login ~= nil or d.last_mechanism ~= nil or d.login_count ~= nil then
-		network = "," .. str(d.ip) .. "," .. int(d.connected_since) .. "," .. str(d.first_ip) .. "," .. int(d.first_login)
-			.. "," .. str(d.last_ip) .. "," .. int(d.last_login) .. "," .. str(d.last_mechanism) .. "," .. int(d.login_count);
-	end
-	return before .. "[" .. str(d.id) .. "," .. str(d.type) .. "," .. M.bool(d.connected)
-		.. "," .. int(d.first_seen) .. "," .. int(d.last_seen) .. "," .. int(d.expires)
-		.. ",[" .. auth_text .. "]"
-		.. "," .. str(d.software) .. "," .. str(d.version) .. "," .. str(d.software_id)
-		.. "," .. str(d.uri) .. "," .. str(d.device) .. network .. "]" .. after;
+	return table.concat(scratch, "", 1, M.client_into(scratch, 0, d, before, after));
 end
 
 --- A revocation report of client_access.revoke, with `after` as a client array or null.

@@ -1,7 +1,9 @@
 -- Sends a stream of records to camctl over Prosody's admin socket, in bounded pieces.
 --
 -- A reply is zero or more <repl-output> pieces, each "base64:" + the base64 of at most PIECE_BYTES
--- of NDJSON text (one record per line; a record longer than a piece continues in the next), then
+-- of NDJSON text (one record per line; a record longer than a piece continues in the next) or,
+-- where the stream has the session's own sender (M.open with io.raw), "text:" + that text as it
+-- is when XML can carry it byte for byte (xml_safe; up to two pieces' worth of whole lines), then
 -- the request's result, the trailer: "base64:" + base64 of a JSON object
 --   { more, pieces, bytes, records, ...meta }
 -- where `pieces` and `bytes` count what this reply carried and `records` the lines sent so far in
@@ -67,13 +69,33 @@ function M.connected(session)
 	return session.conn ~= nil;
 end
 
+--- Whether text can go inside <repl-output> as it is, byte for byte: valid UTF-8 without the
+--- characters XML 1.0 forbids (C0 controls, U+FFFE, U+FFFF, surrogates) or changes (tab and
+--- carriage return are normalised by parsers), and without markup (<, >, &). json_lines writes
+--- nothing else (it escapes all of these), so this only guards against other text: what fails
+--- goes out as base64.
+local function xml_safe(text)
+	-- Printable ASCII other than < > &: the common case, one scan.
+	if not text:find("[^\32-\36%%\39-\59=\63-\126\n]") then return true; end
+	return utf8.len(text) ~= nil and not text:find("[\0-\9\11-\31<>&]")
+		and not text:find("\239\191[\190\191]") and not text:find("\237[\160-\191]");
+end
+
+-- A piece sent as text (xml_safe) rather than base64: "text:" + the NDJSON itself.
+local TEXT_OPEN, TEXT_CLOSE = "<repl-output>text:", "</repl-output>";
+
 --- Sends one piece. When the caller found the admin connection's own sender (io.raw: the
 --- session's rawsend), the <repl-output> element goes out as text, byte for byte what the
 --- shell's print would send (base64 needs no XML escaping), without the four copies print and
 --- the stanza serialiser make of it: each copied byte costs Prosody's collector (BENCHMARKS.md).
+--- A piece that is xml_safe goes as text there, which saves base64's copy and its third more bytes.
 local function send_piece(io, piece)
 	if io.raw then
-		io.raw("<repl-output>base64:" .. io.base64(piece) .. "</repl-output>");
+		if xml_safe(piece) then
+			io.raw(TEXT_OPEN .. piece .. TEXT_CLOSE);
+		else
+			io.raw("<repl-output>base64:" .. io.base64(piece) .. "</repl-output>");
+		end
 	else
 		io.print("base64:" .. io.base64(piece));
 	end
@@ -147,16 +169,31 @@ end
 --- each piece and may pause (e.g. until the connection's send buffer has drained), so a large
 --- batch never piles up in Prosody's memory; before, not after, so a batch that ends with a
 --- piece is not held up by it (the caller yields between batches anyway).
---- Returns { line(text), flush(), finish(meta) -> trailer, records, pieces, bytes }.
+--- Returns { line(text), record(fill, ...), flush(), finish(meta) -> trailer, records, pieces, bytes }.
 function M.open(io, piece_bytes)
 	piece_bytes = piece_bytes or M.PIECE_BYTES;
 	local w = { records = 0, pieces = 0, bytes = 0 };
-	local lines, size = {}, 0;
+	-- The pending text is parts[first .. count], `size` bytes. One table for the whole stream, its
+	-- slots overwritten (a fresh table per piece is garbage too). With io.raw, parts[1] is the text
+	-- piece's opening tag, so a piece of whole lines is made by the concatenation that joins them.
+	local first = io.raw and 2 or 1;
+	local parts, count, size = { TEXT_OPEN }, first - 1, 0;
+	-- Whether a pending part may not be xml_safe (looked at only when io.raw sends text).
+	local unsafe = false;
 	-- Prints the pending text as pieces; with whole_only, what is shorter than a piece stays.
 	local function send(whole_only)
 		if size == 0 or (whole_only and size < piece_bytes) then return; end
-		local text, pos = table.concat(lines), 1;
-		lines, size = {}, 0;
+		-- Whole lines, together at most two pieces' worth and all xml_safe: one text piece.
+		if io.raw and not unsafe and size <= 2 * piece_bytes then
+			parts[count + 1] = TEXT_CLOSE;
+			if io.wait then io.wait(); end
+			io.raw(table.concat(parts, "", 1, count + 1));
+			w.pieces, w.bytes = w.pieces + 1, w.bytes + size;
+			count, size = first - 1, 0;
+			return;
+		end
+		local text, pos = table.concat(parts, "", first, count), 1;
+		count, size, unsafe = first - 1, 0, false;
 		while #text - pos + 1 >= piece_bytes or (not whole_only and pos <= #text) do
 			-- The whole text when it fits: no copy.
 			local piece = (pos == 1 and #text <= piece_bytes) and text or text:sub(pos, pos + piece_bytes - 1);
@@ -166,15 +203,29 @@ function M.open(io, piece_bytes)
 			w.pieces, w.bytes = w.pieces + 1, w.bytes + #piece;
 		end
 		if pos <= #text then
-			lines[1], size = text:sub(pos), #text - pos + 1;
+			count = first;
+			parts[count], size = text:sub(pos), #text - pos + 1;
+			-- The rest of a cut line may start inside a character.
+			unsafe = io.raw ~= nil and not xml_safe(parts[count]);
 		end
 	end
 	--- One record: a line of JSON without its line feed.
 	function w.line(text)
 		w.records = w.records + 1;
-		lines[#lines + 1] = text;
-		lines[#lines + 1] = "\n";
-		size = size + #text + 1;
+		if io.raw and not unsafe and not xml_safe(text) then unsafe = true; end
+		parts[count + 1], parts[count + 2] = text, "\n";
+		count, size = count + 2, size + #text + 1;
+		send(true);
+	end
+	--- One record written straight into the pending parts, never as a string of its own:
+	--- fill(parts, n, ...) puts its pieces of text after index n and returns the last index used.
+	--- Only for fills whose text is xml_safe by construction (json_lines.client_into).
+	function w.record(fill, ...)
+		w.records = w.records + 1;
+		local n = fill(parts, count, ...);
+		for i = count + 1, n do size = size + #parts[i]; end
+		parts[n + 1] = "\n";
+		count, size = n + 1, size + 1;
 		send(true);
 	end
 	--- Sends everything pending now (the end of a batch).
