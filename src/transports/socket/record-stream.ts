@@ -1,8 +1,8 @@
 // Reads a record stream from the admin socket: what camctl's Lua requests answer with (see
 // lua/record_stream.lua for the server side). Each reply is pieces of NDJSON (one <repl-output>
-// each, base64, or for a host scan as text where XML carries it unchanged) and a trailer that
-// counts them; a trailer with more=true is followed by a request for the next reply. Nothing is
-// accepted unless the counts add up, and no more than maxBytes.
+// each, base64, or for a host scan or a watch as text where XML carries it unchanged) and a
+// trailer that counts them; a trailer with more=true is followed by a request for the next reply.
+// Nothing is accepted unless the counts add up, and no more than maxBytes.
 import { CamError } from "../../core/errors.js";
 import { replError, type AdminStream } from "./adminstream.js";
 import { CONTINUE_CHUNK } from "./lua.js";

@@ -35,6 +35,9 @@ function M.start(args, env)
 	-- Without its own connection a watcher could not tell when to stop: refuse rather than leak.
 	local admin = host_scan.admin_session(env);
 	if not admin then return record_stream.fail(io, { err = "no-admin-session", host = host }); end
+	-- The session's own sender: events go out as text pieces, without print's and the stanza
+	-- serialiser's copies (record_stream.lua's send_piece), which a login storm pays per event.
+	if type(admin.rawsend) == "function" then io.raw = admin.rawsend; end
 
 	local out = record_stream.open(io, 64 * 1024);
 	local queue = tonumber(unhex(args.queue));
