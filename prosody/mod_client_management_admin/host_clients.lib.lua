@@ -176,7 +176,8 @@ end
 
 --- The IQ handler for <clients xmlns='urn:camctl:admin:0' host-wide='true'/> to the host.
 --- deps: { module, client_management = function () -> the host's mod_client_management or nil,
----         client_element = function (client) -> the list's <client/> element }
+---         client_element = function (client, facts, d) -> the list's <client/> element (d: the
+---           client's client_access.describe, when the caller has it) }
 function M.handler(deps)
 	local module = deps.module;
 	local st = require "prosody.util.stanza";
@@ -339,12 +340,13 @@ function M.handler(deps)
 			local facts = account_status.facts(host, username, activity_source);
 			if not client_filter.activity_matches(filter, facts.last_activity) then return rows; end
 			for _, client in ipairs(clients) do
-				if type(client) == "table" and client.id ~= nil and client_filter.client_matches(filter, client_access.describe(client)) then
-					local el = deps.client_element(client, network);
+				local d = type(client) == "table" and client.id ~= nil and client_access.describe(client);
+				if d and client_filter.client_matches(filter, d) then
+					local el = deps.client_element(client, network, d);
 					el.attr.account = account;
 					el.attr["account-status"] = facts.status;
 					el.attr["account-last-activity"] = facts.last_activity and client_access.iso8601(facts.last_activity) or nil;
-					rows[#rows + 1] = { id = tostring(client.id); size = #tostring(el); element = el };
+					rows[#rows + 1] = { id = tostring(client.id); size = client_access.xml_size(el); element = el };
 				end
 			end
 			return rows;

@@ -94,8 +94,8 @@ end
 --- character in a client's name must not make the whole reply fail. With `facts` (the account's
 --- login records, network_record.lib.lua) it carries <network xmlns="urn:camctl:admin:0"/>: the
 --- live session's address and start, and what was recorded (see README, "Addresses").
-local function client_element(client, facts)
-	local d = client_access.describe(client);
+local function client_element(client, facts, d)
+	d = d or client_access.describe(client);
 	local el = st.stanza("client", {
 		id = client_access.xml_text(d.id);
 		type = d.type;

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { sqliteStorageAvailable, startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
+import { luaFiles } from "../helpers/lua-interpreter.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { prepareXmppSource } from "../../src/transports/xmpp/open.js";
 import { CamState } from "../../src/transports/xmpp/state.js";
@@ -156,6 +157,29 @@ describe("an admin lists every account's clients over XMPP", () => {
     } finally {
       await companionOption("client_management_admin_page_bytes", null);
       await companionOption("client_management_admin_page_ms", null);
+    }
+  });
+
+  test("a page's byte budget counts each <client/> at no less than its serialised length (client_access.xml_size)", async () => {
+    // Inside the sandbox's Prosody, with its own util.stanza: elements like the listing's, with
+    // text and attributes the serialiser must escape, nested, empty and namespaced.
+    const out = await sb.lua(`${luaFiles("client_access")}
+local st = require "prosody.util.stanza"
+local els = {
+  st.stanza("client", { id = "client/1", type = "session", connected = "true" }),
+  st.stanza("client", { id = "a'b\\"c<d>&e" }):text_tag("first-seen", "2024-01-01T00:00:00Z"):tag("auth"):tag("password"):up():up()
+    :tag("user-agent"):text_tag("software", "Dino & <friends> 'quoted' \\"too\\"", { id = "x&y", version = "1'2" }):up(),
+  st.stanza("client", { id = "é" .. string.rep("&", 50) }):tag("network", { xmlns = "urn:camctl:admin:0", ip = "192.0.2.1" }):up(),
+  st.stanza("client"):text(string.rep("<&>", 100)),
+  st.stanza("client", { ["urn:x\\1attr"] = "v" }),
+}
+local parts = {}
+for i, el in ipairs(els) do parts[i] = client_access.xml_size(el) .. "/" .. #tostring(el) end
+return table.concat(parts, " ")`);
+    for (const pair of out.trim().split(" ")) {
+      const [bound, actual] = pair.split("/").map(Number) as [number, number];
+      assert.ok(bound >= actual, `${pair}: the budget's count is below the serialised length`);
+      assert.ok(bound <= actual * 1.6 + 40, `${pair}: far above the serialised length`);
     }
   });
 
