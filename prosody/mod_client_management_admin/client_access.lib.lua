@@ -98,29 +98,6 @@ function M.xml_text(s)
 	return (s:gsub("[\0-\8\11\12\14-\31]", REPLACEMENT):gsub("\239\191[\190\191]", REPLACEMENT));
 end
 
--- The characters util.stanza's serialiser escapes; none grows by more than 5 bytes (&apos;).
-local function escaped_size(s)
-	if not s:find("[&<>'\"]") then return #s; end
-	local _, n = s:gsub("[&<>'\"]", "");
-	return #s + 5 * n;
-end
-
---- At least #tostring(el) for a util.stanza element, and close to it (a childless element is
---- counted with its closing tag): for a page's byte budget without serialising every record twice
---- (the host listing over XMPP; BENCHMARKS.md).
-function M.xml_size(el)
-	local n = 2 * #el.name + 5; -- <name>…</name>
-	for k, v in pairs(el.attr) do
-		n = n + #k + 4 + escaped_size(v); -- ' k='v''
-		-- A namespaced attribute ("uri\1name") brings a declaration of its prefix.
-		if k:find("\1", 1, true) then n = n + #k + 16; end
-	end
-	for _, child in ipairs(el) do
-		n = n + (type(child) == "string" and escaped_size(child) or M.xml_size(child));
-	end
-	return n;
-end
-
 --- Authentication methods of a listed client: the keys of `active` except "connected", sorted.
 --- Into `methods` when given (emptied first), else a new list.
 function M.auth_methods(active, methods)

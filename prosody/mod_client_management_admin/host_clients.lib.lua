@@ -36,6 +36,29 @@ M.DEFAULTS = {
 -- the host's client_management_admin_snapshot_seconds says otherwise.
 local SNAPSHOT_SECONDS = 300;
 
+-- The characters util.stanza's serialiser escapes; none grows by more than 5 bytes (&apos;).
+local function escaped_size(s)
+	if not s:find("[&<>'\"]") then return #s; end
+	local _, n = s:gsub("[&<>'\"]", "");
+	return #s + 5 * n;
+end
+
+--- At least #tostring(el) for a util.stanza element, and close to it (a childless element is
+--- counted with its closing tag): for a page's byte budget without serialising every record twice
+--- (BENCHMARKS.md, "The XMPP listing with the real module").
+function M.xml_size(el)
+	local n = 2 * #el.name + 5; -- <name>…</name>
+	for k, v in pairs(el.attr) do
+		n = n + #k + 4 + escaped_size(v); -- ' k='v''
+		-- A namespaced attribute ("uri\1name") brings a declaration of its prefix.
+		if k:find("\1", 1, true) then n = n + #k + 16; end
+	end
+	for _, child in ipairs(el) do
+		n = n + (type(child) == "string" and escaped_size(child) or M.xml_size(child));
+	end
+	return n;
+end
+
 --- Parses a cursor: "<localpart>" or "<localpart>/<client id>"; nil for none.
 function M.parse_cursor(text)
 	if text == nil or text == "" then return nil; end
@@ -346,7 +369,7 @@ function M.handler(deps)
 					el.attr.account = account;
 					el.attr["account-status"] = facts.status;
 					el.attr["account-last-activity"] = facts.last_activity and client_access.iso8601(facts.last_activity) or nil;
-					rows[#rows + 1] = { id = tostring(client.id); size = client_access.xml_size(el); element = el };
+					rows[#rows + 1] = { id = tostring(client.id); size = M.xml_size(el); element = el };
 				end
 			end
 			return rows;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { sqliteStorageAvailable, startSandbox, type PopulatedAccount, type Sandbox } from "../sandbox/sandbox.js";
 import { luaString } from "../sandbox/admin-socket.js";
 import { luaFiles } from "../helpers/lua-interpreter.js";
+import { luaModule } from "../../src/transports/socket/lua.js";
 import { fakeIO } from "../helpers/fake-io.js";
 import { prepareXmppSource } from "../../src/transports/xmpp/open.js";
 import { CamState } from "../../src/transports/xmpp/state.js";
@@ -160,10 +161,11 @@ describe("an admin lists every account's clients over XMPP", () => {
     }
   });
 
-  test("a page's byte budget counts each <client/> at no less than its serialised length (client_access.xml_size)", async () => {
+  test("a page's byte budget counts each <client/> at no less than its serialised length (host_clients.xml_size)", async () => {
     // Inside the sandbox's Prosody, with its own util.stanza: elements like the listing's, with
     // text and attributes the serialiser must escape, nested, empty and namespaced.
-    const out = await sb.lua(`${luaFiles("client_access")}
+    const companionLib = fs.readFileSync(new URL("../../../prosody/mod_client_management_admin/host_clients.lib.lua", import.meta.url), "utf8");
+    const out = await sb.lua(`${luaFiles("client_filter")}${luaModule("host_clients", companionLib, ["client_access", "client_filter"])}
 local st = require "prosody.util.stanza"
 local els = {
   st.stanza("client", { id = "client/1", type = "session", connected = "true" }),
@@ -174,7 +176,7 @@ local els = {
   st.stanza("client", { ["urn:x\\1attr"] = "v" }),
 }
 local parts = {}
-for i, el in ipairs(els) do parts[i] = client_access.xml_size(el) .. "/" .. #tostring(el) end
+for i, el in ipairs(els) do parts[i] = host_clients.xml_size(el) .. "/" .. #tostring(el) end
 return table.concat(parts, " ")`);
     for (const pair of out.trim().split(" ")) {
       const [bound, actual] = pair.split("/").map(Number) as [number, number];
