@@ -72,6 +72,15 @@ async function recordRequest(cmd, socketPath, file) {
   writeFileSync(file, Buffer.concat(sent));
 }
 
+/** The single executable built into `dir` (linux-x64 only), or null with the reason logged. */
+function buildSingleExecutable(dir) {
+  const file = join(dir, "camctl-sea");
+  const r = spawnSync(process.execPath, [join(root, "scripts/build-sea.mjs"), file], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if (r.status === 0) return file;
+  log(`bench: no single executable (${r.stderr.trim().split("\n").pop()}); its start-up is not timed.`);
+  return null;
+}
+
 /** Runs the start-up benchmark; prints its tables on stdout and returns its rows and targets. */
 export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
   const work = mkdtempSync(join(tmpdir(), "camctl-bench-"));
@@ -235,6 +244,16 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
         ["CPU: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(listCmd, floorCmd), 1.15],
         ["CPU: --version ≤ 1.05 × node -e 0", pairedCpu(versionCmd, floorCmd), 1.05],
       ];
+      // The single executable (scripts/build-sea.mjs, docs/single-executable.md): the same two,
+      // started from its V8 snapshot instead of bin/camctl's loader and code caches.
+      const sea = buildSingleExecutable(work);
+      if (sea) {
+        const seaList = [sea, ...listCmd.slice(2)];
+        cpuTargets.push(
+          ["CPU, single executable: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(seaList, floorCmd), 1.15],
+          ["CPU, single executable: --version ≤ 1.05 × node -e 0", pairedCpu([sea, "--version"], floorCmd), 1.05],
+        );
+      }
       console.log(`\nstart-up, CPU (user + system of the whole process, as the kernel accounts it), median of ${pairs} paired runs (A B A B …)`);
       for (const [what, r, limit] of cpuTargets) {
         console.log(`  ${r.ratio <= limit ? "met " : "MISS"}  ${what}: ${r.ratio.toFixed(2)} (medians ${r.a.toFixed(1)} ms and ${r.b.toFixed(1)} ms)`);

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { build } from "esbuild";
+import { lazyChildProcess } from "./lazy-child-process.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 rmSync(new URL("../build", import.meta.url), { recursive: true, force: true });
@@ -35,20 +36,6 @@ function copyLua(dir) {
 await import("./lua-text-hook.mjs"); // lets build/ import .lua as text, as the tests do
 const { LIBRARY_VARIABLE } = await import(`${root}build/src/transports/socket/lua.js`);
 
-// Commander requires node:child_process when it is loaded, only to run executable subcommands
-// (camctl has none); it costs every start a few milliseconds. Here it gets a stand-in that
-// requires the real module the first time spawn is called.
-const lazyChildProcess = {
-  name: "lazy-child-process-for-commander",
-  setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy-builtin" } : undefined);
-    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, () => ({
-      contents: `module.exports = { get spawn() { return require("node:child_process").spawn; } };`,
-      loader: "js",
-    }));
-  },
-};
 // The bundle, in pieces: esbuild splits the program at its dynamic imports (each command, each
 // transport, each renderer and what only they use) into chunks, every module in exactly one of
 // them (so classes and module state exist once: instanceof CamError, OutputFailed, the interrupt
@@ -157,46 +144,21 @@ write(`${root}build/bundle-meta.json`, JSON.stringify({ ...split.metafile, start
 }
 
 // V8 code caches, one per piece: bin/camctl hands them to V8 so start-up skips most parsing and
-// compiling. Made by loading the pieces exactly as bin/camctl does and running `user clients`
-// against a stand-in admin socket that lists one client (as a table and as JSON), and against no
-// socket at all; the pieces that did not run get a cache of their top level. V8 checks a cache
-// against the source and its own version, and ignores it if stale.
+// compiling. Made by loading the pieces exactly as bin/camctl does and running the warm-up listing
+// in them (src/cli/warm-up.ts: `user clients` from a stand-in admin socket, as a table and as
+// JSON, and against no socket at all); the pieces that did not run get a cache of their top level.
+// V8 checks a cache against the source and its own version, and ignores it if stale.
 {
   const Module = (await import("node:module")).default;
-  const { PassThrough } = await import("node:stream");
-  const { createServer } = await import("node:net");
-  const { mkdtempSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
   const { createLoader } = Module.createRequire(import.meta.url)("../bin/camctl");
-  const loader = createLoader(`${root}dist`, { useCache: false });
-  const { main } = loader.load("camctl.cjs");
-  const jid = "warm-up@example.com";
-  const now = Math.floor(Date.now() / 1000);
-  const record = ["grant/warm-up", "access", false, now - 86400, now - 60, null, ["grant"], "Warm-up client", null, null, "https://example.com/", null];
-  const b64 = (s) => Buffer.from(s).toString("base64");
-  const line = JSON.stringify(record) + "\n";
-  // With the account's facts, as the listing's request has them (lua.ts listChunk).
-  const facts = { facts: true, status: "enabled", password_updated: now - 86400 * 30, last_activity: now - 60, activity_source: "account_activity" };
-  const trailer = { bytes: Buffer.byteLength(line), jid, more: false, pieces: 1, records: 1, ...facts };
-  const reply = `<repl-output>base64:${b64(line)}</repl-output><repl-result>Result: base64:${b64(JSON.stringify(trailer))}</repl-result>`;
-  const socketPath = `${mkdtempSync(`${tmpdir()}/camctl-build-`)}/admin.sock`;
-  const server = createServer((c) => {
-    c.setEncoding("latin1").on("data", (d) => {
-      if (d.includes("<stream:stream")) c.write("<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='xmpp:prosody.im/admin' xml:lang='en' id=''>");
-      if (d.includes("</repl-input>")) c.write(reply);
-      if (d.includes("</stream:stream>")) c.end("</stream:stream>");
-    }).on("error", () => {});
-  });
-  await new Promise((resolve) => server.listen(socketPath, resolve));
-  const sink = () => new PassThrough().resume();
-  const io = () => ({ stdin: sink(), stdout: sink(), stderr: sink(), stdinIsTTY: false, stdoutIsTTY: false, color: false, width: undefined, now: () => new Date(), env: {} });
-  for (const extra of [[], ["--json"]]) {
-    const code = await main(["user", "clients", jid, "--socket", socketPath, ...extra], { io: io() });
-    if (code !== 0) throw new Error(`build: the warm-up listing for the code cache failed (exit ${code}); has the socket's record format changed?`);
+  const loader = createLoader(`${root}dist`, { useCache: false, keepScripts: true });
+  const { warmUp } = loader.load("camctl.cjs");
+  try {
+    await warmUp();
+  } catch (err) {
+    console.error(`build: ${err.message}`);
+    process.exit(1);
   }
-  await main(["user", "clients", jid, "--socket", `${socketPath}.none`], { io: io() });
-  server.close();
-  rmSync(dirname(socketPath), { recursive: true, force: true });
   for (const name of readdirSync(`${root}dist`).filter((f) => f.endsWith(".cjs"))) {
     write(`${root}dist/${name}.cache`, loader.script(name).createCachedData());
   }

@@ -4,8 +4,8 @@
 -- this file has the protocol.
 --
 --   <iq type='get' to='bob@example.com'><account xmlns='urn:camctl:admin:0'/></iq>
---     -> <account status='enabled|disabled' disabled-at='…' password-updated='…' last-activity='…'
---          activity-source='account_activity|lastlog2'><disabled-reason>…</disabled-reason></account>
+--     -> <account status='enabled|disabled' disabled-at='...' password-updated='...' last-activity='...'
+--          activity-source='account_activity|lastlog2'><disabled-reason>...</disabled-reason></account>
 --     Permission: the account itself (client_management:manage-clients), or
 --     client_management_admin:list-clients for another account.
 --   <iq type='set' to='bob@example.com'><unlock xmlns='urn:camctl:admin:0'/></iq>

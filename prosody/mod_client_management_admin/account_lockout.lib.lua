@@ -136,7 +136,7 @@ local function close_every_session(host_session, host, username)
 	return #open, #sessions_of(host_session, host, username);
 end
 
--- One step of the lockout: f's raise, or its nil and error, is recorded as "<what> failed: …".
+-- One step of the lockout: f's raise, or its nil and error, is recorded as "<what> failed: ...".
 -- Returns f's result (nil when it failed).
 local function step(report, what, f, ...)
 	local ok, result, err = pcall(f, ...);
@@ -168,20 +168,20 @@ end
 --- Locks username@host out.
 ---
 --- ctx: as for client_access.revoke ({ host, actor, log }).
---- opts: { disable = true|nil, new_password = "…"|nil } (at most one of them; neither: only the
----       revocations, the password keeps working), reason = "…"|nil (stored with the disable).
+--- opts: { disable = true|nil, new_password = "..."|nil } (at most one of them; neither: only the
+---       revocations, the password keeps working), reason = "..."|nil (stored with the disable).
 ---
 --- Returns a report:
----   { entries = { { id, session_closed, fast_tokens_revoked, grant_revoked } or { id, err, text } … }
+---   { entries = { { id, session_closed, fast_tokens_revoked, grant_revoked } or { id, err, text } ... }
 ---       (one per client listed before, in list order),
 ---     grants_revoked, fast_tokens_revoked, sessions_closed (counts of the sweep after the entries),
 ---     disabled = the account was disabled now, already_disabled = it was disabled before (and was
 ---       left so, with its first reason), reason = the reason as stored, password_changed = a new password was set now,
 ---     enabled = whether the account can log in afterwards (nil: the auth provider cannot tell),
----     failures = { "what could not be done", … },
+---     failures = { "what could not be done", ... },
 ---     after = the clients listed afterwards }
 --- or nil, condition, text: "module-not-loaded", "disable-unsupported", "password-unsupported",
---- "forbidden", "internal-server-error" — and then nothing was changed.
+--- "forbidden", "internal-server-error" - and then nothing was changed.
 function M.lockout(ctx, username, opts)
 	local host, log = ctx.host, ctx.log;
 	opts.reason = M.clean_reason(opts.reason);

@@ -201,7 +201,7 @@ end
 
 M.session_of = session_of;
 
--- Grants the listed client can come back with: the grant itself (grant/…), the grant its token
+-- Grants the listed client can come back with: the grant itself (grant/...), the grant its token
 -- belonged to (OAUTHBEARER clients carry its id), and a grant the module tied to it.
 local function grant_ids_of(client)
 	local ids = {};
@@ -355,7 +355,7 @@ function M.revoke_listed(ctx, username, id, expect, clients)
 	end
 
 	-- FAST tokens are kept per client id whether or not the client has used one yet, so they are
-	-- revoked for every client/… entry.
+	-- revoked for every client/... entry.
 	local client_id = id:match("^client/(.*)$");
 	local fast = modules.sasl2_fast;
 	if client_id and type(fast) == "table" and type(fast.revoke_fast_tokens) == "function" then

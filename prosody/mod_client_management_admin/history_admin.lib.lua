@@ -1,18 +1,18 @@
 -- history_admin: urn:camctl:admin:0 <history/>, the history of an account or of the whole host
--- for admins over XMPP (camctl user history / host history --jid admin@…), paged with XEP-0059.
+-- for admins over XMPP (camctl user history / host history --jid admin@...), paged with XEP-0059.
 -- The entries are history_log.reader's, the same reader camctl runs over the admin socket:
 -- mod_audit's archive where mod_audit is loaded, and camctl's own store. README.md beside this
 -- file has the protocol.
 --
 --   <iq type='get' to='example.com'>
 --     <history xmlns='urn:camctl:admin:0' account='alice@example.com'>   (account: optional)
---       <since>2026-01-01T00:00:00Z</since> <until>…</until>               (optional, inclusive)
---       <event>authentication-failure</event> …                            (optional, any number)
+--       <since>2026-01-01T00:00:00Z</since> <until>...</until>               (optional, inclusive)
+--       <event>authentication-failure</event> ...                            (optional, any number)
 --       <set xmlns='http://jabber.org/protocol/rsm'><max>100</max><after>cursor</after></set>
 --     </history></iq>
 --   -> <history xmlns='urn:camctl:admin:0' complete='true|false' sources='mod_audit,camctl'>
---        <entry time='…' event='…' account='…' source='mod_audit' recorded-by='…' ip='…'
---               location='…' client='…'><detail name='sessionType'>c2s</detail>…</entry> …
+--        <entry time='...' event='...' account='...' source='mod_audit' recorded-by='...' ip='...'
+--               location='...' client='...'><detail name='sessionType'>c2s</detail>...</entry> ...
 --        <set xmlns='http://jabber.org/protocol/rsm'><last>cursor</last></set></history>
 --
 -- Paging: the cursor (<last/>, given back as <after/>) is a position in each store (the second

@@ -88,7 +88,7 @@ local function session_of(item)
 end
 
 --- One stored entry as a record: { time, account, event, recorded_by, source, ip, location,
---- client, detail }. client is the raw SASL2 id (mod_audit) or camctl's selector ("client/…").
+--- client, detail }. client is the raw SASL2 id (mod_audit) or camctl's selector ("client/...").
 function M.describe(item, when, with, source)
 	local r = {
 		time = tonumber(when) and math.floor(tonumber(when)) or nil;

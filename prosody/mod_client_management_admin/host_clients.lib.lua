@@ -47,7 +47,7 @@ end
 --- counted with its closing tag): for a page's byte budget without serialising every record twice
 --- (BENCHMARKS.md, "The XMPP listing with the real module").
 function M.xml_size(el)
-	local n = 2 * #el.name + 5; -- <name>…</name>
+	local n = 2 * #el.name + 5; -- <name>...</name>
 	for k, v in pairs(el.attr) do
 		n = n + #k + 4 + escaped_size(v); -- ' k='v''
 		-- A namespaced attribute ("uri\1name") brings a declaration of its prefix.

@@ -267,10 +267,10 @@ end
 
 -- Over XMPP (the companion): an admin's session subscribes with
 --   <iq type='set' to='example.com'><watch xmlns='urn:camctl:admin:0' queue='1000' heartbeat='5'/></iq>
--- and is answered <watching xmlns='urn:camctl:admin:0' queue='…'/>; then each record comes as
+-- and is answered <watching xmlns='urn:camctl:admin:0' queue='...'/>; then each record comes as
 --   <message type='headline' from='example.com'><event xmlns='urn:camctl:admin:0' name='login'
---     time-ms='…' account='…' ip='…' client='…' software='…' device='…' mechanism='…' detail='…'/></message>
--- (<dropped count='n' time-ms='…'/>, <heartbeat time-ms='…'/> likewise; a message may carry up to
+--     time-ms='...' account='...' ip='...' client='...' software='...' device='...' mechanism='...' detail='...'/></message>
+-- (<dropped count='n' time-ms='...'/>, <heartbeat time-ms='...'/> likewise; a message may carry up to
 -- MESSAGE_EVENTS of them, in order), sent straight to that
 -- session, until it ends (it unbinds, or its connection goes). Permission :watch-host (default
 -- prosody:admin). The queue and the drops are the session's own, as on the admin socket.

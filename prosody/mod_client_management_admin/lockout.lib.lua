@@ -1,5 +1,5 @@
 -- urn:camctl:admin:0 <lockout/>: an admin locks another local account out over XMPP (camctl
--- user lockout --jid admin@…). Loaded by mod_client_management_admin, which hands over the
+-- user lockout --jid admin@...). Loaded by mod_client_management_admin, which hands over the
 -- checks and the <client/> element it uses for its other requests; the lockout itself is
 -- account_lockout.lib.lua, which camctl also runs over the admin socket. README.md beside this
 -- file has the protocol.

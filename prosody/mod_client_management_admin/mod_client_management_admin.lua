@@ -15,9 +15,9 @@
 --    grant), after checking it is still the client the requester saw, and answers with what holds
 --    afterwards. The logic is client_access.lib.lua, which camctl also runs over the admin socket.
 -- 3. Admins, the clients of every account of the host, paged (XEP-0059), with filters:
---      <iq type="get" to="example.com"><clients xmlns="urn:camctl:admin:0" host-wide="true">…</clients></iq>
+--      <iq type="get" to="example.com"><clients xmlns="urn:camctl:admin:0" host-wide="true">...</clients></iq>
 --    (host_clients.lib.lua; permission :list-host-clients).
--- 4. Admins, locking another account out (camctl user lockout --jid admin@…):
+-- 4. Admins, locking another account out (camctl user lockout --jid admin@...):
 --      <iq type="set" to="bob@example.com"><lockout xmlns="urn:camctl:admin:0"><disable/></lockout></iq>
 --    revokes everything that can come back without the password, then disables the account or
 --    sets <new-password/> (lockout.lib.lua on account_lockout.lib.lua; permission :lockout-accounts).

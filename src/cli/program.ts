@@ -21,6 +21,7 @@ import { interruptHint, interruptLines } from "../term/interrupt.js";
 import { displaySafe, msg } from "../text/untrusted.js";
 import { prepareSource } from "../transports/prepare-source.js";
 import { VERSION } from "../core/version.js";
+import type { WarmUpOptions } from "./warm-up.js";
 
 /** For bin/camctl's Ctrl-C handler: what to add to "interrupted." right now (a revoke in flight). */
 export { interruptHint };
@@ -102,8 +103,10 @@ function programRoot(deps: Deps): CamCommand {
       writeErr: (s) => io.stderr.write(s),
     });
   program.addHelpText("after", HELP_FOOTER);
+  // Options before the command are the program's; after it, the command's own (selection.ts).
+  program.enablePositionalOptions();
   // Which server(s): options typed before the command, the environment, the config file's contexts.
-  addGlobalServerOptions(program).hook("preAction", (_program, action) => selectServers(program, action, io));
+  program.hook("preAction", (_program, action) => selectServers(program, action, io));
   return program;
 }
 
@@ -134,8 +137,18 @@ function chosenCommand(program: Command, argv: readonly string[]): CommandEntry 
 /** The command tree for `argv`: the program and the command it plainly names, or the whole tree. */
 export async function buildProgram(deps: Deps, argv: readonly string[] = []): Promise<Command> {
   const program = programRoot(deps);
+  // The server options that may stand before the command (selection.ts) are declared on the
+  // program only when something does stand there, or for the whole tree (help, completion): when
+  // argv starts with the command, the program never parses an option, and declaring its sixteen
+  // is a good part of building the tree.
+  const leadingOption = argv[0]?.startsWith("-") === true;
+  if (leadingOption) addGlobalServerOptions(program);
   const chosen = chosenCommand(program, argv);
-  const entries = chosen ? [chosen] : COMMANDS;
+  if (!chosen && !leadingOption) addGlobalServerOptions(program);
+  // `camctl --version` alone: the program answers it; no command is needed (bin/camctl answers it
+  // before loading anything, the single executable comes here).
+  const versionOnly = argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V");
+  const entries = versionOnly ? [] : chosen ? [chosen] : COMMANDS;
   const modules = await Promise.all(entries.map((c) => c.load()));
   const groups = new Map<string, Command>();
   entries.forEach((c, i) => {
@@ -223,8 +236,18 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
 }
 
 /**
+ * Runs a listing against a stand-in admin socket (warm-up.ts), so that what a real listing runs is
+ * compiled: scripts/build.mjs calls it before making the code caches, and the single executable
+ * before its start-up snapshot is taken. Its own chunk: no start loads it.
+ */
+export async function warmUp(options?: WarmUpOptions): Promise<void> {
+  const { warmUp: run } = await import("./warm-up.js");
+  await run(main, options);
+}
+
+/**
  * Ends the process with `code` once everything written has been flushed (on a pipe, writes can
- * still be queued). bin/camctl and the single executable (cli/single-executable.ts) end this way.
+ * still be queued). bin/camctl and the single executable (bin/single-executable.cjs) end this way.
  */
 export function exitWhenFlushed(code: number): void {
   process.exitCode = code;

@@ -121,7 +121,8 @@ export function isoFromUnix(value: unknown): IsoUtc | null {
   if (typeof n !== "number" || !Number.isFinite(n)) return null;
   const seconds = Math.floor(n);
   if (seconds < MIN_ISO_SECONDS || seconds > MAX_ISO_SECONDS) return null;
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z") as IsoUtc;
+  // Within that range toISOString is always YYYY-MM-DDTHH:mm:ss.sssZ: the milliseconds are cut off.
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z` as IsoUtc;
 }
 
 /**

@@ -2,17 +2,23 @@
 // commands' own integration tests run again with it in place of `node bin/camctl`
 // (test/helpers/run-camctl.ts reads CAMCTL_TEST_EXECUTABLE). What passes there passes here.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const supported = process.platform === "linux" && process.arch === "x64";
-/** The core commands' tests: listing, revoking, lock-out and unlock, doctor. */
-const CORE_TESTS = ["socket-clients", "socket-revoke", "user-lockout", "doctor"];
+/**
+ * The core commands' tests: listing, revoking, lock-out and unlock, doctor; and, since the
+ * executable starts from a snapshot taken at build time, the ones that read the terminal and the
+ * environment (terminal), load the host commands' pieces from its assets (host-clients), and log in
+ * over XMPP with TLS (xmpp-login).
+ */
+const CORE_TESTS = ["socket-clients", "socket-revoke", "user-lockout", "doctor", "terminal", "host-clients", "xmpp-login"];
 
 describe("the single executable", { skip: supported ? false : "built for linux-x64 only" }, () => {
   let dir = "";
@@ -35,6 +41,30 @@ describe("the single executable", { skip: supported ? false : "built for linux-x
     const usage = spawnSync(executable, ["user", "clients"], { cwd: dir, env: { PATH: "/nonexistent" }, encoding: "utf8" });
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /^camctl: Missing <jid>/);
+  });
+
+  it("keeps its timers: --timeout ends a wait on a server that never answers (exit 3)", async () => {
+    // The snapshot is taken after a listing; a timer still pending then would stop every timer of
+    // the executable, and this wait would never end.
+    const socketPath = join(dir, "silent.sock");
+    const server = createServer((c) => c.on("error", () => {}));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(executable, ["user", "clients", "alice@example.com", "--socket", socketPath, "--timeout", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        child.on("close", (code) => {
+          clearTimeout(kill);
+          resolve({ code, stderr });
+        });
+      });
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /^camctl: No answer from the admin socket .* within 1 s;/);
+    } finally {
+      server.close();
+    }
   });
 
   it("passes the core commands' integration tests", { timeout: 900_000 }, () => {

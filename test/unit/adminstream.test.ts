@@ -5,7 +5,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AdminStream } from "../../src/transports/socket/adminstream.js";
+import fc from "fast-check";
+import { AdminStream, escapeXmlText } from "../../src/transports/socket/adminstream.js";
 import { CamError } from "../../src/core/errors.js";
 import { ADMIN_HEADER } from "../helpers/fault-peers.js";
 
@@ -149,4 +150,15 @@ test("a single element larger than camctl accepts is refused before it fills mem
   await expectUnreachable(s.request("x", () => undefined), /single element larger than 4 MiB/);
   s.close();
   p.server.close();
+});
+
+test("a request's text is escaped as XML character data: &, < and > and nothing else", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom("&", "<", ">", "a", "\n", "'", '"', ";", "é", "\u2026") }), (text) => {
+      const escaped = escapeXmlText(text);
+      assert.equal(escaped.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"), text);
+      assert.doesNotMatch(escaped, /[<>]|&(?!amp;|lt;|gt;)/);
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -62,3 +62,13 @@ test("the OS user and $SUDO_USER travel hex-encoded, cut to MAX_OPERATOR_NAME ch
   assert.deepEqual(operatorArgs({ user: undefined, sudoUser: "" }), { os_user: null, sudo_user: null });
   assert.equal(argsTable(operatorArgs({ user: "a\"]]..os.exit()--", sudoUser: undefined })), `{ os_user = ${luaHexString("a\"]]..os.exit()--")} }`);
 });
+
+test("the Lua camctl sends is ASCII: one character beyond it would make every request a two-byte string", async () => {
+  // (In V8 a string holding any character beyond Latin-1 takes two bytes per character: every copy
+  // of a request, and the single executable's start-up snapshot, would double.)
+  const { LUA_SOURCES } = await import("../../src/transports/socket/lua-sources.js");
+  for (const [name, source] of Object.entries(LUA_SOURCES)) {
+    const at = source.search(/[^\x00-\x7f]/);
+    assert.equal(at, -1, `${name}: a non-ASCII character at offset ${at}: ${JSON.stringify(source.slice(Math.max(0, at - 20), at + 5))}`);
+  }
+});

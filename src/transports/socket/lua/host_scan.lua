@@ -2,7 +2,7 @@
 -- filtered in the server (client_filter.lua), sent batch by batch while the server keeps serving.
 --
 -- Prosody runs a `>` chunk inside the admin connection's handler and, when the chunk returns a
--- promise, sends the promise's value as the request's result once it resolves ("OK: …"); `print`
+-- promise, sends the promise's value as the request's result once it resolves ("OK: ..."); `print`
 -- sends a <repl-output> at once. So the chunk returns a promise at once and the scan runs in its
 -- own util.async runner: it lists the usernames (usermanager.users), then reads accounts with
 -- get_active_clients for a slice of time (SLICE_SECONDS), prints that batch's matching records and

@@ -56,7 +56,7 @@ end
 --- One client as an array, fields by position (half the bytes of an object; camctl's
 --- clientFromSocket reads it): id, type, connected, first_seen, last_seen, expires, auth,
 --- software, version, software_id, uri, device, then the network fields (client_network.annotate)
---- ip, connected_since, first_ip, first_login, last_ip, last_login, last_mechanism, login_count —
+--- ip, connected_since, first_ip, first_login, last_ip, last_login, last_mechanism, login_count -
 --- left out altogether when none is known (camctl reads missing positions as null): a fifth of the
 --- bytes of a plain row, which every piece and XML layer would carry again. `d` is
 --- client_access.describe(client). `before` and `after` (optional) go around the array: the host

@@ -242,7 +242,7 @@ function M.open(io, piece_bytes)
 	return w;
 end
 
---- A reply with no records that says what went wrong, e.g. { err = "user-not-found", jid = … }.
+--- A reply with no records that says what went wrong, e.g. { err = "user-not-found", jid = ... }.
 function M.fail(io, meta)
 	camctl_record_stream = nil;
 	local fields = { more = false, pieces = 0, bytes = 0, records = 0 };
