@@ -20,6 +20,10 @@ if (!startupSnapshot.isBuildingSnapshot()) {
 // Where the pieces come from: dist/ while the snapshot is built, the executable's assets after.
 let readPiece;
 const dist = process.env.CAMCTL_SEA_DIST;
+if (!dist) {
+  process.stderr.write("build-sea: CAMCTL_SEA_DIST must name the dist/ directory the snapshot is made from.\n");
+  process.exit(1);
+}
 const loader = createLoader(dist, { read: (name, what) => readPiece(name, what) });
 readPiece = (name, what) => {
   const fs = require("node:fs");
