@@ -8,8 +8,9 @@
 // needs it, with its code cache. Nothing of the build machine is kept: the warm-up passes its own
 // streams and an empty environment; argv, environment, terminal and colour are read in `start`.
 "use strict";
+const fs = require("node:fs");
 const { startupSnapshot } = require("node:v8");
-const { createLoader } = require("./camctl");
+const { answeredVersion, createLoader } = require("./camctl");
 
 if (!startupSnapshot.isBuildingSnapshot()) {
   // Built without a snapshot (or run as a plain script): nothing can start.
@@ -26,13 +27,16 @@ if (!dist) {
 }
 const loader = createLoader(dist, { read: (name, what) => readPiece(name, what) });
 readPiece = (name, what) => {
-  const fs = require("node:fs");
   if (what === "text") return fs.readFileSync(`${dist}/${name}`, "utf8");
   return undefined; // compiled here, then kept in the snapshot
 };
 const camctl = loader.load("camctl.cjs");
+// What `camctl --version` prints, kept in the snapshot (bin/camctl reads the same line at each start).
+const versionLine = fs.readFileSync(`${dist}/version.txt`, "latin1");
 
 function start() {
+  const argv = process.argv.slice(2);
+  if (answeredVersion(argv, () => versionLine)) return;
   const sea = require("node:sea");
   readPiece = (name, what) => {
     if (what === "text") return sea.getAsset(name, "utf8");
@@ -43,7 +47,7 @@ function start() {
     }
   };
   process.once("SIGINT", () => process.exit(camctl.interrupted()));
-  void camctl.main(process.argv.slice(2)).then(camctl.exitWhenFlushed);
+  void camctl.main(argv).then(camctl.exitWhenFlushed);
 }
 
 /**
