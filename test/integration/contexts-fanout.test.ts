@@ -359,8 +359,9 @@ describe("fan-out over three servers, one of them down", () => {
 describe("Ctrl-C during a revocation on several contexts", () => {
   test("on a real terminal: exit 130 with the counts in all and per context, which add up and match what is left on each server; the same command finishes the run", { skip: scriptInstalled ? false : "util-linux script is not installed" }, async () => {
     // 500 grants per server (made quickly, see bulk-grants.ts): two batches each (BATCH_ITEMS, src/engines/apply.ts), so both
-    // runs are still going when Ctrl-C is typed. Not more: each revocation lists the account's grants, so an account's
-    // revocations cost the square of its size (800 made this test 90-130 s, near the suite's 180 s per file).
+    // runs are still going when Ctrl-C is typed. Not more: a revocation's cost grows with the account's number of grants
+    // (25 ms each at 800), so all of an account's cost the square of its size (800 made this test 90-130 s, near the
+    // suite's 180 s per file).
     const GRANTS = 500;
     for (const sb of [a, b]) await addBulkGrants(sb, (await sb.createAccount("tally")).jid, GRANTS, "Stale app");
     const jid = "tally@camctl.test";
