@@ -145,10 +145,7 @@ export async function buildProgram(deps: Deps, argv: readonly string[] = []): Pr
   if (leadingOption) addGlobalServerOptions(program);
   const chosen = chosenCommand(program, argv);
   if (!chosen && !leadingOption) addGlobalServerOptions(program);
-  // `camctl --version` alone: the program answers it; no command is needed (bin/camctl and the
-  // single executable answer it before the program; they come here when that write failed).
-  const versionOnly = argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V");
-  const entries = versionOnly ? [] : chosen ? [chosen] : COMMANDS;
+  const entries = chosen ? [chosen] : COMMANDS;
   const modules = await Promise.all(entries.map((c) => c.load()));
   const groups = new Map<string, Command>();
   entries.forEach((c, i) => {
