@@ -99,25 +99,25 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
     return { ms, rss, stdout: r.stdout.toString() };
   }
 
-  /** Runs one command once and returns its CPU milliseconds (user + system) and peak RSS KiB. */
-  function cpuOnce(cmd) {
+  /** Runs one command once (in `env`) and returns its CPU milliseconds (user + system) and peak RSS KiB. */
+  function cpuOnce(cmd, env) {
     const out = join(work, "rusage");
-    const r = spawnSync(PYTHON, ["-c", RUSAGE_PY, out, ...cmd], { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+    const r = spawnSync(PYTHON, ["-c", RUSAGE_PY, out, ...cmd], { env, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`bench: ${cmd.join(" ")} exited ${r.status}: ${r.stderr}`);
     const [cpu, rss] = readFileSync(out, "utf8").trim().split(" ").map(Number);
     return { cpuMs: cpu * 1000, rssKiB: rss };
   }
 
   /** A and B in turn (A B A B …), `pairs` times after a warm-up of each: the median of the A/B ratios of CPU. */
-  function pairedCpu(a, b) {
-    cpuOnce(a);
-    cpuOnce(b);
+  function pairedCpu(a, b, env = process.env) {
+    cpuOnce(a, env);
+    cpuOnce(b, env);
     const ratios = [];
     const as = [];
     const bs = [];
     for (let i = 0; i < pairs; i++) {
-      const x = cpuOnce(a).cpuMs;
-      const y = cpuOnce(b).cpuMs;
+      const x = cpuOnce(a, env).cpuMs;
+      const y = cpuOnce(b, env).cpuMs;
       as.push(x);
       bs.push(y);
       ratios.push(x / y);
@@ -238,29 +238,41 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
     const bareCmd = [process.execPath, join(root, "bench/bare-socket-client.cjs"), sb.socketPath, requestFile];
     const versionCmd = [process.execPath, camctlBin, "--version"];
     if (PYTHON) {
-      log(`Timing CPU: ${pairs} pairs each (A B A B …)…`);
-      const bare = pairedCpu(bareCmd, floorCmd);
-      const cpuTargets = [
-        ["CPU: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(listCmd, floorCmd), 1.15],
-        ["CPU: --version ≤ 1.05 × node -e 0", pairedCpu(versionCmd, floorCmd), 1.05],
-      ];
       // The single executable (scripts/build-sea.mjs, docs/single-executable.md): the same two,
       // started from its V8 snapshot instead of bin/camctl's loader and code caches.
       const sea = buildSingleExecutable(work);
-      if (sea) {
-        const seaList = [sea, ...listCmd.slice(2)];
-        cpuTargets.push(
-          ["CPU, single executable: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(seaList, floorCmd), 1.15],
-          ["CPU, single executable: --version ≤ 1.05 × node -e 0", pairedCpu([sea, "--version"], floorCmd), 1.05],
-        );
+      // NODE_EXTRA_CA_CERTS makes every Node process read and parse those certificates as it starts
+      // (node -e 0 too: 40 ms of 64 on the machine BENCHMARKS.md was measured on, which sets it to
+      // the whole system bundle). That cost is the same for every command and narrows every ratio,
+      // so when it is set the figures are taken twice: as this environment is, and without it.
+      const environments = [["as this environment is", process.env]];
+      if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+        const { NODE_EXTRA_CA_CERTS: _, ...withoutCa } = process.env;
+        environments[0][0] = "with this environment's NODE_EXTRA_CA_CERTS";
+        environments.push(["without NODE_EXTRA_CA_CERTS", withoutCa]);
       }
-      console.log(`\nstart-up, CPU (user + system of the whole process, as the kernel accounts it), median of ${pairs} paired runs (A B A B …)`);
-      for (const [what, r, limit] of cpuTargets) {
-        console.log(`  ${r.ratio <= limit ? "met " : "MISS"}  ${what}: ${r.ratio.toFixed(2)} (medians ${r.a.toFixed(1)} ms and ${r.b.toFixed(1)} ms)`);
-        targets.push([what, r.ratio, limit]);
+      for (const [label, env] of environments) {
+        log(`Timing CPU ${label}: ${pairs} pairs each (A B A B …)…`);
+        const bare = pairedCpu(bareCmd, floorCmd, env);
+        const cpuTargets = [
+          ["user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(listCmd, floorCmd, env), 1.15],
+          ["--version ≤ 1.05 × node -e 0", pairedCpu(versionCmd, floorCmd, env), 1.05],
+        ];
+        if (sea) {
+          cpuTargets.push(
+            ["single executable: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu([sea, ...listCmd.slice(2)], floorCmd, env), 1.15],
+            ["single executable: --version ≤ 1.05 × node -e 0", pairedCpu([sea, "--version"], floorCmd, env), 1.05],
+          );
+        }
+        console.log(`\nstart-up, CPU ${label} (user + system of the whole process, as the kernel accounts it), median of ${pairs} paired runs (A B A B …)`);
+        for (const [what, r, limit] of cpuTargets) {
+          console.log(`  ${r.ratio <= limit ? "met " : "MISS"}  ${what}: ${r.ratio.toFixed(2)} (medians ${r.a.toFixed(1)} ms and ${r.b.toFixed(1)} ms)`);
+          targets.push([`CPU ${label}: ${what}`, r.ratio, limit]);
+        }
+        console.log(`  the same request without camctl (bench/bare-socket-client.cjs: connect, send camctl's bytes, read the result): ${bare.ratio.toFixed(2)} × node -e 0 (medians ${bare.a.toFixed(1)} ms and ${bare.b.toFixed(1)} ms)`);
+        cpuFloor ??= {};
+        cpuFloor[label] = bare.ratio;
       }
-      console.log(`  the same request without camctl (bench/bare-socket-client.cjs: connect, send camctl's bytes, read the result): ${bare.ratio.toFixed(2)} × node -e 0 (medians ${bare.a.toFixed(1)} ms and ${bare.b.toFixed(1)} ms)`);
-      cpuFloor = bare.ratio;
     } else {
       console.log("\nstart-up, CPU: skipped (needs python3 for os.wait4)");
     }
@@ -274,7 +286,7 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
 
     console.log("\ntargets");
     for (const [what, ratio, limit] of targets) console.log(`  ${ratio <= limit ? "met " : "MISS"}  ${what}: ${ratio.toFixed(2)}${what.includes("RSS") ? ` (${peak.toFixed(1)} MiB)` : ""}`);
-    return { rounds, pairs, rows, serverMs, loaded, bareRequestCpuRatio: cpuFloor, targets: targets.map(([what, ratio, limit]) => ({ what, ratio, limit, met: ratio <= limit })) };
+    return { rounds, pairs, rows, serverMs, loaded, bareRequestCpuRatios: cpuFloor, targets: targets.map(([what, ratio, limit]) => ({ what, ratio, limit, met: ratio <= limit })) };
   } finally {
     await sb.stop();
     rmSync(work, { recursive: true, force: true });

@@ -21,8 +21,11 @@ if (!startupSnapshot.isBuildingSnapshot()) {
 // Where the pieces come from: dist/ while the snapshot is built, the executable's assets after.
 let readPiece;
 const dist = process.env.CAMCTL_SEA_DIST;
-if (!dist) {
-  process.stderr.write("build-sea: CAMCTL_SEA_DIST must name the dist/ directory the snapshot is made from.\n");
+// The warm-up's stand-in admin socket, served by build-sea.mjs: a server listening here would
+// leave Node's cluster, child_process and dgram in the snapshot, and in every start.
+const standInSocket = process.env.CAMCTL_SEA_WARM_UP_SOCKET;
+if (!dist || !standInSocket) {
+  process.stderr.write("build-sea: CAMCTL_SEA_DIST and CAMCTL_SEA_WARM_UP_SOCKET must name dist/ and the warm-up's stand-in socket.\n");
   process.exit(1);
 }
 const loader = createLoader(dist, { read: (name, what) => readPiece(name, what) });
@@ -59,9 +62,19 @@ function start() {
  */
 const settleTimers = () => new Promise((resolve) => setTimeout(resolve, 500));
 
+/**
+ * Every module in the snapshot is deserialised by every start, `--version` too. Fails the build if
+ * the warm-up left one that only a server or a child process needs (see standInSocket above).
+ */
+function checkLoaded() {
+  const extra = (process.moduleLoadList ?? []).filter((m) => /^NativeModule (cluster|child_process|dgram)$/.test(m));
+  if (extra.length > 0) throw new Error(`the snapshot would carry ${extra.map((m) => `node:${m.slice(13)}`).join(", ")}, which no listing needs; not written.`);
+}
+
 startupSnapshot.setDeserializeMainFunction(start);
 camctl
-  .warmUp({ failedConnect: false })
+  .warmUp({ failedConnect: false, socketPath: standInSocket })
+  .then(checkLoaded)
   .then(settleTimers)
   .catch((err) => {
     // A failed warm-up fails the build: no executable is written from this snapshot.

@@ -4,7 +4,7 @@
 // the executable is made from dist/, the same pieces and code caches `bin/camctl` loads.
 //
 //   node scripts/build-sea.mjs [output]     (default: dist-sea/camctl-linux-x64)
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -78,13 +78,20 @@ try {
   }));
   // --no-warnings: building the snapshot warns that node:tty (loaded for the terminal checks) is
   // "not yet fully verified" in snapshots; the suite runs the core commands with this executable.
+  // The warm-up listing's stand-in admin socket is served from this process (the snapshot's holds
+  // only the client side), from the same dist/ through bin/camctl's loader.
+  const { createLoader } = createRequire(import.meta.url)("../bin/camctl");
+  const standIn = await createLoader(dist).load("camctl.cjs").startWarmUpStandIn();
   try {
-    execFileSync(process.execPath, ["--no-warnings", "--experimental-sea-config", `${work}/sea-config.json`], {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, CAMCTL_SEA_DIST: dist },
+    const code = await new Promise((resolve) => {
+      spawn(process.execPath, ["--no-warnings", "--experimental-sea-config", `${work}/sea-config.json`], {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, CAMCTL_SEA_DIST: dist, CAMCTL_SEA_WARM_UP_SOCKET: standIn.socketPath },
+      }).on("error", () => resolve(null)).on("close", resolve);
     });
-  } catch {
-    throw new Error("Node could not make the executable's snapshot (its message is above).");
+    if (code !== 0) throw new Error("Node could not make the executable's snapshot (its message is above).");
+  } finally {
+    await standIn.close();
   }
   const executable = `${work}/camctl`;
   copyFileSync(process.execPath, executable);

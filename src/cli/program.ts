@@ -21,7 +21,7 @@ import { interruptHint, interruptLines } from "../term/interrupt.js";
 import { displaySafe, msg } from "../text/untrusted.js";
 import { prepareSource } from "../transports/prepare-source.js";
 import { VERSION } from "../core/version.js";
-import type { WarmUpOptions } from "./warm-up.js";
+import type { StandIn, WarmUpOptions } from "./warm-up.js";
 
 /** For bin/camctl's Ctrl-C handler: what to add to "interrupted." right now (a revoke in flight). */
 export { interruptHint };
@@ -240,6 +240,12 @@ export async function main(argv: string[], overrides: Partial<Deps> = {}): Promi
 export async function warmUp(options?: WarmUpOptions): Promise<void> {
   const { warmUp: run } = await import("./warm-up.js");
   await run(main, options);
+}
+
+/** The warm-up's stand-in admin socket on its own, for a warm-up run by another process. */
+export async function startWarmUpStandIn(): Promise<StandIn> {
+  const { startStandIn } = await import("./warm-up.js");
+  return startStandIn();
 }
 
 /**

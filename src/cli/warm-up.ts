@@ -26,19 +26,32 @@ function listingReply(jid: string): string {
   return `<repl-output>base64:${b64(line)}</repl-output><repl-result>Result: base64:${b64(JSON.stringify(trailer))}</repl-result>`;
 }
 
-/** What to run besides the listings. */
+/** What to run besides the listings, and against what. */
 export interface WarmUpOptions {
   /**
    * A listing that cannot connect, too. The code caches take it (a refused socket then starts
    * faster); the single executable's snapshot does not: every start would load its error state.
    */
   failedConnect?: boolean;
+  /**
+   * A stand-in socket already listening (startStandIn, run by another process): the single
+   * executable's build passes one, because a server listening in the snapshot's own process would
+   * leave Node's cluster, child_process and dgram modules in every start of the executable.
+   */
+  socketPath?: string;
 }
 
-/** Runs the listings with `main` (the bundle's own); throws when one does not end as it should. */
-export async function warmUp(main: Main, { failedConnect = true }: WarmUpOptions = {}): Promise<void> {
-  const jid = "warm-up@example.com";
-  const reply = listingReply(jid);
+/** A stand-in admin socket answering the warm-up listing, in a directory of its own. */
+export interface StandIn {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+const JID = "warm-up@example.com";
+
+/** Starts the stand-in admin socket: it answers every request with the listing's reply. */
+export async function startStandIn(): Promise<StandIn> {
+  const reply = listingReply(JID);
   const dir = mkdtempSync(join(tmpdir(), "camctl-warm-up-"));
   const socketPath = join(dir, "admin.sock");
   const server = createServer((c) => {
@@ -51,16 +64,33 @@ export async function warmUp(main: Main, { failedConnect = true }: WarmUpOptions
       .on("error", () => {});
   });
   try {
-    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(socketPath, resolve));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    socketPath,
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the listings with `main` (the bundle's own); throws when one does not end as it should. */
+export async function warmUp(main: Main, { failedConnect = true, socketPath }: WarmUpOptions = {}): Promise<void> {
+  const own = socketPath === undefined ? await startStandIn() : undefined;
+  const path = socketPath ?? own!.socketPath;
+  try {
     const sink = () => new PassThrough().resume();
     const io = (): IOStreams => ({ stdin: sink(), stdout: sink(), stderr: sink(), stdinIsTTY: false, stdoutIsTTY: false, color: false, width: undefined, now: () => new Date(), env: {} });
     for (const extra of [[], ["--json"]]) {
-      const code = await main(["user", "clients", jid, "--socket", socketPath, ...extra], { io: io() });
+      const code = await main(["user", "clients", JID, "--socket", path, ...extra], { io: io() });
       if (code !== 0) throw new Error(`the warm-up listing failed (exit ${code}); has the socket's record format changed?`);
     }
-    if (failedConnect) await main(["user", "clients", jid, "--socket", `${socketPath}.none`], { io: io() });
+    if (failedConnect) await main(["user", "clients", JID, "--socket", `${path}.none`], { io: io() });
   } finally {
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await own?.close();
   }
 }
