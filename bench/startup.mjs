@@ -270,6 +270,11 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
           targets.push([`CPU ${label}: ${what}`, r.ratio, limit]);
         }
         console.log(`  the same request without camctl (bench/bare-socket-client.cjs: connect, send camctl's bytes, read the result): ${bare.ratio.toFixed(2)} × node -e 0 (medians ${bare.a.toFixed(1)} ms and ${bare.b.toFixed(1)} ms)`);
+        // What camctl costs beyond the request itself, in milliseconds: unlike the ratios, the
+        // same whatever every Node process pays at start.
+        const beyond = (r) => `${(r.a - r.b - (bare.a - bare.b)).toFixed(1)} ms`;
+        console.log(`  camctl's own CPU beyond the bare request's (each pair's medians, floor subtracted): node bin/camctl ${beyond(cpuTargets[0][1])}` +
+          (sea ? `, the single executable ${beyond(cpuTargets[2][1])}` : ""));
         cpuFloor ??= {};
         cpuFloor[label] = bare.ratio;
       }
