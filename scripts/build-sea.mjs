@@ -76,13 +76,13 @@ try {
     useSnapshot: true,
     assets,
   }));
-  // --no-warnings: building the snapshot warns that node:tty (loaded for the terminal checks) is
-  // "not yet fully verified" in snapshots; the suite runs the core commands with this executable.
-  // The warm-up listing's stand-in admin socket is served from this process (the snapshot's holds
-  // only the client side), from the same dist/ through bin/camctl's loader.
+  // The warm-up listing's stand-in admin socket is served from this process (the snapshotted one
+  // holds only the client side), from the same dist/ through bin/camctl's loader.
   const { createLoader } = createRequire(import.meta.url)("../bin/camctl");
   const standIn = await createLoader(dist).load("camctl.cjs").startWarmUpStandIn();
   try {
+    // --no-warnings: building the snapshot warns that node:tty (loaded for the terminal checks) is
+    // "not yet fully verified" in snapshots; the suite runs the core commands with this executable.
     const code = await new Promise((resolve) => {
       spawn(process.execPath, ["--no-warnings", "--experimental-sea-config", `${work}/sea-config.json`], {
         stdio: ["ignore", "ignore", "inherit"],

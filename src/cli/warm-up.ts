@@ -1,7 +1,7 @@
 // A listing run at build time, so that what a real listing runs is compiled before anyone starts
 // camctl: scripts/build.mjs runs it (program.ts warmUp) in the bundle it then makes V8 code caches
 // of, and the single executable (bin/single-executable.cjs) before Node takes the start-up snapshot it
-// carries.
+// carries (there against the stand-in socket that scripts/build-sea.mjs serves from its own process).
 // It lists one client from a stand-in admin socket (as a table and as JSON, with the account's
 // facts as lua.ts listChunk asks for them) and, unless told not to, fails to connect once;
 // nothing is written anywhere.
