@@ -5,7 +5,6 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { build } from "esbuild";
-import { lazyChildProcess } from "./lazy-child-process.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 rmSync(new URL("../build", import.meta.url), { recursive: true, force: true });
@@ -35,6 +34,22 @@ function copyLua(dir) {
 // holds the Lua library (a hash of it; src/transports/socket/lua.ts), taken from the tsc-built module.
 await import("./lua-text-hook.mjs"); // lets build/ import .lua as text, as the tests do
 const { LIBRARY_VARIABLE } = await import(`${root}build/src/transports/socket/lua.js`);
+
+// Commander requires node:child_process when it is loaded, only to run executable subcommands
+// (camctl has none); it costs every start a few milliseconds, and the single executable's start-up
+// snapshot (made from dist/) would carry it. Here commander gets a stand-in that requires the real
+// module the first time spawn is called.
+const lazyChildProcess = {
+  name: "lazy-child-process-for-commander",
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "lazy-builtin" } : undefined);
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, () => ({
+      contents: `module.exports = { get spawn() { return require("node:child_process").spawn; } };`,
+      loader: "js",
+    }));
+  },
+};
 
 // The bundle, in pieces: esbuild splits the program at its dynamic imports (each command, each
 // transport, each renderer and what only they use) into chunks, every module in exactly one of
