@@ -245,22 +245,22 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
       // (node -e 0 too: 40 ms of 64 on the machine BENCHMARKS.md was measured on, which sets it to
       // the whole system bundle). That cost is the same for every command and narrows every ratio,
       // so when it is set the figures are taken twice: as this environment is, and without it.
-      const environments = [["as this environment is", process.env]];
-      if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
-        const { NODE_EXTRA_CA_CERTS: _, ...withoutCa } = process.env;
-        environments[0][0] = "with this environment's NODE_EXTRA_CA_CERTS";
-        environments.push(["without NODE_EXTRA_CA_CERTS", withoutCa]);
-      }
+      const { NODE_EXTRA_CA_CERTS: extraCa, ...withoutCa } = process.env;
+      const environments = extraCa === undefined
+        ? [["as this environment is", process.env]]
+        : [["with this environment's NODE_EXTRA_CA_CERTS", process.env], ["without NODE_EXTRA_CA_CERTS", withoutCa]];
       for (const [label, env] of environments) {
         log(`Timing CPU ${label}: ${pairs} pairs each (A B A B …)…`);
         const bare = pairedCpu(bareCmd, floorCmd, env);
+        const list = pairedCpu(listCmd, floorCmd, env);
+        const seaList = sea && pairedCpu([sea, ...listCmd.slice(2)], floorCmd, env);
         const cpuTargets = [
-          ["user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu(listCmd, floorCmd, env), 1.15],
+          ["user clients <jid> over the socket ≤ 1.15 × node -e 0", list, 1.15],
           ["--version ≤ 1.05 × node -e 0", pairedCpu(versionCmd, floorCmd, env), 1.05],
         ];
         if (sea) {
           cpuTargets.push(
-            ["single executable: user clients <jid> over the socket ≤ 1.15 × node -e 0", pairedCpu([sea, ...listCmd.slice(2)], floorCmd, env), 1.15],
+            ["single executable: user clients <jid> over the socket ≤ 1.15 × node -e 0", seaList, 1.15],
             ["single executable: --version ≤ 1.05 × node -e 0", pairedCpu([sea, "--version"], floorCmd, env), 1.05],
           );
         }
@@ -273,8 +273,8 @@ export async function runStartupBench({ rounds = 15, pairs = 40 } = {}) {
         // What camctl costs beyond the request itself, in milliseconds: unlike the ratios, the
         // same whatever every Node process pays at start.
         const beyond = (r) => `${(r.a - r.b - (bare.a - bare.b)).toFixed(1)} ms`;
-        console.log(`  camctl's own CPU beyond the bare request's (each pair's medians, floor subtracted): node bin/camctl ${beyond(cpuTargets[0][1])}` +
-          (sea ? `, the single executable ${beyond(cpuTargets[2][1])}` : ""));
+        console.log(`  camctl's own CPU beyond the bare request's (each pair's medians, floor subtracted): node bin/camctl ${beyond(list)}` +
+          (seaList ? `, the single executable ${beyond(seaList)}` : ""));
         cpuFloor ??= {};
         cpuFloor[label] = bare.ratio;
       }

@@ -65,6 +65,7 @@ const settleTimers = () => new Promise((resolve) => setTimeout(resolve, 500));
 /**
  * Every module in the snapshot is deserialised by every start, `--version` too. Fails the build if
  * the warm-up left one that only a server or a child process needs (see standInSocket above).
+ * process.moduleLoadList is Node's own, undocumented list; without it nothing is checked.
  */
 function checkLoaded() {
   const extra = (process.moduleLoadList ?? []).filter((m) => /^NativeModule (cluster|child_process|dgram)$/.test(m));

@@ -19,8 +19,8 @@ import type { TransportOptionValues } from "./contexts.js";
  * hands what was typed there to the command.
  */
 export function addGlobalServerOptions(program: Command): Command {
-  // Before the command they are the program's (it enables positional options); after it, the
-  // command's own, as always.
+  // Before the command they are the program's (programRoot enables positional options); after
+  // it, the command's own, as always.
   const template = addFanoutOptions(addCommonOptions(new CommanderCommand()));
   for (const o of template.options as Option[]) {
     if (!GLOBAL_KEYS.has(o.attributeName())) continue;
