@@ -9,7 +9,7 @@ import type { ApplyTally, ItemResult, RevokeOutcomeName } from "../core/outcomes
 import type { ClientSummary } from "../core/summary.js";
 import { displaySafe } from "../text/untrusted.js";
 import { csvRow } from "./csv.js";
-import { clientLabel } from "./revoke.js";
+import { clientLabel } from "../core/not-revoked.js";
 import { renderSummaryText } from "./summary.js";
 import { displayWidth } from "./width.js";
 import { renderJson, renderJsonLine } from "./json.js";

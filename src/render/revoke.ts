@@ -1,31 +1,16 @@
-// What `user revoke_client` says: the one description of a client used by the dry run, the
-// confirmation and the result; the sentences for every outcome; the JSON/CSV record. Sources build
-// reports, src/core/outcomes.ts decides what each comes to, this file words them.
+// What `user revoke_client` says: the dry run, the confirmation and the result; the sentences for
+// every report; the JSON/CSV record. Sources build reports, src/core/outcomes.ts decides what each
+// comes to, this file words them. How a client is named, and the errors where nothing was revoked,
+// are src/core/not-revoked.ts.
 import { styleText } from "node:util";
-import { CamError } from "../core/errors.js";
 import type { ClientRecord, RevokeReport } from "../core/model.js";
+import { clientLabel } from "../core/not-revoked.js";
 import { remainingAccess, revokeOutcome, type RevokeOutcomeName } from "../core/outcomes.js";
 import { csvRow } from "./csv.js";
 import { displaySafe } from "../text/untrusted.js";
 
 /** The companion module shipped in prosody/ (named in sentences about what the bare module cannot do). */
 const COMPANION_MODULE = "mod_client_management_admin";
-
-/** "Gajim 1.9.5 on Juliet's laptop", display-safe; says so when the client named nothing. */
-export function describeClient(c: ClientRecord): string {
-  const ua = c.userAgent;
-  const software = [ua.software, ua.version].filter((p): p is string => p !== null && p !== "").join(" ");
-  const device = ua.device ? ua.device : "";
-  if (software && device) return displaySafe(`${software} on ${device}`);
-  if (software) return displaySafe(software);
-  if (device) return `unknown software on ${displaySafe(device)}`;
-  return c.type === "access" ? "a grant without a client name" : "a client that sent no name";
-}
-
-/** "client/abc (Gajim 1.9.5 on laptop)": how camctl names the entry everywhere. */
-export function clientLabel(c: ClientRecord, bold: (s: string) => string = (s) => s): string {
-  return `${bold(displaySafe(c.id))} (${describeClient(c)})`;
-}
 
 /**
  * Bold when colour is on (decided once, in iostreams.ts). node:util's styleText rather than chalk:
@@ -110,36 +95,6 @@ export function revokeSentence(r: RevokeReport, bold?: (s: string) => string): s
   const lead = did ? `${label}: ${did}` : nothingKnown(r) ? `${label}: the server revoked what it could` : `${label}: nothing could be revoked`;
   if (left.length === 0) return `${lead} and the server no longer lists it, but ${listed(unknown)}.`;
   return `${lead}, but ${listed(left)}.${unknown.length > 0 ? ` Also, ${listed(unknown)}.` : ""}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Outcomes where nothing was revoked (exit 6); sources and the command use the same sentences.
-
-export function noMatchError(jid: string, selector: string): CamError {
-  const who = displaySafe(jid);
-  return new CamError(
-    "notFound",
-    `No client matches ${displaySafe(selector)} for ${who}; nothing was revoked. List them with \`camctl user clients ${who}\`.`,
-    "item-not-found",
-  );
-}
-
-export function goneError(jid: string, entry: ClientRecord): CamError {
-  return new CamError(
-    "notFound",
-    `${clientLabel(entry)} is no longer listed for ${displaySafe(jid)} (it was revoked, or its access ended, after camctl looked); nothing was revoked.`,
-    "gone",
-  );
-}
-
-export function changedError(jid: string, entry: ClientRecord): CamError {
-  const who = displaySafe(jid);
-  return new CamError(
-    "notFound",
-    `${displaySafe(entry.id)} is now listed for ${who} as a different client than the one shown (${describeClient(entry)}); nothing was revoked. ` +
-      `Look again with \`camctl user clients ${who}\`.`,
-    "changed",
-  );
 }
 
 // ---------------------------------------------------------------------------------------------

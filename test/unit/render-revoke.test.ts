@@ -1,15 +1,12 @@
-// The revoke command's words (render/revoke.ts): one client description everywhere, a sentence
+// The revoke command's words (render/revoke.ts, and core/not-revoked.ts for the outcomes where
+// nothing was revoked): one client description everywhere, a sentence
 // for every report, the exit code a report's outcome stands for, and hostile names never raw.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ClientRecord, RevokeReport } from "../../src/core/model.js";
+import { changedError, clientLabel, describeClient, goneError, noMatchError } from "../../src/core/not-revoked.js";
 import {
-  changedError,
-  clientLabel,
-  describeClient,
-  goneError,
-  noMatchError,
   renderDryRun,
   renderRevokeHuman,
   revokeCsv,

@@ -14,7 +14,7 @@ import type { ClientRecord } from "../../core/model.js";
 import { lockoutOutcome, type ItemResult } from "../../core/outcomes.js";
 import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
 import { ResultsWriter } from "../../render/bulk.js";
-import { clientLabel } from "../../render/revoke.js";
+import { clientLabel } from "../../core/not-revoked.js";
 import { displaySafe } from "../../text/untrusted.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid } from "../../core/validate.js";

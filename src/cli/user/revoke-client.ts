@@ -11,14 +11,8 @@ import { refuseWithoutTerminal } from "../../term/confirm.js";
 import type { ClientRecord, RevokeReport } from "../../core/model.js";
 import { revokeOutcome } from "../../core/outcomes.js";
 import { addAddressOptions, addCommonOptions, resolveCommon, type CommonOptions } from "../../config/options.js";
-import {
-  changedError,
-  goneError,
-  noMatchError,
-  revokeQuestion,
-  revokeSentence,
-  type RevokeView,
-} from "../../render/revoke.js";
+import { changedError, goneError, noMatchError } from "../../core/not-revoked.js";
+import { revokeQuestion, revokeSentence, type RevokeView } from "../../render/revoke.js";
 import { msg } from "../../text/untrusted.js";
 import { withSource } from "../../transports/lifecycle.js";
 import { parseBareJid, parseSelector, type Selector } from "../../core/validate.js";

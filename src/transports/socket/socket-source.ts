@@ -10,7 +10,7 @@ import { emptyUserAgent, isoFromUnix, type ClientList, type ClientRecord, type I
 import type { ClientSource, HostScan, HostWatch, ScanProgress } from "../../core/client-source.js";
 import type { WatchItem } from "../../core/watch.js";
 import type { ClientFilter, HostClientRecord } from "../../core/filters.js";
-import { changedError, goneError } from "../../render/revoke.js";
+import { changedError, goneError } from "../../core/not-revoked.js";
 import { excerpt, msg } from "../../text/untrusted.js";
 import { AdminStream } from "./adminstream.js";
 import { listChunk, operatorArgs, requestChunk, revokeManyChunk, type LuaArgs, type Operator } from "./lua.js";

@@ -12,7 +12,7 @@ import type { AccountFacts } from "../../core/account-facts.js";
 import type { UnlockReport } from "../../core/unlock-report.js";
 import xml, { type Element } from "@xmpp/xml";
 import { isSameClient, type ClientList, type ClientRecord, type RevokeReport } from "../../core/model.js";
-import { changedError, goneError } from "../../render/revoke.js";
+import { changedError, goneError } from "../../core/not-revoked.js";
 import { msg } from "../../text/untrusted.js";
 import type { ClientSource, HostScan, HostWatch } from "../../core/client-source.js";
 import type { WatchItem } from "../../core/watch.js";
