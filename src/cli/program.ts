@@ -140,7 +140,8 @@ export async function buildProgram(deps: Deps, argv: readonly string[] = []): Pr
   // The server options that may stand before the command (selection.ts) are declared on the
   // program only when something does stand there, or for the whole tree (help, completion): when
   // argv starts with the command, the program never parses an option, and declaring its sixteen
-  // is a good part of building the tree.
+  // is a good part of building the tree. When one stands there they are declared first:
+  // chosenCommand steps over them by their declarations.
   const leadingOption = argv[0]?.startsWith("-") === true;
   if (leadingOption) addGlobalServerOptions(program);
   const chosen = chosenCommand(program, argv);

@@ -1,6 +1,6 @@
 // The revoke command's words (render/revoke.ts, and core/not-revoked.ts for the outcomes where
-// nothing was revoked): one client description everywhere, a sentence
-// for every report, the exit code a report's outcome stands for, and hostile names never raw.
+// nothing was revoked): one client description everywhere, a sentence for every report, the exit
+// code a report's outcome stands for, and hostile names never raw.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
